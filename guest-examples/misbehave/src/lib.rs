@@ -1,0 +1,61 @@
+//! A test bot that misbehaves on request, to prove the host contains it.
+//!
+//! The text of a `message` picks the misbehaviour:
+//! - `trap`: panics, which traps the instance;
+//! - `loop`: spins forever, until the host's deadline interrupts it;
+//! - `oom`: allocates and touches memory without bound;
+//! - `fail`: returns a bot error;
+//! - anything else: replies `ok: {text}`, proving the bot still works.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "bot",
+});
+
+use exports::turnbox::bot::handler::Guest;
+use turnbox::bot::context::TurnContext;
+use turnbox::bot::types::{BotError, InvokeResponse};
+
+struct Misbehave;
+
+impl Guest for Misbehave {
+    fn on_turn(ctx: &TurnContext) -> Result<Option<InvokeResponse>, BotError> {
+        let mut incoming = ctx.activity();
+        let text = incoming.text.clone().unwrap_or_default();
+        match text.as_str() {
+            "trap" => panic!("misbehave: asked to trap"),
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "oom" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    // Touch every page so nothing can be optimised away.
+                    hoard.push(vec![0xA5; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "fail" => Err(BotError {
+                code: "AskedToFail".to_string(),
+                message: "the bot was asked to fail".to_string(),
+            }),
+            _ => {
+                // Reuse the incoming record as the reply; the host rewrites
+                // the routing fields and strips the id.
+                incoming.type_ = "message".to_string();
+                incoming.text = Some(format!("ok: {text}"));
+                incoming.extra = "{}".to_string();
+                ctx.send(&incoming).map_err(|e| BotError {
+                    code: e.code,
+                    message: e.message,
+                })?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+export!(Misbehave);

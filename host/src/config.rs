@@ -1,0 +1,43 @@
+//! Host settings that the rest of the runtime reads: where bots live, where
+//! to listen, and the limits every turn runs under.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::connector::ServiceUrlPolicy;
+
+/// The resources one turn may use.
+#[derive(Debug, Clone, Copy)]
+pub struct TurnLimits {
+    /// The most linear memory the bot's instance may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// How long a turn may take, from the start of instantiation to the
+    /// bot's return, host calls included.
+    pub deadline: Duration,
+}
+
+impl Default for TurnLimits {
+    fn default() -> Self {
+        TurnLimits {
+            memory_bytes: 64 << 20,
+            deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything `turnbox serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub bots_dir: PathBuf,
+    /// The bot that `/api/messages` serves; `None` means "the only one".
+    pub default_bot: Option<String>,
+    pub limits: TurnLimits,
+    pub service_urls: ServiceUrlPolicy,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The body limit of botbuilder-compatible ingress: 256 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 << 10;

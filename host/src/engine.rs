@@ -1,0 +1,88 @@
+//! The process-wide wasmtime engine and linker: the pooling allocator (with
+//! an on-demand fallback), epoch interruption and its ticker thread, and the
+//! imports every bot is linked against (deny-all WASI plus the turnbox WIT).
+
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings::Bot as BotWorld;
+use crate::turn::TurnState;
+
+/// How often the epoch advances. Deadlines are checked, and a busy bot
+/// yields to other tasks, once per tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// How many instances may be live at once in the pooling allocator.
+const POOL_INSTANCES: u32 = 256;
+
+/// The engine and linker shared by every bot and every turn.
+pub struct Runtime {
+    pub engine: Engine,
+    pub linker: Linker<TurnState>,
+    /// Whether the pooling allocator could be used on this machine.
+    pub pooling: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the WebAssembly engine: {0}")]
+pub struct EngineError(String);
+
+impl Runtime {
+    /// Builds the engine for bots whose memory is capped at
+    /// `max_memory_bytes`, starts the epoch ticker and links the imports.
+    pub fn new(max_memory_bytes: usize) -> Result<Self, EngineError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true);
+
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .max_memory_size(max_memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+
+        let (engine, pooling) = match Engine::new(&config) {
+            Ok(engine) => (engine, true),
+            Err(err) => {
+                tracing::warn!(
+                    error = %err,
+                    "the pooling allocator is unavailable here; using on-demand allocation"
+                );
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                (
+                    Engine::new(&config).map_err(|e| EngineError(e.to_string()))?,
+                    false,
+                )
+            }
+        };
+
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("turnbox-epoch".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(EPOCH_TICK);
+                    match ticker.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| EngineError(format!("cannot start the epoch ticker: {e}")))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| EngineError(e.to_string()))?;
+        BotWorld::add_to_linker::<TurnState, HasSelf<TurnState>>(&mut linker, |state| state)
+            .map_err(|e| EngineError(e.to_string()))?;
+
+        Ok(Runtime {
+            engine,
+            linker,
+            pooling,
+        })
+    }
+}

@@ -1,0 +1,281 @@
+//! HTTP ingress (axum): the routes, reading and checking the request, the
+//! turn's tracing span, and the response contract of botbuilder's
+//! CloudAdapter (expectReplies, invoke, errors as JSON).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::activity::{Activity, names};
+use crate::bot::Bot;
+use crate::config::TurnLimits;
+use crate::connector::ConnectorClient;
+use crate::engine::Runtime;
+use crate::registry::BotRegistry;
+use crate::turn::{TurnError, run_turn};
+
+/// What every request handler shares.
+pub struct AppState {
+    pub runtime: Arc<Runtime>,
+    pub registry: Arc<BotRegistry>,
+    pub connector: Arc<ConnectorClient>,
+    pub limits: TurnLimits,
+    pub max_body_bytes: usize,
+}
+
+/// The routes of the host.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/api/messages",
+            post(default_bot_messages).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/bots/{bot}/messages",
+            post(bot_messages).fallback(method_not_allowed),
+        )
+        .route("/healthz", get(healthz).fallback(method_not_allowed))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// An error answered as `{"error":{"code","message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Answer with `Connection: close` (the request body was not read).
+    pub close_connection: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            close_connection: false,
+        }
+    }
+
+    /// The same error, answered with `Connection: close`: for rejections
+    /// made before the request body was read.
+    fn before_body(self) -> Self {
+        ApiError {
+            close_connection: true,
+            ..self
+        }
+    }
+
+    fn bad_argument(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.close_connection {
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
+        response
+    }
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let bots: Vec<&str> = state.registry.names().collect();
+    axum::Json(json!({"status": "ok", "bots": bots})).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such route").before_body()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "this route does not accept that method",
+    )
+    .before_body()
+}
+
+async fn default_bot_messages(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(bot) = state.registry.default_bot() else {
+        let err = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "BotNotFound",
+            "no default bot: load exactly one bot, or name one with --default-bot, \
+             or post to /api/bots/{bot}/messages",
+        )
+        .before_body();
+        tracing::info!(reason = %err.message, "request rejected");
+        return err.into_response();
+    };
+    messages(state, bot, headers, body).await
+}
+
+async fn bot_messages(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(bot) = state.registry.get(&name) else {
+        let err = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "BotNotFound",
+            format!("no bot named `{name}` is loaded"),
+        )
+        .before_body();
+        tracing::info!(reason = %err.message, "request rejected");
+        return err.into_response();
+    };
+    messages(state, bot, headers, body).await
+}
+
+async fn messages(state: Arc<AppState>, bot: Arc<Bot>, headers: HeaderMap, body: Body) -> Response {
+    let activity = match read_activity(&headers, body, state.max_body_bytes).await {
+        Ok(activity) => activity,
+        Err(err) => {
+            tracing::info!(bot = %bot.name, status = err.status.as_u16(), reason = %err.message, "request rejected");
+            return err.into_response();
+        }
+    };
+    let span = tracing::info_span!(
+        "turn",
+        bot = %bot.name,
+        channel = activity.channel_id.as_deref().unwrap_or(""),
+        conversation = activity.conversation_id().unwrap_or(""),
+        activity_id = activity.id.as_deref().unwrap_or(""),
+        activity_type = activity.kind(),
+    );
+    take_turn(state, bot, activity).instrument(span).await
+}
+
+/// Reads and parses the body: JSON content, at most `limit` bytes, an
+/// object with a `type`.
+async fn read_activity(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Activity, ApiError> {
+    // The unread rest of an oversize body makes the connection unusable:
+    // tell the client to close it.
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            format!("the body exceeds {limit} bytes"),
+        )
+        .before_body()
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Err(err) => {
+            return Err(ApiError::bad_argument(format!(
+                "cannot read the body: {err}"
+            )));
+        }
+    };
+    // The body is read before the content type is judged, so that the
+    // connection stays usable for the client's next request.
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let is_json = content_type
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                "the body must be application/json",
+            ));
+        }
+    }
+    Activity::from_json_bytes(&bytes).map_err(|e| ApiError::bad_argument(e.to_string()))
+}
+
+async fn take_turn(state: Arc<AppState>, bot: Arc<Bot>, activity: Activity) -> Response {
+    let activity = Arc::new(activity);
+    let started = std::time::Instant::now();
+    let outcome = run_turn(
+        &state.runtime,
+        &bot,
+        activity.clone(),
+        state.connector.clone(),
+        state.limits,
+    )
+    .await;
+    let ms = started.elapsed().as_millis() as u64;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            tracing::error!(code = err.code(), ms, error = %err, "turn failed");
+            return turn_failed(&err).into_response();
+        }
+    };
+    tracing::info!(ms, replies = outcome.buffered_replies.len(), "turn done");
+
+    if activity.expects_replies() {
+        let body = json!({"activities": outcome.buffered_replies});
+        return (StatusCode::OK, axum::Json(body)).into_response();
+    }
+    if activity.kind() == names::INVOKE {
+        return match outcome.invoke_response {
+            Some(response) => {
+                let status = StatusCode::from_u16(response.status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                match response.body {
+                    Some(body) => (status, axum::Json(body)).into_response(),
+                    None => status.into_response(),
+                }
+            }
+            None => ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplemented",
+                "the bot gave no response to this invoke",
+            )
+            .into_response(),
+        };
+    }
+    StatusCode::OK.into_response()
+}
+
+fn turn_failed(err: &TurnError) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        err.code(),
+        err.to_string(),
+    )
+}

@@ -1,0 +1,14 @@
+//! turnbox: a WebAssembly bot runtime that speaks the Bot Framework activity
+//! protocol. See `docs/ARCHITECTURE.md` for the request path.
+
+pub mod activity;
+pub mod bindings;
+pub mod bot;
+pub mod config;
+pub mod connector;
+pub mod engine;
+pub mod guest_log;
+pub mod ingress;
+pub mod registry;
+pub mod server;
+pub mod turn;

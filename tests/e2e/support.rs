@@ -1,0 +1,330 @@
+//! Test support: building the guest bots, starting the host, and a stand-in
+//! Bot Connector.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the host crate lives in the workspace")
+        .to_path_buf()
+}
+
+/// Builds the guest workspace once per test run and returns the folder of
+/// its `.wasm` files.
+pub fn guest_dir() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = root();
+        let target = root.join("target").join("guests");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(root.join("guest-examples").join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "building the guests failed (is the wasm32-wasip2 target installed?)"
+        );
+        target.join("wasm32-wasip2").join("release")
+    })
+}
+
+/// The path of a built guest, e.g. `guest("rust_echo")`.
+pub fn guest(name: &str) -> PathBuf {
+    let path = guest_dir().join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// A temporary bots folder.
+pub struct BotsDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl BotsDir {
+    /// A folder holding `(bot name, guest)` pairs.
+    pub fn with(bots: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, guest_name) in bots {
+            std::fs::copy(guest(guest_name), dir.path().join(format!("{name}.wasm")))
+                .expect("copy guest");
+        }
+        BotsDir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A running `turnbox serve`, killed on drop.
+pub struct Host {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    _bots: Option<BotsDir>,
+}
+
+impl Host {
+    /// Starts the host on a free port, serving `bots`, with extra flags.
+    pub fn start(bots: BotsDir, args: &[&str]) -> Host {
+        let mut host = Host::start_in(bots.path(), args);
+        host._bots = Some(bots);
+        host
+    }
+
+    pub fn start_in(bots: &Path, args: &[&str]) -> Host {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_turnbox"))
+            .arg("serve")
+            .arg("--bots")
+            .arg(bots)
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("PORT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start turnbox");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let log = log.clone();
+            let addr_tx = addr_tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(rest) = line.split("turnbox listening on http://").nth(1) {
+                        let _ = addr_tx.send(rest.trim().to_string());
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = match addr_rx.recv_timeout(Duration::from_secs(180)) {
+            Ok(addr) => addr.parse().expect("listen address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "turnbox did not start; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Host {
+            child,
+            addr,
+            log,
+            _bots: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Everything the host has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Waits until the log contains `needle` (logs arrive asynchronously).
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Asserts that the host itself never panicked. A bot's own panic
+    /// message arrives through its stderr (`turnbox::guest_log`) and is
+    /// not a host panic.
+    pub fn assert_no_panic(&self) {
+        let log = self.log.lock().unwrap();
+        let host_panics: Vec<&String> = log
+            .iter()
+            .filter(|line| line.contains("panicked") && !line.contains("turnbox::guest_log"))
+            .collect();
+        assert!(
+            host_panics.is_empty(),
+            "the host panicked: {host_panics:#?}"
+        );
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request the stand-in connector received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    /// The path as sent, still percent-encoded.
+    pub path: String,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct ConnectorState {
+    received: Vec<Recorded>,
+    /// Statuses to answer with before answering 200, one per request.
+    failures: Vec<StatusCode>,
+}
+
+/// A stand-in Bot Connector: records every request and answers
+/// `ResourceResponse`s.
+pub struct Connector {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<ConnectorState>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Connector {
+    pub async fn start() -> Connector {
+        let state = Arc::new(Mutex::new(ConnectorState::default()));
+        let app = Router::new().fallback(record).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Connector {
+            addr,
+            state,
+            _server: server,
+        }
+    }
+
+    /// The `serviceUrl` to put on activities, with a trailing slash as real
+    /// channels send it.
+    pub fn service_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The next `statuses.len()` requests fail with these statuses.
+    pub fn fail_next(&self, statuses: &[StatusCode]) {
+        self.state.lock().unwrap().failures = statuses.to_vec();
+    }
+
+    pub fn received(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().received.clone()
+    }
+}
+
+async fn record(
+    State(state): State<Arc<Mutex<ConnectorState>>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> axum::response::Response {
+    let mut state = state.lock().unwrap();
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.received.push(Recorded {
+        method,
+        path: uri.path().to_string(),
+        body,
+    });
+    if !state.failures.is_empty() {
+        let status = state.failures.remove(0);
+        return (
+            status,
+            axum::Json(json!({"error": {"code": "ServiceUnavailable", "message": "try again"}})),
+        )
+            .into_response();
+    }
+    let id = format!("sent-{}", state.received.len());
+    axum::Json(json!({ "id": id })).into_response()
+}
+
+/// A message from a user to the bot, as a channel would send it.
+pub fn message(service_url: &str, text: &str) -> Value {
+    json!({
+        "type": "message",
+        "id": "activity/1",
+        "timestamp": "2026-11-21T10:00:00.000Z",
+        "channelId": "test",
+        "serviceUrl": service_url,
+        "from": {"id": "user-1", "name": "Ada"},
+        "recipient": {"id": "bot-1", "name": "Echo", "role": "bot"},
+        "conversation": {"id": "a:conv;messageid=7"},
+        "locale": "en-GB",
+        "text": text
+    })
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Posts an activity; returns the status and the body as JSON (`Null` when
+/// empty).
+pub async fn post_activity(url: &str, activity: &Value) -> (StatusCode, Value) {
+    let response = client()
+        .post(url)
+        .json(activity)
+        .send()
+        .await
+        .expect("post");
+    read(response).await
+}
+
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+    let bytes = response.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("body is not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    (status, body)
+}
+
+/// Asserts a JSON error body `{"error":{"code","message"}}` with `code`.
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "unexpected error body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "error without a message: {body}"
+    );
+}

@@ -1,0 +1,300 @@
+//! The turn path: an activity in over HTTP, the echo bot takes the turn,
+//! replies leave through the connector, the HTTP response or the invoke
+//! response.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn echo_host() -> Host {
+    Host::start(BotsDir::with(&[("echo", "rust_echo")]), &[])
+}
+
+#[tokio::test]
+async fn echo_reply_is_posted_to_the_connector() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    let incoming = message(&connector.service_url(), "hi");
+
+    let (status, body) = post_activity(&host.url("/api/bots/echo/messages"), &incoming).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, Value::Null, "a normal turn answers with no body");
+
+    let received = connector.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let reply = &received[0];
+    assert_eq!(reply.method, Method::POST);
+    assert_eq!(
+        reply.path,
+        "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities/activity%2F1"
+    );
+    let body = &reply.body;
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["text"], "Echo: hi");
+    assert_eq!(body["from"], incoming["recipient"]);
+    assert_eq!(body["recipient"], incoming["from"]);
+    assert_eq!(body["conversation"], incoming["conversation"]);
+    assert_eq!(body["replyToId"], incoming["id"]);
+    assert_eq!(body["channelId"], incoming["channelId"]);
+    assert_eq!(body["serviceUrl"], incoming["serviceUrl"]);
+    assert_eq!(body["locale"], incoming["locale"]);
+    assert!(
+        body.get("id").is_none(),
+        "the reply must carry no id: {body}"
+    );
+    host.assert_no_panic();
+}
+
+#[tokio::test]
+async fn api_messages_serves_the_only_bot() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    let (status, _) = post_activity(
+        &host.url("/api/messages"),
+        &message(&connector.service_url(), "x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(connector.received()[0].body["text"], "Echo: x");
+}
+
+#[tokio::test]
+async fn api_messages_needs_a_default_when_several_bots_are_loaded() {
+    let connector = Connector::start().await;
+    let bots = || BotsDir::with(&[("echo", "rust_echo"), ("other", "misbehave")]);
+    let incoming = message(&connector.service_url(), "x");
+
+    let host = Host::start(bots(), &[]);
+    let (status, body) = post_activity(&host.url("/api/messages"), &incoming).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "BotNotFound");
+
+    let host = Host::start(bots(), &["--default-bot", "other"]);
+    let (status, _) = post_activity(&host.url("/api/messages"), &incoming).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(connector.received()[0].body["text"], "ok: x");
+}
+
+#[tokio::test]
+async fn expect_replies_returns_the_replies_and_posts_nothing() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    let mut incoming = message(&connector.service_url(), "hello");
+    incoming["deliveryMode"] = json!("expectReplies");
+
+    let (status, body) = post_activity(&host.url("/api/bots/echo/messages"), &incoming).await;
+    assert_eq!(status, StatusCode::OK);
+    let activities = body["activities"].as_array().expect("activities array");
+    assert_eq!(activities.len(), 1, "{body}");
+    assert_eq!(activities[0]["text"], "Echo: hello");
+    assert_eq!(activities[0]["recipient"], incoming["from"]);
+    assert_eq!(activities[0]["replyToId"], incoming["id"]);
+    assert!(connector.received().is_empty());
+}
+
+#[tokio::test]
+async fn invoke_returns_the_bots_response_or_501() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    let mut invoke = message(&connector.service_url(), "");
+    invoke["type"] = json!("invoke");
+    invoke["name"] = json!("echo/ping");
+
+    let (status, body) = post_activity(&host.url("/api/bots/echo/messages"), &invoke).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"pong": true}));
+
+    invoke["name"] = json!("echo/unknown");
+    let (status, body) = post_activity(&host.url("/api/bots/echo/messages"), &invoke).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert_error(&body, "NotImplemented");
+    assert!(connector.received().is_empty());
+}
+
+#[tokio::test]
+async fn members_added_are_welcomed_but_not_the_bot() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    let mut update = message(&connector.service_url(), "");
+    update["type"] = json!("conversationUpdate");
+    update.as_object_mut().unwrap().remove("text");
+    update["membersAdded"] =
+        json!([{"id": "bot-1", "name": "Echo"}, {"id": "user-2", "name": "Grace"}]);
+
+    let (status, _) = post_activity(&host.url("/api/bots/echo/messages"), &update).await;
+    assert_eq!(status, StatusCode::OK);
+    let received = connector.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].body["text"], "Welcome, Grace!");
+
+    update["membersAdded"] = json!([{"id": "bot-1", "name": "Echo"}]);
+    let (status, _) = post_activity(&host.url("/api/bots/echo/messages"), &update).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        connector.received().len(),
+        1,
+        "no welcome for the bot itself"
+    );
+}
+
+#[tokio::test]
+async fn unknown_fields_survive_both_ways() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    let mut incoming = message(&connector.service_url(), "fields");
+    // Read by the bot from the unmodelled fields and put on its reply.
+    incoming["echoExtra"] = json!({"nested": [1, "two", null, {"three": 3.5}]});
+    // Unmodelled fields of a modelled object, carried into the reply's
+    // recipient by the host.
+    incoming["from"]["x-tenant-hint"] = json!({"region": "emea"});
+    incoming["conversation"]["x-thread"] = json!(["t1"]);
+
+    let (status, _) = post_activity(&host.url("/api/bots/echo/messages"), &incoming).await;
+    assert_eq!(status, StatusCode::OK);
+    let reply = &connector.received()[0].body;
+    assert_eq!(reply["echoExtra"], incoming["echoExtra"]);
+    assert_eq!(
+        reply["recipient"]["x-tenant-hint"],
+        json!({"region": "emea"})
+    );
+    assert_eq!(reply["conversation"]["x-thread"], json!(["t1"]));
+}
+
+#[tokio::test]
+async fn unknown_activity_types_are_accepted() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    let mut incoming = message(&connector.service_url(), "");
+    incoming["type"] = json!("somethingNew");
+
+    let (status, body) = post_activity(&host.url("/api/bots/echo/messages"), &incoming).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, Value::Null);
+    assert!(connector.received().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_bot_is_404() {
+    let host = echo_host();
+    let (status, body) = post_activity(
+        &host.url("/api/bots/nobody/messages"),
+        &message("http://127.0.0.1:9/", "x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "BotNotFound");
+}
+
+#[tokio::test]
+async fn service_url_outside_the_allowlist_is_never_contacted() {
+    let connector = Connector::start().await;
+    // Only some other loopback port is allowed: the stand-in is not.
+    let host = Host::start(
+        BotsDir::with(&[("echo", "rust_echo")]),
+        &["--allowed-service-urls", "http://127.0.0.1:1/"],
+    );
+    let (status, body) = post_activity(
+        &host.url("/api/bots/echo/messages"),
+        &message(&connector.service_url(), "hi"),
+    )
+    .await;
+    // The echo bot fails its turn when it cannot reply.
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_error(&body, "BotError");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ServiceUrlNotAllowed")
+    );
+    assert!(
+        connector.received().is_empty(),
+        "the connector was contacted"
+    );
+    assert!(host.wait_for_log("ServiceUrlNotAllowed"), "{}", host.log());
+}
+
+#[tokio::test]
+async fn transient_connector_failures_are_retried() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    connector.fail_next(&[
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::TOO_MANY_REQUESTS,
+    ]);
+
+    let (status, _) = post_activity(
+        &host.url("/api/bots/echo/messages"),
+        &message(&connector.service_url(), "again"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let received = connector.received();
+    assert_eq!(
+        received.len(),
+        3,
+        "two failures and one success: {received:?}"
+    );
+    assert!(received.iter().all(|r| r.body["text"] == "Echo: again"));
+}
+
+#[tokio::test]
+async fn connector_errors_reach_the_bot() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    connector.fail_next(&[StatusCode::FORBIDDEN]);
+    let (status, body) = post_activity(
+        &host.url("/api/bots/echo/messages"),
+        &message(&connector.service_url(), "x"),
+    )
+    .await;
+    // Not retried: a 403 is not transient. The echo bot fails its turn.
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ServiceUnavailable"),
+        "{body}"
+    );
+    assert_eq!(connector.received().len(), 1);
+}
+
+#[tokio::test]
+async fn healthz_lists_the_bots() {
+    let host = Host::start(
+        BotsDir::with(&[("echo", "rust_echo"), ("bad", "misbehave")]),
+        &[],
+    );
+    let (status, body) = read(client().get(host.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["bots"], json!(["bad", "echo"]));
+}
+
+#[tokio::test]
+async fn a_broken_wasm_file_is_skipped_and_the_host_still_serves() {
+    let connector = Connector::start().await;
+    let bots = BotsDir::with(&[("echo", "rust_echo")]);
+    std::fs::write(bots.path().join("broken.wasm"), b"\0asm not really").unwrap();
+    std::fs::write(bots.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let host = Host::start(bots, &["--default-bot", "echo"]);
+    assert!(host.wait_for_log("bot skipped"), "{}", host.log());
+    let log = host.log();
+    assert!(log.contains("broken") && log.contains("core"), "{log}");
+
+    let (status, body) = post_activity(
+        &host.url("/api/bots/broken/messages"),
+        &message(&connector.service_url(), "x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "BotNotFound");
+    let (status, _) = post_activity(
+        &host.url("/api/messages"),
+        &message(&connector.service_url(), "x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}

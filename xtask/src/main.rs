@@ -1,0 +1,165 @@
+//! Developer tasks: `cargo xtask run` builds the example bots and serves
+//! them, `cargo xtask test` runs every check and test, `cargo xtask guests`
+//! only builds the bots. Each installs the `wasm32-wasip2` target first when
+//! it is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// The example bots `cargo xtask run` serves: (bot name, built file stem).
+const EXAMPLE_BOTS: &[(&str, &str)] = &[("echo", "rust_echo")];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("guests") => {
+            ensure_guest_target()?;
+            build_guests(&root)?;
+        }
+        Some("run") => {
+            ensure_guest_target()?;
+            let built = build_guests(&root)?;
+            let bots = install_example_bots(&root, &built)?;
+            let mut serve = cargo(&root);
+            serve
+                .args(["run", "--package", "turnbox", "--", "serve", "--bots"])
+                .arg(&bots)
+                .args(&args[1..]);
+            run(serve)?;
+        }
+        Some("test") => {
+            ensure_guest_target()?;
+            run({
+                let mut c = cargo(&root);
+                c.args(["fmt", "--all", "--check"]);
+                c
+            })?;
+            run({
+                let mut c = cargo(&root);
+                c.args(["fmt", "--all", "--check", "--manifest-path"])
+                    .arg(root.join("guest-examples/Cargo.toml"));
+                c
+            })?;
+            run({
+                let mut c = cargo(&root);
+                c.args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]);
+                c
+            })?;
+            run({
+                let mut c = cargo(&root);
+                c.args(["clippy", "--target", GUEST_TARGET, "--manifest-path"])
+                    .arg(root.join("guest-examples/Cargo.toml"))
+                    .arg("--target-dir")
+                    .arg(guest_target_dir(&root))
+                    .args(["--", "-D", "warnings"]);
+                c
+            })?;
+            build_guests(&root)?;
+            run({
+                let mut c = cargo(&root);
+                c.args(["test", "--workspace"]).args(&args[1..]);
+                c
+            })?;
+        }
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 run [serve flags]   build the example bots and serve them (port 3978)\n  \
+                 test [test flags]   fmt, clippy, build the bots, run every test\n  \
+                 guests              build the bots in guest-examples/"
+            );
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root);
+    command
+}
+
+fn run(mut command: Command) -> Result<()> {
+    eprintln!("xtask: {command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn ensure_guest_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to install the wasm32-wasip2 target")?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == GUEST_TARGET)
+    {
+        return Ok(());
+    }
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", GUEST_TARGET]);
+    run(add)
+}
+
+fn guest_target_dir(root: &Path) -> PathBuf {
+    root.join("target").join("guests")
+}
+
+/// Builds every bot in guest-examples/; returns the folder of `.wasm` files.
+/// The end-to-end tests build the same way (tests/e2e/support.rs).
+fn build_guests(root: &Path) -> Result<PathBuf> {
+    let target_dir = guest_target_dir(root);
+    let mut build = cargo(root);
+    build
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--manifest-path",
+        ])
+        .arg(root.join("guest-examples/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    run(build)?;
+    Ok(target_dir.join(GUEST_TARGET).join("release"))
+}
+
+/// Copies the example bots into target/bots, named as they are served.
+fn install_example_bots(root: &Path, built: &Path) -> Result<PathBuf> {
+    let bots = root.join("target").join("bots");
+    std::fs::create_dir_all(&bots).with_context(|| format!("cannot create {}", bots.display()))?;
+    for (name, stem) in EXAMPLE_BOTS {
+        let from = built.join(format!("{stem}.wasm"));
+        let to = bots.join(format!("{name}.wasm"));
+        std::fs::copy(&from, &to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    }
+    Ok(bots)
+}
