@@ -298,3 +298,26 @@ async fn a_broken_wasm_file_is_skipped_and_the_host_still_serves() {
     .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn update_and_delete_reach_the_connector() {
+    let connector = Connector::start().await;
+    let host = Host::start(BotsDir::with(&[("tester", "misbehave")]), &[]);
+    let incoming = message(&connector.service_url(), "edit");
+    let (status, body) = post_activity(&host.url("/api/bots/tester/messages"), &incoming).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let received = connector.received();
+    assert_eq!(received.len(), 3, "{received:?}");
+    let conversation = "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities";
+    // The stand-in answered the send with id `sent-1`.
+    assert_eq!(received[0].method, Method::POST);
+    assert_eq!(received[0].body["text"], "draft");
+    assert_eq!(received[1].method, Method::PUT);
+    assert_eq!(received[1].path, format!("{conversation}/sent-1"));
+    assert_eq!(received[1].body["id"], "sent-1");
+    assert_eq!(received[1].body["text"], "final");
+    assert_eq!(received[1].body["recipient"], incoming["from"]);
+    assert_eq!(received[2].method, Method::DELETE);
+    assert_eq!(received[2].path, format!("{conversation}/sent-1"));
+}

@@ -5,6 +5,8 @@
 //! - `loop`: spins forever, until the host's deadline interrupts it;
 //! - `oom`: allocates and touches memory without bound;
 //! - `fail`: returns a bot error;
+//! - `edit`: sends `draft`, replaces it with `final`, then deletes it, to
+//!   exercise `update` and `delete`;
 //! - anything else: replies `ok: {text}`, proving the bot still works.
 
 wit_bindgen::generate!({
@@ -42,6 +44,23 @@ impl Guest for Misbehave {
                 code: "AskedToFail".to_string(),
                 message: "the bot was asked to fail".to_string(),
             }),
+            "edit" => {
+                let call = |e: turnbox::bot::types::CallError| BotError {
+                    code: e.code,
+                    message: e.message,
+                };
+                let mut draft = incoming.clone();
+                draft.type_ = "message".to_string();
+                draft.text = Some("draft".to_string());
+                draft.extra = "{}".to_string();
+                let sent = ctx.send(&draft).map_err(call)?;
+                let mut fin = draft;
+                fin.id = Some(sent.id.clone());
+                fin.text = Some("final".to_string());
+                ctx.update(&fin).map_err(call)?;
+                ctx.delete(&sent.id).map_err(call)?;
+                Ok(None)
+            }
             _ => {
                 // Reuse the incoming record as the reply; the host rewrites
                 // the routing fields and strips the id.
