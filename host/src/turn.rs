@@ -138,6 +138,9 @@ pub async fn run_turn(
     let wasi = WasiCtxBuilder::new()
         .stdout(GuestOutput::new(bot.name.clone(), Stream::Stdout))
         .stderr(GuestOutput::new(bot.name.clone(), Stream::Stderr))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
         .build();
     let state = TurnState {
         wasi,

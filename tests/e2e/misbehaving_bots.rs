@@ -1,5 +1,6 @@
-//! A bot that traps, loops, exhausts memory or fails: only its own turn
-//! fails, with a clear error, and the other bots keep answering.
+//! A bot that traps, loops, exhausts memory, fails or tries to escape the
+//! sandbox: only its own turn fails, with a clear error, the sandbox holds,
+//! and the other bots keep answering.
 
 use axum::http::StatusCode;
 
@@ -51,4 +52,28 @@ async fn misbehaviour_fails_only_that_turn() {
         assert_eq!(received[2 * n + 1].body["text"], "ok: fine");
     }
     host.assert_no_panic();
+}
+
+#[tokio::test]
+async fn a_bot_cannot_reach_env_files_or_the_network() {
+    let connector = Connector::start().await;
+    let host = Host::start(BotsDir::with(&[("bad", "misbehave")]), &[]);
+    // The stand-in connector listens on loopback: a real, reachable target.
+    let text = format!("escape {}", connector.addr);
+    let (status, body) = post_activity(
+        &host.url("/api/bots/bad/messages"),
+        &message(&connector.service_url(), &text),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let received = connector.received();
+    assert_eq!(
+        received.len(),
+        1,
+        "only the reply reached the connector: {received:?}"
+    );
+    assert_eq!(
+        received[0].body["text"],
+        "env=none file=denied dir=denied net=denied"
+    );
 }

@@ -15,10 +15,7 @@ const EXAMPLE_BOTS: &[(&str, &str)] = &[("echo", "rust_echo")];
 
 fn main() -> Result<()> {
     // `cargo xtask run -- --port 4000` hands us a `--` to drop.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|arg| arg != "--")
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).filter(|arg| arg != "--").collect();
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("guests") => {

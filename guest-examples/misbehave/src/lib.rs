@@ -7,6 +7,8 @@
 //! - `fail`: returns a bot error;
 //! - `edit`: sends `draft`, replaces it with `final`, then deletes it, to
 //!   exercise `update` and `delete`;
+//! - `escape ADDR`: tries to read an env var, a file and the preopened
+//!   directories, and to connect to ADDR, and reports what it got;
 //! - anything else: replies `ok: {text}`, proving the bot still works.
 
 wit_bindgen::generate!({
@@ -61,6 +63,17 @@ impl Guest for Misbehave {
                 ctx.delete(&sent.id).map_err(call)?;
                 Ok(None)
             }
+            _ if text.starts_with("escape ") => {
+                let report = escape_attempts(text.trim_start_matches("escape "));
+                incoming.type_ = "message".to_string();
+                incoming.text = Some(report);
+                incoming.extra = "{}".to_string();
+                ctx.send(&incoming).map_err(|e| BotError {
+                    code: e.code,
+                    message: e.message,
+                })?;
+                Ok(None)
+            }
             _ => {
                 // Reuse the incoming record as the reply; the host rewrites
                 // the routing fields and strips the id.
@@ -75,6 +88,27 @@ impl Guest for Misbehave {
             }
         }
     }
+}
+
+/// Tries to reach outside the sandbox through WASI; reports each outcome.
+fn escape_attempts(addr: &str) -> String {
+    let env = match std::env::vars().count() {
+        0 => "none".to_string(),
+        n => format!("{n} vars"),
+    };
+    let file = match std::fs::read("/etc/passwd") {
+        Ok(_) => "read",
+        Err(_) => "denied",
+    };
+    let dir = match std::fs::read_dir("/") {
+        Ok(_) => "listed",
+        Err(_) => "denied",
+    };
+    let net = match std::net::TcpStream::connect(addr) {
+        Ok(_) => "connected",
+        Err(_) => "denied",
+    };
+    format!("env={env} file={file} dir={dir} net={net}")
 }
 
 export!(Misbehave);
