@@ -272,10 +272,12 @@ async fn take_turn(state: Arc<AppState>, bot: Arc<Bot>, activity: Activity) -> R
     StatusCode::OK.into_response()
 }
 
+/// 503 when the host is out of instance slots (the caller may retry), 500
+/// for everything that went wrong in the bot.
 fn turn_failed(err: &TurnError) -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        err.code(),
-        err.to_string(),
-    )
+    let status = match err {
+        TurnError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, err.code(), err.to_string())
 }

@@ -48,6 +48,8 @@ pub enum TurnError {
     Trap(String),
     #[error("the bot could not be instantiated: {0}")]
     Instantiate(String),
+    #[error("too many turns are running; try again shortly")]
+    Busy,
     #[error("the bot failed the turn: {code}: {message}")]
     Bot { code: String, message: String },
     #[error("the bot returned an invalid invoke response: {0}")]
@@ -61,6 +63,7 @@ impl TurnError {
             TurnError::MemoryLimit(_) => "MemoryLimitExceeded",
             TurnError::Trap(_) => "BotTrapped",
             TurnError::Instantiate(_) => "InstantiationFailed",
+            TurnError::Busy => "ServerBusy",
             TurnError::Bot { .. } => "BotError",
             TurnError::BadInvokeResponse(_) => "BadInvokeResponse",
         }
@@ -206,6 +209,12 @@ pub async fn run_turn(
 }
 
 fn classify(err: wasmtime::Error, limits: &TurnLimits, instantiating: bool) -> TurnError {
+    if err
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return TurnError::Busy;
+    }
     if err.downcast_ref::<MemoryLimitExceeded>().is_some() {
         return TurnError::MemoryLimit(limits.memory_bytes >> 20);
     }
@@ -223,9 +232,9 @@ fn classify(err: wasmtime::Error, limits: &TurnLimits, instantiating: bool) -> T
 }
 
 fn check_invoke_response(response: wit::InvokeResponse) -> Result<InvokeResponse, TurnError> {
-    if !(100..=599).contains(&response.status) {
+    if !(200..=599).contains(&response.status) {
         return Err(TurnError::BadInvokeResponse(format!(
-            "status {} is not an HTTP status",
+            "status {} is not a final HTTP status",
             response.status
         )));
     }
