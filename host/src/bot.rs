@@ -1,23 +1,59 @@
-//! One loaded bot: a compiled component checked against the `bot` world and
-//! pre-linked once, so that every turn only instantiates it.
+//! One loaded version of a bot: its compiled component checked against the
+//! `bot` world and pre-linked once (so a turn only instantiates it), with the
+//! manifest it was loaded with.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use wasmtime::component::Component;
+use tokio::sync::Semaphore;
 
 use crate::bindings::BotPre;
+use crate::cache::{CacheOutcome, CompileCache, sha256_hex};
 use crate::engine::Runtime;
+use crate::manifest::{BotLimits, Credentials, LimitDefaults, Manifest, ManifestError, Secret};
 use crate::turn::TurnState;
 
-/// A bot ready to take turns.
-pub struct Bot {
+/// A bot version ready to take turns. Turns hold an `Arc` to the version
+/// they started on, so a replaced version lives until its last turn ends.
+pub struct BotVersion {
+    /// The file stem: the bot's identity in the bots folder.
     pub name: Arc<str>,
-    pub path: PathBuf,
+    /// The route name: `/api/bots/{route}/messages`.
+    pub route: String,
+    pub wasm_path: PathBuf,
+    /// Hex sha256 of the `.wasm`.
+    pub sha256: String,
+    /// Hex sha256 of the manifest text ("" without a manifest).
+    pub manifest_sha256: String,
+    pub loaded_at: SystemTime,
+    pub cache: CacheOutcome,
+    pub limits: BotLimits,
+    pub credentials: Credentials,
+    pub config: Arc<BTreeMap<String, Secret>>,
+    /// Turns running or waiting on this version, up to the limit.
+    pub permits: Arc<Semaphore>,
     pub pre: BotPre<TurnState>,
 }
 
-/// Why a `.wasm` file could not be loaded as a bot.
+impl BotVersion {
+    /// The short version shown to operators: 12 hex digits of the sha256.
+    pub fn version(&self) -> &str {
+        &self.sha256[..12]
+    }
+}
+
+/// The files of one bot, read once, so validation and loading see the same
+/// bytes even while a writer is busy.
+pub struct BotFiles {
+    pub wasm: Vec<u8>,
+    pub wasm_sha256: String,
+    pub manifest_text: Option<String>,
+    pub manifest_sha256: String,
+}
+
+/// Why a bot could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
@@ -25,15 +61,19 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
     #[error("{path} is not a valid WebAssembly component: {reason}")]
     Compile { path: PathBuf, reason: String },
     #[error("{path} does not implement the turnbox:bot/bot world: {reason}")]
     World { path: PathBuf, reason: String },
-    #[error("`{0}` is not a valid bot name: use letters, digits, `-` and `_`")]
+    #[error("`{0}` is not a valid bot name: use 1-64 letters, digits, `-` and `_`")]
     BadName(String),
+    #[error("the route `{route}` is already served by bot `{other}`")]
+    RouteTaken { route: String, other: String },
 }
 
-/// Whether `name` may name a bot (and so appear in a URL path).
+/// Whether `name` may name a bot or a route (and so appear in a URL path).
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -42,24 +82,65 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-impl Bot {
-    /// Compiles and links the component at `path`. This is CPU-heavy: call it
-    /// off the async executor (`spawn_blocking`).
-    pub fn load(runtime: &Runtime, name: &str, path: &Path) -> Result<Bot, LoadError> {
+impl BotFiles {
+    /// Reads `NAME.wasm` and, when present, `NAME.toml`.
+    pub fn read(wasm_path: &Path, manifest_path: &Path) -> Result<BotFiles, LoadError> {
+        let wasm = std::fs::read(wasm_path).map_err(|source| LoadError::Read {
+            path: wasm_path.to_owned(),
+            source,
+        })?;
+        let manifest_text = match std::fs::read_to_string(manifest_path) {
+            Ok(text) => Some(text),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(LoadError::Read {
+                    path: manifest_path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Ok(BotFiles {
+            wasm_sha256: sha256_hex(&wasm),
+            manifest_sha256: manifest_text
+                .as_deref()
+                .map(|t| sha256_hex(t.as_bytes()))
+                .unwrap_or_default(),
+            wasm,
+            manifest_text,
+        })
+    }
+}
+
+impl BotVersion {
+    /// Parses the manifest, compiles (or loads from the cache) and links the
+    /// component. CPU-heavy: call it off the async executor.
+    pub fn load(
+        runtime: &Runtime,
+        cache: &CompileCache,
+        defaults: &LimitDefaults,
+        name: &str,
+        wasm_path: &Path,
+        manifest_path: &Path,
+        files: BotFiles,
+    ) -> Result<BotVersion, LoadError> {
         if !is_valid_name(name) {
             return Err(LoadError::BadName(name.to_owned()));
         }
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let component =
-            Component::new(&runtime.engine, &bytes).map_err(|e| LoadError::Compile {
-                path: path.to_owned(),
+        let manifest = match &files.manifest_text {
+            Some(text) => Manifest::parse(text).map_err(|message| ManifestError::Invalid {
+                path: manifest_path.display().to_string(),
+                message,
+            })?,
+            None => Manifest::default(),
+        };
+        let (component, cache_outcome) = cache
+            .load_or_compile(&runtime.engine, &files.wasm, &files.wasm_sha256)
+            .map_err(|e| LoadError::Compile {
+                path: wasm_path.to_owned(),
                 reason: format!("{e:#}"),
             })?;
         let world_error = |e: wasmtime::Error| LoadError::World {
-            path: path.to_owned(),
+            path: wasm_path.to_owned(),
             reason: format!("{e:#}"),
         };
         let instance_pre = runtime
@@ -67,9 +148,19 @@ impl Bot {
             .instantiate_pre(&component)
             .map_err(world_error)?;
         let pre = BotPre::new(instance_pre).map_err(world_error)?;
-        Ok(Bot {
+        let limits = manifest.limits(defaults);
+        Ok(BotVersion {
             name: name.into(),
-            path: path.to_owned(),
+            route: manifest.route.clone().unwrap_or_else(|| name.to_owned()),
+            wasm_path: wasm_path.to_owned(),
+            sha256: files.wasm_sha256,
+            manifest_sha256: files.manifest_sha256,
+            loaded_at: SystemTime::now(),
+            cache: cache_outcome,
+            limits,
+            credentials: manifest.credentials,
+            config: Arc::new(manifest.config),
+            permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,
         })
     }

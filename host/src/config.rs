@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::connector::ServiceUrlPolicy;
+use crate::manifest::LimitDefaults;
 
 /// The resources one turn may use.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TurnLimits {
     /// The most linear memory the bot's instance may grow to, in bytes.
     pub memory_bytes: usize,
@@ -31,9 +32,14 @@ impl Default for TurnLimits {
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub bots_dir: PathBuf,
-    /// The bot that `/api/messages` serves; `None` means "the only one".
+    /// Where the host keeps its data (the compile cache, under `cache/`).
+    pub data_dir: PathBuf,
+    /// The route `/api/messages` serves; `None` means "the only one".
     pub default_bot: Option<String>,
-    pub limits: TurnLimits,
+    /// Limits for bots whose manifest does not set them.
+    pub limits: LimitDefaults,
+    /// How long in-flight turns may take to finish on shutdown.
+    pub shutdown_grace: Duration,
     pub service_urls: ServiceUrlPolicy,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,

@@ -34,7 +34,12 @@ impl Runtime {
     /// `max_memory_bytes`, starts the epoch ticker and links the imports.
     pub fn new(max_memory_bytes: usize) -> Result<Self, EngineError> {
         let mut config = Config::new();
-        config.wasm_component_model(true).epoch_interruption(true);
+        // Fuel is always metered so any bot's manifest may set a budget;
+        // bots without one get an unlimited supply.
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(true);
 
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)

@@ -1,8 +1,10 @@
-//! HTTP ingress (axum): the routes, reading and checking the request, the
-//! turn's tracing span, and the response contract of botbuilder's
-//! CloudAdapter (expectReplies, invoke, errors as JSON).
+//! HTTP ingress (axum): the routes, reading and checking the request,
+//! admission (backpressure and per-conversation order), the turn's tracing
+//! span, and the response contract of botbuilder's CloudAdapter
+//! (expectReplies, invoke, errors as JSON).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,11 +17,10 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::activity::{Activity, names};
-use crate::bot::Bot;
-use crate::config::TurnLimits;
 use crate::connector::ConnectorClient;
 use crate::engine::Runtime;
-use crate::registry::BotRegistry;
+use crate::metrics::Metrics;
+use crate::registry::{BotRegistry, BotSlot};
 use crate::turn::{TurnError, run_turn};
 
 /// What every request handler shares.
@@ -27,7 +28,7 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     pub registry: Arc<BotRegistry>,
     pub connector: Arc<ConnectorClient>,
-    pub limits: TurnLimits,
+    pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
 }
 
@@ -43,6 +44,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(bot_messages).fallback(method_not_allowed),
         )
         .route("/healthz", get(healthz).fallback(method_not_allowed))
+        .route(
+            "/api/bots",
+            get(crate::status::bots).fallback(method_not_allowed),
+        )
+        .route(
+            "/metrics",
+            get(crate::status::metrics).fallback(method_not_allowed),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -55,6 +64,8 @@ pub struct ApiError {
     pub message: String,
     /// Answer with `Connection: close` (the request body was not read).
     pub close_connection: bool,
+    /// Answer with `Retry-After: N` seconds.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -64,6 +75,7 @@ impl ApiError {
             code,
             message: message.into(),
             close_connection: false,
+            retry_after: None,
         }
     }
 
@@ -85,6 +97,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         if self.close_connection {
             response.headers_mut().insert(
                 header::CONNECTION,
@@ -96,7 +113,7 @@ impl IntoResponse for ApiError {
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    let bots: Vec<&str> = state.registry.names().collect();
+    let bots = state.registry.route_names();
     axum::Json(json!({"status": "ok", "bots": bots})).into_response()
 }
 
@@ -138,7 +155,7 @@ async fn bot_messages(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(bot) = state.registry.get(&name) else {
+    let Some(bot) = state.registry.route(&name) else {
         let err = ApiError::new(
             StatusCode::NOT_FOUND,
             "BotNotFound",
@@ -151,23 +168,28 @@ async fn bot_messages(
     messages(state, bot, headers, body).await
 }
 
-async fn messages(state: Arc<AppState>, bot: Arc<Bot>, headers: HeaderMap, body: Body) -> Response {
+async fn messages(
+    state: Arc<AppState>,
+    slot: Arc<BotSlot>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let activity = match read_activity(&headers, body, state.max_body_bytes).await {
         Ok(activity) => activity,
         Err(err) => {
-            tracing::info!(bot = %bot.name, status = err.status.as_u16(), reason = %err.message, "request rejected");
+            tracing::info!(bot = %slot.name, status = err.status.as_u16(), reason = %err.message, "request rejected");
             return err.into_response();
         }
     };
     let span = tracing::info_span!(
         "turn",
-        bot = %bot.name,
+        bot = %slot.name,
         channel = activity.channel_id.as_deref().unwrap_or(""),
         conversation = activity.conversation_id().unwrap_or(""),
         activity_id = activity.id.as_deref().unwrap_or(""),
         activity_type = activity.kind(),
     );
-    take_turn(state, bot, activity).instrument(span).await
+    take_turn(state, slot, activity).instrument(span).await
 }
 
 /// Reads and parses the body: JSON content, at most `limit` bytes, an
@@ -226,26 +248,75 @@ async fn read_activity(
     Activity::from_json_bytes(&bytes).map_err(|e| ApiError::bad_argument(e.to_string()))
 }
 
-async fn take_turn(state: Arc<AppState>, bot: Arc<Bot>, activity: Activity) -> Response {
+/// Admits the turn (backpressure, then per-conversation order), runs it on
+/// the bot's current version, records the outcome, and answers.
+async fn take_turn(state: Arc<AppState>, slot: Arc<BotSlot>, activity: Activity) -> Response {
+    let Some(version) = slot.current() else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "BotNotFound",
+            format!("the bot `{}` is no longer served", slot.name),
+        )
+        .into_response();
+    };
+    let reject = |err: ApiError| {
+        slot.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        state.metrics.turn(&slot.name, "rejected");
+        tracing::warn!(reason = %err.message, "turn rejected");
+        err.into_response()
+    };
+    // Past the bot's concurrency limit the caller is told to come back,
+    // rather than piling up turns without bound.
+    let Ok(_permit) = version.permits.clone().try_acquire_owned() else {
+        return reject(busy(
+            "TooManyTurns",
+            format!(
+                "the bot is running its maximum of {} concurrent turns",
+                version.limits.max_concurrent_turns
+            ),
+        ));
+    };
+    let limits = version.limits.turn();
+    let conversation = activity.conversation_id().unwrap_or("").to_owned();
+    let Ok(_in_order) =
+        tokio::time::timeout(limits.deadline, slot.conversations.enter(&conversation)).await
+    else {
+        return reject(busy(
+            "ConversationBusy",
+            "earlier turns of this conversation did not finish in time".into(),
+        ));
+    };
+
     let activity = Arc::new(activity);
     let started = std::time::Instant::now();
     let outcome = run_turn(
         &state.runtime,
-        &bot,
+        &version,
         activity.clone(),
         state.connector.clone(),
-        state.limits,
     )
     .await;
-    let ms = started.elapsed().as_millis() as u64;
+    let took = started.elapsed();
+    Metrics::bot_histogram(&state.metrics.turn_duration, &slot.name).observe(took.as_secs_f64());
+    let ms = took.as_millis() as u64;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
-            tracing::error!(code = err.code(), ms, error = %err, "turn failed");
+            let (counter, label) = match err {
+                TurnError::Timeout(_) => (&slot.counters.timed_out, "timeout"),
+                _ => (&slot.counters.failed, "failed"),
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            state.metrics.turn(&slot.name, label);
+            tracing::error!(code = err.code(), ms, version = version.version(), error = %err, "turn failed");
             return turn_failed(&err).into_response();
         }
     };
-    tracing::info!(ms, replies = outcome.buffered_replies.len(), "turn done");
+    slot.counters.ok.fetch_add(1, Ordering::Relaxed);
+    state.metrics.turn(&slot.name, "ok");
+    Metrics::bot_histogram(&state.metrics.instantiation, &slot.name)
+        .observe(outcome.instantiation.as_secs_f64());
+    tracing::info!(ms, version = version.version(), replies = outcome.buffered_replies.len(), "turn done");
 
     if activity.expects_replies() {
         let body = json!({"activities": outcome.buffered_replies});
@@ -272,12 +343,19 @@ async fn take_turn(state: Arc<AppState>, bot: Arc<Bot>, activity: Activity) -> R
     StatusCode::OK.into_response()
 }
 
+/// 503 with `Retry-After: 1`.
+fn busy(code: &'static str, message: String) -> ApiError {
+    ApiError {
+        retry_after: Some(1),
+        ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
+}
+
 /// 503 when the host is out of instance slots (the caller may retry), 500
 /// for everything that went wrong in the bot.
 fn turn_failed(err: &TurnError) -> ApiError {
-    let status = match err {
-        TurnError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    ApiError::new(status, err.code(), err.to_string())
+    match err {
+        TurnError::Busy => busy(err.code(), err.to_string()),
+        _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.code(), err.to_string()),
+    }
 }

@@ -4,11 +4,17 @@
 pub mod activity;
 pub mod bindings;
 pub mod bot;
+pub mod cache;
 pub mod config;
 pub mod connector;
 pub mod engine;
 pub mod guest_log;
 pub mod ingress;
+pub mod manifest;
+pub mod metrics;
+pub mod ordering;
 pub mod registry;
 pub mod server;
+pub mod status;
 pub mod turn;
+pub mod watch;

@@ -1,12 +1,15 @@
-//! Starting the host: the engine, the bots, the connector client and the
-//! HTTP listener, and shutting down on Ctrl-C or SIGTERM.
+//! Starting the host: the engine, the compile cache, the bots and the folder
+//! watch, the connector client and the HTTP listener; and shutting down on
+//! Ctrl-C or SIGTERM, letting in-flight turns finish up to a bound.
 
 use std::sync::Arc;
 
+use crate::cache::CompileCache;
 use crate::config::ServeConfig;
 use crate::connector::{Anonymous, ConnectorClient};
 use crate::engine::Runtime;
 use crate::ingress::{AppState, router};
+use crate::metrics::Metrics;
 use crate::registry::BotRegistry;
 
 /// Why the host could not start.
@@ -16,6 +19,10 @@ pub enum ServeError {
     Engine(#[from] crate::engine::EngineError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
     #[error(transparent)]
     Connector(#[from] crate::connector::ConnectorError),
     #[error("cannot listen on {addr}: {source}")]
@@ -27,27 +34,40 @@ pub enum ServeError {
     Serve(std::io::Error),
 }
 
-/// Loads the bots and serves until a shutdown signal.
+/// Loads the bots, watches their folder and serves until a shutdown signal.
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
-    let runtime = Arc::new(Runtime::new(config.limits.memory_bytes)?);
+    // Pool slots are sized for the largest memory a manifest may ask for.
+    let runtime = Arc::new(Runtime::new(crate::manifest::MAX_MEMORY_MIB << 20)?);
     tracing::info!(pooling = runtime.pooling, "engine ready");
-    let registry = BotRegistry::load_dir(
-        runtime.clone(),
+    let cache = Arc::new(CompileCache::open(
+        &config.data_dir.join("cache"),
+        &runtime.engine,
+    )?);
+    let metrics = Arc::new(Metrics::new());
+    let registry = Arc::new(BotRegistry::new(
         &config.bots_dir,
+        runtime.clone(),
+        cache,
+        config.limits,
+        metrics.clone(),
         config.default_bot.clone(),
-    )
-    .await?;
-    let loaded: Vec<&str> = registry.names().collect();
-    tracing::info!(bots = ?loaded, dir = %config.bots_dir.display(), "bots folder loaded");
+    ));
+    registry.load_all().await?;
+    let _watch = crate::watch::watch(registry.clone())?;
+    tracing::info!(
+        routes = ?registry.route_names(),
+        dir = %config.bots_dir.display(),
+        "bots folder loaded and watched"
+    );
 
     // Inbound authentication and outbound tokens are not implemented yet:
     // every bot runs in dev mode, anonymous, with the allowlist in force.
     let connector = ConnectorClient::new(config.service_urls.clone(), Arc::new(Anonymous))?;
     let state = Arc::new(AppState {
         runtime,
-        registry: Arc::new(registry),
+        registry,
         connector: Arc::new(connector),
-        limits: config.limits,
+        metrics,
         max_body_bytes: config.max_body_bytes,
     });
 
@@ -59,10 +79,29 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         })?;
     let local = listener.local_addr().map_err(ServeError::Serve)?;
     tracing::info!("turnbox listening on http://{local}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)
+
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping_tx.send(());
+    });
+    let grace = config.shutdown_grace;
+    let grace_expired = async move {
+        if stopping_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => {
+            result.map_err(ServeError::Serve)?;
+            tracing::info!("all turns finished; bye");
+        }
+        _ = grace_expired => {
+            tracing::warn!(grace_ms = grace.as_millis() as u64, "turns still running when the shutdown grace ran out; exiting");
+        }
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

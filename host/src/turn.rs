@@ -10,9 +10,10 @@ use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::activity::{Activity, names};
-use crate::bindings::turnbox::bot::{context, logging, types as wit};
-use crate::bot::Bot;
+use crate::bindings::turnbox::bot::{config, context, logging, types as wit};
+use crate::bot::BotVersion;
 use crate::config::TurnLimits;
+use crate::manifest::Secret;
 use crate::connector::{ConnectorClient, ConnectorError};
 use crate::engine::Runtime;
 use crate::guest_log::{GuestOutput, Stream};
@@ -28,6 +29,8 @@ pub struct TurnOutcome {
     pub invoke_response: Option<InvokeResponse>,
     /// Under `expectReplies`: every activity the bot sent, completed.
     pub buffered_replies: Vec<Activity>,
+    /// How long instantiating the bot took.
+    pub instantiation: std::time::Duration,
 }
 
 /// The bot's answer to an `invoke`, checked.
@@ -44,6 +47,8 @@ pub enum TurnError {
     Timeout(u128),
     #[error("the bot exceeded its memory limit of {0} MiB")]
     MemoryLimit(usize),
+    #[error("the bot used up its fuel budget of {0}")]
+    OutOfFuel(u64),
     #[error("the bot trapped: {0}")]
     Trap(String),
     #[error("the bot could not be instantiated: {0}")]
@@ -61,6 +66,7 @@ impl TurnError {
         match self {
             TurnError::Timeout(_) => "TurnTimeout",
             TurnError::MemoryLimit(_) => "MemoryLimitExceeded",
+            TurnError::OutOfFuel(_) => "FuelExhausted",
             TurnError::Trap(_) => "BotTrapped",
             TurnError::Instantiate(_) => "InstantiationFailed",
             TurnError::Busy => "ServerBusy",
@@ -116,6 +122,10 @@ pub struct TurnState {
     incoming: Arc<Activity>,
     connector: Arc<ConnectorClient>,
     buffered_replies: Vec<Activity>,
+    config: Arc<std::collections::BTreeMap<String, Secret>>,
+    /// Activities sent (or buffered) so far, and the most allowed.
+    sent: u32,
+    max_sent: u32,
 }
 
 impl WasiView for TurnState {
@@ -127,14 +137,15 @@ impl WasiView for TurnState {
     }
 }
 
-/// Runs one turn of `bot` on `incoming`.
+/// Runs one turn of `bot` on `incoming`, under the bot's limits.
 pub async fn run_turn(
     runtime: &Runtime,
-    bot: &Bot,
+    bot: &BotVersion,
     incoming: Arc<Activity>,
     connector: Arc<ConnectorClient>,
-    limits: TurnLimits,
 ) -> Result<TurnOutcome, TurnError> {
+    let limits = bot.limits.turn();
+    let fuel = bot.limits.fuel;
     let deadline = Instant::now() + limits.deadline;
     // No preopened directories, no environment, no arguments, no network:
     // a bot reaches the world only through the turnbox imports.
@@ -155,9 +166,16 @@ pub async fn run_turn(
         incoming: incoming.clone(),
         connector,
         buffered_replies: Vec::new(),
+        config: bot.config.clone(),
+        sent: 0,
+        max_sent: bot.limits.max_activities_per_turn,
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);
+    // The engine always meters fuel; a bot without a budget gets all of it.
+    store
+        .set_fuel(fuel.unwrap_or(u64::MAX))
+        .map_err(|e| TurnError::Instantiate(e.to_string()))?;
     // Every epoch tick the bot yields to other tasks; past the deadline it
     // is interrupted.
     store.set_epoch_deadline(1);
@@ -169,12 +187,15 @@ pub async fn run_turn(
         }
     });
 
+    let mut instantiation = std::time::Duration::ZERO;
     let run = async {
+        let started = Instant::now();
         let instance = bot
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| classify(e, &limits, true))?;
+            .map_err(|e| classify(e, &limits, fuel, true))?;
+        instantiation = started.elapsed();
         let ctx = store
             .data_mut()
             .table
@@ -184,7 +205,7 @@ pub async fn run_turn(
             .turnbox_bot_handler()
             .call_on_turn(&mut store, ctx)
             .await
-            .map_err(|e| classify(e, &limits, false))
+            .map_err(|e| classify(e, &limits, fuel, false))
     };
     // The epoch deadline stops a bot that computes; this timeout stops one
     // that waits in a host call.
@@ -205,10 +226,16 @@ pub async fn run_turn(
     Ok(TurnOutcome {
         invoke_response,
         buffered_replies: std::mem::take(&mut store.data_mut().buffered_replies),
+        instantiation,
     })
 }
 
-fn classify(err: wasmtime::Error, limits: &TurnLimits, instantiating: bool) -> TurnError {
+fn classify(
+    err: wasmtime::Error,
+    limits: &TurnLimits,
+    fuel: Option<u64>,
+    instantiating: bool,
+) -> TurnError {
     if err
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
@@ -221,6 +248,9 @@ fn classify(err: wasmtime::Error, limits: &TurnLimits, instantiating: bool) -> T
     if let Some(trap) = err.downcast_ref::<Trap>() {
         if *trap == Trap::Interrupt {
             return TurnError::Timeout(limits.deadline.as_millis());
+        }
+        if *trap == Trap::OutOfFuel {
+            return TurnError::OutOfFuel(fuel.unwrap_or(u64::MAX));
         }
         return TurnError::Trap(format!("{err:#}"));
     }
@@ -303,6 +333,19 @@ impl context::HostTurnContext for TurnState {
                 return Ok(Err(err));
             }
         };
+        if self.sent >= self.max_sent {
+            let err = call_error(
+                "LimitExceeded",
+                format!(
+                    "this turn already sent {} activities, the most its manifest allows",
+                    self.max_sent
+                ),
+                None,
+            );
+            self.log_call_error("send", &err);
+            return Ok(Err(err));
+        }
+        self.sent += 1;
         // Trace activities reach only the Emulator, as in botbuilder.
         let is_trace = activity.kind() == names::TRACE
             && activity.channel_id.as_deref() != Some(names::EMULATOR_CHANNEL);
@@ -378,6 +421,12 @@ impl context::HostTurnContext for TurnState {
     async fn drop(&mut self, ctx: Resource<TurnContext>) -> wasmtime::Result<()> {
         self.table.delete(ctx)?;
         Ok(())
+    }
+}
+
+impl config::Host for TurnState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.config.get(&key).map(|v| v.expose().to_owned()))
     }
 }
 

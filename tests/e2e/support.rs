@@ -88,21 +88,28 @@ pub struct Host {
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
     _bots: Option<BotsDir>,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Host {
-    /// Starts the host on a free port, serving `bots`, with extra flags.
+    /// Starts the host on a free port, serving `bots`, with extra flags and
+    /// a data folder of its own.
     pub fn start(bots: BotsDir, args: &[&str]) -> Host {
-        let mut host = Host::start_in(bots.path(), args);
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut host = Host::start_in(bots.path(), data.path(), args);
         host._bots = Some(bots);
+        host._data = Some(data);
         host
     }
 
-    pub fn start_in(bots: &Path, args: &[&str]) -> Host {
+    /// Starts the host on folders the caller keeps.
+    pub fn start_in(bots: &Path, data: &Path, args: &[&str]) -> Host {
         let mut child = Command::new(env!("CARGO_BIN_EXE_turnbox"))
             .arg("serve")
             .arg("--bots")
             .arg(bots)
+            .arg("--data")
+            .arg(data)
             .args(["--bind", "127.0.0.1", "--port", "0"])
             .args(args)
             .env("RUST_LOG", "info")
@@ -143,6 +150,7 @@ impl Host {
             addr,
             log,
             _bots: None,
+            _data: None,
         }
     }
 

@@ -1,0 +1,195 @@
+//! The compile cache: compiled components on disk, keyed by the sha256 of the
+//! `.wasm` and the engine's compatibility hash, so a restart does not
+//! recompile every bot.
+//!
+//! `Component::deserialize` trusts its input, so the cache loads only files
+//! this host wrote: each file carries an HMAC-SHA256 under a key kept in the
+//! cache directory (created with mode 0600). A file whose HMAC does not
+//! verify, or that fails to deserialize, is recompiled and rewritten.
+
+use std::hash::Hasher;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const MAGIC: &[u8; 8] = b"TBXCWA01";
+const KEY_FILE: &str = "cache.key";
+const TAG_LEN: usize = 32;
+
+/// Where a component came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Loaded from a verified cache file.
+    Hit,
+    /// Not cached yet: compiled, and written to the cache.
+    Miss,
+    /// A cache file existed but failed verification: compiled and rewritten.
+    Corrupt,
+}
+
+impl CacheOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss => "miss",
+            CacheOutcome::Corrupt => "corrupt",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use the compile cache at {path}: {source}")]
+pub struct CacheError {
+    path: String,
+    source: std::io::Error,
+}
+
+/// The compile cache of one engine.
+pub struct CompileCache {
+    dir: PathBuf,
+    key: Vec<u8>,
+    /// Hex of the engine's `precompile_compatibility_hash`.
+    engine_hash: String,
+}
+
+/// Feeds `Hash` output into sha256, for a hash that is stable on disk.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+/// The lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl CompileCache {
+    /// Opens (creating if needed) the cache in `dir` for `engine`.
+    pub fn open(dir: &Path, engine: &Engine) -> Result<Self, CacheError> {
+        let io = |source| CacheError {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let key = read_or_create_key(&dir.join(KEY_FILE)).map_err(io)?;
+        let mut hasher = Sha256Hasher(Sha256::new());
+        std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+        let engine_hash = hex::encode(&hasher.0.finalize()[..8]);
+        Ok(CompileCache {
+            dir: dir.to_owned(),
+            key,
+            engine_hash,
+        })
+    }
+
+    fn path_for(&self, wasm_sha256: &str) -> PathBuf {
+        self.dir
+            .join(format!("{wasm_sha256}-{}.cwasm", self.engine_hash))
+    }
+
+    fn tag(&self, wasm_sha256: &str, artifact: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(self.engine_hash.as_bytes());
+        mac.update(wasm_sha256.as_bytes());
+        mac.update(artifact);
+        mac
+    }
+
+    /// The component for `wasm`, from the cache when a verified artifact
+    /// exists, else compiled (and cached). CPU-heavy: call it off the async
+    /// executor.
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        wasm_sha256: &str,
+    ) -> Result<(Component, CacheOutcome), wasmtime::Error> {
+        let path = self.path_for(wasm_sha256);
+        let mut outcome = CacheOutcome::Miss;
+        if let Ok(file) = std::fs::read(&path) {
+            match self.verified_artifact(&file, wasm_sha256) {
+                Some(artifact) => {
+                    // SAFETY: the artifact carries a valid HMAC under this
+                    // cache's private key, so this host serialized it, for
+                    // an engine with the same compatibility hash.
+                    match unsafe { Component::deserialize(engine, artifact) } {
+                        Ok(component) => return Ok((component, CacheOutcome::Hit)),
+                        Err(err) => {
+                            tracing::warn!(path = %path.display(), error = %err, "cached component unusable; recompiling");
+                            outcome = CacheOutcome::Corrupt;
+                        }
+                    }
+                }
+                None => {
+                    tracing::warn!(path = %path.display(), "cached component failed verification; recompiling");
+                    outcome = CacheOutcome::Corrupt;
+                }
+            }
+        }
+        let component = Component::new(engine, wasm)?;
+        match component.serialize() {
+            Ok(artifact) => {
+                if let Err(err) = self.write(&path, wasm_sha256, &artifact) {
+                    tracing::warn!(path = %path.display(), error = %err, "cannot write the compile cache");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot serialize a component for the cache"),
+        }
+        Ok((component, outcome))
+    }
+
+    fn verified_artifact<'a>(&self, file: &'a [u8], wasm_sha256: &str) -> Option<&'a [u8]> {
+        let rest = file.strip_prefix(MAGIC.as_slice())?;
+        if rest.len() < TAG_LEN {
+            return None;
+        }
+        let (tag, artifact) = rest.split_at(TAG_LEN);
+        self.tag(wasm_sha256, artifact).verify_slice(tag).ok()?;
+        Some(artifact)
+    }
+
+    fn write(&self, path: &Path, wasm_sha256: &str, artifact: &[u8]) -> std::io::Result<()> {
+        let tag = self.tag(wasm_sha256, artifact).finalize().into_bytes();
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(MAGIC)?;
+        tmp.write_all(&tag)?;
+        tmp.write_all(artifact)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+fn read_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
+    if let Ok(key) = std::fs::read(path)
+        && key.len() == 32
+    {
+        return Ok(key);
+    }
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    tmp.write_all(&key)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(key)
+}

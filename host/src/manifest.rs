@@ -1,0 +1,271 @@
+//! The per-bot manifest `NAME.toml` beside `NAME.wasm`: the bot's route,
+//! limits, Bot Framework credentials and config values. Every key is
+//! optional; unknown keys and bad values are errors that name the file, line
+//! and key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::config::TurnLimits;
+
+/// A string that must never be logged or shown by the status API.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// How the bot authenticates to Azure (`MicrosoftAppType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum AppType {
+    MultiTenant,
+    SingleTenant,
+    UserAssignedMSI,
+}
+
+/// The Bot Framework credentials of a bot. Parsed and carried; the
+/// authentication issue puts them to use.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    #[serde(rename = "MicrosoftAppId")]
+    pub app_id: Option<String>,
+    #[serde(rename = "MicrosoftAppPassword")]
+    pub app_password: Option<Secret>,
+    #[serde(rename = "MicrosoftAppTenantId")]
+    pub tenant_id: Option<String>,
+    #[serde(rename = "MicrosoftAppType")]
+    pub app_type: Option<AppType>,
+}
+
+/// Limits as written in the manifest; unset ones come from the host.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    #[serde(default, deserialize_with = "memory_mib")]
+    pub memory_mib: Option<u32>,
+    #[serde(default, deserialize_with = "deadline_ms")]
+    pub turn_deadline_ms: Option<u64>,
+    #[serde(default, deserialize_with = "positive_u64")]
+    pub fuel: Option<u64>,
+    #[serde(default, deserialize_with = "concurrency")]
+    pub max_concurrent_turns: Option<u32>,
+    #[serde(default, deserialize_with = "activities")]
+    pub max_activities_per_turn: Option<u32>,
+}
+
+/// A parsed manifest.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The route name: `/api/bots/{route}/messages`. Default: the file stem.
+    #[serde(default, deserialize_with = "route_name")]
+    pub route: Option<String>,
+    #[serde(default)]
+    pub limits: LimitsSection,
+    #[serde(default)]
+    pub credentials: Credentials,
+    /// Values the bot reads with `config.get(key)`. Treated as secrets.
+    #[serde(default)]
+    pub config: BTreeMap<String, Secret>,
+}
+
+/// The limits a bot's turns run under, after defaults are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BotLimits {
+    pub memory_mib: u32,
+    pub turn_deadline_ms: u64,
+    pub fuel: Option<u64>,
+    pub max_concurrent_turns: u32,
+    pub max_activities_per_turn: u32,
+}
+
+/// Host-wide defaults for what a manifest leaves unset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimitDefaults {
+    pub turn: TurnLimits,
+    pub max_concurrent_turns: u32,
+    pub max_activities_per_turn: u32,
+}
+
+impl Default for LimitDefaults {
+    fn default() -> Self {
+        LimitDefaults {
+            turn: TurnLimits::default(),
+            max_concurrent_turns: 64,
+            max_activities_per_turn: 100,
+        }
+    }
+}
+
+impl BotLimits {
+    pub fn turn(&self) -> TurnLimits {
+        TurnLimits {
+            memory_bytes: (self.memory_mib as usize) << 20,
+            deadline: std::time::Duration::from_millis(self.turn_deadline_ms),
+        }
+    }
+}
+
+/// Why a manifest is unusable. The message names the file, line and key.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Manifest {
+    /// Parses manifest text; the error says where and what is wrong.
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        toml::from_str(text).map_err(|err: toml::de::Error| {
+            let location = err
+                .span()
+                .map(|span| {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}: ")
+                })
+                .unwrap_or_default();
+            format!("{location}{}", err.message())
+        })
+    }
+
+    pub fn limits(&self, defaults: &LimitDefaults) -> BotLimits {
+        let l = &self.limits;
+        BotLimits {
+            memory_mib: l
+                .memory_mib
+                .unwrap_or((defaults.turn.memory_bytes >> 20) as u32),
+            turn_deadline_ms: l
+                .turn_deadline_ms
+                .unwrap_or(defaults.turn.deadline.as_millis() as u64),
+            fuel: l.fuel,
+            max_concurrent_turns: l
+                .max_concurrent_turns
+                .unwrap_or(defaults.max_concurrent_turns),
+            max_activities_per_turn: l
+                .max_activities_per_turn
+                .unwrap_or(defaults.max_activities_per_turn),
+        }
+    }
+}
+
+fn ranged<'de, D, T>(d: D, key: &str, min: T, max: T) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + PartialOrd + fmt::Display + Copy,
+{
+    let value = T::deserialize(d)?;
+    if value < min || value > max {
+        return Err(serde::de::Error::custom(format!(
+            "`{key}` must be between {min} and {max}, not {value}"
+        )));
+    }
+    Ok(Some(value))
+}
+
+/// The most memory a bot may be given, in MiB.
+pub const MAX_MEMORY_MIB: usize = 4096;
+
+fn memory_mib<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    ranged(d, "limits.memory_mib", 1, MAX_MEMORY_MIB as u32)
+}
+
+fn deadline_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    ranged(d, "limits.turn_deadline_ms", 1, 600_000)
+}
+
+fn positive_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    ranged(d, "limits.fuel", 1, u64::MAX)
+}
+
+fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    ranged(d, "limits.max_concurrent_turns", 1, 100_000)
+}
+
+fn activities<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    ranged(d, "limits.max_activities_per_turn", 0, 1_000_000)
+}
+
+fn route_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let route = String::deserialize(d)?;
+    if !crate::bot::is_valid_name(&route) {
+        return Err(serde::de::Error::custom(format!(
+            "`route` must be 1-64 letters, digits, `-` or `_`, not `{route}`"
+        )));
+    }
+    Ok(Some(route))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_manifest_parses() {
+        let m = Manifest::parse(
+            r#"
+route = "support"
+
+[limits]
+memory_mib = 32
+turn_deadline_ms = 2000
+fuel = 1000000
+max_concurrent_turns = 4
+max_activities_per_turn = 10
+
+[credentials]
+MicrosoftAppId = "00000000-0000-0000-0000-000000000001"
+MicrosoftAppPassword = "hunter2"
+MicrosoftAppTenantId = "tenant"
+MicrosoftAppType = "SingleTenant"
+
+[config]
+greeting = "hello"
+"#,
+        )
+        .unwrap();
+        assert_eq!(m.route.as_deref(), Some("support"));
+        let limits = m.limits(&LimitDefaults::default());
+        assert_eq!(limits.memory_mib, 32);
+        assert_eq!(limits.fuel, Some(1_000_000));
+        assert_eq!(m.credentials.app_type, Some(AppType::SingleTenant));
+        assert_eq!(m.config["greeting"].expose(), "hello");
+        let shown = format!("{m:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("hello"), "{shown}");
+    }
+
+    #[test]
+    fn defaults_fill_what_is_unset() {
+        let defaults = LimitDefaults::default();
+        let limits = Manifest::parse("").unwrap().limits(&defaults);
+        assert_eq!(limits.memory_mib, 64);
+        assert_eq!(limits.turn_deadline_ms, 10_000);
+        assert_eq!(limits.fuel, None);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_key() {
+        let err = Manifest::parse("route = \"a\"\n[limits]\nmemory_mb = 3\n").unwrap_err();
+        assert!(err.starts_with("line 3:") && err.contains("memory_mb"), "{err}");
+        let err = Manifest::parse("[limits]\n\nmemory_mib = 0\n").unwrap_err();
+        assert!(err.starts_with("line 3:") && err.contains("limits.memory_mib"), "{err}");
+        let err = Manifest::parse("route = \"../x\"").unwrap_err();
+        assert!(err.starts_with("line 1:") && err.contains("route"), "{err}");
+        let err = Manifest::parse("[credentials]\nMicrosoftAppType = \"Other\"").unwrap_err();
+        assert!(err.starts_with("line 2:"), "{err}");
+        assert!(Manifest::parse("[config]\nx = 1").is_err());
+        assert!(Manifest::parse("nonsense").is_err());
+    }
+}
