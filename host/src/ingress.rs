@@ -276,6 +276,7 @@ async fn take_turn(state: Arc<AppState>, slot: Arc<BotSlot>, activity: Activity)
             ),
         ));
     };
+    tracing::debug!("turn admitted");
     let limits = version.limits.turn();
     let conversation = activity.conversation_id().unwrap_or("").to_owned();
     let Ok(_in_order) =
@@ -316,7 +317,12 @@ async fn take_turn(state: Arc<AppState>, slot: Arc<BotSlot>, activity: Activity)
     state.metrics.turn(&slot.name, "ok");
     Metrics::bot_histogram(&state.metrics.instantiation, &slot.name)
         .observe(outcome.instantiation.as_secs_f64());
-    tracing::info!(ms, version = version.version(), replies = outcome.buffered_replies.len(), "turn done");
+    tracing::info!(
+        ms,
+        version = version.version(),
+        replies = outcome.buffered_replies.len(),
+        "turn done"
+    );
 
     if activity.expects_replies() {
         let body = json!({"activities": outcome.buffered_replies});
@@ -356,6 +362,10 @@ fn busy(code: &'static str, message: String) -> ApiError {
 fn turn_failed(err: &TurnError) -> ApiError {
     match err {
         TurnError::Busy => busy(err.code(), err.to_string()),
-        _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.code(), err.to_string()),
+        _ => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            err.code(),
+            err.to_string(),
+        ),
     }
 }

@@ -84,6 +84,7 @@ pub struct Manifest {
 
 /// The limits a bot's turns run under, after defaults are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BotLimits {
     pub memory_mib: u32,
     pub turn_deadline_ms: u64,
@@ -243,7 +244,10 @@ greeting = "hello"
         assert_eq!(m.credentials.app_type, Some(AppType::SingleTenant));
         assert_eq!(m.config["greeting"].expose(), "hello");
         let shown = format!("{m:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("hello"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hello"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -258,9 +262,15 @@ greeting = "hello"
     #[test]
     fn errors_name_the_line_and_key() {
         let err = Manifest::parse("route = \"a\"\n[limits]\nmemory_mb = 3\n").unwrap_err();
-        assert!(err.starts_with("line 3:") && err.contains("memory_mb"), "{err}");
+        assert!(
+            err.starts_with("line 3:") && err.contains("memory_mb"),
+            "{err}"
+        );
         let err = Manifest::parse("[limits]\n\nmemory_mib = 0\n").unwrap_err();
-        assert!(err.starts_with("line 3:") && err.contains("limits.memory_mib"), "{err}");
+        assert!(
+            err.starts_with("line 3:") && err.contains("limits.memory_mib"),
+            "{err}"
+        );
         let err = Manifest::parse("route = \"../x\"").unwrap_err();
         assert!(err.starts_with("line 1:") && err.contains("route"), "{err}");
         let err = Manifest::parse("[credentials]\nMicrosoftAppType = \"Other\"").unwrap_err();

@@ -115,8 +115,13 @@ impl Metrics {
             .inc();
     }
 
-    pub fn bot_histogram<'a>(family: &'a HistogramFamily, bot: &str) -> impl std::ops::Deref<Target = Histogram> + 'a {
-        family.get_or_create(&BotLabel { bot: bot.to_owned() })
+    pub fn bot_histogram<'a>(
+        family: &'a HistogramFamily,
+        bot: &str,
+    ) -> impl std::ops::Deref<Target = Histogram> + 'a {
+        family.get_or_create(&BotLabel {
+            bot: bot.to_owned(),
+        })
     }
 
     /// The OpenMetrics text exposition.

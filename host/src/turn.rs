@@ -13,10 +13,10 @@ use crate::activity::{Activity, names};
 use crate::bindings::turnbox::bot::{config, context, logging, types as wit};
 use crate::bot::BotVersion;
 use crate::config::TurnLimits;
-use crate::manifest::Secret;
 use crate::connector::{ConnectorClient, ConnectorError};
 use crate::engine::Runtime;
 use crate::guest_log::{GuestOutput, Stream};
+use crate::manifest::Secret;
 
 /// The host side of a `turn-context` resource. All turn data lives in the
 /// store's [`TurnState`]; the resource only names it.
@@ -246,13 +246,15 @@ fn classify(
         return TurnError::MemoryLimit(limits.memory_bytes >> 20);
     }
     if let Some(trap) = err.downcast_ref::<Trap>() {
-        if *trap == Trap::Interrupt {
-            return TurnError::Timeout(limits.deadline.as_millis());
-        }
-        if *trap == Trap::OutOfFuel {
-            return TurnError::OutOfFuel(fuel.unwrap_or(u64::MAX));
-        }
-        return TurnError::Trap(format!("{err:#}"));
+        return match *trap {
+            Trap::Interrupt => TurnError::Timeout(limits.deadline.as_millis()),
+            Trap::OutOfFuel => TurnError::OutOfFuel(fuel.unwrap_or(u64::MAX)),
+            _ => {
+                // The wasm backtrace is for the bot's author, not the caller.
+                tracing::debug!(backtrace = %format!("{err:#}"), "bot trap");
+                TurnError::Trap(trap.to_string())
+            }
+        };
     }
     if instantiating {
         TurnError::Instantiate(format!("{err:#}"))

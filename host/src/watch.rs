@@ -50,29 +50,32 @@ pub fn watch(registry: Arc<BotRegistry>) -> Result<FolderWatch, WatchError> {
     let watched = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<BTreeSet<String>>();
     let event_dir = watched.clone();
-    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        match result {
-            Ok(events) => {
-                let stems: BTreeSet<String> = events
-                    .iter()
-                    .flat_map(|event| event.paths.iter())
-                    .filter_map(|path| bot_of(&event_dir, path))
-                    .collect();
-                if !stems.is_empty() {
-                    let _ = tx.send(stems);
+    let mut debouncer =
+        new_debouncer(
+            DEBOUNCE,
+            None,
+            move |result: DebounceEventResult| match result {
+                Ok(events) => {
+                    let stems: BTreeSet<String> = events
+                        .iter()
+                        .flat_map(|event| event.paths.iter())
+                        .filter_map(|path| bot_of(&event_dir, path))
+                        .collect();
+                    if !stems.is_empty() {
+                        let _ = tx.send(stems);
+                    }
                 }
-            }
-            Err(errors) => {
-                for error in errors {
-                    tracing::warn!(%error, "bots folder watch error");
+                Err(errors) => {
+                    for error in errors {
+                        tracing::warn!(%error, "bots folder watch error");
+                    }
                 }
-            }
-        }
-    })
-    .map_err(|source| WatchError {
-        path: dir.display().to_string(),
-        source,
-    })?;
+            },
+        )
+        .map_err(|source| WatchError {
+            path: dir.display().to_string(),
+            source,
+        })?;
     debouncer
         .watch(&watched, RecursiveMode::NonRecursive)
         .map_err(|source| WatchError {
@@ -105,8 +108,14 @@ mod tests {
     #[test]
     fn only_bot_files_directly_in_the_folder_count() {
         let dir = Path::new("/bots");
-        assert_eq!(bot_of(dir, Path::new("/bots/echo.wasm")).as_deref(), Some("echo"));
-        assert_eq!(bot_of(dir, Path::new("/bots/echo.toml")).as_deref(), Some("echo"));
+        assert_eq!(
+            bot_of(dir, Path::new("/bots/echo.wasm")).as_deref(),
+            Some("echo")
+        );
+        assert_eq!(
+            bot_of(dir, Path::new("/bots/echo.toml")).as_deref(),
+            Some("echo")
+        );
         assert_eq!(bot_of(dir, Path::new("/bots/echo.wasm.tmp")), None);
         assert_eq!(bot_of(dir, Path::new("/bots/.echo.wasm")), None);
         assert_eq!(bot_of(dir, Path::new("/bots/sub/echo.wasm")), None);

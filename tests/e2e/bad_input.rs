@@ -143,7 +143,7 @@ async fn malformed_requests_get_a_4xx_with_a_json_error() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(connector.received().len(), 1);
     assert!(
-        host.wait_for_log("request rejected"),
+        host.wait_for_log("request rejected").await,
         "rejections are logged"
     );
     host.assert_no_panic();

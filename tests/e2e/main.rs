@@ -5,5 +5,9 @@
 mod support;
 
 mod bad_input;
+mod hot_reload;
+mod isolation;
+mod manifests;
 mod misbehaving_bots;
+mod operations;
 mod turn_path;

@@ -28,7 +28,7 @@ async fn misbehaviour_fails_only_that_turn() {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{text}: {body}");
         assert_error(&body, code);
         assert!(
-            host.wait_for_log(code),
+            host.wait_for_log(code).await,
             "the failure is logged: {}",
             host.log()
         );

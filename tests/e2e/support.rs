@@ -112,7 +112,7 @@ impl Host {
             .arg(data)
             .args(["--bind", "127.0.0.1", "--port", "0"])
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,turnbox::ingress=debug")
             .env_remove("PORT")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -163,16 +163,57 @@ impl Host {
         self.log.lock().unwrap().join("\n")
     }
 
-    /// Waits until the log contains `needle` (logs arrive asynchronously).
-    pub fn wait_for_log(&self, needle: &str) -> bool {
-        let until = Instant::now() + Duration::from_secs(10);
+    /// Waits (bounded) until the log contains `needle`; logs arrive
+    /// asynchronously.
+    pub async fn wait_for_log(&self, needle: &str) -> bool {
+        let until = Instant::now() + Duration::from_secs(20);
         while Instant::now() < until {
             if self.log().contains(needle) {
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         false
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub async fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// `GET /api/bots`, the bot named `name`.
+    pub async fn bot_status(&self, name: &str) -> Option<Value> {
+        let (_, body) = read(client().get(self.url("/api/bots")).send().await.ok()?).await;
+        body["bots"]
+            .as_array()?
+            .iter()
+            .find(|bot| bot["name"] == name)
+            .cloned()
+    }
+
+    /// Posts `text` under `expectReplies` to `route`; returns the status and
+    /// the text of the first reply, if any.
+    pub async fn ask(&self, route: &str, text: &str) -> (StatusCode, Option<String>) {
+        let mut activity = message("http://127.0.0.1:9/", text);
+        activity["deliveryMode"] = json!("expectReplies");
+        let (status, body) =
+            post_activity(&self.url(&format!("/api/bots/{route}/messages")), &activity).await;
+        let text = body["activities"][0]["text"].as_str().map(str::to_owned);
+        (status, text)
     }
 
     /// Asserts that the host itself never panicked. A bot's own panic
@@ -277,6 +318,48 @@ async fn record(
     }
     let id = format!("sent-{}", state.received.len());
     axum::Json(json!({ "id": id })).into_response()
+}
+
+/// Polls `check` every 50 ms until it holds; panics after 30 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Replaces `dir/name` the way build tools do: write a temporary file in the
+/// same folder, then rename it over the old one.
+pub fn replace_atomically(dir: &Path, name: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).expect("write temp file");
+    std::fs::rename(&tmp, dir.join(name)).expect("rename");
+}
+
+/// Rewrites `path` in place in `chunks` writes with pauses between them,
+/// the way an editor or a slow copy does.
+pub fn write_in_place(path: &Path, bytes: &[u8], chunks: usize) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .expect("open for writing");
+    for chunk in bytes.chunks(bytes.len().div_ceil(chunks).max(1)) {
+        file.write_all(chunk).expect("write chunk");
+        file.sync_data().expect("sync");
+        // Longer than the host's debounce: it sees the half-written file.
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// A message from a user to the bot, as a channel would send it.

@@ -212,7 +212,11 @@ async fn service_url_outside_the_allowlist_is_never_contacted() {
         connector.received().is_empty(),
         "the connector was contacted"
     );
-    assert!(host.wait_for_log("ServiceUrlNotAllowed"), "{}", host.log());
+    assert!(
+        host.wait_for_log("ServiceUrlNotAllowed").await,
+        "{}",
+        host.log()
+    );
 }
 
 #[tokio::test]
@@ -280,7 +284,7 @@ async fn a_broken_wasm_file_is_skipped_and_the_host_still_serves() {
     std::fs::write(bots.path().join("broken.wasm"), b"\0asm not really").unwrap();
     std::fs::write(bots.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let host = Host::start(bots, &["--default-bot", "echo"]);
-    assert!(host.wait_for_log("bot skipped"), "{}", host.log());
+    assert!(host.wait_for_log("bot skipped").await, "{}", host.log());
     let log = host.log();
     assert!(log.contains("broken") && log.contains("core"), "{log}");
 

@@ -4,7 +4,11 @@
 //! - `trap`: panics, which traps the instance;
 //! - `loop`: spins forever, until the host's deadline interrupts it;
 //! - `oom`: allocates and touches memory without bound;
+//! - `recurse`: recurses without bound, overflowing the stack;
 //! - `fail`: returns a bot error;
+//! - `sleep N`: sleeps N milliseconds, then replies `ok: sleep N`;
+//! - `spam N`: sends N activities, failing the turn if a send fails;
+//! - `config KEY`: replies `config KEY=VALUE` from its manifest (`-` when unset);
 //! - `edit`: sends `draft`, replaces it with `final`, then deletes it, to
 //!   exercise `update` and `delete`;
 //! - `escape ADDR`: tries to read an env var, a file and the preopened
@@ -42,6 +46,13 @@ impl Guest for Misbehave {
                     std::hint::black_box(&hoard);
                 }
             }
+            "recurse" => {
+                let depth = recurse(std::hint::black_box(1));
+                Err(BotError {
+                    code: "Unreachable".to_string(),
+                    message: format!("recursion ended at {depth}"),
+                })
+            }
             "fail" => Err(BotError {
                 code: "AskedToFail".to_string(),
                 message: "the bot was asked to fail".to_string(),
@@ -63,31 +74,59 @@ impl Guest for Misbehave {
                 ctx.delete(&sent.id).map_err(call)?;
                 Ok(None)
             }
-            _ if text.starts_with("escape ") => {
-                let report = escape_attempts(text.trim_start_matches("escape "));
-                incoming.type_ = "message".to_string();
-                incoming.text = Some(report);
-                incoming.extra = "{}".to_string();
-                ctx.send(&incoming).map_err(|e| BotError {
-                    code: e.code,
-                    message: e.message,
-                })?;
+            _ if text.starts_with("escape ") => reply(
+                ctx,
+                &mut incoming,
+                escape_attempts(&text["escape ".len()..]),
+            ),
+            _ if text.starts_with("sleep ") => {
+                let ms: u64 = text["sleep ".len()..].trim().parse().unwrap_or(0);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                reply(ctx, &mut incoming, format!("ok: {text}"))
+            }
+            _ if text.starts_with("spam ") => {
+                let n: u32 = text["spam ".len()..].trim().parse().unwrap_or(0);
+                for i in 0..n {
+                    reply(ctx, &mut incoming, format!("spam {i}"))?;
+                }
                 Ok(None)
             }
-            _ => {
-                // Reuse the incoming record as the reply; the host rewrites
-                // the routing fields and strips the id.
-                incoming.type_ = "message".to_string();
-                incoming.text = Some(format!("ok: {text}"));
-                incoming.extra = "{}".to_string();
-                ctx.send(&incoming).map_err(|e| BotError {
-                    code: e.code,
-                    message: e.message,
-                })?;
-                Ok(None)
+            _ if text.starts_with("config ") => {
+                let key = &text["config ".len()..];
+                let value = turnbox::bot::config::get(key).unwrap_or_else(|| "-".to_string());
+                reply(ctx, &mut incoming, format!("config {key}={value}"))
             }
+            // Reuse the incoming record as the reply; the host rewrites the
+            // routing fields and strips the id.
+            _ => reply(ctx, &mut incoming, format!("ok: {text}")),
         }
     }
+}
+
+/// Sends `text` as a message reusing the incoming record.
+fn reply(
+    ctx: &TurnContext,
+    incoming: &mut turnbox::bot::types::Activity,
+    text: String,
+) -> Result<Option<InvokeResponse>, BotError> {
+    incoming.type_ = "message".to_string();
+    incoming.text = Some(text);
+    incoming.extra = "{}".to_string();
+    ctx.send(incoming).map_err(|e| BotError {
+        code: e.code,
+        message: e.message,
+    })?;
+    Ok(None)
+}
+
+/// Recurses until the stack overflows (the guard is never true at run
+/// time); the frame is kept alive so the recursion cannot become a loop.
+fn recurse(n: u64) -> u64 {
+    let frame = std::hint::black_box([n; 64]);
+    if frame[0] == u64::MAX {
+        return 0;
+    }
+    recurse(frame[0] + 1) + frame[63]
 }
 
 /// Tries to reach outside the sandbox through WASI; reports each outcome.

@@ -1,0 +1,229 @@
+//! Hot reload: bots added, replaced and deleted while the host runs, bad
+//! replacements, replacement under load, and the compile cache.
+
+use axum::http::StatusCode;
+
+use crate::support::*;
+
+fn wasm(guest_name: &str) -> Vec<u8> {
+    std::fs::read(guest(guest_name)).expect("built guest")
+}
+
+#[tokio::test]
+async fn bots_are_added_replaced_and_deleted_while_serving() {
+    let bots = BotsDir::with(&[]);
+    let dir = bots.path().to_owned();
+    let host = Host::start(bots, &[]);
+    assert_eq!(host.ask("live", "a").await.0, StatusCode::NOT_FOUND);
+
+    // Added: dropped in with an atomic rename.
+    replace_atomically(&dir, "live.wasm", &wasm("rust_echo"));
+    eventually("the new bot answers", || async {
+        host.ask("live", "a").await == (StatusCode::OK, Some("Echo: a".into()))
+    })
+    .await;
+
+    // Replaced in place, in chunks: the half-written file is never served.
+    write_in_place(&dir.join("live.wasm"), &wasm("misbehave"), 3);
+    eventually("the replacement answers", || async {
+        host.ask("live", "b").await == (StatusCode::OK, Some("ok: b".into()))
+    })
+    .await;
+    let status = host.bot_status("live").await.expect("listed");
+    assert_eq!(status["state"], "serving");
+    assert!(status["lastError"].is_null(), "{status}");
+
+    // Deleted: the route goes away.
+    std::fs::remove_file(dir.join("live.wasm")).unwrap();
+    eventually("the deleted bot is gone", || async {
+        host.ask("live", "c").await.0 == StatusCode::NOT_FOUND
+    })
+    .await;
+    assert!(host.bot_status("live").await.is_none());
+    host.assert_no_panic();
+}
+
+#[tokio::test]
+async fn bad_replacements_keep_the_old_version_serving() {
+    let bots = BotsDir::with(&[("keep", "rust_echo")]);
+    let dir = bots.path().to_owned();
+    let host = Host::start(bots, &[]);
+    let good = wasm("rust_echo");
+    let version = host.bot_status("keep").await.unwrap()["version"].clone();
+
+    let mut random = vec![0u8; 4096];
+    for (i, b) in random.iter_mut().enumerate() {
+        *b = (i * 7919 % 251) as u8;
+    }
+    for (what, bytes) in [
+        ("truncated", &good[..good.len() / 2]),
+        ("random", &random[..]),
+    ] {
+        replace_atomically(&dir, "keep.wasm", bytes);
+        eventually(&format!("the {what} file is reported"), || async {
+            host.bot_status("keep").await.is_some_and(|s| {
+                s["lastError"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("not a valid WebAssembly component"))
+            })
+        })
+        .await;
+        let status = host.bot_status("keep").await.unwrap();
+        assert_eq!(status["state"], "serving", "{what}: {status}");
+        assert_eq!(status["version"], version, "{what}: the old version serves");
+        assert_eq!(
+            host.ask("keep", what).await,
+            (StatusCode::OK, Some(format!("Echo: {what}")))
+        );
+    }
+
+    // A good file written afterwards is picked up.
+    replace_atomically(&dir, "keep.wasm", &wasm("misbehave"));
+    eventually("the good replacement answers", || async {
+        host.ask("keep", "x").await == (StatusCode::OK, Some("ok: x".into()))
+    })
+    .await;
+    let status = host.bot_status("keep").await.unwrap();
+    assert!(status["lastError"].is_null(), "{status}");
+    assert_ne!(status["version"], version);
+}
+
+#[tokio::test]
+async fn replacing_a_bot_under_load_drops_no_turn() {
+    let bots = BotsDir::with(&[("swap", "rust_echo")]);
+    let dir = bots.path().to_owned();
+    let host = std::sync::Arc::new(Host::start(bots, &[]));
+    let versions = [wasm("misbehave"), wasm("rust_echo")];
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for client in 0..4 {
+        let host = host.clone();
+        let stop = stop.clone();
+        load.push(tokio::spawn(async move {
+            let mut answered = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = format!("{client}-{answered}");
+                let (status, reply) = host.ask("swap", &text).await;
+                assert_eq!(status, StatusCode::OK, "turn {text} failed during a reload");
+                let reply = reply.expect("a reply");
+                assert!(
+                    reply == format!("Echo: {text}") || reply == format!("ok: {text}"),
+                    "unexpected reply {reply}"
+                );
+                answered += 1;
+            }
+            answered
+        }));
+    }
+
+    for swap in 0..20 {
+        let (bytes, expected) = if swap % 2 == 0 {
+            (&versions[0], "ok: probe")
+        } else {
+            (&versions[1], "Echo: probe")
+        };
+        replace_atomically(&dir, "swap.wasm", bytes);
+        eventually(&format!("swap {swap} is served"), || async {
+            host.ask("swap", "probe").await.1.as_deref() == Some(expected)
+        })
+        .await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for task in load {
+        total += task.await.expect("a load client failed");
+    }
+    assert!(total > 0, "the load clients ran turns");
+    host.assert_no_panic();
+}
+
+#[tokio::test]
+async fn a_manifest_change_reloads_the_bot() {
+    let bots = BotsDir::with(&[("conf", "misbehave")]);
+    let dir = bots.path().to_owned();
+    let host = Host::start(bots, &[]);
+    assert_eq!(
+        host.ask("conf", "config colour").await.1.as_deref(),
+        Some("config colour=-")
+    );
+
+    replace_atomically(&dir, "conf.toml", b"[config]\ncolour = \"teal\"\n");
+    eventually("the manifest is applied", || async {
+        host.ask("conf", "config colour").await.1.as_deref() == Some("config colour=teal")
+    })
+    .await;
+
+    // A route change moves the bot.
+    replace_atomically(&dir, "conf.toml", b"route = \"moved\"\n");
+    eventually("the bot moves to its new route", || async {
+        host.ask("moved", "x").await.0 == StatusCode::OK
+    })
+    .await;
+    assert_eq!(host.ask("conf", "x").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_restart_loads_bots_from_the_compile_cache() {
+    let bots = BotsDir::with(&[("one", "rust_echo"), ("two", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    let metric = |text: &str, result: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "turnbox_compile_cache_total{{result=\"{result}\"}}"
+                ))
+            })
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+
+    let first = Host::start_in(bots.path(), data.path(), &[]);
+    for bot in ["one", "two"] {
+        assert_eq!(first.bot_status(bot).await.unwrap()["compileCache"], "miss");
+    }
+    drop(first);
+
+    let second = Host::start_in(bots.path(), data.path(), &[]);
+    for bot in ["one", "two"] {
+        assert_eq!(second.bot_status(bot).await.unwrap()["compileCache"], "hit");
+    }
+    let metrics = client()
+        .get(second.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(metric(&metrics, "hit"), 2, "{metrics}");
+    assert_eq!(
+        second.ask("one", "cached").await.1.as_deref(),
+        Some("Echo: cached")
+    );
+    drop(second);
+
+    // A corrupted cache file is recompiled, not trusted.
+    let cache_dir = data.path().join("cache");
+    for entry in std::fs::read_dir(&cache_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "cwasm") {
+            let mut bytes = std::fs::read(&path).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0xff;
+            std::fs::write(&path, bytes).unwrap();
+        }
+    }
+    let third = Host::start_in(bots.path(), data.path(), &[]);
+    for bot in ["one", "two"] {
+        assert_eq!(
+            third.bot_status(bot).await.unwrap()["compileCache"],
+            "corrupt"
+        );
+    }
+    assert_eq!(
+        third.ask("two", "fresh").await.1.as_deref(),
+        Some("ok: fresh")
+    );
+}
