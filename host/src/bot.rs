@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use crate::bindings::BotPre;
 use crate::cache::{CacheOutcome, CompileCache, sha256_hex};
 use crate::engine::Runtime;
-use crate::manifest::{BotLimits, Credentials, LimitDefaults, Manifest, ManifestError, Secret};
+use crate::manifest::{BotDefaults, BotLimits, Credentials, Manifest, ManifestError, Secret};
 use crate::turn::TurnState;
 
 /// A bot version ready to take turns. Turns hold an `Arc` to the version
@@ -117,7 +117,7 @@ impl BotVersion {
     pub fn load(
         runtime: &Runtime,
         cache: &CompileCache,
-        defaults: &LimitDefaults,
+        defaults: &BotDefaults,
         name: &str,
         wasm_path: &Path,
         manifest_path: &Path,
@@ -158,7 +158,7 @@ impl BotVersion {
             loaded_at: SystemTime::now(),
             cache: cache_outcome,
             limits,
-            credentials: manifest.credentials,
+            credentials: manifest.credentials(defaults),
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,

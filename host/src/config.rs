@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::connector::ServiceUrlPolicy;
-use crate::manifest::LimitDefaults;
+use crate::manifest::BotDefaults;
 
 /// The resources one turn may use.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,9 +37,11 @@ pub struct ServeConfig {
     /// The route `/api/messages` serves; `None` means "the only one".
     pub default_bot: Option<String>,
     /// Limits for bots whose manifest does not set them.
-    pub limits: LimitDefaults,
+    pub limits: BotDefaults,
     /// How long in-flight turns may take to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// Where tokens come from and what they must say.
+    pub auth: crate::auth::AuthSettings,
     pub service_urls: ServiceUrlPolicy,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,

@@ -116,13 +116,15 @@ pub trait TokenProvider: Send + Sync {
     fn token<'a>(&'a self, service_url: &'a Url) -> BoxFuture<'a, Result<Option<String>, String>>;
 }
 
-/// Dev mode: no credentials, so calls carry no token.
-pub struct Anonymous;
-
-impl TokenProvider for Anonymous {
-    fn token<'a>(&'a self, _: &'a Url) -> BoxFuture<'a, Result<Option<String>, String>> {
-        Box::pin(async { Ok(None) })
-    }
+/// How a turn's calls to the Bot Connector are authorised.
+#[derive(Clone)]
+pub enum Outbound {
+    /// Dev mode (the bot has no app id): no token, and only service URLs on
+    /// the allowlist are contacted.
+    Dev,
+    /// The inbound activity was authenticated, so its service URL is
+    /// trusted: calls carry the bot's token.
+    Authenticated(Arc<dyn TokenProvider>),
 }
 
 /// Why a call to the Bot Connector failed.
@@ -187,42 +189,49 @@ pub struct ResourceResponse {
 pub struct ConnectorClient {
     http: reqwest::Client,
     policy: ServiceUrlPolicy,
-    tokens: Arc<dyn TokenProvider>,
     min_backoff: Duration,
 }
 
+/// The HTTP client for calls that leave the host (connector, token and key
+/// endpoints): rustls, timeouts, our user agent.
+pub fn http_client() -> Result<reqwest::Client, ConnectorError> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("turnbox/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ConnectorError::Unreachable(format!("cannot build the HTTP client: {e}")))
+}
+
 impl ConnectorClient {
-    pub fn new(
-        policy: ServiceUrlPolicy,
-        tokens: Arc<dyn TokenProvider>,
-    ) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("turnbox/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ConnectorError::Unreachable(format!("cannot build the HTTP client: {e}"))
-            })?;
-        Ok(ConnectorClient {
+    pub fn new(policy: ServiceUrlPolicy, http: reqwest::Client) -> Self {
+        ConnectorClient {
             http,
             policy,
-            tokens,
             min_backoff: Duration::from_millis(200),
-        })
+        }
     }
 
     /// Sends an activity: `POST …/activities/{replyToId}` when it replies to
     /// one, `POST …/activities` otherwise.
-    pub async fn send(&self, activity: &Activity) -> Result<ResourceResponse, ConnectorError> {
+    pub async fn send(
+        &self,
+        activity: &Activity,
+        auth: &Outbound,
+    ) -> Result<ResourceResponse, ConnectorError> {
         let (base, conversation) = route(activity)?;
         let reply_to = activity.reply_to_id.as_deref().filter(|id| !id.is_empty());
         let url = activity_url(&base, conversation, reply_to);
-        self.call(Method::POST, &base, &url, Some(activity)).await
+        self.call(Method::POST, &base, &url, Some(activity), auth)
+            .await
     }
 
     /// Replaces an activity: `PUT …/activities/{id}`.
-    pub async fn update(&self, activity: &Activity) -> Result<ResourceResponse, ConnectorError> {
+    pub async fn update(
+        &self,
+        activity: &Activity,
+        auth: &Outbound,
+    ) -> Result<ResourceResponse, ConnectorError> {
         let (base, conversation) = route(activity)?;
         let id = activity
             .id
@@ -232,12 +241,18 @@ impl ConnectorClient {
                 ConnectorError::BadArgument("an update needs the activity's id".into())
             })?;
         let url = activity_url(&base, conversation, Some(id));
-        self.call(Method::PUT, &base, &url, Some(activity)).await
+        self.call(Method::PUT, &base, &url, Some(activity), auth)
+            .await
     }
 
     /// Deletes an activity: `DELETE …/activities/{id}`. `reference` gives the
     /// service URL and conversation.
-    pub async fn delete(&self, reference: &Activity, id: &str) -> Result<(), ConnectorError> {
+    pub async fn delete(
+        &self,
+        reference: &Activity,
+        id: &str,
+        auth: &Outbound,
+    ) -> Result<(), ConnectorError> {
         if id.is_empty() {
             return Err(ConnectorError::BadArgument(
                 "a delete needs the activity's id".into(),
@@ -245,7 +260,7 @@ impl ConnectorClient {
         }
         let (base, conversation) = route(reference)?;
         let url = activity_url(&base, conversation, Some(id));
-        self.call(Method::DELETE, &base, &url, None)
+        self.call(Method::DELETE, &base, &url, None, auth)
             .await
             .map(|_| ())
     }
@@ -256,15 +271,17 @@ impl ConnectorClient {
         base: &Url,
         url: &str,
         body: Option<&Activity>,
+        auth: &Outbound,
     ) -> Result<ResourceResponse, ConnectorError> {
-        if !self.policy.allows(base) {
-            return Err(ConnectorError::NotAllowed(base.to_string()));
-        }
-        let token = self
-            .tokens
-            .token(base)
-            .await
-            .map_err(ConnectorError::Token)?;
+        let token = match auth {
+            Outbound::Dev if !self.policy.allows(base) => {
+                return Err(ConnectorError::NotAllowed(base.to_string()));
+            }
+            Outbound::Dev => None,
+            Outbound::Authenticated(tokens) => {
+                tokens.token(base).await.map_err(ConnectorError::Token)?
+            }
+        };
         let attempt = || async {
             let mut request = self.http.request(method.clone(), url);
             if let Some(token) = &token {

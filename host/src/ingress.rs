@@ -17,7 +17,8 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::activity::{Activity, names};
-use crate::connector::ConnectorClient;
+use crate::auth::{Authenticator, OutboundTokens};
+use crate::connector::{ConnectorClient, Outbound};
 use crate::engine::Runtime;
 use crate::metrics::Metrics;
 use crate::registry::{BotRegistry, BotSlot};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     pub registry: Arc<BotRegistry>,
     pub connector: Arc<ConnectorClient>,
+    pub authenticator: Authenticator,
+    pub tokens: OutboundTokens,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
 }
@@ -189,7 +192,13 @@ async fn messages(
         activity_id = activity.id.as_deref().unwrap_or(""),
         activity_type = activity.kind(),
     );
-    take_turn(state, slot, activity).instrument(span).await
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    take_turn(state, slot, activity, authorization)
+        .instrument(span)
+        .await
 }
 
 /// Reads and parses the body: JSON content, at most `limit` bytes, an
@@ -250,7 +259,12 @@ async fn read_activity(
 
 /// Admits the turn (backpressure, then per-conversation order), runs it on
 /// the bot's current version, records the outcome, and answers.
-async fn take_turn(state: Arc<AppState>, slot: Arc<BotSlot>, activity: Activity) -> Response {
+async fn take_turn(
+    state: Arc<AppState>,
+    slot: Arc<BotSlot>,
+    mut activity: Activity,
+    authorization: Option<String>,
+) -> Response {
     let Some(version) = slot.current() else {
         return ApiError::new(
             StatusCode::NOT_FOUND,
@@ -258,6 +272,37 @@ async fn take_turn(state: Arc<AppState>, slot: Arc<BotSlot>, activity: Activity)
             format!("the bot `{}` is no longer served", slot.name),
         )
         .into_response();
+    };
+    // A client never chooses its own callerId: authentication sets it.
+    activity.extra.remove("callerId");
+    let outbound = if version.credentials.has_app_id() {
+        match state
+            .authenticator
+            .authenticate(authorization.as_deref(), &activity, &version.credentials)
+            .await
+        {
+            Ok(identity) => {
+                activity
+                    .extra
+                    .insert("callerId".into(), identity.caller_id.into());
+                match state
+                    .tokens
+                    .provider(&version.credentials, activity.channel_id.as_deref())
+                {
+                    Some(tokens) => Outbound::Authenticated(tokens),
+                    None => Outbound::Dev,
+                }
+            }
+            Err(err) => {
+                slot.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                state.metrics.turn(&slot.name, "unauthorized");
+                tracing::warn!(reason = %err, "request unauthorized");
+                return ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", err.to_string())
+                    .into_response();
+            }
+        }
+    } else {
+        Outbound::Dev
     };
     let reject = |err: ApiError| {
         slot.counters.rejected.fetch_add(1, Ordering::Relaxed);
@@ -295,6 +340,7 @@ async fn take_turn(state: Arc<AppState>, slot: Arc<BotSlot>, activity: Activity)
         &version,
         activity.clone(),
         state.connector.clone(),
+        outbound,
     )
     .await;
     let took = started.elapsed();

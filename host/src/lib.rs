@@ -2,6 +2,7 @@
 //! protocol. See `docs/ARCHITECTURE.md` for the request path.
 
 pub mod activity;
+pub mod auth;
 pub mod bindings;
 pub mod bot;
 pub mod cache;

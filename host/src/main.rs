@@ -10,9 +10,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use turnbox::auth::AuthSettings;
 use turnbox::config::{DEFAULT_MAX_BODY_BYTES, ServeConfig, TurnLimits};
 use turnbox::connector::ServiceUrlPolicy;
-use turnbox::manifest::LimitDefaults;
+use turnbox::manifest::{AppType, BotDefaults, Credentials, Secret};
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +72,105 @@ struct ServeArgs {
     /// On shutdown, how long in-flight turns may take to finish, in ms.
     #[arg(long, env = "TURNBOX_SHUTDOWN_GRACE_MS", default_value_t = 15_000)]
     shutdown_grace_ms: u64,
+    #[command(flatten)]
+    credentials: CredentialArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+}
+
+/// Bot Framework credentials for bots whose manifest names no app id.
+#[derive(clap::Args)]
+struct CredentialArgs {
+    /// The bot's app id; without one, bots run in dev mode (no auth).
+    #[arg(long = "app-id", env = "MicrosoftAppId")]
+    app_id: Option<String>,
+    /// The app's client secret.
+    #[arg(
+        long = "app-password",
+        env = "MicrosoftAppPassword",
+        hide_env_values = true
+    )]
+    app_password: Option<String>,
+    /// The app's tenant (single-tenant bots).
+    #[arg(long = "app-tenant-id", env = "MicrosoftAppTenantId")]
+    app_tenant_id: Option<String>,
+    /// MultiTenant, SingleTenant or UserAssignedMSI.
+    #[arg(long = "app-type", env = "MicrosoftAppType")]
+    app_type: Option<String>,
+}
+
+impl CredentialArgs {
+    fn into_credentials(self) -> anyhow::Result<Credentials> {
+        let app_type = match self.app_type.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                serde_json::from_value::<AppType>(serde_json::Value::String(text.to_owned()))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "MicrosoftAppType must be MultiTenant, SingleTenant or UserAssignedMSI, not `{text}`"
+                        )
+                    })?,
+            ),
+        };
+        Ok(Credentials {
+            app_id: self.app_id.filter(|s| !s.trim().is_empty()),
+            app_password: self.app_password.filter(|s| !s.is_empty()).map(Secret::new),
+            tenant_id: self.app_tenant_id.filter(|s| !s.trim().is_empty()),
+            app_type,
+            allowed_callers: Vec::new(),
+        })
+    }
+}
+
+/// Where tokens come from: the cloud, and overrides of its endpoints.
+#[derive(clap::Args)]
+struct AuthArgs {
+    /// `https://botframework.azure.us` selects the US Government cloud.
+    #[arg(long, env = "ChannelService")]
+    channel_service: Option<String>,
+    /// OpenID metadata of the Bot Connector's signing keys.
+    #[arg(long, env = "TURNBOX_CHANNEL_OPENID_METADATA")]
+    channel_openid_metadata: Option<String>,
+    /// The issuer of Bot Connector tokens.
+    #[arg(long, env = "TURNBOX_CHANNEL_ISSUER")]
+    channel_issuer: Option<String>,
+    /// OpenID metadata of Azure AD keys (Emulator and skill tokens).
+    #[arg(long, env = "TURNBOX_EMULATOR_OPENID_METADATA")]
+    emulator_openid_metadata: Option<String>,
+    /// Issuers of Emulator and skill tokens, comma-separated (replace the defaults).
+    #[arg(long, env = "TURNBOX_EMULATOR_ISSUERS", value_delimiter = ',')]
+    emulator_issuers: Option<Vec<String>>,
+    /// The client-credentials token endpoint; `{tenant}` stands for the tenant.
+    #[arg(long, env = "TURNBOX_TOKEN_ENDPOINT")]
+    token_endpoint: Option<String>,
+    /// The scope of the bot's tokens for the Bot Connector.
+    #[arg(long, env = "TURNBOX_OAUTH_SCOPE")]
+    oauth_scope: Option<String>,
+}
+
+impl AuthArgs {
+    fn into_settings(self) -> AuthSettings {
+        let mut settings = AuthSettings::for_channel_service(self.channel_service.as_deref());
+        if let Some(v) = self.channel_openid_metadata {
+            settings.channel_openid_metadata = v;
+        }
+        if let Some(v) = self.channel_issuer {
+            settings.channel_issuer = v;
+        }
+        if let Some(v) = self.emulator_openid_metadata {
+            settings.emulator_openid_metadata = v;
+        }
+        if let Some(v) = self.emulator_issuers {
+            settings.emulator_issuers = v;
+        }
+        if let Some(v) = self.token_endpoint {
+            settings.token_endpoint = v;
+        }
+        if let Some(v) = self.oauth_scope {
+            settings.oauth_scope = v;
+        }
+        settings
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,15 +192,17 @@ fn main() -> anyhow::Result<()> {
                 bots_dir: args.bots,
                 data_dir: args.data,
                 default_bot: args.default_bot,
-                limits: LimitDefaults {
+                limits: BotDefaults {
                     turn: TurnLimits {
                         memory_bytes: (args.memory_limit_mib as usize) << 20,
                         deadline: Duration::from_millis(args.turn_deadline_ms),
                     },
                     max_concurrent_turns: args.max_concurrent_turns,
                     max_activities_per_turn: args.max_activities_per_turn,
+                    credentials: args.credentials.into_credentials()?,
                 },
                 shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
+                auth: args.auth.into_settings(),
                 service_urls,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             };

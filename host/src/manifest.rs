@@ -16,6 +16,10 @@ use crate::config::TurnLimits;
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -48,6 +52,19 @@ pub struct Credentials {
     pub tenant_id: Option<String>,
     #[serde(rename = "MicrosoftAppType")]
     pub app_type: Option<AppType>,
+    /// App ids of bots that may call this one as a skill (`*`: any).
+    #[serde(rename = "AllowedCallers", default)]
+    pub allowed_callers: Vec<String>,
+}
+
+impl Credentials {
+    /// Whether these credentials name an app id: the bot then requires
+    /// authentication, as the Bot Framework SDK does.
+    pub fn has_app_id(&self) -> bool {
+        self.app_id
+            .as_deref()
+            .is_some_and(|id| !id.trim().is_empty())
+    }
 }
 
 /// Limits as written in the manifest; unset ones come from the host.
@@ -94,19 +111,23 @@ pub struct BotLimits {
 }
 
 /// Host-wide defaults for what a manifest leaves unset.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LimitDefaults {
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotDefaults {
     pub turn: TurnLimits,
     pub max_concurrent_turns: u32,
     pub max_activities_per_turn: u32,
+    /// Credentials from the environment, for bots whose manifest names no
+    /// app id.
+    pub credentials: Credentials,
 }
 
-impl Default for LimitDefaults {
+impl Default for BotDefaults {
     fn default() -> Self {
-        LimitDefaults {
+        BotDefaults {
             turn: TurnLimits::default(),
             max_concurrent_turns: 64,
             max_activities_per_turn: 100,
+            credentials: Credentials::default(),
         }
     }
 }
@@ -142,7 +163,16 @@ impl Manifest {
         })
     }
 
-    pub fn limits(&self, defaults: &LimitDefaults) -> BotLimits {
+    /// The manifest's credentials when they name an app id, else the host's.
+    pub fn credentials(&self, defaults: &BotDefaults) -> Credentials {
+        if self.credentials.has_app_id() {
+            self.credentials.clone()
+        } else {
+            defaults.credentials.clone()
+        }
+    }
+
+    pub fn limits(&self, defaults: &BotDefaults) -> BotLimits {
         let l = &self.limits;
         BotLimits {
             memory_mib: l
@@ -238,7 +268,7 @@ greeting = "hello"
         )
         .unwrap();
         assert_eq!(m.route.as_deref(), Some("support"));
-        let limits = m.limits(&LimitDefaults::default());
+        let limits = m.limits(&BotDefaults::default());
         assert_eq!(limits.memory_mib, 32);
         assert_eq!(limits.fuel, Some(1_000_000));
         assert_eq!(m.credentials.app_type, Some(AppType::SingleTenant));
@@ -252,7 +282,7 @@ greeting = "hello"
 
     #[test]
     fn defaults_fill_what_is_unset() {
-        let defaults = LimitDefaults::default();
+        let defaults = BotDefaults::default();
         let limits = Manifest::parse("").unwrap().limits(&defaults);
         assert_eq!(limits.memory_mib, 64);
         assert_eq!(limits.turn_deadline_ms, 10_000);

@@ -14,7 +14,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use crate::bot::{BotFiles, BotVersion, LoadError};
 use crate::cache::CompileCache;
 use crate::engine::Runtime;
-use crate::manifest::LimitDefaults;
+use crate::manifest::BotDefaults;
 use crate::metrics::Metrics;
 use crate::ordering::ConversationLocks;
 
@@ -99,7 +99,7 @@ pub struct BotRegistry {
     dir: PathBuf,
     runtime: Arc<Runtime>,
     cache: Arc<CompileCache>,
-    defaults: LimitDefaults,
+    defaults: BotDefaults,
     metrics: Arc<Metrics>,
     default_bot: Option<String>,
     /// By file stem. Changed only under this lock, which is never held
@@ -117,7 +117,7 @@ impl BotRegistry {
         dir: &Path,
         runtime: Arc<Runtime>,
         cache: Arc<CompileCache>,
-        defaults: LimitDefaults,
+        defaults: BotDefaults,
         metrics: Arc<Metrics>,
         default_bot: Option<String>,
     ) -> Self {
@@ -193,7 +193,7 @@ impl BotRegistry {
 
         let runtime = self.runtime.clone();
         let cache = self.cache.clone();
-        let defaults = self.defaults;
+        let defaults = self.defaults.clone();
         let name = stem.to_owned();
         let current = existing.as_ref().and_then(|slot| slot.current());
         let (wasm, manifest) = (wasm_path.clone(), manifest_path.clone());

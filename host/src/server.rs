@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::auth::{Authenticator, OutboundTokens};
 use crate::cache::CompileCache;
 use crate::config::ServeConfig;
-use crate::connector::{Anonymous, ConnectorClient};
+use crate::connector::{ConnectorClient, http_client};
 use crate::engine::Runtime;
 use crate::ingress::{AppState, router};
 use crate::metrics::Metrics;
@@ -60,13 +61,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         "bots folder loaded and watched"
     );
 
-    // Inbound authentication and outbound tokens are not implemented yet:
-    // every bot runs in dev mode, anonymous, with the allowlist in force.
-    let connector = ConnectorClient::new(config.service_urls.clone(), Arc::new(Anonymous))?;
+    let http = http_client()?;
+    let connector = ConnectorClient::new(config.service_urls.clone(), http.clone());
     let state = Arc::new(AppState {
         runtime,
         registry,
         connector: Arc::new(connector),
+        authenticator: Authenticator::new(config.auth.clone(), http.clone()),
+        tokens: OutboundTokens::new(config.auth.clone(), http),
         metrics,
         max_body_bytes: config.max_body_bytes,
     });

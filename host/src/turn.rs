@@ -13,7 +13,7 @@ use crate::activity::{Activity, names};
 use crate::bindings::turnbox::bot::{config, context, logging, types as wit};
 use crate::bot::BotVersion;
 use crate::config::TurnLimits;
-use crate::connector::{ConnectorClient, ConnectorError};
+use crate::connector::{ConnectorClient, ConnectorError, Outbound};
 use crate::engine::Runtime;
 use crate::guest_log::{GuestOutput, Stream};
 use crate::manifest::Secret;
@@ -121,6 +121,7 @@ pub struct TurnState {
     bot: Arc<str>,
     incoming: Arc<Activity>,
     connector: Arc<ConnectorClient>,
+    outbound: Outbound,
     buffered_replies: Vec<Activity>,
     config: Arc<std::collections::BTreeMap<String, Secret>>,
     /// Activities sent (or buffered) so far, and the most allowed.
@@ -143,6 +144,7 @@ pub async fn run_turn(
     bot: &BotVersion,
     incoming: Arc<Activity>,
     connector: Arc<ConnectorClient>,
+    outbound: Outbound,
 ) -> Result<TurnOutcome, TurnError> {
     let limits = bot.limits.turn();
     let fuel = bot.limits.fuel;
@@ -165,6 +167,7 @@ pub async fn run_turn(
         bot: bot.name.clone(),
         incoming: incoming.clone(),
         connector,
+        outbound,
         buffered_replies: Vec::new(),
         config: bot.config.clone(),
         sent: 0,
@@ -359,7 +362,7 @@ impl context::HostTurnContext for TurnState {
             return Ok(Ok(wit::ResourceResponse { id: String::new() }));
         }
         let connector = self.connector.clone();
-        Ok(match connector.send(&activity).await {
+        Ok(match connector.send(&activity, &self.outbound).await {
             Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
             Err(err) => {
                 let err = wit::CallError::from(err);
@@ -386,7 +389,7 @@ impl context::HostTurnContext for TurnState {
             Err(err) => return Ok(Err(err)),
         };
         let connector = self.connector.clone();
-        Ok(match connector.update(&activity).await {
+        Ok(match connector.update(&activity, &self.outbound).await {
             Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
             Err(err) => {
                 let err = wit::CallError::from(err);
@@ -410,14 +413,19 @@ impl context::HostTurnContext for TurnState {
         }
         let connector = self.connector.clone();
         let incoming = self.incoming.clone();
-        Ok(match connector.delete(&incoming, &activity_id).await {
-            Ok(()) => Ok(()),
-            Err(err) => {
-                let err = wit::CallError::from(err);
-                self.log_call_error("delete", &err);
-                Err(err)
-            }
-        })
+        Ok(
+            match connector
+                .delete(&incoming, &activity_id, &self.outbound)
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(err) => {
+                    let err = wit::CallError::from(err);
+                    self.log_call_error("delete", &err);
+                    Err(err)
+                }
+            },
+        )
     }
 
     async fn drop(&mut self, ctx: Resource<TurnContext>) -> wasmtime::Result<()> {

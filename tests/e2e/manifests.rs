@@ -43,30 +43,36 @@ async fn out_of_range_values_are_rejected() {
 
 #[tokio::test]
 async fn config_values_reach_the_bot_and_secrets_stay_hidden() {
-    let manifest = r#"
-route = "configured"
-
+    let bots = BotsDir::with(&[("bot", "misbehave"), ("secured", "misbehave")]);
+    std::fs::write(
+        bots.path().join("bot.toml"),
+        "route = \"configured\"\n[config]\napi_key = \"s3cr3t-config-value\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        bots.path().join("secured.toml"),
+        r#"
 [credentials]
 MicrosoftAppId = "11111111-2222-3333-4444-555555555555"
 MicrosoftAppPassword = "pa55w0rd-never-shown"
 MicrosoftAppType = "MultiTenant"
-
-[config]
-api_key = "s3cr3t-config-value"
-"#;
-    let host = Host::start(bots_with_manifest(manifest), &[]);
+"#,
+    )
+    .unwrap();
+    let host = Host::start(bots, &[]);
     assert_eq!(
         host.ask("configured", "config api_key").await.1.as_deref(),
         Some("config api_key=s3cr3t-config-value")
     );
     let status = host.bot_status("bot").await.unwrap();
     assert_eq!(status["route"], "configured");
+    assert_eq!(status["configKeys"][0], "api_key");
+    let secured = host.bot_status("secured").await.unwrap();
     assert_eq!(
-        status["credentials"]["appId"],
+        secured["credentials"]["appId"],
         "11111111-2222-3333-4444-555555555555"
     );
-    assert_eq!(status["credentials"]["hasPassword"], true);
-    assert_eq!(status["configKeys"][0], "api_key");
+    assert_eq!(secured["credentials"]["hasPassword"], true);
     let listing = client()
         .get(host.url("/api/bots"))
         .send()

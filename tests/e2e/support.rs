@@ -114,6 +114,11 @@ impl Host {
             .args(args)
             .env("RUST_LOG", "info,turnbox::ingress=debug")
             .env_remove("PORT")
+            .env_remove("MicrosoftAppId")
+            .env_remove("MicrosoftAppPassword")
+            .env_remove("MicrosoftAppTenantId")
+            .env_remove("MicrosoftAppType")
+            .env_remove("ChannelService")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -245,6 +250,7 @@ pub struct Recorded {
     pub method: Method,
     /// The path as sent, still percent-encoded.
     pub path: String,
+    pub authorization: Option<String>,
     pub body: Value,
 }
 
@@ -299,6 +305,7 @@ async fn record(
     State(state): State<Arc<Mutex<ConnectorState>>>,
     method: Method,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
     let mut state = state.lock().unwrap();
@@ -306,6 +313,10 @@ async fn record(
     state.received.push(Recorded {
         method,
         path: uri.path().to_string(),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         body,
     });
     if !state.failures.is_empty() {

@@ -8,6 +8,7 @@
 //! - `fail`: returns a bot error;
 //! - `sleep N`: sleeps N milliseconds, then replies `ok: sleep N`;
 //! - `spam N`: sends N activities, failing the turn if a send fails;
+//! - `callerid`: replies with the `callerId` the host set on the activity;
 //! - `config KEY`: replies `config KEY=VALUE` from its manifest (`-` when unset);
 //! - `edit`: sends `draft`, replaces it with `final`, then deletes it, to
 //!   exercise `update` and `delete`;
@@ -91,6 +92,10 @@ impl Guest for Misbehave {
                 }
                 Ok(None)
             }
+            "callerid" => {
+                let caller = caller_id(&incoming.extra).unwrap_or_else(|| "-".to_string());
+                reply(ctx, &mut incoming, format!("callerId={caller}"))
+            }
             _ if text.starts_with("config ") => {
                 let key = &text["config ".len()..];
                 let value = turnbox::bot::config::get(key).unwrap_or_else(|| "-".to_string());
@@ -101,6 +106,12 @@ impl Guest for Misbehave {
             _ => reply(ctx, &mut incoming, format!("ok: {text}")),
         }
     }
+}
+
+/// The `callerId` among an activity's unmodelled fields.
+fn caller_id(extra: &str) -> Option<String> {
+    let extra: serde_json::Value = serde_json::from_str(extra).ok()?;
+    extra.get("callerId")?.as_str().map(str::to_owned)
 }
 
 /// Sends `text` as a message reusing the incoming record.

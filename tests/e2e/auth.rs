@@ -1,0 +1,612 @@
+//! Bot Framework authentication end to end: a stand-in identity provider
+//! (OpenID metadata, JWKS and token endpoint, with RSA keys made here), the
+//! real host, and tokens good, expired and forged.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Form, Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const APP_ID: &str = "9a1b2c3d-0000-4000-8000-000000000001";
+const FRIEND_APP: &str = "9a1b2c3d-0000-4000-8000-0000000000f1";
+const STRANGER_APP: &str = "9a1b2c3d-0000-4000-8000-0000000000ff";
+const CHANNEL_ISSUER: &str = "https://api.botframework.com";
+const EMULATOR_ISSUER_V1: &str = "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/";
+const EMULATOR_ISSUER_V2: &str =
+    "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a/v2.0";
+
+/// An RSA signing key and its JWK.
+struct Signer {
+    kid: String,
+    encoding: EncodingKey,
+    public_pem: String,
+    n: String,
+    e: String,
+}
+
+impl Signer {
+    fn new(kid: &str) -> Signer {
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key");
+        let der = key.to_pkcs1_der().expect("DER");
+        let public_pem = key
+            .to_public_key()
+            .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+            .expect("PEM");
+        Signer {
+            kid: kid.into(),
+            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            public_pem,
+            n: URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+            e: URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
+        }
+    }
+
+    fn jwk(&self, endorsements: &[&str]) -> Value {
+        json!({"kty": "RSA", "use": "sig", "kid": self.kid, "n": self.n, "e": self.e,
+               "endorsements": endorsements})
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("sign")
+    }
+}
+
+/// Keys are slow to make: one set for the whole run.
+struct Keys {
+    channel: Signer,
+    emulator: Signer,
+    rotated: Signer,
+    stranger: Signer,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| Keys {
+        channel: Signer::new("channel-key"),
+        emulator: Signer::new("emulator-key"),
+        rotated: Signer::new("rotated-key"),
+        stranger: Signer::new("stranger-key"),
+    })
+}
+
+#[derive(Default)]
+struct IdpState {
+    channel_jwks: Vec<Value>,
+    emulator_jwks: Vec<Value>,
+    token_requests: Vec<(String, std::collections::HashMap<String, String>)>,
+    token_lifetime: u64,
+}
+
+/// The stand-in identity provider.
+struct Idp {
+    addr: std::net::SocketAddr,
+    state: Arc<Mutex<IdpState>>,
+}
+
+impl Idp {
+    async fn start(token_lifetime: u64) -> Idp {
+        let state = Arc::new(Mutex::new(IdpState {
+            channel_jwks: vec![keys().channel.jwk(&["test", "msteams"])],
+            emulator_jwks: vec![keys().emulator.jwk(&[])],
+            token_lifetime,
+            ..Default::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route(
+                "/channel/.well-known/openidconfiguration",
+                get(move || async move {
+                    axum::Json(json!({"issuer": CHANNEL_ISSUER,
+                                      "jwks_uri": format!("http://{addr}/channel/keys")}))
+                }),
+            )
+            .route(
+                "/emulator/.well-known/openid-configuration",
+                get(move || async move {
+                    axum::Json(json!({"jwks_uri": format!("http://{addr}/emulator/keys")}))
+                }),
+            )
+            .route(
+                "/channel/keys",
+                get(|State(s): State<Arc<Mutex<IdpState>>>| async move {
+                    axum::Json(json!({"keys": s.lock().unwrap().channel_jwks}))
+                }),
+            )
+            .route(
+                "/emulator/keys",
+                get(|State(s): State<Arc<Mutex<IdpState>>>| async move {
+                    axum::Json(json!({"keys": s.lock().unwrap().emulator_jwks}))
+                }),
+            )
+            .route(
+                "/{tenant}/oauth2/v2.0/token",
+                post(
+                    |State(s): State<Arc<Mutex<IdpState>>>,
+                     UrlPath(tenant): UrlPath<String>,
+                     Form(form): Form<std::collections::HashMap<String, String>>| async move {
+                        let mut s = s.lock().unwrap();
+                        s.token_requests.push((tenant, form));
+                        let n = s.token_requests.len();
+                        axum::Json(json!({"token_type": "Bearer", "expires_in": s.token_lifetime,
+                                          "access_token": format!("connector-token-{n}")}))
+                    },
+                ),
+            )
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Idp { addr, state }
+    }
+
+    fn host_args(&self) -> Vec<String> {
+        let a = self.addr;
+        vec![
+            "--channel-openid-metadata".into(),
+            format!("http://{a}/channel/.well-known/openidconfiguration"),
+            "--emulator-openid-metadata".into(),
+            format!("http://{a}/emulator/.well-known/openid-configuration"),
+            "--token-endpoint".into(),
+            format!("http://{a}/{{tenant}}/oauth2/v2.0/token"),
+        ]
+    }
+
+    fn token_requests(&self) -> usize {
+        self.state.lock().unwrap().token_requests.len()
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn channel_claims(service_url: &str) -> Value {
+    json!({"iss": CHANNEL_ISSUER, "aud": APP_ID, "exp": now() + 3600, "nbf": now() - 60,
+           "serviceurl": service_url})
+}
+
+fn emulator_v1_claims(caller: &str) -> Value {
+    json!({"iss": EMULATOR_ISSUER_V1, "aud": APP_ID, "exp": now() + 3600, "nbf": now() - 60,
+           "ver": "1.0", "appid": caller})
+}
+
+fn emulator_v2_claims(caller: &str) -> Value {
+    json!({"iss": EMULATOR_ISSUER_V2, "aud": APP_ID, "exp": now() + 3600, "nbf": now() - 60,
+           "ver": "2.0", "azp": caller})
+}
+
+const MANIFEST: &str = r#"
+[credentials]
+MicrosoftAppId = "9a1b2c3d-0000-4000-8000-000000000001"
+MicrosoftAppPassword = "bot-secret"
+AllowedCallers = ["9a1b2c3d-0000-4000-8000-0000000000f1"]
+"#;
+
+struct Setup {
+    idp: Idp,
+    connector: Connector,
+    host: Host,
+}
+
+async fn setup(token_lifetime: u64) -> Setup {
+    let idp = Idp::start(token_lifetime).await;
+    let connector = Connector::start().await;
+    let bots = BotsDir::with(&[("echo", "rust_echo"), ("who", "misbehave")]);
+    for bot in ["echo", "who"] {
+        std::fs::write(bots.path().join(format!("{bot}.toml")), MANIFEST).unwrap();
+    }
+    // Authenticated bots may reply to any service URL: only the stand-in
+    // connector's is ever used here, and the allowlist applies to dev mode.
+    let args = idp.host_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let host = Host::start(bots, &args);
+    Setup {
+        idp,
+        connector,
+        host,
+    }
+}
+
+async fn post_with(
+    host: &Host,
+    bot: &str,
+    activity: &Value,
+    authorization: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .post(host.url(&format!("/api/bots/{bot}/messages")))
+        .json(activity);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    read(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn valid_channel_and_emulator_tokens_are_accepted() {
+    let s = setup(3600).await;
+    let service_url = s.connector.service_url();
+
+    let token = keys().channel.sign(&channel_claims(&service_url));
+    let activity = message(&service_url, "hi");
+    let (status, body) =
+        post_with(&s.host, "echo", &activity, Some(&format!("Bearer {token}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let received = s.connector.received();
+    assert_eq!(received[0].body["text"], "Echo: hi");
+    assert_eq!(
+        received[0].authorization.as_deref(),
+        Some("Bearer connector-token-1")
+    );
+    let (tenant, form) = s.idp.state.lock().unwrap().token_requests[0].clone();
+    assert_eq!(tenant, "botframework.com");
+    assert_eq!(form["grant_type"], "client_credentials");
+    assert_eq!(form["client_id"], APP_ID);
+    assert_eq!(form["client_secret"], "bot-secret");
+    assert_eq!(form["scope"], "https://api.botframework.com/.default");
+
+    // The bot sees who called.
+    let (status, _) = post_with(
+        &s.host,
+        "who",
+        &message(&service_url, "callerid"),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        s.connector.received()[1].body["text"],
+        "callerId=urn:botframework:azure"
+    );
+
+    // Emulator tokens, v1 and v2; Emulator conversations use the app's own scope.
+    for claims in [emulator_v1_claims(APP_ID), emulator_v2_claims(APP_ID)] {
+        let token = keys().emulator.sign(&claims);
+        let mut activity = message(&service_url, "emu");
+        activity["channelId"] = json!("emulator");
+        let (status, body) =
+            post_with(&s.host, "echo", &activity, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(status, StatusCode::OK, "{claims}: {body}");
+    }
+    let requests = s.idp.state.lock().unwrap().token_requests.clone();
+    assert!(
+        requests
+            .iter()
+            .any(|(_, f)| f["scope"] == format!("{APP_ID}/.default")),
+        "{requests:?}"
+    );
+
+    // A skill on the allowlist is accepted, and the bot sees its app id.
+    let token = keys().emulator.sign(&emulator_v1_claims(FRIEND_APP));
+    let (status, body) = post_with(
+        &s.host,
+        "who",
+        &message(&service_url, "callerid"),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let last = s.connector.received().last().unwrap().body["text"].clone();
+    assert_eq!(
+        last,
+        format!("callerId=urn:botframework:aadappid:{FRIEND_APP}")
+    );
+}
+
+#[tokio::test]
+async fn clock_skew_is_five_minutes() {
+    let s = setup(3600).await;
+    let service_url = s.connector.service_url();
+    let mut claims = channel_claims(&service_url);
+    claims["exp"] = json!(now() - 4 * 60);
+    let token = keys().channel.sign(&claims);
+    let (status, _) = post_with(
+        &s.host,
+        "echo",
+        &message(&service_url, "late"),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "4 minutes past expiry is within the skew"
+    );
+
+    claims["exp"] = json!(now() - 6 * 60);
+    let token = keys().channel.sign(&claims);
+    let (status, body) = post_with(
+        &s.host,
+        "echo",
+        &message(&service_url, "too late"),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body, "Unauthorized");
+}
+
+#[tokio::test]
+async fn forged_and_bad_tokens_get_401_and_never_reach_the_bot() {
+    let s = setup(3600).await;
+    let service_url = s.connector.service_url();
+    let good = channel_claims(&service_url);
+    let with = |patch: Value| {
+        let mut claims = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        claims
+    };
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": "channel-key"})),
+        b64(&good)
+    );
+    let hs256 = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("channel-key".into());
+        jsonwebtoken::encode(
+            &header,
+            &good,
+            &EncodingKey::from_secret(keys().channel.public_pem.as_bytes()),
+        )
+        .unwrap()
+    };
+    let bad_signature = {
+        let token = keys().channel.sign(&good);
+        let (rest, signature) = token.rsplit_once('.').unwrap();
+        let mut sig = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        sig[10] ^= 0x55;
+        format!("{rest}.{}", URL_SAFE_NO_PAD.encode(sig))
+    };
+    let bearer = |t: String| Some(format!("Bearer {t}"));
+    let sign = |claims: Value| bearer(keys().channel.sign(&claims));
+
+    let mut webchat = message(&service_url, "x");
+    webchat["channelId"] = json!("webchat");
+    let plain = message(&service_url, "x");
+    let cases: Vec<(&str, Option<String>, Value)> = vec![
+        ("no header", None, plain.clone()),
+        (
+            "Basic scheme",
+            Some("Basic Ym90OnNlY3JldA==".into()),
+            plain.clone(),
+        ),
+        ("garbage", bearer("not-a-jwt".into()), plain.clone()),
+        ("alg none", bearer(alg_none), plain.clone()),
+        ("HS256 with the public key", bearer(hs256), plain.clone()),
+        ("bad signature", bearer(bad_signature), plain.clone()),
+        (
+            "wrong issuer",
+            sign(with(json!({"iss": "https://evil.example"}))),
+            plain.clone(),
+        ),
+        (
+            "wrong audience",
+            sign(with(json!({"aud": "someone-else"}))),
+            plain.clone(),
+        ),
+        (
+            "expired",
+            sign(with(json!({"exp": now() - 3600}))),
+            plain.clone(),
+        ),
+        (
+            "nbf in the future",
+            sign(with(json!({"nbf": now() + 3600}))),
+            plain.clone(),
+        ),
+        (
+            "serviceurl missing",
+            sign(with(json!({"serviceurl": null}))),
+            plain.clone(),
+        ),
+        (
+            "serviceurl mismatched",
+            sign(with(json!({"serviceurl": "https://evil.example/"}))),
+            plain.clone(),
+        ),
+        ("endorsement mismatch", sign(good.clone()), webchat),
+        (
+            "unknown kid",
+            bearer(keys().stranger.sign(&good)),
+            plain.clone(),
+        ),
+        (
+            "emulator token without ver",
+            bearer(
+                keys()
+                    .emulator
+                    .sign(&json!({"iss": EMULATOR_ISSUER_V1, "aud": APP_ID,
+                                                 "exp": now() + 3600, "appid": APP_ID})),
+            ),
+            plain.clone(),
+        ),
+        (
+            "skill not on the allowlist",
+            bearer(keys().emulator.sign(&emulator_v1_claims(STRANGER_APP))),
+            plain.clone(),
+        ),
+        (
+            "lowercase bearer scheme",
+            Some(format!("bearer {}", keys().channel.sign(&good))),
+            plain.clone(),
+        ),
+    ];
+    for (name, authorization, activity) in &cases {
+        let (status, body) = post_with(&s.host, "echo", activity, authorization.as_deref()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
+        assert_error(&body, "Unauthorized");
+    }
+    assert!(
+        s.connector.received().is_empty(),
+        "a rejected request reached the bot"
+    );
+    assert_eq!(
+        s.idp.token_requests(),
+        0,
+        "no turn ran, so no token was needed"
+    );
+    let log = s.host.log();
+    assert!(
+        log.contains("request unauthorized"),
+        "rejections are logged"
+    );
+    let token = keys().channel.sign(&good);
+    let (_, signature) = token.rsplit_once('.').unwrap();
+    assert!(
+        !log.contains(signature) && !log.contains("Ym90OnNlY3JldA"),
+        "a token was logged"
+    );
+
+    // The same valid token still passes afterwards.
+    let (status, _) = post_with(&s.host, "echo", &plain, bearer(token).as_deref()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_key_added_after_start_up_is_found_by_refetching() {
+    let s = setup(3600).await;
+    let service_url = s.connector.service_url();
+    let token = keys().channel.sign(&channel_claims(&service_url));
+    let (status, _) = post_with(
+        &s.host,
+        "echo",
+        &message(&service_url, "a"),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the keys are cached now");
+
+    s.idp
+        .state
+        .lock()
+        .unwrap()
+        .channel_jwks
+        .push(keys().rotated.jwk(&[]));
+    let token = keys().rotated.sign(&channel_claims(&service_url));
+    let (status, body) = post_with(
+        &s.host,
+        "echo",
+        &message(&service_url, "b"),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn one_token_serves_many_turns_and_is_refreshed_near_expiry() {
+    let s = setup(3600).await;
+    let service_url = s.connector.service_url();
+    let token = keys().channel.sign(&channel_claims(&service_url));
+    let auth = format!("Bearer {token}");
+    let mut turns = Vec::new();
+    for n in 0..50 {
+        let mut activity = message(&service_url, &format!("t{n}"));
+        activity["conversation"]["id"] = json!(format!("conv-{n}"));
+        let (url, auth) = (s.host.url("/api/bots/echo/messages"), auth.clone());
+        turns.push(tokio::spawn(async move {
+            let response = client()
+                .post(url)
+                .header("authorization", auth)
+                .json(&activity)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }));
+    }
+    for turn in turns {
+        assert_eq!(turn.await.unwrap(), 200);
+    }
+    assert_eq!(s.connector.received().len(), 50);
+    assert_eq!(
+        s.idp.token_requests(),
+        1,
+        "concurrent turns share one token request"
+    );
+    assert!(
+        s.connector
+            .received()
+            .iter()
+            .all(|r| r.authorization.as_deref() == Some("Bearer connector-token-1"))
+    );
+
+    // A token within 5 minutes of expiry is refreshed before use.
+    let s = setup(240).await;
+    let service_url = s.connector.service_url();
+    let token = keys().channel.sign(&channel_claims(&service_url));
+    for text in ["one", "two"] {
+        let (status, _) = post_with(
+            &s.host,
+            "echo",
+            &message(&service_url, text),
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(s.idp.token_requests(), 2);
+    let received = s.connector.received();
+    assert_eq!(
+        received[1].authorization.as_deref(),
+        Some("Bearer connector-token-2")
+    );
+}
+
+#[tokio::test]
+async fn host_wide_credentials_apply_to_bots_without_their_own() {
+    let idp = Idp::start(3600).await;
+    let connector = Connector::start().await;
+    let mut args = idp.host_args();
+    args.extend([
+        "--app-id".into(),
+        APP_ID.into(),
+        "--app-password".into(),
+        "env-secret".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let host = Host::start(BotsDir::with(&[("echo", "rust_echo")]), &args);
+    let service_url = connector.service_url();
+
+    let (status, _) = post_with(&host, "echo", &message(&service_url, "x"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let token = keys().channel.sign(&channel_claims(&service_url));
+    let (status, _) = post_with(
+        &host,
+        "echo",
+        &message(&service_url, "x"),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        idp.state.lock().unwrap().token_requests[0].1["client_secret"],
+        "env-secret"
+    );
+    assert!(!host.log().contains("env-secret"));
+}
