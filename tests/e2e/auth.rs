@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::extract::{Form, Path as UrlPath, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -88,6 +89,10 @@ struct IdpState {
     emulator_jwks: Vec<Value>,
     token_requests: Vec<(String, std::collections::HashMap<String, String>)>,
     token_lifetime: u64,
+    /// Answer metadata requests with 503.
+    metadata_down: bool,
+    /// Answer this many token requests with 500 first.
+    token_failures: u32,
 }
 
 /// The stand-in identity provider.
@@ -109,9 +114,13 @@ impl Idp {
         let app = Router::new()
             .route(
                 "/channel/.well-known/openidconfiguration",
-                get(move || async move {
+                get(move |State(s): State<Arc<Mutex<IdpState>>>| async move {
+                    if s.lock().unwrap().metadata_down {
+                        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
                     axum::Json(json!({"issuer": CHANNEL_ISSUER,
                                       "jwks_uri": format!("http://{addr}/channel/keys")}))
+                    .into_response()
                 }),
             )
             .route(
@@ -140,9 +149,14 @@ impl Idp {
                      Form(form): Form<std::collections::HashMap<String, String>>| async move {
                         let mut s = s.lock().unwrap();
                         s.token_requests.push((tenant, form));
+                        if s.token_failures > 0 {
+                            s.token_failures -= 1;
+                            return (StatusCode::INTERNAL_SERVER_ERROR, "token service down").into_response();
+                        }
                         let n = s.token_requests.len();
                         axum::Json(json!({"token_type": "Bearer", "expires_in": s.token_lifetime,
                                           "access_token": format!("connector-token-{n}")}))
+                        .into_response()
                     },
                 ),
             )
@@ -609,4 +623,60 @@ async fn host_wide_credentials_apply_to_bots_without_their_own() {
         "env-secret"
     );
     assert!(!host.log().contains("env-secret"));
+}
+
+#[tokio::test]
+async fn cached_keys_survive_a_metadata_outage() {
+    let s = setup(3600).await;
+    let service_url = s.connector.service_url();
+    let good = format!(
+        "Bearer {}",
+        keys().channel.sign(&channel_claims(&service_url))
+    );
+    let (status, _) = post_with(&s.host, "echo", &message(&service_url, "a"), Some(&good)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    s.idp.state.lock().unwrap().metadata_down = true;
+    // An unknown kid makes the host refetch, which fails…
+    let stranger = format!(
+        "Bearer {}",
+        keys().stranger.sign(&channel_claims(&service_url))
+    );
+    let (status, _) = post_with(
+        &s.host,
+        "echo",
+        &message(&service_url, "b"),
+        Some(&stranger),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(s.host.wait_for_log("keeping the cached ones").await);
+    // …and the cached keys still serve.
+    let (status, _) = post_with(&s.host, "echo", &message(&service_url, "c"), Some(&good)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_failed_token_refresh_fails_the_send_and_the_next_send_retries() {
+    let s = setup(3600).await;
+    s.idp.state.lock().unwrap().token_failures = 1;
+    let service_url = s.connector.service_url();
+    let good = format!(
+        "Bearer {}",
+        keys().channel.sign(&channel_claims(&service_url))
+    );
+
+    let (status, body) = post_with(&s.host, "echo", &message(&service_url, "a"), Some(&good)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let message_text = body["error"]["message"].as_str().unwrap();
+    assert!(message_text.contains("TokenError"), "{message_text}");
+    assert!(s.connector.received().is_empty());
+
+    let (status, _) = post_with(&s.host, "echo", &message(&service_url, "b"), Some(&good)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.idp.token_requests(), 2);
+    assert_eq!(
+        s.connector.received()[0].authorization.as_deref(),
+        Some("Bearer connector-token-2")
+    );
 }
