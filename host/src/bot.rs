@@ -32,6 +32,7 @@ pub struct BotVersion {
     pub limits: BotLimits,
     pub credentials: Credentials,
     pub config: Arc<BTreeMap<String, Secret>>,
+    pub state_quota: crate::storage::Quota,
     /// Turns running or waiting on this version, up to the limit.
     pub permits: Arc<Semaphore>,
     pub pre: BotPre<TurnState>,
@@ -159,6 +160,7 @@ impl BotVersion {
             cache: cache_outcome,
             limits,
             credentials: manifest.credentials(defaults),
+            state_quota: manifest.state_quota(),
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,

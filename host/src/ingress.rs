@@ -17,12 +17,14 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::activity::{Activity, names};
+use crate::attempts::{Attempts, run_to_commit};
 use crate::auth::{Authenticator, OutboundTokens};
 use crate::connector::{ConnectorClient, Outbound};
 use crate::engine::Runtime;
 use crate::metrics::Metrics;
 use crate::registry::{BotRegistry, BotSlot};
-use crate::turn::{TurnError, run_turn};
+use crate::storage::Storage;
+use crate::turn::TurnError;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -32,6 +34,7 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub tokens: OutboundTokens,
     pub metrics: Arc<Metrics>,
+    pub storage: Arc<dyn Storage>,
     pub max_body_bytes: usize,
 }
 
@@ -335,14 +338,12 @@ async fn take_turn(
 
     let activity = Arc::new(activity);
     let started = std::time::Instant::now();
-    let outcome = run_turn(
-        &state.runtime,
-        &version,
-        activity.clone(),
-        state.connector.clone(),
+    let attempts = Attempts {
+        connector: state.connector.clone(),
         outbound,
-    )
-    .await;
+        storage: state.storage.clone(),
+    };
+    let outcome = run_to_commit(&state.runtime, &version, activity.clone(), &attempts).await;
     let took = started.elapsed();
     Metrics::bot_histogram(&state.metrics.turn_duration, &slot.name).observe(took.as_secs_f64());
     let ms = took.as_millis() as u64;

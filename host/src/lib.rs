@@ -2,6 +2,7 @@
 //! protocol. See `docs/ARCHITECTURE.md` for the request path.
 
 pub mod activity;
+pub mod attempts;
 pub mod auth;
 pub mod bindings;
 pub mod bot;
@@ -16,6 +17,8 @@ pub mod metrics;
 pub mod ordering;
 pub mod registry;
 pub mod server;
+pub mod state;
 pub mod status;
+pub mod storage;
 pub mod turn;
 pub mod watch;

@@ -97,6 +97,18 @@ pub struct Manifest {
     /// Values the bot reads with `config.get(key)`. Treated as secrets.
     #[serde(default)]
     pub config: BTreeMap<String, Secret>,
+    #[serde(default)]
+    pub state: StateSection,
+}
+
+/// State quotas as written in the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    #[serde(default, deserialize_with = "value_bytes")]
+    pub max_value_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "total_bytes")]
+    pub max_total_bytes: Option<u64>,
 }
 
 /// The limits a bot's turns run under, after defaults are applied.
@@ -163,6 +175,21 @@ impl Manifest {
         })
     }
 
+    /// The state quotas, defaults filled in.
+    pub fn state_quota(&self) -> crate::storage::Quota {
+        let defaults = crate::storage::Quota::default();
+        crate::storage::Quota {
+            max_value_bytes: self
+                .state
+                .max_value_bytes
+                .unwrap_or(defaults.max_value_bytes),
+            max_total_bytes: self
+                .state
+                .max_total_bytes
+                .unwrap_or(defaults.max_total_bytes),
+        }
+    }
+
     /// The manifest's credentials when they name an app id, else the host's.
     pub fn credentials(&self, defaults: &BotDefaults) -> Credentials {
         if self.credentials.has_app_id() {
@@ -227,6 +254,14 @@ fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
 
 fn activities<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     ranged(d, "limits.max_activities_per_turn", 0, 1_000_000)
+}
+
+fn value_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    ranged(d, "state.max_value_bytes", 2, 64 << 20)
+}
+
+fn total_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    ranged(d, "state.max_total_bytes", 2, 64 << 30)
 }
 
 fn route_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

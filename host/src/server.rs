@@ -24,6 +24,8 @@ pub enum ServeError {
     Cache(#[from] crate::cache::CacheError),
     #[error(transparent)]
     Watch(#[from] crate::watch::WatchError),
+    #[error("cannot open the state database: {0}")]
+    Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Connector(#[from] crate::connector::ConnectorError),
     #[error("cannot listen on {addr}: {source}")]
@@ -45,6 +47,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         &runtime.engine,
     )?);
     let metrics = Arc::new(Metrics::new());
+    let storage: Arc<dyn crate::storage::Storage> = Arc::new(crate::storage::SqliteStorage::open(
+        &config.data_dir.join("state.db"),
+    )?);
     let registry = Arc::new(BotRegistry::new(
         &config.bots_dir,
         runtime.clone(),
@@ -70,6 +75,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         authenticator: Authenticator::new(config.auth.clone(), http.clone()),
         tokens: OutboundTokens::new(config.auth.clone(), http),
         metrics,
+        storage,
         max_body_bytes: config.max_body_bytes,
     });
 

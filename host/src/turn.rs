@@ -10,13 +10,15 @@ use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::activity::{Activity, names};
-use crate::bindings::turnbox::bot::{config, context, logging, types as wit};
+use crate::bindings::turnbox::bot::{config, context, logging, state, types as wit};
 use crate::bot::BotVersion;
 use crate::config::TurnLimits;
 use crate::connector::{ConnectorClient, ConnectorError, Outbound};
 use crate::engine::Runtime;
 use crate::guest_log::{GuestOutput, Stream};
 use crate::manifest::Secret;
+use crate::state::{Scope, StateError, TurnStateCache};
+use crate::storage::Change;
 
 /// The host side of a `turn-context` resource. All turn data lives in the
 /// store's [`TurnState`]; the resource only names it.
@@ -31,6 +33,37 @@ pub struct TurnOutcome {
     pub buffered_replies: Vec<Activity>,
     /// How long instantiating the bot took.
     pub instantiation: std::time::Duration,
+    /// The writes that save the turn's state changes.
+    pub state_changes: Vec<Change>,
+    /// Sends made after the turn first used state, to be posted once the
+    /// state is saved (`None`: deleted again within the turn).
+    pub held_back: Vec<Option<Activity>>,
+    /// Ids of the sends posted before the turn first used state, in order,
+    /// including those an earlier attempt posted.
+    pub posted_before_state: Vec<String>,
+}
+
+/// What a turn runs on, besides the bot.
+pub struct TurnRequest {
+    pub incoming: Arc<Activity>,
+    pub connector: Arc<ConnectorClient>,
+    pub outbound: Outbound,
+    pub state: TurnStateCache,
+    /// Ids of sends an earlier attempt of this turn already posted before it
+    /// used state: the same sends in this attempt are not posted again.
+    pub already_posted: Vec<String>,
+}
+
+/// The provisional id of the `n`th held-back send (1-based).
+fn pending_id(n: usize) -> String {
+    format!("pending-{n}")
+}
+
+fn pending_index(id: &str) -> Option<usize> {
+    id.strip_prefix("pending-")?
+        .parse::<usize>()
+        .ok()?
+        .checked_sub(1)
 }
 
 /// The bot's answer to an `invoke`, checked.
@@ -59,6 +92,12 @@ pub enum TurnError {
     Bot { code: String, message: String },
     #[error("the bot returned an invalid invoke response: {0}")]
     BadInvokeResponse(String),
+    #[error("the turn's state changed under it {0} times in a row; nothing was saved")]
+    StateConflict(u32),
+    #[error("the turn's state could not be saved: {0}")]
+    StateSave(String),
+    #[error("the state was saved but a reply could not be posted: {0}")]
+    ReplyFailed(String),
 }
 
 impl TurnError {
@@ -72,6 +111,9 @@ impl TurnError {
             TurnError::Busy => "ServerBusy",
             TurnError::Bot { .. } => "BotError",
             TurnError::BadInvokeResponse(_) => "BadInvokeResponse",
+            TurnError::StateConflict(_) => "StateConflict",
+            TurnError::StateSave(_) => "StateSaveFailed",
+            TurnError::ReplyFailed(_) => "ReplyFailed",
         }
     }
 }
@@ -127,6 +169,10 @@ pub struct TurnState {
     /// Activities sent (or buffered) so far, and the most allowed.
     sent: u32,
     max_sent: u32,
+    state: TurnStateCache,
+    held_back: Vec<Option<Activity>>,
+    already_posted: Vec<String>,
+    posted_before_state: Vec<String>,
 }
 
 impl WasiView for TurnState {
@@ -138,14 +184,20 @@ impl WasiView for TurnState {
     }
 }
 
-/// Runs one turn of `bot` on `incoming`, under the bot's limits.
+/// Runs one attempt of a turn of `bot`, under the bot's limits. Saving its
+/// state and posting its held-back sends is the caller's (`attempts.rs`).
 pub async fn run_turn(
     runtime: &Runtime,
     bot: &BotVersion,
-    incoming: Arc<Activity>,
-    connector: Arc<ConnectorClient>,
-    outbound: Outbound,
+    request: TurnRequest,
 ) -> Result<TurnOutcome, TurnError> {
+    let TurnRequest {
+        incoming,
+        connector,
+        outbound,
+        state,
+        already_posted,
+    } = request;
     let limits = bot.limits.turn();
     let fuel = bot.limits.fuel;
     let deadline = Instant::now() + limits.deadline;
@@ -172,6 +224,10 @@ pub async fn run_turn(
         config: bot.config.clone(),
         sent: 0,
         max_sent: bot.limits.max_activities_per_turn,
+        state,
+        held_back: Vec::new(),
+        already_posted,
+        posted_before_state: Vec::new(),
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);
@@ -226,10 +282,14 @@ pub async fn run_turn(
             });
         }
     };
+    let data = store.data_mut();
     Ok(TurnOutcome {
         invoke_response,
-        buffered_replies: std::mem::take(&mut store.data_mut().buffered_replies),
+        buffered_replies: std::mem::take(&mut data.buffered_replies),
         instantiation,
+        state_changes: data.state.changes(),
+        held_back: std::mem::take(&mut data.held_back),
+        posted_before_state: std::mem::take(&mut data.posted_before_state),
     })
 }
 
@@ -361,9 +421,24 @@ impl context::HostTurnContext for TurnState {
             self.buffered_replies.push(activity);
             return Ok(Ok(wit::ResourceResponse { id: String::new() }));
         }
+        if self.state.touched() {
+            self.held_back.push(Some(activity));
+            return Ok(Ok(wit::ResourceResponse {
+                id: pending_id(self.held_back.len()),
+            }));
+        }
+        if let Some(id) = self.already_posted.get(self.posted_before_state.len()) {
+            // An earlier attempt of this turn posted this send already.
+            let id = id.clone();
+            self.posted_before_state.push(id.clone());
+            return Ok(Ok(wit::ResourceResponse { id }));
+        }
         let connector = self.connector.clone();
         Ok(match connector.send(&activity, &self.outbound).await {
-            Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
+            Ok(response) => {
+                self.posted_before_state.push(response.id.clone());
+                Ok(wit::ResourceResponse { id: response.id })
+            }
             Err(err) => {
                 let err = wit::CallError::from(err);
                 self.log_call_error("send", &err);
@@ -388,6 +463,22 @@ impl context::HostTurnContext for TurnState {
             Ok(activity) => activity,
             Err(err) => return Ok(Err(err)),
         };
+        if let Some(index) = activity.id.as_deref().and_then(pending_index) {
+            return Ok(match self.held_back.get_mut(index) {
+                Some(slot @ Some(_)) => {
+                    let id = pending_id(index + 1);
+                    let mut replacement = activity;
+                    replacement.id = None;
+                    *slot = Some(replacement);
+                    Ok(wit::ResourceResponse { id })
+                }
+                _ => Err(call_error(
+                    "BadArgument",
+                    "no held-back activity has that id".into(),
+                    None,
+                )),
+            });
+        }
         let connector = self.connector.clone();
         Ok(match connector.update(&activity, &self.outbound).await {
             Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
@@ -411,6 +502,19 @@ impl context::HostTurnContext for TurnState {
                 None,
             )));
         }
+        if let Some(index) = pending_index(&activity_id) {
+            return Ok(match self.held_back.get_mut(index) {
+                Some(slot @ Some(_)) => {
+                    *slot = None;
+                    Ok(())
+                }
+                _ => Err(call_error(
+                    "BadArgument",
+                    "no held-back activity has that id".into(),
+                    None,
+                )),
+            });
+        }
         let connector = self.connector.clone();
         let incoming = self.incoming.clone();
         Ok(
@@ -431,6 +535,57 @@ impl context::HostTurnContext for TurnState {
     async fn drop(&mut self, ctx: Resource<TurnContext>) -> wasmtime::Result<()> {
         self.table.delete(ctx)?;
         Ok(())
+    }
+}
+
+impl From<state::Scope> for Scope {
+    fn from(scope: state::Scope) -> Self {
+        match scope {
+            state::Scope::Conversation => Scope::Conversation,
+            state::Scope::User => Scope::User,
+            state::Scope::PrivateConversation => Scope::PrivateConversation,
+        }
+    }
+}
+
+impl From<StateError> for wit::CallError {
+    fn from(err: StateError) -> Self {
+        call_error(err.code(), err.to_string(), None)
+    }
+}
+
+impl state::Host for TurnState {
+    async fn get(
+        &mut self,
+        scope: state::Scope,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<String>, wit::CallError>> {
+        Ok(self.state.get(scope.into(), &key).await.map_err(Into::into))
+    }
+
+    async fn set(
+        &mut self,
+        scope: state::Scope,
+        key: String,
+        value: String,
+    ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        let result = self.state.set(scope.into(), &key, &value).await;
+        if let Err(err) = &result {
+            tracing::warn!(bot = %self.bot, code = err.code(), "{err}");
+        }
+        Ok(result.map_err(Into::into))
+    }
+
+    async fn delete(
+        &mut self,
+        scope: state::Scope,
+        key: String,
+    ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        Ok(self
+            .state
+            .delete(scope.into(), &key)
+            .await
+            .map_err(Into::into))
     }
 }
 

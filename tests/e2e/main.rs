@@ -11,4 +11,5 @@ mod isolation;
 mod manifests;
 mod misbehaving_bots;
 mod operations;
+mod state;
 mod turn_path;

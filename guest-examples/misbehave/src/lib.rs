@@ -8,6 +8,12 @@
 //! - `fail`: returns a bot error;
 //! - `sleep N`: sleeps N milliseconds, then replies `ok: sleep N`;
 //! - `spam N`: sends N activities, failing the turn if a send fails;
+//! - `state set SCOPE KEY JSON`, `state get SCOPE KEY`, `state del SCOPE KEY`:
+//!   use state (`SCOPE` is `conversation`, `user` or `private`) and reply
+//!   with the outcome;
+//! - `state setfail SCOPE KEY JSON`: sets a value, then fails the turn;
+//! - `incr SCOPE KEY [MS]`: adds one to a number in state, pausing MS
+//!   milliseconds between reading and writing it, and replies `KEY=N`;
 //! - `callerid`: replies with the `callerId` the host set on the activity;
 //! - `config KEY`: replies `config KEY=VALUE` from its manifest (`-` when unset);
 //! - `edit`: sends `draft`, replaces it with `final`, then deletes it, to
@@ -23,6 +29,7 @@ wit_bindgen::generate!({
 
 use exports::turnbox::bot::handler::Guest;
 use turnbox::bot::context::TurnContext;
+use turnbox::bot::state::{self, Scope};
 use turnbox::bot::types::{BotError, InvokeResponse};
 
 struct Misbehave;
@@ -92,6 +99,10 @@ impl Guest for Misbehave {
                 }
                 Ok(None)
             }
+            _ if text.starts_with("state ") || text.starts_with("incr ") => {
+                let answer = state_command(&text)?;
+                reply(ctx, &mut incoming, answer)
+            }
             "callerid" => {
                 let caller = caller_id(&incoming.extra).unwrap_or_else(|| "-".to_string());
                 reply(ctx, &mut incoming, format!("callerId={caller}"))
@@ -105,6 +116,67 @@ impl Guest for Misbehave {
             // routing fields and strips the id.
             _ => reply(ctx, &mut incoming, format!("ok: {text}")),
         }
+    }
+}
+
+fn scope_named(name: &str) -> Result<Scope, BotError> {
+    match name {
+        "conversation" => Ok(Scope::Conversation),
+        "user" => Ok(Scope::User),
+        "private" => Ok(Scope::PrivateConversation),
+        other => Err(BotError {
+            code: "BadCommand".to_string(),
+            message: format!("unknown scope {other}"),
+        }),
+    }
+}
+
+fn state_failed(e: turnbox::bot::types::CallError) -> BotError {
+    BotError {
+        code: e.code,
+        message: e.message,
+    }
+}
+
+/// Runs a `state …` or `incr …` command; returns the reply text.
+fn state_command(text: &str) -> Result<String, BotError> {
+    let words: Vec<&str> = text.splitn(5, ' ').collect();
+    match words.as_slice() {
+        ["state", "set", scope, key, value] => {
+            state::set(scope_named(scope)?, key, value).map_err(state_failed)?;
+            Ok(format!("set {key}"))
+        }
+        ["state", "setfail", scope, key, value] => {
+            state::set(scope_named(scope)?, key, value).map_err(state_failed)?;
+            Err(BotError {
+                code: "FailedAfterSet".to_string(),
+                message: "set a value, then failed the turn".to_string(),
+            })
+        }
+        ["state", "get", scope, key] => Ok(state::get(scope_named(scope)?, key)
+            .map_err(state_failed)?
+            .unwrap_or_else(|| "-".to_string())),
+        ["state", "del", scope, key] => {
+            state::delete(scope_named(scope)?, key).map_err(state_failed)?;
+            Ok(format!("deleted {key}"))
+        }
+        ["incr", scope, key, rest @ ..] => {
+            let scope = scope_named(scope)?;
+            let current: u64 = state::get(scope, key)
+                .map_err(state_failed)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if let Some(ms) = rest.first().and_then(|ms| ms.parse().ok()) {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            let next = current + 1;
+            state::set(scope, key, &next.to_string()).map_err(state_failed)?;
+            Ok(format!("{key}={next}"))
+        }
+        _ => Err(BotError {
+            code: "BadCommand".to_string(),
+            message: format!("cannot parse `{text}`"),
+        }),
     }
 }
 

@@ -1,0 +1,105 @@
+//! A turn to its committed end: run an attempt, save its state changes with
+//! the eTags they were read with, and post the sends it held back. When the
+//! state changed meanwhile (an eTag conflict), the attempt is discarded and
+//! the turn runs again in a fresh instance on the fresh state: at most
+//! [`MAX_ATTEMPTS`] attempts within the turn's deadline, with jittered
+//! exponential backoff. Nothing of a discarded attempt is saved or posted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::activity::Activity;
+use crate::bot::BotVersion;
+use crate::connector::{ConnectorClient, Outbound};
+use crate::engine::Runtime;
+use crate::state::TurnStateCache;
+use crate::storage::{Storage, StorageError};
+use crate::turn::{TurnError, TurnOutcome, TurnRequest, run_turn};
+
+/// Attempts of one turn before it fails with `StateConflict`.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The first backoff after a conflict; it doubles with each attempt, and a
+/// random part of it (full jitter) is slept.
+const BASE_BACKOFF: Duration = Duration::from_millis(10);
+
+fn jittered(attempt: u32) -> Duration {
+    let ceiling = BASE_BACKOFF * 2u32.saturating_pow(attempt.min(8));
+    let mut bytes = [0u8; 8];
+    let random = if getrandom::fill(&mut bytes).is_ok() {
+        u64::from_le_bytes(bytes)
+    } else {
+        u64::from(attempt)
+    };
+    let millis = ceiling.as_millis().max(1) as u64;
+    Duration::from_millis(random % millis)
+}
+
+/// What the turn needs besides the bot.
+pub struct Attempts {
+    pub connector: Arc<ConnectorClient>,
+    pub outbound: Outbound,
+    pub storage: Arc<dyn Storage>,
+}
+
+/// Runs the turn until an attempt's state is saved, then posts its held-back
+/// sends in order.
+pub async fn run_to_commit(
+    runtime: &Runtime,
+    bot: &BotVersion,
+    incoming: Arc<Activity>,
+    with: &Attempts,
+) -> Result<TurnOutcome, TurnError> {
+    let started = Instant::now();
+    let deadline = bot.limits.turn().deadline;
+    let mut already_posted = Vec::new();
+    let mut attempt = 1;
+    loop {
+        let state = TurnStateCache::new(
+            with.storage.clone(),
+            &bot.name,
+            bot.state_quota,
+            incoming.clone(),
+        );
+        let request = TurnRequest {
+            incoming: incoming.clone(),
+            connector: with.connector.clone(),
+            outbound: with.outbound.clone(),
+            state,
+            already_posted: std::mem::take(&mut already_posted),
+        };
+        let mut outcome = run_turn(runtime, bot, request).await?;
+        let changes = std::mem::take(&mut outcome.state_changes);
+        if !changes.is_empty() {
+            let storage = with.storage.clone();
+            let namespace = bot.name.to_string();
+            let quota = bot.state_quota;
+            let saved =
+                tokio::task::spawn_blocking(move || storage.write(&namespace, &changes, &quota))
+                    .await
+                    .map_err(|e| TurnError::StateSave(e.to_string()))?;
+            match saved {
+                Ok(_) => {}
+                Err(StorageError::Conflict(key)) => {
+                    if attempt >= MAX_ATTEMPTS || started.elapsed() >= deadline {
+                        return Err(TurnError::StateConflict(attempt));
+                    }
+                    let pause = jittered(attempt);
+                    tracing::info!(attempt, %key, pause_ms = pause.as_millis() as u64, "state conflict; running the turn again on fresh state");
+                    tokio::time::sleep(pause).await;
+                    already_posted = outcome.posted_before_state;
+                    attempt += 1;
+                    continue;
+                }
+                Err(err) => return Err(TurnError::StateSave(err.to_string())),
+            }
+        }
+        for activity in outcome.held_back.drain(..).flatten() {
+            with.connector
+                .send(&activity, &with.outbound)
+                .await
+                .map_err(|e| TurnError::ReplyFailed(e.to_string()))?;
+        }
+        return Ok(outcome);
+    }
+}
