@@ -147,6 +147,8 @@ pub mod names {
     pub const TRACE: &str = "trace";
     pub const EXPECT_REPLIES: &str = "expectReplies";
     pub const EMULATOR_CHANNEL: &str = "emulator";
+    /// The span label of proactive turns.
+    pub const PROACTIVE: &str = "proactive";
 }
 
 /// Why an activity from the wire or from a bot is unusable.
@@ -225,6 +227,79 @@ impl Activity {
             self.locale = incoming.locale.clone();
         }
     }
+}
+
+/// A conversation reference (botbuilder's `getConversationReference`):
+/// what is needed to continue a conversation later.
+pub fn conversation_reference(activity: &Activity) -> Value {
+    let mut reference = serde_json::Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            reference.insert(key.to_owned(), value);
+        }
+    };
+    put("activityId", activity.id.clone().map(Value::String));
+    put(
+        "user",
+        activity
+            .from
+            .as_ref()
+            .and_then(|a| serde_json::to_value(a).ok()),
+    );
+    put(
+        "bot",
+        activity
+            .recipient
+            .as_ref()
+            .and_then(|a| serde_json::to_value(a).ok()),
+    );
+    put(
+        "conversation",
+        activity
+            .conversation
+            .as_ref()
+            .and_then(|c| serde_json::to_value(c).ok()),
+    );
+    put("channelId", activity.channel_id.clone().map(Value::String));
+    put("locale", activity.locale.clone().map(Value::String));
+    put(
+        "serviceUrl",
+        activity.service_url.clone().map(Value::String),
+    );
+    Value::Object(reference)
+}
+
+/// The activity of a proactive turn (botbuilder's
+/// `getContinuationActivity`): an `event` named `ContinueConversation`
+/// that relates to `reference`, seen as coming from the reference's user.
+pub fn continuation_activity(
+    reference: &Value,
+    value: Option<Value>,
+) -> Result<Activity, ActivityError> {
+    let field = |key: &str| reference.get(key).cloned();
+    let account = |key: &str| -> Result<Option<ChannelAccount>, ActivityError> {
+        field(key)
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(ActivityError::WrongFieldType)
+    };
+    Ok(Activity {
+        kind: Some("event".into()),
+        name: Some("ContinueConversation".into()),
+        id: Some(crate::storage::new_etag()),
+        channel_id: field("channelId").and_then(|v| v.as_str().map(str::to_owned)),
+        service_url: field("serviceUrl").and_then(|v| v.as_str().map(str::to_owned)),
+        locale: field("locale").and_then(|v| v.as_str().map(str::to_owned)),
+        conversation: field("conversation")
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(ActivityError::WrongFieldType)?,
+        from: account("user")?,
+        recipient: account("bot")?,
+        relates_to: Some(reference.clone()),
+        value,
+        ..Default::default()
+    })
 }
 
 fn json_text(value: &Value) -> String {

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use crate::activity::Activity;
 use crate::bot::BotVersion;
 use crate::connector::{ConnectorClient, Outbound};
+use crate::dispatch::SharedPipeline;
 use crate::engine::Runtime;
+use crate::middleware::{Flow, Outgoing};
 use crate::state::TurnStateCache;
 use crate::storage::{Storage, StorageError};
 use crate::turn::{TurnError, TurnOutcome, TurnRequest, run_turn};
@@ -40,6 +42,7 @@ pub struct Attempts {
     pub connector: Arc<ConnectorClient>,
     pub outbound: Outbound,
     pub storage: Arc<dyn Storage>,
+    pub pipeline: SharedPipeline,
 }
 
 /// Runs the turn until an attempt's state is saved, then posts its held-back
@@ -67,6 +70,7 @@ pub async fn run_to_commit(
             outbound: with.outbound.clone(),
             state,
             already_posted: std::mem::take(&mut already_posted),
+            pipeline: with.pipeline.clone(),
         };
         let mut outcome = run_turn(runtime, bot, request).await?;
         let changes = std::mem::take(&mut outcome.state_changes);
@@ -94,7 +98,16 @@ pub async fn run_to_commit(
                 Err(err) => return Err(TurnError::StateSave(err.to_string())),
             }
         }
-        for activity in outcome.held_back.drain(..).flatten() {
+        for mut activity in outcome.held_back.drain(..).flatten() {
+            if with
+                .pipeline
+                .lock()
+                .await
+                .outgoing(&mut Outgoing::Send(&mut activity))
+                == Flow::Drop
+            {
+                continue;
+            }
             with.connector
                 .send(&activity, &with.outbound)
                 .await

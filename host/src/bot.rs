@@ -33,6 +33,7 @@ pub struct BotVersion {
     pub credentials: Credentials,
     pub config: Arc<BTreeMap<String, Secret>>,
     pub state_quota: crate::storage::Quota,
+    pub middleware: crate::middleware::MiddlewareSwitches,
     /// Turns running or waiting on this version, up to the limit.
     pub permits: Arc<Semaphore>,
     pub pre: BotPre<TurnState>,
@@ -161,6 +162,7 @@ impl BotVersion {
             limits,
             credentials: manifest.credentials(defaults),
             state_quota: manifest.state_quota(),
+            middleware: manifest.middleware,
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,

@@ -42,6 +42,9 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Where tokens come from and what they must say.
     pub auth: crate::auth::AuthSettings,
+    /// The bearer token of the admin API (transcripts, proactive); without
+    /// one, only loopback callers may use it.
+    pub admin_token: Option<String>,
     pub service_urls: ServiceUrlPolicy,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,

@@ -17,13 +17,15 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::activity::{Activity, names};
-use crate::attempts::{Attempts, run_to_commit};
 use crate::auth::{Authenticator, OutboundTokens};
 use crate::connector::{ConnectorClient, Outbound};
+use crate::dispatch::{DispatchError, Dispatched, dispatch};
 use crate::engine::Runtime;
 use crate::metrics::Metrics;
 use crate::registry::{BotRegistry, BotSlot};
 use crate::storage::Storage;
+use crate::storage::references::ReferenceStore;
+use crate::storage::transcripts::TranscriptStore;
 use crate::turn::TurnError;
 
 /// What every request handler shares.
@@ -35,6 +37,10 @@ pub struct AppState {
     pub tokens: OutboundTokens,
     pub metrics: Arc<Metrics>,
     pub storage: Arc<dyn Storage>,
+    pub transcripts: Arc<dyn TranscriptStore>,
+    pub references: Arc<dyn ReferenceStore>,
+    /// The bearer token of the admin API; `None`: loopback callers only.
+    pub admin_token: Option<String>,
     pub max_body_bytes: usize,
 }
 
@@ -53,6 +59,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/bots",
             get(crate::status::bots).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/bots/{bot}/conversations",
+            get(crate::admin::conversations).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/bots/{bot}/conversations/{conversation}/activities",
+            get(crate::admin::activities).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/bots/{bot}/proactive",
+            post(crate::admin::proactive).fallback(method_not_allowed),
         )
         .route(
             "/metrics",
@@ -307,63 +325,32 @@ async fn take_turn(
     } else {
         Outbound::Dev
     };
-    let reject = |err: ApiError| {
-        slot.counters.rejected.fetch_add(1, Ordering::Relaxed);
-        state.metrics.turn(&slot.name, "rejected");
-        tracing::warn!(reason = %err.message, "turn rejected");
-        err.into_response()
-    };
-    // Past the bot's concurrency limit the caller is told to come back,
-    // rather than piling up turns without bound.
-    let Ok(_permit) = version.permits.clone().try_acquire_owned() else {
-        return reject(busy(
-            "TooManyTurns",
-            format!(
-                "the bot is running its maximum of {} concurrent turns",
-                version.limits.max_concurrent_turns
-            ),
-        ));
-    };
-    tracing::debug!("turn admitted");
-    let limits = version.limits.turn();
-    let conversation = activity.conversation_id().unwrap_or("").to_owned();
-    let Ok(_in_order) =
-        tokio::time::timeout(limits.deadline, slot.conversations.enter(&conversation)).await
-    else {
-        return reject(busy(
-            "ConversationBusy",
-            "earlier turns of this conversation did not finish in time".into(),
-        ));
-    };
-
+    remember_reference(&state, &slot.name, &activity);
     let activity = Arc::new(activity);
     let started = std::time::Instant::now();
-    let attempts = Attempts {
-        connector: state.connector.clone(),
-        outbound,
-        storage: state.storage.clone(),
-    };
-    let outcome = run_to_commit(&state.runtime, &version, activity.clone(), &attempts).await;
-    let took = started.elapsed();
-    Metrics::bot_histogram(&state.metrics.turn_duration, &slot.name).observe(took.as_secs_f64());
-    let ms = took.as_millis() as u64;
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(err) => {
-            let (counter, label) = match err {
-                TurnError::Timeout(_) => (&slot.counters.timed_out, "timeout"),
-                _ => (&slot.counters.failed, "failed"),
+    let result = dispatch(&state, &slot, &version, activity.clone(), outbound).await;
+    let ms = started.elapsed().as_millis() as u64;
+    let outcome = match result {
+        Ok(Dispatched::Done(outcome)) => outcome,
+        Ok(Dispatched::ShortCircuited(answer)) => {
+            tracing::info!(ms, status = answer.status, "turn answered by middleware");
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            return match answer.body {
+                Some(body) => (status, axum::Json(body)).into_response(),
+                None => status.into_response(),
             };
-            counter.fetch_add(1, Ordering::Relaxed);
-            state.metrics.turn(&slot.name, label);
+        }
+        Err(DispatchError::Busy { code, message }) => {
+            slot.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            state.metrics.turn(&slot.name, "rejected");
+            tracing::warn!(reason = %message, "turn rejected");
+            return busy(code, message).into_response();
+        }
+        Err(DispatchError::Turn(err)) => {
             tracing::error!(code = err.code(), ms, version = version.version(), error = %err, "turn failed");
             return turn_failed(&err).into_response();
         }
     };
-    slot.counters.ok.fetch_add(1, Ordering::Relaxed);
-    state.metrics.turn(&slot.name, "ok");
-    Metrics::bot_histogram(&state.metrics.instantiation, &slot.name)
-        .observe(outcome.instantiation.as_secs_f64());
     tracing::info!(
         ms,
         version = version.version(),
@@ -394,6 +381,25 @@ async fn take_turn(
         };
     }
     StatusCode::OK.into_response()
+}
+
+/// Stores the conversation reference of an inbound turn, for proactive
+/// messages, off the request path.
+fn remember_reference(state: &AppState, bot: &str, activity: &Activity) {
+    let Some(conversation) = activity.conversation_id().filter(|c| !c.is_empty()) else {
+        return;
+    };
+    let reference = crate::activity::conversation_reference(activity);
+    let (store, bot, conversation) = (
+        state.references.clone(),
+        bot.to_owned(),
+        conversation.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        if let Err(err) = store.save_reference(&bot, &conversation, &reference) {
+            tracing::warn!(error = %err, "cannot store the conversation reference");
+        }
+    });
 }
 
 /// 503 with `Retry-After: 1`.

@@ -2,6 +2,7 @@
 //! protocol. See `docs/ARCHITECTURE.md` for the request path.
 
 pub mod activity;
+pub mod admin;
 pub mod attempts;
 pub mod auth;
 pub mod bindings;
@@ -9,11 +10,13 @@ pub mod bot;
 pub mod cache;
 pub mod config;
 pub mod connector;
+pub mod dispatch;
 pub mod engine;
 pub mod guest_log;
 pub mod ingress;
 pub mod manifest;
 pub mod metrics;
+pub mod middleware;
 pub mod ordering;
 pub mod registry;
 pub mod server;

@@ -72,6 +72,10 @@ struct ServeArgs {
     /// On shutdown, how long in-flight turns may take to finish, in ms.
     #[arg(long, env = "TURNBOX_SHUTDOWN_GRACE_MS", default_value_t = 15_000)]
     shutdown_grace_ms: u64,
+    /// The bearer token of the admin API (transcripts, proactive messages);
+    /// without one, only loopback callers may use it.
+    #[arg(long, env = "TURNBOX_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
     #[command(flatten)]
     credentials: CredentialArgs,
     #[command(flatten)]
@@ -203,6 +207,7 @@ fn main() -> anyhow::Result<()> {
                 },
                 shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
                 auth: args.auth.into_settings(),
+                admin_token: args.admin_token.filter(|t| !t.is_empty()),
                 service_urls,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             };

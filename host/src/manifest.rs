@@ -99,6 +99,9 @@ pub struct Manifest {
     pub config: BTreeMap<String, Secret>,
     #[serde(default)]
     pub state: StateSection,
+    /// Built-in middleware switched on for this bot.
+    #[serde(default)]
+    pub middleware: crate::middleware::MiddlewareSwitches,
 }
 
 /// State quotas as written in the manifest.

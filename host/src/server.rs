@@ -47,7 +47,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         &runtime.engine,
     )?);
     let metrics = Arc::new(Metrics::new());
-    let storage: Arc<dyn crate::storage::Storage> = Arc::new(crate::storage::SqliteStorage::open(
+    // One database holds state, transcripts (and, later, timers).
+    let database = Arc::new(crate::storage::SqliteStorage::open(
         &config.data_dir.join("state.db"),
     )?);
     let registry = Arc::new(BotRegistry::new(
@@ -75,7 +76,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         authenticator: Authenticator::new(config.auth.clone(), http.clone()),
         tokens: OutboundTokens::new(config.auth.clone(), http),
         metrics,
-        storage,
+        storage: database.clone(),
+        transcripts: database.clone(),
+        references: database,
+        admin_token: config.admin_token.clone(),
         max_body_bytes: config.max_body_bytes,
     });
 
@@ -89,7 +93,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     tracing::info!("turnbox listening on http://{local}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    // Connection info lets the admin API tell loopback callers apart.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stopping_tx.send(());
     });

@@ -14,9 +14,11 @@ use crate::bindings::turnbox::bot::{config, context, logging, state, types as wi
 use crate::bot::BotVersion;
 use crate::config::TurnLimits;
 use crate::connector::{ConnectorClient, ConnectorError, Outbound};
+use crate::dispatch::SharedPipeline;
 use crate::engine::Runtime;
 use crate::guest_log::{GuestOutput, Stream};
 use crate::manifest::Secret;
+use crate::middleware::{Flow, Outgoing};
 use crate::state::{Scope, StateError, TurnStateCache};
 use crate::storage::Change;
 
@@ -52,6 +54,8 @@ pub struct TurnRequest {
     /// Ids of sends an earlier attempt of this turn already posted before it
     /// used state: the same sends in this attempt are not posted again.
     pub already_posted: Vec<String>,
+    /// The turn's middleware, which sees what the turn emits.
+    pub pipeline: SharedPipeline,
 }
 
 /// The provisional id of the `n`th held-back send (1-based).
@@ -173,6 +177,7 @@ pub struct TurnState {
     held_back: Vec<Option<Activity>>,
     already_posted: Vec<String>,
     posted_before_state: Vec<String>,
+    pipeline: SharedPipeline,
 }
 
 impl WasiView for TurnState {
@@ -197,6 +202,7 @@ pub async fn run_turn(
         outbound,
         state,
         already_posted,
+        pipeline,
     } = request;
     let limits = bot.limits.turn();
     let fuel = bot.limits.fuel;
@@ -228,6 +234,7 @@ pub async fn run_turn(
         held_back: Vec::new(),
         already_posted,
         posted_before_state: Vec::new(),
+        pipeline,
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);
@@ -433,6 +440,17 @@ impl context::HostTurnContext for TurnState {
             self.posted_before_state.push(id.clone());
             return Ok(Ok(wit::ResourceResponse { id }));
         }
+        let mut activity = activity;
+        if self
+            .pipeline
+            .lock()
+            .await
+            .outgoing(&mut Outgoing::Send(&mut activity))
+            == Flow::Drop
+        {
+            self.posted_before_state.push(String::new());
+            return Ok(Ok(wit::ResourceResponse { id: String::new() }));
+        }
         let connector = self.connector.clone();
         Ok(match connector.send(&activity, &self.outbound).await {
             Ok(response) => {
@@ -479,6 +497,18 @@ impl context::HostTurnContext for TurnState {
                 )),
             });
         }
+        let mut activity = activity;
+        if self
+            .pipeline
+            .lock()
+            .await
+            .outgoing(&mut Outgoing::Update(&mut activity))
+            == Flow::Drop
+        {
+            return Ok(Ok(wit::ResourceResponse {
+                id: activity.id.unwrap_or_default(),
+            }));
+        }
         let connector = self.connector.clone();
         Ok(match connector.update(&activity, &self.outbound).await {
             Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
@@ -514,6 +544,15 @@ impl context::HostTurnContext for TurnState {
                     None,
                 )),
             });
+        }
+        if self
+            .pipeline
+            .lock()
+            .await
+            .outgoing(&mut Outgoing::Delete(&activity_id))
+            == Flow::Drop
+        {
+            return Ok(Ok(()));
         }
         let connector = self.connector.clone();
         let incoming = self.incoming.clone();

@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod bad_input;
+mod conversations;
 mod hot_reload;
 mod isolation;
 mod manifests;

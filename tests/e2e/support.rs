@@ -112,7 +112,7 @@ impl Host {
             .arg(data)
             .args(["--bind", "127.0.0.1", "--port", "0"])
             .args(args)
-            .env("RUST_LOG", "info,turnbox::ingress=debug")
+            .env("RUST_LOG", "info,turnbox::dispatch=debug")
             .env_remove("PORT")
             .env_remove("MicrosoftAppId")
             .env_remove("MicrosoftAppPassword")

@@ -3,9 +3,11 @@
 //! SQLite (`sqlite.rs`) is the embedded default; every backend must pass the
 //! suite in `suite.rs`.
 
+pub mod references;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
+pub mod transcripts;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,140 @@
+//! Running a turn for a bot, whoever asks for it (an HTTP request, the
+//! proactive API, a timer): admission (the bot's concurrency limit, then the
+//! conversation's order), the middleware pipeline around the turn, the
+//! attempts to a committed state, and the bot's turn counters.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::activity::Activity;
+use crate::attempts::{Attempts, run_to_commit};
+use crate::bot::BotVersion;
+use crate::connector::Outbound;
+use crate::ingress::AppState;
+use crate::middleware::{
+    Flow, Middleware, Outgoing, Pipeline, ShortCircuit, ShowTyping, TranscriptLogger, TurnEnd,
+    TurnInfo, TurnMetrics,
+};
+use crate::registry::BotSlot;
+use crate::turn::{TurnError, TurnOutcome};
+
+/// The pipeline of a turn, shared with the host calls that emit activities.
+pub type SharedPipeline = Arc<tokio::sync::Mutex<Pipeline>>;
+
+/// How a dispatched turn ended well.
+pub enum Dispatched {
+    Done(TurnOutcome),
+    ShortCircuited(ShortCircuit),
+}
+
+/// Why a turn did not run or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// Not admitted: the caller may retry shortly.
+    #[error("{message}")]
+    Busy { code: &'static str, message: String },
+    #[error(transparent)]
+    Turn(#[from] TurnError),
+}
+
+/// The middleware a bot's manifest switches on, outermost first.
+fn middleware_for(app: &AppState, version: &BotVersion) -> Vec<Arc<dyn Middleware>> {
+    let switches = version.middleware;
+    let mut list: Vec<Arc<dyn Middleware>> = Vec::new();
+    if switches.metrics {
+        list.push(Arc::new(TurnMetrics {
+            metrics: app.metrics.clone(),
+        }));
+    }
+    if switches.transcript {
+        list.push(Arc::new(TranscriptLogger {
+            store: app.transcripts.clone(),
+        }));
+    }
+    if switches.typing {
+        list.push(Arc::new(ShowTyping::default()));
+    }
+    list
+}
+
+/// Runs a turn of `version` on `activity`.
+pub async fn dispatch(
+    app: &AppState,
+    slot: &BotSlot,
+    version: &Arc<BotVersion>,
+    activity: Arc<Activity>,
+    outbound: Outbound,
+) -> Result<Dispatched, DispatchError> {
+    // Past the bot's concurrency limit the caller is told to come back,
+    // rather than piling up turns without bound.
+    let Ok(_permit) = version.permits.clone().try_acquire_owned() else {
+        return Err(DispatchError::Busy {
+            code: "TooManyTurns",
+            message: format!(
+                "the bot is running its maximum of {} concurrent turns",
+                version.limits.max_concurrent_turns
+            ),
+        });
+    };
+    tracing::debug!("turn admitted");
+    let conversation = activity.conversation_id().unwrap_or("").to_owned();
+    let deadline = version.limits.turn().deadline;
+    let Ok(_in_order) =
+        tokio::time::timeout(deadline, slot.conversations.enter(&conversation)).await
+    else {
+        return Err(DispatchError::Busy {
+            code: "ConversationBusy",
+            message: "earlier turns of this conversation did not finish in time".into(),
+        });
+    };
+
+    let turn = Arc::new(TurnInfo {
+        bot: version.name.clone(),
+        incoming: activity.clone(),
+        connector: app.connector.clone(),
+        outbound: outbound.clone(),
+    });
+    let pipeline: SharedPipeline = Arc::new(tokio::sync::Mutex::new(Pipeline::new(
+        turn,
+        &middleware_for(app, version),
+    )));
+
+    if let Some(answer) = pipeline.lock().await.before().await {
+        pipeline
+            .lock()
+            .await
+            .after(&TurnEnd::ShortCircuited(&answer))
+            .await;
+        slot.counters.ok.fetch_add(1, Ordering::Relaxed);
+        return Ok(Dispatched::ShortCircuited(answer));
+    }
+
+    let attempts = Attempts {
+        connector: app.connector.clone(),
+        outbound,
+        storage: app.storage.clone(),
+        pipeline: pipeline.clone(),
+    };
+    let result = run_to_commit(&app.runtime, version, activity, &attempts).await;
+    let mut pipeline = pipeline.lock().await;
+    match result {
+        Ok(mut outcome) => {
+            // Replies returned in the response leave the turn now.
+            outcome.buffered_replies.retain_mut(|reply| {
+                pipeline.outgoing(&mut Outgoing::Send(reply)) == Flow::Continue
+            });
+            pipeline.after(&TurnEnd::Done(&outcome)).await;
+            slot.counters.ok.fetch_add(1, Ordering::Relaxed);
+            Ok(Dispatched::Done(outcome))
+        }
+        Err(err) => {
+            pipeline.after(&TurnEnd::Failed(&err)).await;
+            let counter = match err {
+                TurnError::Timeout(_) => &slot.counters.timed_out,
+                _ => &slot.counters.failed,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            Err(DispatchError::Turn(err))
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Conversation references: the last inbound turn's reference per bot and
+//! conversation, for proactive messages.
+
+use serde_json::Value;
+
+use super::{SqliteStorage, StorageError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS conversation_refs (
+    bot          TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    reference    TEXT NOT NULL,
+    updated      INTEGER NOT NULL,
+    PRIMARY KEY (bot, conversation)
+);
+";
+
+pub trait ReferenceStore: Send + Sync {
+    fn save_reference(
+        &self,
+        bot: &str,
+        conversation: &str,
+        reference: &Value,
+    ) -> Result<(), StorageError>;
+    fn reference(&self, bot: &str, conversation: &str) -> Result<Option<Value>, StorageError>;
+}
+
+fn backend(err: rusqlite::Error) -> StorageError {
+    StorageError::Backend(err.to_string())
+}
+
+impl ReferenceStore for SqliteStorage {
+    fn save_reference(
+        &self,
+        bot: &str,
+        conversation: &str,
+        reference: &Value,
+    ) -> Result<(), StorageError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        self.conn()
+            .execute(
+                "INSERT INTO conversation_refs (bot, conversation, reference, updated) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (bot, conversation) DO UPDATE SET reference = excluded.reference, updated = excluded.updated",
+                rusqlite::params![bot, conversation, reference.to_string(), now],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn reference(&self, bot: &str, conversation: &str) -> Result<Option<Value>, StorageError> {
+        use rusqlite::OptionalExtension;
+        let text: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT reference FROM conversation_refs WHERE bot = ?1 AND conversation = ?2",
+                rusqlite::params![bot, conversation],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+}
