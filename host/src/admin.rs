@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::activity::{continuation_activity, names};
-use crate::connector::Outbound;
 use crate::dispatch::{DispatchError, Dispatched, dispatch};
 use crate::ingress::{ApiError, AppState};
 use crate::registry::BotSlot;
@@ -198,13 +197,7 @@ pub async fn proactive(
             "the bot is no longer served",
         )
     })?;
-    let outbound = match state
-        .tokens
-        .provider(&version.credentials, activity.channel_id.as_deref())
-    {
-        Some(tokens) => Outbound::Authenticated(tokens),
-        None => Outbound::Dev,
-    };
+    let outbound = state.outbound_for(&version, activity.channel_id.as_deref());
     let span = tracing::info_span!(
         "turn",
         bot = %slot.name,

@@ -15,8 +15,9 @@ use crate::dispatch::SharedPipeline;
 use crate::engine::Runtime;
 use crate::middleware::{Flow, Outgoing};
 use crate::state::TurnStateCache;
+use crate::storage::timers::TimerStore;
 use crate::storage::{Storage, StorageError};
-use crate::turn::{TurnError, TurnOutcome, TurnRequest, run_turn};
+use crate::turn::{TimerOp, TurnError, TurnOutcome, TurnRequest, run_turn};
 
 /// Attempts of one turn before it fails with `StateConflict`.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -43,6 +44,7 @@ pub struct Attempts {
     pub outbound: Outbound,
     pub storage: Arc<dyn Storage>,
     pub pipeline: SharedPipeline,
+    pub timers: Arc<dyn TimerStore>,
 }
 
 /// Runs the turn until an attempt's state is saved, then posts its held-back
@@ -71,6 +73,7 @@ pub async fn run_to_commit(
             state,
             already_posted: std::mem::take(&mut already_posted),
             pipeline: with.pipeline.clone(),
+            timers: with.timers.clone(),
         };
         let mut outcome = run_turn(runtime, bot, request).await?;
         let changes = std::mem::take(&mut outcome.state_changes);
@@ -97,6 +100,19 @@ pub async fn run_to_commit(
                 }
                 Err(err) => return Err(TurnError::StateSave(err.to_string())),
             }
+        }
+        let ops = std::mem::take(&mut outcome.timer_ops);
+        if !ops.is_empty() {
+            let (store, bot) = (with.timers.clone(), bot.name.to_string());
+            tokio::task::spawn_blocking(move || {
+                ops.iter().try_for_each(|op| match op {
+                    TimerOp::Schedule(timer) => store.schedule(timer),
+                    TimerOp::Cancel(id) => store.cancel(&bot, id).map(|_| ()),
+                })
+            })
+            .await
+            .map_err(|e| TurnError::StateSave(e.to_string()))?
+            .map_err(|e| TurnError::StateSave(format!("timers: {e}")))?;
         }
         for mut activity in outcome.held_back.drain(..).flatten() {
             if with

@@ -114,6 +114,7 @@ pub async fn dispatch(
         outbound,
         storage: app.storage.clone(),
         pipeline: pipeline.clone(),
+        timers: app.timers.clone(),
     };
     let result = run_to_commit(&app.runtime, version, activity, &attempts).await;
     let mut pipeline = pipeline.lock().await;

@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::registry::{BotRegistry, BotSlot};
 use crate::storage::Storage;
 use crate::storage::references::ReferenceStore;
+use crate::storage::timers::TimerStore;
 use crate::storage::transcripts::TranscriptStore;
 use crate::turn::TurnError;
 
@@ -39,9 +40,26 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub transcripts: Arc<dyn TranscriptStore>,
     pub references: Arc<dyn ReferenceStore>,
+    pub timers: Arc<dyn TimerStore>,
     /// The bearer token of the admin API; `None`: loopback callers only.
     pub admin_token: Option<String>,
     pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// How a turn of `version` in a conversation on `channel` calls the
+    /// connector: with the bot's token when it has an app id, else in dev
+    /// mode. For inbound requests, use it only once they are authenticated.
+    pub fn outbound_for(
+        &self,
+        version: &crate::bot::BotVersion,
+        channel: Option<&str>,
+    ) -> Outbound {
+        match self.tokens.provider(&version.credentials, channel) {
+            Some(tokens) => Outbound::Authenticated(tokens),
+            None => Outbound::Dev,
+        }
+    }
 }
 
 /// The routes of the host.
@@ -306,13 +324,7 @@ async fn take_turn(
                 activity
                     .extra
                     .insert("callerId".into(), identity.caller_id.into());
-                match state
-                    .tokens
-                    .provider(&version.credentials, activity.channel_id.as_deref())
-                {
-                    Some(tokens) => Outbound::Authenticated(tokens),
-                    None => Outbound::Dev,
-                }
+                state.outbound_for(&version, activity.channel_id.as_deref())
             }
             Err(err) => {
                 slot.counters.rejected.fetch_add(1, Ordering::Relaxed);

@@ -317,6 +317,11 @@ impl BotRegistry {
             .clone()
     }
 
+    /// The bot whose file stem is `name`.
+    pub fn slot_named(&self, name: &str) -> Option<Arc<BotSlot>> {
+        self.slot(name)
+    }
+
     /// The bot behind `/api/bots/{route}/messages`.
     pub fn route(&self, route: &str) -> Option<Arc<BotSlot>> {
         self.routes.load().get(route).cloned()

@@ -78,10 +78,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         metrics,
         storage: database.clone(),
         transcripts: database.clone(),
-        references: database,
+        references: database.clone(),
+        timers: database,
         admin_token: config.admin_token.clone(),
         max_body_bytes: config.max_body_bytes,
     });
+
+    crate::scheduler::start(state.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -10,7 +10,7 @@ use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::activity::{Activity, names};
-use crate::bindings::turnbox::bot::{config, context, logging, state, types as wit};
+use crate::bindings::turnbox::bot::{config, context, logging, state, timers, types as wit};
 use crate::bot::BotVersion;
 use crate::config::TurnLimits;
 use crate::connector::{ConnectorClient, ConnectorError, Outbound};
@@ -21,6 +21,7 @@ use crate::manifest::Secret;
 use crate::middleware::{Flow, Outgoing};
 use crate::state::{Scope, StateError, TurnStateCache};
 use crate::storage::Change;
+use crate::storage::timers::{Timer, TimerStore};
 
 /// The host side of a `turn-context` resource. All turn data lives in the
 /// store's [`TurnState`]; the resource only names it.
@@ -43,6 +44,15 @@ pub struct TurnOutcome {
     /// Ids of the sends posted before the turn first used state, in order,
     /// including those an earlier attempt posted.
     pub posted_before_state: Vec<String>,
+    /// Timers scheduled and cancelled, to be stored with the state.
+    pub timer_ops: Vec<TimerOp>,
+}
+
+/// A timer change made by a turn, applied when the turn commits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimerOp {
+    Schedule(Timer),
+    Cancel(String),
 }
 
 /// What a turn runs on, besides the bot.
@@ -56,6 +66,7 @@ pub struct TurnRequest {
     pub already_posted: Vec<String>,
     /// The turn's middleware, which sees what the turn emits.
     pub pipeline: SharedPipeline,
+    pub timers: Arc<dyn TimerStore>,
 }
 
 /// The provisional id of the `n`th held-back send (1-based).
@@ -178,6 +189,8 @@ pub struct TurnState {
     already_posted: Vec<String>,
     posted_before_state: Vec<String>,
     pipeline: SharedPipeline,
+    timers: Arc<dyn TimerStore>,
+    timer_ops: Vec<TimerOp>,
 }
 
 impl WasiView for TurnState {
@@ -203,6 +216,7 @@ pub async fn run_turn(
         state,
         already_posted,
         pipeline,
+        timers,
     } = request;
     let limits = bot.limits.turn();
     let fuel = bot.limits.fuel;
@@ -235,6 +249,8 @@ pub async fn run_turn(
         already_posted,
         posted_before_state: Vec::new(),
         pipeline,
+        timers,
+        timer_ops: Vec::new(),
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);
@@ -297,6 +313,7 @@ pub async fn run_turn(
         state_changes: data.state.changes(),
         held_back: std::mem::take(&mut data.held_back),
         posted_before_state: std::mem::take(&mut data.posted_before_state),
+        timer_ops: std::mem::take(&mut data.timer_ops),
     })
 }
 
@@ -625,6 +642,82 @@ impl state::Host for TurnState {
             .delete(scope.into(), &key)
             .await
             .map_err(Into::into))
+    }
+}
+
+/// The longest delay a timer may have: a year.
+const MAX_TIMER_DELAY_MS: u64 = 366 * 24 * 3600 * 1000;
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl timers::Host for TurnState {
+    async fn schedule(
+        &mut self,
+        delay_ms: u64,
+        name: String,
+        value: Option<String>,
+    ) -> wasmtime::Result<Result<String, wit::CallError>> {
+        if delay_ms > MAX_TIMER_DELAY_MS {
+            return Ok(Err(call_error(
+                "BadArgument",
+                "a timer may be at most a year away".into(),
+                None,
+            )));
+        }
+        if self.incoming.conversation_id().is_none_or(str::is_empty) {
+            return Ok(Err(call_error(
+                "BadArgument",
+                "timers need a conversation: the activity has none".into(),
+                None,
+            )));
+        }
+        let value = match value.map(|v| serde_json::from_str(&v)).transpose() {
+            Ok(value) => value,
+            Err(e) => {
+                return Ok(Err(call_error(
+                    "BadArgument",
+                    format!("the value is not JSON: {e}"),
+                    None,
+                )));
+            }
+        };
+        let id = crate::storage::new_etag();
+        self.timer_ops.push(TimerOp::Schedule(Timer {
+            id: id.clone(),
+            bot: self.bot.to_string(),
+            due: now_millis() + delay_ms as i64,
+            name,
+            value,
+            reference: crate::activity::conversation_reference(&self.incoming),
+        }));
+        Ok(Ok(id))
+    }
+
+    async fn cancel(&mut self, timer_id: String) -> wasmtime::Result<Result<bool, wit::CallError>> {
+        let scheduled_here = self
+            .timer_ops
+            .iter()
+            .position(|op| matches!(op, TimerOp::Schedule(t) if t.id == timer_id));
+        if let Some(index) = scheduled_here {
+            self.timer_ops.remove(index);
+            return Ok(Ok(true));
+        }
+        let (store, bot, id) = (self.timers.clone(), self.bot.to_string(), timer_id.clone());
+        let exists = tokio::task::spawn_blocking(move || store.exists(&bot, &id)).await;
+        match exists {
+            Ok(Ok(true)) => {
+                self.timer_ops.push(TimerOp::Cancel(timer_id));
+                Ok(Ok(true))
+            }
+            Ok(Ok(false)) => Ok(Ok(false)),
+            Ok(Err(e)) => Ok(Err(call_error("StorageError", e.to_string(), None))),
+            Err(e) => Ok(Err(call_error("StorageError", e.to_string(), None))),
+        }
     }
 }
 

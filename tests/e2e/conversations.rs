@@ -178,8 +178,10 @@ async fn a_proactive_message_reaches_the_conversation() {
         "{}",
         proactive.path
     );
-    // The misbehave bot answers an event with `ok: ` and no text.
-    assert_eq!(proactive.body["text"], "ok: ");
+    assert_eq!(
+        proactive.body["text"],
+        "event ContinueConversation value={\"reason\":\"reminder\"}"
+    );
     assert_eq!(proactive.body["recipient"]["id"], "user-1");
     assert_eq!(proactive.body["from"]["id"], "bot-1");
 
@@ -192,4 +194,44 @@ async fn a_proactive_message_reaches_the_conversation() {
     let (status, body) = read(response).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, "ConversationNotFound");
+}
+
+#[tokio::test]
+async fn a_timer_fires_once_after_a_restart() {
+    let connector = Connector::start().await;
+    let bots = BotsDir::with(&[("bot", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    let host = Host::start_in(bots.path(), data.path(), &[]);
+    let service_url = connector.service_url();
+    let (status, _) = post_activity(
+        &host.url("/api/bots/bot/messages"),
+        &message(&service_url, "timer2 wake-up 2500 never 1500"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        connector.received()[0].body["text"],
+        "scheduled wake-up, cancelled never: true"
+    );
+    // The host stops before the timer is due…
+    drop(host);
+
+    // …and a new one fires it.
+    let host = Host::start_in(bots.path(), data.path(), &[]);
+    eventually("the timer fires", || async {
+        connector.received().len() >= 2
+    })
+    .await;
+    let fired = &connector.received()[1];
+    assert_eq!(fired.body["text"], "event wake-up value=-");
+    assert!(
+        fired
+            .path
+            .starts_with("/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities")
+    );
+    assert!(host.wait_for_log("timer fired").await);
+    // The cancelled timer was due earlier and never fired; the fired one
+    // does not fire again.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(connector.received().len(), 2, "{:?}", connector.received());
 }

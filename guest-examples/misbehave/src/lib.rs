@@ -14,6 +14,10 @@
 //! - `state setfail SCOPE KEY JSON`: sets a value, then fails the turn;
 //! - `incr SCOPE KEY [MS]`: adds one to a number in state, pausing MS
 //!   milliseconds between reading and writing it, and replies `KEY=N`;
+//! - `timer NAME MS`: schedules a timer; `timer2 NAME1 MS1 NAME2 MS2`
+//!   schedules two and cancels the second; both reply with what they did;
+//! - an `event` activity (a timer, a proactive turn): replies
+//!   `event NAME value=VALUE`;
 //! - `callerid`: replies with the `callerId` the host set on the activity;
 //! - `config KEY`: replies `config KEY=VALUE` from its manifest (`-` when unset);
 //! - `edit`: sends `draft`, replaces it with `final`, then deletes it, to
@@ -30,6 +34,7 @@ wit_bindgen::generate!({
 use exports::turnbox::bot::handler::Guest;
 use turnbox::bot::context::TurnContext;
 use turnbox::bot::state::{self, Scope};
+use turnbox::bot::timers;
 use turnbox::bot::types::{BotError, InvokeResponse};
 
 struct Misbehave;
@@ -37,6 +42,11 @@ struct Misbehave;
 impl Guest for Misbehave {
     fn on_turn(ctx: &TurnContext) -> Result<Option<InvokeResponse>, BotError> {
         let mut incoming = ctx.activity();
+        if incoming.type_ == "event" {
+            let name = incoming.name.clone().unwrap_or_default();
+            let value = incoming.value.clone().unwrap_or_else(|| "-".to_string());
+            return reply(ctx, &mut incoming, format!("event {name} value={value}"));
+        }
         let text = incoming.text.clone().unwrap_or_default();
         match text.as_str() {
             "trap" => panic!("misbehave: asked to trap"),
@@ -101,6 +111,10 @@ impl Guest for Misbehave {
             }
             _ if text.starts_with("state ") || text.starts_with("incr ") => {
                 let answer = state_command(&text)?;
+                reply(ctx, &mut incoming, answer)
+            }
+            _ if text.starts_with("timer ") || text.starts_with("timer2 ") => {
+                let answer = timer_command(&text)?;
                 reply(ctx, &mut incoming, answer)
             }
             "callerid" => {
@@ -172,6 +186,31 @@ fn state_command(text: &str) -> Result<String, BotError> {
             let next = current + 1;
             state::set(scope, key, &next.to_string()).map_err(state_failed)?;
             Ok(format!("{key}={next}"))
+        }
+        _ => Err(BotError {
+            code: "BadCommand".to_string(),
+            message: format!("cannot parse `{text}`"),
+        }),
+    }
+}
+
+/// Runs a `timer …` or `timer2 …` command; returns the reply text.
+fn timer_command(text: &str) -> Result<String, BotError> {
+    let words: Vec<&str> = text.split(' ').collect();
+    let delay = |ms: &str| ms.parse::<u64>().unwrap_or(0);
+    match words.as_slice() {
+        ["timer", name, ms] => {
+            timers::schedule(delay(ms), name, Some(&format!("\"{name}\"")))
+                .map_err(state_failed)?;
+            Ok(format!("scheduled {name}"))
+        }
+        ["timer2", first, first_ms, second, second_ms] => {
+            timers::schedule(delay(first_ms), first, None).map_err(state_failed)?;
+            let id = timers::schedule(delay(second_ms), second, None).map_err(state_failed)?;
+            let cancelled = timers::cancel(&id).map_err(state_failed)?;
+            Ok(format!(
+                "scheduled {first}, cancelled {second}: {cancelled}"
+            ))
         }
         _ => Err(BotError {
             code: "BadCommand".to_string(),

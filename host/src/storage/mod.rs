@@ -7,6 +7,7 @@ pub mod references;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
+pub mod timers;
 pub mod transcripts;
 
 use std::collections::HashMap;

@@ -55,6 +55,7 @@ impl SqliteStorage {
             .map_err(backend)?;
         conn.execute_batch(super::references::SCHEMA)
             .map_err(backend)?;
+        conn.execute_batch(super::timers::SCHEMA).map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
         })

@@ -1,0 +1,204 @@
+//! Durable timers: scheduled by a bot's turn, stored, claimed when due by
+//! the host's timer loop, and removed once fired, so each fires once.
+
+use serde_json::Value;
+
+use super::{SqliteStorage, StorageError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS timers (
+    id        TEXT PRIMARY KEY,
+    bot       TEXT NOT NULL,
+    due       INTEGER NOT NULL,
+    name      TEXT NOT NULL,
+    value     TEXT,
+    reference TEXT NOT NULL,
+    claimed   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (claimed, due);
+";
+
+/// A stored timer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer {
+    pub id: String,
+    pub bot: String,
+    /// When it is due, in milliseconds since the Unix epoch.
+    pub due: i64,
+    pub name: String,
+    pub value: Option<Value>,
+    /// The conversation reference of the turn that scheduled it.
+    pub reference: Value,
+}
+
+pub trait TimerStore: Send + Sync {
+    fn schedule(&self, timer: &Timer) -> Result<(), StorageError>;
+    /// Removes a pending timer of `bot`; false when there was none.
+    fn cancel(&self, bot: &str, id: &str) -> Result<bool, StorageError>;
+    /// Whether `bot` has a pending timer `id`.
+    fn exists(&self, bot: &str, id: &str) -> Result<bool, StorageError>;
+    /// Claims up to `limit` timers due at `now`, earliest first: no other
+    /// claim returns them until they are released.
+    fn claim_due(&self, now: i64, limit: u32) -> Result<Vec<Timer>, StorageError>;
+    /// Removes a fired timer.
+    fn complete(&self, id: &str) -> Result<(), StorageError>;
+    /// Makes a claimed timer due again at `due`.
+    fn release(&self, id: &str, due: i64) -> Result<(), StorageError>;
+    /// Releases every claim: run at start-up, when no timer can be firing.
+    fn release_all(&self) -> Result<(), StorageError>;
+}
+
+fn backend(err: rusqlite::Error) -> StorageError {
+    StorageError::Backend(err.to_string())
+}
+
+impl TimerStore for SqliteStorage {
+    fn schedule(&self, timer: &Timer) -> Result<(), StorageError> {
+        self.conn()
+            .execute(
+                "INSERT INTO timers (id, bot, due, name, value, reference) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![
+                    timer.id,
+                    timer.bot,
+                    timer.due,
+                    timer.name,
+                    timer.value.as_ref().map(Value::to_string),
+                    timer.reference.to_string()
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn cancel(&self, bot: &str, id: &str) -> Result<bool, StorageError> {
+        let removed = self
+            .conn()
+            .execute(
+                "DELETE FROM timers WHERE id = ?1 AND bot = ?2 AND claimed = 0",
+                rusqlite::params![id, bot],
+            )
+            .map_err(backend)?;
+        Ok(removed > 0)
+    }
+
+    fn exists(&self, bot: &str, id: &str) -> Result<bool, StorageError> {
+        let count: i64 = self
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM timers WHERE id = ?1 AND bot = ?2 AND claimed = 0",
+                rusqlite::params![id, bot],
+                |row| row.get(0),
+            )
+            .map_err(backend)?;
+        Ok(count > 0)
+    }
+
+    fn claim_due(&self, now: i64, limit: u32) -> Result<Vec<Timer>, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let timers = {
+            let mut statement = tx
+                .prepare(
+                    "SELECT id, bot, due, name, value, reference FROM timers
+                     WHERE claimed = 0 AND due <= ?1 ORDER BY due LIMIT ?2",
+                )
+                .map_err(backend)?;
+            statement
+                .query_map(rusqlite::params![now, limit], |row| {
+                    let value: Option<String> = row.get(4)?;
+                    let reference: String = row.get(5)?;
+                    Ok(Timer {
+                        id: row.get(0)?,
+                        bot: row.get(1)?,
+                        due: row.get(2)?,
+                        name: row.get(3)?,
+                        value: value.and_then(|v| serde_json::from_str(&v).ok()),
+                        reference: serde_json::from_str(&reference).unwrap_or(Value::Null),
+                    })
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?
+        };
+        for timer in &timers {
+            tx.execute(
+                "UPDATE timers SET claimed = 1 WHERE id = ?1",
+                rusqlite::params![timer.id],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+        Ok(timers)
+    }
+
+    fn complete(&self, id: &str) -> Result<(), StorageError> {
+        self.conn()
+            .execute("DELETE FROM timers WHERE id = ?1", rusqlite::params![id])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn release(&self, id: &str, due: i64) -> Result<(), StorageError> {
+        self.conn()
+            .execute(
+                "UPDATE timers SET claimed = 0, due = ?2 WHERE id = ?1",
+                rusqlite::params![id, due],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn release_all(&self) -> Result<(), StorageError> {
+        self.conn()
+            .execute("UPDATE timers SET claimed = 0 WHERE claimed = 1", [])
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn timers_are_claimed_once_when_due() {
+        let store = SqliteStorage::in_memory().unwrap();
+        let timer = |id: &str, due| Timer {
+            id: id.into(),
+            bot: "b".into(),
+            due,
+            name: "n".into(),
+            value: Some(json!({"k": 1})),
+            reference: json!({"conversation": {"id": "c"}}),
+        };
+        store.schedule(&timer("early", 100)).unwrap();
+        store.schedule(&timer("late", 200)).unwrap();
+        store.schedule(&timer("gone", 150)).unwrap();
+        assert!(store.cancel("b", "gone").unwrap());
+        assert!(
+            !store.cancel("other-bot", "late").unwrap(),
+            "bots cancel only their own"
+        );
+
+        assert!(store.claim_due(50, 10).unwrap().is_empty());
+        let claimed = store.claim_due(150, 10).unwrap();
+        assert_eq!(claimed, vec![timer("early", 100)]);
+        assert!(
+            store.claim_due(150, 10).unwrap().is_empty(),
+            "a claim is exclusive"
+        );
+        store.complete("early").unwrap();
+
+        let late = store.claim_due(1000, 10).unwrap();
+        assert_eq!(late.len(), 1);
+        store.release_all().unwrap();
+        assert_eq!(
+            store.claim_due(1000, 10).unwrap().len(),
+            1,
+            "released claims fire again"
+        );
+    }
+}
