@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod ordering;
 pub mod registry;
+pub mod replay;
 pub mod scheduler;
 pub mod server;
 pub mod state;

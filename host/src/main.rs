@@ -29,7 +29,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the bots in a folder over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Replay a Bot Framework `.transcript` against a bot and compare its
+    /// replies; exits 1 on a mismatch.
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// The bot component.
+    bot: PathBuf,
+    /// The transcript to replay.
+    transcript: PathBuf,
+    /// The bot's manifest; default: `BOT.toml` beside the bot, if present.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -187,6 +201,30 @@ fn main() -> anyhow::Result<()> {
 
     let cli = Cli::parse();
     match cli.command {
+        Command::Test(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let manifest = args
+                .manifest
+                .unwrap_or_else(|| args.bot.with_extension("toml"));
+            let transcript = turnbox::replay::read_transcript(&args.transcript)?;
+            let report =
+                runtime.block_on(turnbox::replay::replay(&args.bot, &manifest, &transcript))?;
+            for mismatch in &report.mismatches {
+                println!("MISMATCH {mismatch}");
+            }
+            println!(
+                "{} turns replayed, {} replies compared, {} mismatches",
+                report.turns,
+                report.compared,
+                report.mismatches.len()
+            );
+            if !report.mismatches.is_empty() {
+                std::process::exit(1);
+            }
+        }
         Command::Serve(args) => {
             let service_urls = ServiceUrlPolicy::parse(&args.allowed_service_urls)
                 .map_err(anyhow::Error::msg)

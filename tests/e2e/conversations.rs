@@ -235,3 +235,42 @@ async fn a_timer_fires_once_after_a_restart() {
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(connector.received().len(), 2, "{:?}", connector.received());
 }
+
+fn replay(bot: &std::path::Path, transcript: &std::path::Path) -> (Option<i32>, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_turnbox"))
+        .arg("test")
+        .arg(bot)
+        .arg(transcript)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run turnbox test");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn turnbox_test_replays_a_transcript() {
+    let bot = guest("rust_echo");
+    let good = root().join("guest-examples/rust-echo/echo.transcript");
+    let (code, out) = replay(&bot, &good);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("3 turns replayed, 3 replies compared, 0 mismatches"),
+        "{out}"
+    );
+
+    let wrong = root().join("tests/fixtures/echo-wrong.transcript");
+    let (code, out) = replay(&bot, &wrong);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("turn 2, reply 1: text:\n    - Echo: HELLO\n    + Echo: hello"),
+        "{out}"
+    );
+    assert!(
+        out.contains("turn 3, reply 2: expected a message \"Echo: one more\", got nothing"),
+        "{out}"
+    );
+    assert!(out.contains("2 mismatches"), "{out}");
+}
