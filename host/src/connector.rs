@@ -226,6 +226,20 @@ impl ConnectorClient {
             .await
     }
 
+    /// Starts a conversation: `POST {serviceUrl}/v3/conversations`; returns
+    /// the `ConversationResourceResponse` JSON.
+    pub async fn create_conversation(
+        &self,
+        service_url: &str,
+        parameters: &serde_json::Value,
+        auth: &Outbound,
+    ) -> Result<serde_json::Value, ConnectorError> {
+        let base = parse_service_url(service_url)?;
+        let url = format!("{}/v3/conversations", base.as_str().trim_end_matches('/'));
+        self.call_json(Method::POST, &base, &url, Some(parameters), auth)
+            .await
+    }
+
     /// Replaces an activity: `PUT …/activities/{id}`.
     pub async fn update(
         &self,
@@ -273,6 +287,26 @@ impl ConnectorClient {
         body: Option<&Activity>,
         auth: &Outbound,
     ) -> Result<ResourceResponse, ConnectorError> {
+        let body = body
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| ConnectorError::BadArgument(e.to_string()))?;
+        let answer = self
+            .call_json(method, base, url, body.as_ref(), auth)
+            .await?;
+        Ok(serde_json::from_value(answer).unwrap_or_default())
+    }
+
+    /// One call with the allowlist or token, retries and lenient parsing; the
+    /// answer's JSON (`null` when empty or not JSON).
+    async fn call_json(
+        &self,
+        method: Method,
+        base: &Url,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        auth: &Outbound,
+    ) -> Result<serde_json::Value, ConnectorError> {
         let token = match auth {
             Outbound::Dev if !self.policy.allows(base) => {
                 return Err(ConnectorError::NotAllowed(base.to_string()));
@@ -318,13 +352,8 @@ impl ConnectorClient {
     }
 }
 
-/// The service URL and conversation id an activity is routed by.
-fn route(activity: &Activity) -> Result<(Url, &str), ConnectorError> {
-    let service_url = activity
-        .service_url
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ConnectorError::BadArgument("the activity has no serviceUrl".into()))?;
+/// A service URL, checked: http(s) only.
+fn parse_service_url(service_url: &str) -> Result<Url, ConnectorError> {
     let base = Url::parse(service_url).map_err(|e| {
         ConnectorError::BadArgument(format!("the serviceUrl `{service_url}` is invalid: {e}"))
     })?;
@@ -333,6 +362,17 @@ fn route(activity: &Activity) -> Result<(Url, &str), ConnectorError> {
             "the serviceUrl `{service_url}` is not http(s)"
         )));
     }
+    Ok(base)
+}
+
+/// The service URL and conversation id an activity is routed by.
+fn route(activity: &Activity) -> Result<(Url, &str), ConnectorError> {
+    let service_url = activity
+        .service_url
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ConnectorError::BadArgument("the activity has no serviceUrl".into()))?;
+    let base = parse_service_url(service_url)?;
     let conversation = activity
         .conversation_id()
         .filter(|id| !id.is_empty())
@@ -371,7 +411,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 /// Reads a success as a `ResourceResponse` (an empty or non-JSON body gives
 /// an empty id) and an error as an `ErrorResponse`, leniently.
-async fn read_response(response: reqwest::Response) -> Result<ResourceResponse, ConnectorError> {
+async fn read_response(response: reqwest::Response) -> Result<serde_json::Value, ConnectorError> {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -384,7 +424,7 @@ async fn read_response(response: reqwest::Response) -> Result<ResourceResponse, 
         .await
         .map_err(|e| ConnectorError::Unreachable(error_chain(&e)))?;
     if status.is_success() {
-        return Ok(serde_json::from_slice(&body).unwrap_or_default());
+        return Ok(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
     }
     let (code, message) = parse_error_body(status, &body);
     Err(ConnectorError::Status {

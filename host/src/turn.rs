@@ -588,6 +588,108 @@ impl context::HostTurnContext for TurnState {
         )
     }
 
+    async fn create_conversation(
+        &mut self,
+        _ctx: Resource<TurnContext>,
+        parameters: String,
+    ) -> wasmtime::Result<Result<wit::ConversationResourceResponse, wit::CallError>> {
+        let mut parameters: serde_json::Value = match serde_json::from_str(&parameters) {
+            Ok(serde_json::Value::Object(map)) => serde_json::Value::Object(map),
+            _ => {
+                return Ok(Err(call_error(
+                    "BadArgument",
+                    "the parameters must be a JSON object".into(),
+                    None,
+                )));
+            }
+        };
+        if parameters.get("bot").is_none()
+            && let Some(bot) = &self.incoming.recipient
+        {
+            parameters["bot"] = serde_json::to_value(bot).unwrap_or_default();
+        }
+        let Some(service_url) = self.incoming.service_url.clone() else {
+            return Ok(Err(call_error(
+                "BadArgument",
+                "the incoming activity has no serviceUrl".into(),
+                None,
+            )));
+        };
+        let connector = self.connector.clone();
+        Ok(
+            match connector
+                .create_conversation(&service_url, &parameters, &self.outbound)
+                .await
+            {
+                Ok(answer) => {
+                    let text =
+                        |key: &str| answer.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+                    match text("id") {
+                        Some(id) => Ok(wit::ConversationResourceResponse {
+                            id,
+                            activity_id: text("activityId"),
+                            service_url: text("serviceUrl"),
+                        }),
+                        None => Err(call_error(
+                            "ConnectorError",
+                            "the Bot Connector answered without a conversation id".into(),
+                            None,
+                        )),
+                    }
+                }
+                Err(err) => {
+                    let err = wit::CallError::from(err);
+                    self.log_call_error("create-conversation", &err);
+                    Err(err)
+                }
+            },
+        )
+    }
+
+    async fn send_to_conversation(
+        &mut self,
+        _ctx: Resource<TurnContext>,
+        conversation_id: String,
+        activity: wit::Activity,
+    ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
+        let mut activity = match self.outgoing(activity, false) {
+            Ok(activity) => activity,
+            Err(err) => return Ok(Err(err)),
+        };
+        activity.conversation = Some(crate::activity::ConversationAccount {
+            id: conversation_id,
+            ..Default::default()
+        });
+        activity.reply_to_id = None;
+        activity.recipient = None;
+        if self.sent >= self.max_sent {
+            return Ok(Err(call_error(
+                "LimitExceeded",
+                format!("this turn already sent {} activities", self.max_sent),
+                None,
+            )));
+        }
+        self.sent += 1;
+        if self
+            .pipeline
+            .lock()
+            .await
+            .outgoing(&mut Outgoing::Send(&mut activity))
+            == Flow::Drop
+        {
+            return Ok(Ok(wit::ResourceResponse { id: String::new() }));
+        }
+        let connector = self.connector.clone();
+        Ok(match connector.send(&activity, &self.outbound).await {
+            Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
+            Err(err) => {
+                let err = wit::CallError::from(err);
+                self.log_call_error("send-to-conversation", &err);
+                Err(err)
+            }
+        })
+    }
+
     async fn drop(&mut self, ctx: Resource<TurnContext>) -> wasmtime::Result<()> {
         self.table.delete(ctx)?;
         Ok(())

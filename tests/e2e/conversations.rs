@@ -274,3 +274,30 @@ async fn turnbox_test_replays_a_transcript() {
     );
     assert!(out.contains("2 mismatches"), "{out}");
 }
+
+#[tokio::test]
+async fn create_conversation_reaches_the_connector() {
+    let connector = Connector::start().await;
+    let host = Host::start(BotsDir::with(&[("bot", "misbehave")]), &[]);
+    let (status, body) = post_activity(
+        &host.url("/api/bots/bot/messages"),
+        &message(&connector.service_url(), "newconv"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let received = connector.received();
+    assert_eq!(received.len(), 3, "{received:?}");
+    assert_eq!(received[0].method, Method::POST);
+    assert_eq!(received[0].path, "/v3/conversations");
+    assert_eq!(received[0].body["members"], json!([{"id": "user-1"}]));
+    assert_eq!(
+        received[0].body["bot"]["id"], "bot-1",
+        "the bot defaults to this turn's"
+    );
+    // The stand-in named the new conversation `sent-1`.
+    assert_eq!(received[1].path, "/v3/conversations/sent-1/activities");
+    assert_eq!(received[1].body["text"], "hello new");
+    assert_eq!(received[1].body["conversation"]["id"], "sent-1");
+    assert!(received[1].body.get("replyToId").is_none());
+    assert_eq!(received[2].body["text"], "created sent-1");
+}

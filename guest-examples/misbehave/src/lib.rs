@@ -18,6 +18,8 @@
 //!   schedules two and cancels the second; both reply with what they did;
 //! - an `event` activity (a timer, a proactive turn): replies
 //!   `event NAME value=VALUE`;
+//! - `newconv`: starts a conversation with the user, says `hello new` in
+//!   it, and replies `created ID`;
 //! - `callerid`: replies with the `callerId` the host set on the activity;
 //! - `config KEY`: replies `config KEY=VALUE` from its manifest (`-` when unset);
 //! - `edit`: sends `draft`, replaces it with `final`, then deletes it, to
@@ -116,6 +118,21 @@ impl Guest for Misbehave {
             _ if text.starts_with("timer ") || text.starts_with("timer2 ") => {
                 let answer = timer_command(&text)?;
                 reply(ctx, &mut incoming, answer)
+            }
+            "newconv" => {
+                let user = incoming
+                    .from
+                    .as_ref()
+                    .map(|f| f.id.clone())
+                    .unwrap_or_default();
+                let parameters = format!(r#"{{"isGroup":false,"members":[{{"id":"{user}"}}]}}"#);
+                let created = ctx.create_conversation(&parameters).map_err(state_failed)?;
+                let mut hello = incoming.clone();
+                hello.text = Some("hello new".to_string());
+                hello.extra = "{}".to_string();
+                ctx.send_to_conversation(&created.id, &hello)
+                    .map_err(state_failed)?;
+                reply(ctx, &mut incoming, format!("created {}", created.id))
             }
             "callerid" => {
                 let caller = caller_id(&incoming.extra).unwrap_or_else(|| "-".to_string());
