@@ -222,7 +222,7 @@ struct Setup {
 async fn setup(token_lifetime: u64) -> Setup {
     let idp = Idp::start(token_lifetime).await;
     let connector = Connector::start().await;
-    let bots = BotsDir::with(&[("echo", "rust_echo"), ("who", "misbehave")]);
+    let bots = BotsDir::with(&[("echo", "rust-echo"), ("who", "misbehave")]);
     for bot in ["echo", "who"] {
         std::fs::write(bots.path().join(format!("{bot}.toml")), MANIFEST).unwrap();
     }
@@ -604,7 +604,7 @@ async fn host_wide_credentials_apply_to_bots_without_their_own() {
         "env-secret".into(),
     ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let host = Host::start(BotsDir::with(&[("echo", "rust_echo")]), &args);
+    let host = Host::start(BotsDir::with(&[("echo", "rust-echo")]), &args);
     let service_url = connector.service_url();
 
     let (status, _) = post_with(&host, "echo", &message(&service_url, "x"), None).await;

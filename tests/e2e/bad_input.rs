@@ -112,7 +112,7 @@ fn cases() -> Vec<Case> {
 #[tokio::test]
 async fn malformed_requests_get_a_4xx_with_a_json_error() {
     let connector = Connector::start().await;
-    let host = Host::start(BotsDir::with(&[("echo", "rust_echo")]), &[]);
+    let host = Host::start(BotsDir::with(&[("echo", "rust-echo")]), &[]);
     let client = client();
     for case in cases() {
         let mut request = client

@@ -252,7 +252,7 @@ fn replay(bot: &std::path::Path, transcript: &std::path::Path) -> (Option<i32>, 
 
 #[tokio::test]
 async fn turnbox_test_replays_a_transcript() {
-    let bot = guest("rust_echo");
+    let bot = guest("rust-echo");
     let good = root().join("guest-examples/rust-echo/echo.transcript");
     let (code, out) = replay(&bot, &good);
     assert_eq!(code, Some(0), "{out}");

@@ -17,7 +17,7 @@ async fn bots_are_added_replaced_and_deleted_while_serving() {
     assert_eq!(host.ask("live", "a").await.0, StatusCode::NOT_FOUND);
 
     // Added: dropped in with an atomic rename.
-    replace_atomically(&dir, "live.wasm", &wasm("rust_echo"));
+    replace_atomically(&dir, "live.wasm", &wasm("rust-echo"));
     eventually("the new bot answers", || async {
         host.ask("live", "a").await == (StatusCode::OK, Some("Echo: a".into()))
     })
@@ -45,10 +45,10 @@ async fn bots_are_added_replaced_and_deleted_while_serving() {
 
 #[tokio::test]
 async fn bad_replacements_keep_the_old_version_serving() {
-    let bots = BotsDir::with(&[("keep", "rust_echo")]);
+    let bots = BotsDir::with(&[("keep", "rust-echo")]);
     let dir = bots.path().to_owned();
     let host = Host::start(bots, &[]);
-    let good = wasm("rust_echo");
+    let good = wasm("rust-echo");
     let version = host.bot_status("keep").await.unwrap()["version"].clone();
 
     let mut random = vec![0u8; 4096];
@@ -90,10 +90,10 @@ async fn bad_replacements_keep_the_old_version_serving() {
 
 #[tokio::test]
 async fn replacing_a_bot_under_load_drops_no_turn() {
-    let bots = BotsDir::with(&[("swap", "rust_echo")]);
+    let bots = BotsDir::with(&[("swap", "rust-echo")]);
     let dir = bots.path().to_owned();
     let host = std::sync::Arc::new(Host::start(bots, &[]));
-    let versions = [wasm("misbehave"), wasm("rust_echo")];
+    let versions = [wasm("misbehave"), wasm("rust-echo")];
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut load = Vec::new();
@@ -165,7 +165,7 @@ async fn a_manifest_change_reloads_the_bot() {
 
 #[tokio::test]
 async fn a_restart_loads_bots_from_the_compile_cache() {
-    let bots = BotsDir::with(&[("one", "rust_echo"), ("two", "misbehave")]);
+    let bots = BotsDir::with(&[("one", "rust-echo"), ("two", "misbehave")]);
     let data = tempfile::tempdir().unwrap();
     let metric = |text: &str, result: &str| {
         text.lines()

@@ -11,7 +11,7 @@ use crate::support::*;
 async fn a_looping_bot_does_not_starve_another() {
     let connector = Connector::start().await;
     let host = std::sync::Arc::new(Host::start(
-        BotsDir::with(&[("spinner", "misbehave"), ("echo", "rust_echo")]),
+        BotsDir::with(&[("spinner", "misbehave"), ("echo", "rust-echo")]),
         &["--turn-deadline-ms", "2000"],
     ));
     let service_url = connector.service_url();
@@ -50,7 +50,7 @@ async fn a_looping_bot_does_not_starve_another() {
 #[tokio::test]
 async fn memory_bombs_and_stack_overflows_fail_alone() {
     let host = Host::start(
-        BotsDir::with(&[("bad", "misbehave"), ("echo", "rust_echo")]),
+        BotsDir::with(&[("bad", "misbehave"), ("echo", "rust-echo")]),
         &["--memory-limit-mib", "24"],
     );
     for (text, code) in [("oom", "MemoryLimitExceeded"), ("recurse", "BotTrapped")] {

@@ -9,6 +9,7 @@ mod bad_input;
 mod conversations;
 mod hot_reload;
 mod isolation;
+mod languages;
 mod manifests;
 mod misbehaving_bots;
 mod operations;

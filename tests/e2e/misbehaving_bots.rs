@@ -10,7 +10,7 @@ use crate::support::*;
 async fn misbehaviour_fails_only_that_turn() {
     let connector = Connector::start().await;
     let host = Host::start(
-        BotsDir::with(&[("echo", "rust_echo"), ("bad", "misbehave")]),
+        BotsDir::with(&[("echo", "rust-echo"), ("bad", "misbehave")]),
         &["--turn-deadline-ms", "1500", "--memory-limit-mib", "32"],
     );
     let cases = [

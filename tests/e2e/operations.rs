@@ -7,7 +7,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn the_status_api_describes_every_bot() {
-    let bots = BotsDir::with(&[("echo", "rust_echo")]);
+    let bots = BotsDir::with(&[("echo", "rust-echo")]);
     std::fs::write(bots.path().join("broken.wasm"), b"not wasm").unwrap();
     let host = Host::start(bots, &[]);
     host.ask("echo", "count me").await;
@@ -39,7 +39,7 @@ async fn the_status_api_describes_every_bot() {
 #[tokio::test]
 async fn metrics_count_turns_reloads_and_durations() {
     let host = Host::start(
-        BotsDir::with(&[("echo", "rust_echo"), ("bad", "misbehave")]),
+        BotsDir::with(&[("echo", "rust-echo"), ("bad", "misbehave")]),
         &[],
     );
     host.ask("echo", "one").await;

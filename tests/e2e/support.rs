@@ -23,38 +23,27 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the guest workspace once per test run and returns the folder of
-/// its `.wasm` files.
+/// Builds every guest once per test run (`guest-examples/build.sh`, as
+/// `cargo xtask guests` does) and returns the folder of `.wasm` files.
 pub fn guest_dir() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = root();
-        let target = root.join("target").join("guests");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(root.join("guest-examples").join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
+        let out = root.join("target").join("guests").join("bots");
+        let status = Command::new("bash")
+            .arg(root.join("guest-examples").join("build.sh"))
+            .arg(&out)
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
             .status()
-            .expect("cargo runs");
-        assert!(
-            status.success(),
-            "building the guests failed (is the wasm32-wasip2 target installed?)"
-        );
-        target.join("wasm32-wasip2").join("release")
+            .expect("bash runs");
+        assert!(status.success(), "building the guests failed");
+        out
     })
 }
 
-/// The path of a built guest, e.g. `guest("rust_echo")`.
+/// The path of a built guest, e.g. `guest("rust-echo")`.
 pub fn guest(name: &str) -> PathBuf {
     let path = guest_dir().join(format!("{name}.wasm"));
     assert!(path.is_file(), "{} was not built", path.display());

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 fn echo_host() -> Host {
-    Host::start(BotsDir::with(&[("echo", "rust_echo")]), &[])
+    Host::start(BotsDir::with(&[("echo", "rust-echo")]), &[])
 }
 
 #[tokio::test]
@@ -62,7 +62,7 @@ async fn api_messages_serves_the_only_bot() {
 #[tokio::test]
 async fn api_messages_needs_a_default_when_several_bots_are_loaded() {
     let connector = Connector::start().await;
-    let bots = || BotsDir::with(&[("echo", "rust_echo"), ("other", "misbehave")]);
+    let bots = || BotsDir::with(&[("echo", "rust-echo"), ("other", "misbehave")]);
     let incoming = message(&connector.service_url(), "x");
 
     let host = Host::start(bots(), &[]);
@@ -191,7 +191,7 @@ async fn service_url_outside_the_allowlist_is_never_contacted() {
     let connector = Connector::start().await;
     // Only some other loopback port is allowed: the stand-in is not.
     let host = Host::start(
-        BotsDir::with(&[("echo", "rust_echo")]),
+        BotsDir::with(&[("echo", "rust-echo")]),
         &["--allowed-service-urls", "http://127.0.0.1:1/"],
     );
     let (status, body) = post_activity(
@@ -268,7 +268,7 @@ async fn connector_errors_reach_the_bot() {
 #[tokio::test]
 async fn healthz_lists_the_bots() {
     let host = Host::start(
-        BotsDir::with(&[("echo", "rust_echo"), ("bad", "misbehave")]),
+        BotsDir::with(&[("echo", "rust-echo"), ("bad", "misbehave")]),
         &[],
     );
     let (status, body) = read(client().get(host.url("/healthz")).send().await.unwrap()).await;
@@ -280,7 +280,7 @@ async fn healthz_lists_the_bots() {
 #[tokio::test]
 async fn a_broken_wasm_file_is_skipped_and_the_host_still_serves() {
     let connector = Connector::start().await;
-    let bots = BotsDir::with(&[("echo", "rust_echo")]);
+    let bots = BotsDir::with(&[("echo", "rust-echo")]);
     std::fs::write(bots.path().join("broken.wasm"), b"\0asm not really").unwrap();
     std::fs::write(bots.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let host = Host::start(bots, &["--default-bot", "echo"]);

@@ -11,7 +11,12 @@ use anyhow::{Context, Result, bail};
 const GUEST_TARGET: &str = "wasm32-wasip2";
 
 /// The example bots `cargo xtask run` serves: (bot name, built file stem).
-const EXAMPLE_BOTS: &[(&str, &str)] = &[("echo", "rust_echo")];
+/// `echo` is the default bot behind `/api/messages`.
+const EXAMPLE_BOTS: &[(&str, &str)] = &[
+    ("echo", "rust-echo"),
+    ("python-echo", "python-echo"),
+    ("js-echo", "js-echo"),
+];
 
 fn main() -> Result<()> {
     // `cargo xtask run -- --port 4000` hands us a `--` to drop.
@@ -31,6 +36,9 @@ fn main() -> Result<()> {
                 .args(["run", "--package", "turnbox", "--", "serve", "--bots"])
                 .arg(&bots)
                 .args(&args[1..]);
+            if !args.iter().any(|a| a == "--default-bot") {
+                serve.args(["--default-bot", "echo"]);
+            }
             run(serve)?;
         }
         Some("test") => {
@@ -132,24 +140,17 @@ fn guest_target_dir(root: &Path) -> PathBuf {
     root.join("target").join("guests")
 }
 
-/// Builds every bot in guest-examples/; returns the folder of `.wasm` files.
-/// The end-to-end tests build the same way (tests/e2e/support.rs).
+/// Builds every bot in guest-examples/ with its `build.sh` (the end-to-end
+/// tests use the same script); returns the folder of `.wasm` files.
 fn build_guests(root: &Path) -> Result<PathBuf> {
-    let target_dir = guest_target_dir(root);
-    let mut build = cargo(root);
+    let out = guest_target_dir(root).join("bots");
+    let mut build = Command::new("bash");
     build
-        .args([
-            "build",
-            "--release",
-            "--target",
-            GUEST_TARGET,
-            "--manifest-path",
-        ])
-        .arg(root.join("guest-examples/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(root.join("guest-examples/build.sh"))
+        .arg(&out)
+        .current_dir(root);
     run(build)?;
-    Ok(target_dir.join(GUEST_TARGET).join("release"))
+    Ok(out)
 }
 
 /// Copies the example bots into target/bots, named as they are served.

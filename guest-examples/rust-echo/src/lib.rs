@@ -1,7 +1,14 @@
 //! The echo bot: the first turnbox example.
 //!
-//! - `message`: replies `Echo: {text}`.
-//! - `conversationUpdate`: welcomes every added member other than the bot.
+//! It implements the behaviour every example bot shares, whatever its
+//! language (`tests/e2e/languages.rs` holds them all to it):
+//!
+//! - `message` `count`: adds one to `count` in conversation state and replies
+//!   `Count: N`;
+//! - `message` `card`: replies `Here is a card` with a hero card and two
+//!   suggested actions;
+//! - any other `message`: replies `Echo: {text}`;
+//! - `conversationUpdate`: welcomes every added member other than the bot;
 //! - `invoke` named `echo/ping`: answers 200 `{"pong":true}`.
 //!
 //! A field `echoExtra` in the incoming activity's unmodelled fields is copied
@@ -16,7 +23,8 @@ wit_bindgen::generate!({
 use exports::turnbox::bot::handler::Guest;
 use turnbox::bot::context::TurnContext;
 use turnbox::bot::logging::{Level, log};
-use turnbox::bot::types::{Activity, BotError, InvokeResponse};
+use turnbox::bot::state::{self, Scope};
+use turnbox::bot::types::{Activity, Attachment, BotError, CallError, InvokeResponse};
 
 struct EchoBot;
 
@@ -67,6 +75,31 @@ fn text_reply(text: String) -> Activity {
     }
 }
 
+/// The hero card of `card`, the same in every language's example.
+fn hero_card() -> Attachment {
+    Attachment {
+        content_type: "application/vnd.microsoft.card.hero".to_string(),
+        content_url: None,
+        content: Some(
+            r#"{"title":"turnbox","text":"A bot in any WebAssembly language","buttons":[{"type":"openUrl","title":"Docs","value":"https://example.org/turnbox"}]}"#
+                .to_string(),
+        ),
+        name: None,
+        thumbnail_url: None,
+        extra: None,
+    }
+}
+
+/// The suggested actions of `card`.
+const SUGGESTED_ACTIONS: &str = r#"{"actions":[{"type":"imBack","title":"Red","value":"red"},{"type":"imBack","title":"Blue","value":"blue"}]}"#;
+
+fn failed(e: CallError) -> BotError {
+    BotError {
+        code: e.code,
+        message: e.message,
+    }
+}
+
 fn send(ctx: &TurnContext, activity: Activity) -> Result<(), BotError> {
     ctx.send(&activity).map(|_| ()).map_err(|e| BotError {
         code: "SendFailed".to_string(),
@@ -78,6 +111,23 @@ impl Guest for EchoBot {
     fn on_turn(ctx: &TurnContext) -> Result<Option<InvokeResponse>, BotError> {
         let incoming = ctx.activity();
         match incoming.type_.as_str() {
+            "message" if incoming.text.as_deref() == Some("count") => {
+                let count = state::get(Scope::Conversation, "count")
+                    .map_err(failed)?
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    + 1;
+                state::set(Scope::Conversation, "count", &count.to_string()).map_err(failed)?;
+                send(ctx, text_reply(format!("Count: {count}")))?;
+                Ok(None)
+            }
+            "message" if incoming.text.as_deref() == Some("card") => {
+                let mut reply = text_reply("Here is a card".to_string());
+                reply.attachments = Some(vec![hero_card()]);
+                reply.suggested_actions = Some(SUGGESTED_ACTIONS.to_string());
+                send(ctx, reply)?;
+                Ok(None)
+            }
             "message" => {
                 let text = incoming.text.clone().unwrap_or_default();
                 log(Level::Debug, &format!("echoing {} bytes", text.len()));
