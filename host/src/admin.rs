@@ -198,14 +198,7 @@ pub async fn proactive(
         )
     })?;
     let outbound = state.outbound_for(&version, activity.channel_id.as_deref());
-    let span = tracing::info_span!(
-        "turn",
-        bot = %slot.name,
-        channel = activity.channel_id.as_deref().unwrap_or(""),
-        conversation = activity.conversation_id().unwrap_or(""),
-        activity_id = activity.id.as_deref().unwrap_or(""),
-        activity_type = names::PROACTIVE,
-    );
+    let span = crate::dispatch::turn_span(&slot.name, &activity, names::PROACTIVE);
     let conversation = activity.conversation_id().unwrap_or("").to_owned();
     let result = dispatch(&state, &slot, &version, Arc::new(activity), outbound)
         .instrument(span)

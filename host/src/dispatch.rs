@@ -37,6 +37,19 @@ pub enum DispatchError {
     Turn(#[from] TurnError),
 }
 
+/// The tracing span of a turn: bot, channel, conversation, activity id, and
+/// what started it (`kind`: the activity type, `proactive` or `timer`).
+pub fn turn_span(bot: &str, activity: &Activity, kind: &str) -> tracing::Span {
+    tracing::info_span!(
+        "turn",
+        bot = %bot,
+        channel = activity.channel_id.as_deref().unwrap_or(""),
+        conversation = activity.conversation_id().unwrap_or(""),
+        activity_id = activity.id.as_deref().unwrap_or(""),
+        activity_type = kind,
+    )
+}
+
 /// The middleware a bot's manifest switches on, outermost first.
 fn middleware_for(app: &AppState, version: &BotVersion) -> Vec<Arc<dyn Middleware>> {
     let switches = version.middleware;

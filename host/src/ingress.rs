@@ -223,14 +223,7 @@ async fn messages(
             return err.into_response();
         }
     };
-    let span = tracing::info_span!(
-        "turn",
-        bot = %slot.name,
-        channel = activity.channel_id.as_deref().unwrap_or(""),
-        conversation = activity.conversation_id().unwrap_or(""),
-        activity_id = activity.id.as_deref().unwrap_or(""),
-        activity_type = activity.kind(),
-    );
+    let span = crate::dispatch::turn_span(&slot.name, &activity, activity.kind());
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

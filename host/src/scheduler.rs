@@ -90,15 +90,7 @@ async fn fire(app: &AppState, timer: Timer) {
     };
     activity.name = Some(timer.name.clone());
     let outbound = app.outbound_for(&version, activity.channel_id.as_deref());
-    let span = tracing::info_span!(
-        "turn",
-        bot = %slot.name,
-        channel = activity.channel_id.as_deref().unwrap_or(""),
-        conversation = activity.conversation_id().unwrap_or(""),
-        activity_id = activity.id.as_deref().unwrap_or(""),
-        activity_type = "timer",
-        timer = %id,
-    );
+    let span = crate::dispatch::turn_span(&slot.name, &activity, "timer");
     let result = dispatch(app, &slot, &version, Arc::new(activity), outbound)
         .instrument(span.clone())
         .await;

@@ -399,6 +399,13 @@ impl TurnState {
     fn log_call_error(&self, operation: &str, err: &wit::CallError) {
         tracing::warn!(bot = %self.bot, operation, code = %err.code, "{}", err.message);
     }
+
+    /// A connector failure as the bot sees it, logged.
+    fn connector_failed(&self, operation: &str, err: ConnectorError) -> wit::CallError {
+        let err = wit::CallError::from(err);
+        self.log_call_error(operation, &err);
+        err
+    }
 }
 
 impl wit::Host for TurnState {}
@@ -474,11 +481,7 @@ impl context::HostTurnContext for TurnState {
                 self.posted_before_state.push(response.id.clone());
                 Ok(wit::ResourceResponse { id: response.id })
             }
-            Err(err) => {
-                let err = wit::CallError::from(err);
-                self.log_call_error("send", &err);
-                Err(err)
-            }
+            Err(err) => Err(self.connector_failed("send", err)),
         })
     }
 
@@ -529,11 +532,7 @@ impl context::HostTurnContext for TurnState {
         let connector = self.connector.clone();
         Ok(match connector.update(&activity, &self.outbound).await {
             Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
-            Err(err) => {
-                let err = wit::CallError::from(err);
-                self.log_call_error("update", &err);
-                Err(err)
-            }
+            Err(err) => Err(self.connector_failed("update", err)),
         })
     }
 
@@ -579,11 +578,7 @@ impl context::HostTurnContext for TurnState {
                 .await
             {
                 Ok(()) => Ok(()),
-                Err(err) => {
-                    let err = wit::CallError::from(err);
-                    self.log_call_error("delete", &err);
-                    Err(err)
-                }
+                Err(err) => Err(self.connector_failed("delete", err)),
             },
         )
     }
@@ -637,11 +632,7 @@ impl context::HostTurnContext for TurnState {
                         )),
                     }
                 }
-                Err(err) => {
-                    let err = wit::CallError::from(err);
-                    self.log_call_error("create-conversation", &err);
-                    Err(err)
-                }
+                Err(err) => Err(self.connector_failed("create-conversation", err)),
             },
         )
     }
@@ -682,11 +673,7 @@ impl context::HostTurnContext for TurnState {
         let connector = self.connector.clone();
         Ok(match connector.send(&activity, &self.outbound).await {
             Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
-            Err(err) => {
-                let err = wit::CallError::from(err);
-                self.log_call_error("send-to-conversation", &err);
-                Err(err)
-            }
+            Err(err) => Err(self.connector_failed("send-to-conversation", err)),
         })
     }
 
