@@ -42,6 +42,10 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Where tokens come from and what they must say.
     pub auth: crate::auth::AuthSettings,
+    /// The Direct Line channel secret; `None`: dev mode, loopback only.
+    pub directline_secret: Option<String>,
+    /// How long Direct Line tokens live, in seconds.
+    pub directline_token_seconds: u64,
     /// The bearer token of the admin API (transcripts, proactive); without
     /// one, only loopback callers may use it.
     pub admin_token: Option<String>,

@@ -125,6 +125,9 @@ pub enum Outbound {
     /// The inbound activity was authenticated, so its service URL is
     /// trusted: calls carry the bot's token.
     Authenticated(Arc<dyn TokenProvider>),
+    /// The host's own built-in channel (Direct Line): the service URL is
+    /// this host's, made by it; no token.
+    Internal,
 }
 
 /// Why a call to the Bot Connector failed.
@@ -311,7 +314,7 @@ impl ConnectorClient {
             Outbound::Dev if !self.policy.allows(base) => {
                 return Err(ConnectorError::NotAllowed(base.to_string()));
             }
-            Outbound::Dev => None,
+            Outbound::Dev | Outbound::Internal => None,
             Outbound::Authenticated(tokens) => {
                 tokens.token(base).await.map_err(ConnectorError::Token)?
             }

@@ -41,6 +41,7 @@ pub struct AppState {
     pub transcripts: Arc<dyn TranscriptStore>,
     pub references: Arc<dyn ReferenceStore>,
     pub timers: Arc<dyn TimerStore>,
+    pub directline: crate::directline::api::DirectLine,
     /// The bearer token of the admin API; `None`: loopback callers only.
     pub admin_token: Option<String>,
     pub max_body_bytes: usize,
@@ -62,9 +63,62 @@ impl AppState {
     }
 }
 
+/// The Direct Line routes, under `/v3/directline` and
+/// `/bots/{bot}/v3/directline`, with the CORS Web Chat needs.
+fn directline_routes() -> Router<Arc<AppState>> {
+    use crate::directline::api;
+    use tower_http::cors::{Any, CorsLayer};
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(Any)
+        .allow_headers(Any);
+    Router::new()
+        .route(
+            "/tokens/generate",
+            post(api::generate_token).fallback(method_not_allowed),
+        )
+        .route(
+            "/tokens/refresh",
+            post(api::refresh_token).fallback(method_not_allowed),
+        )
+        .route(
+            "/conversations",
+            post(api::start_conversation).fallback(method_not_allowed),
+        )
+        .route(
+            "/conversations/{id}",
+            get(api::reconnect).fallback(method_not_allowed),
+        )
+        .route(
+            "/conversations/{id}/activities",
+            get(api::get_activities)
+                .post(api::post_activity)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/conversations/{id}/stream",
+            get(api::stream).fallback(method_not_allowed),
+        )
+        .layer(cors)
+}
+
 /// The routes of the host.
 pub fn router(state: Arc<AppState>) -> Router {
+    use crate::directline::connector as dl_connector;
     Router::new()
+        .nest("/v3/directline", directline_routes())
+        .nest("/bots/{bot}/v3/directline", directline_routes())
+        .route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/activities",
+            post(dl_connector::post_activity).fallback(method_not_allowed),
+        )
+        .route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/activities/{activity}",
+            post(dl_connector::post_activity)
+                .put(dl_connector::put_activity)
+                .delete(dl_connector::delete_activity)
+                .fallback(method_not_allowed),
+        )
         .route(
             "/api/messages",
             post(default_bot_messages).fallback(method_not_allowed),

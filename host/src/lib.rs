@@ -10,6 +10,7 @@ pub mod bot;
 pub mod cache;
 pub mod config;
 pub mod connector;
+pub mod directline;
 pub mod dispatch;
 pub mod engine;
 pub mod guest_log;

@@ -90,6 +90,14 @@ struct ServeArgs {
     /// without one, only loopback callers may use it.
     #[arg(long, env = "TURNBOX_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// The secret of the built-in Direct Line channel; without one it
+    /// answers loopback callers only.
+    #[arg(long, env = "TURNBOX_DIRECTLINE_SECRET", hide_env_values = true)]
+    directline_secret: Option<String>,
+    /// How long Direct Line tokens live, in seconds.
+    #[arg(long, env = "TURNBOX_DIRECTLINE_TOKEN_SECONDS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    directline_token_seconds: u64,
     #[command(flatten)]
     credentials: CredentialArgs,
     #[command(flatten)]
@@ -246,6 +254,8 @@ fn main() -> anyhow::Result<()> {
                 shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
                 auth: args.auth.into_settings(),
                 admin_token: args.admin_token.filter(|t| !t.is_empty()),
+                directline_secret: args.directline_secret.filter(|t| !t.is_empty()),
+                directline_token_seconds: args.directline_token_seconds,
                 service_urls,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             };

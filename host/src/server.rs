@@ -26,6 +26,8 @@ pub enum ServeError {
     Watch(#[from] crate::watch::WatchError),
     #[error("cannot open the state database: {0}")]
     Storage(#[from] crate::storage::StorageError),
+    #[error("cannot set up Direct Line: {0}")]
+    DirectLine(String),
     #[error(transparent)]
     Connector(#[from] crate::connector::ConnectorError),
     #[error("cannot listen on {addr}: {source}")]
@@ -67,7 +69,20 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         "bots folder loaded and watched"
     );
 
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(ServeError::Serve)?;
     let http = http_client()?;
+    let directline = crate::directline::api::DirectLine::new(
+        config.directline_secret.clone(),
+        config.directline_token_seconds,
+    )
+    .map_err(ServeError::DirectLine)?;
+    directline.listening_on(local);
     let connector = ConnectorClient::new(config.service_urls.clone(), http.clone());
     let state = Arc::new(AppState {
         runtime,
@@ -80,19 +95,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         transcripts: database.clone(),
         references: database.clone(),
         timers: database,
+        directline,
         admin_token: config.admin_token.clone(),
         max_body_bytes: config.max_body_bytes,
     });
 
     crate::scheduler::start(state.clone());
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(ServeError::Serve)?;
     tracing::info!("turnbox listening on http://{local}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod bad_input;
 mod conversations;
+mod directline;
 mod hot_reload;
 mod isolation;
 mod languages;

@@ -1,0 +1,77 @@
+//! This host's own Bot Connector endpoints for Direct Line conversations:
+//! what a bot sends on the built-in channel arrives here, by the same REST
+//! calls as to any channel, and goes into the conversation's log. The
+//! `serviceUrl` carries a random key, so only this host's turns can post.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::ingress::{ApiError, AppState};
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such conversation")
+}
+
+fn conversation(
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<Arc<super::conversations::Conversation>, ApiError> {
+    let key = params.get("key").map(String::as_str).unwrap_or("");
+    if !state.directline.connector_key_matches(key) {
+        return Err(not_found());
+    }
+    let id = params.get("conversation").map(String::as_str).unwrap_or("");
+    state.directline.conversations.get(id).ok_or_else(not_found)
+}
+
+/// `POST …/v3/conversations/{id}/activities[/{replyTo}]`.
+pub async fn post_activity(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+    axum::Json(mut activity): axum::Json<Value>,
+) -> Result<Response, ApiError> {
+    let conversation = conversation(&state, &params)?;
+    if let Some(object) = activity.as_object_mut() {
+        object.remove("id");
+        if !object.contains_key("timestamp") {
+            object.insert("timestamp".into(), Value::String(super::api::now_rfc3339()));
+        }
+    }
+    let id = conversation.append(activity);
+    Ok(axum::Json(json!({ "id": id })).into_response())
+}
+
+/// `PUT …/activities/{id}`: the updated activity is delivered again, with its
+/// id.
+pub async fn put_activity(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+    axum::Json(mut activity): axum::Json<Value>,
+) -> Result<Response, ApiError> {
+    let conversation = conversation(&state, &params)?;
+    let id = params.get("activity").cloned().unwrap_or_default();
+    activity["id"] = Value::String(id.clone());
+    conversation.append(activity);
+    Ok(axum::Json(json!({ "id": id })).into_response())
+}
+
+/// `DELETE …/activities/{id}`: delivered as a `messageDelete` activity.
+pub async fn delete_activity(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let conversation = conversation(&state, &params)?;
+    let id = params.get("activity").cloned().unwrap_or_default();
+    conversation.append(json!({
+        "type": "messageDelete",
+        "channelId": super::CHANNEL_ID,
+        "conversation": {"id": conversation.id},
+        "value": {"id": id},
+    }));
+    Ok(StatusCode::OK.into_response())
+}

@@ -1,0 +1,377 @@
+//! The built-in Direct Line 3.0 channel, spoken as a client would.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const SECRET: &str = "the-direct-line-secret";
+
+fn host(extra: &[&str]) -> Host {
+    let bots = BotsDir::with(&[("echo", "rust-echo"), ("slow", "misbehave")]);
+    std::fs::write(
+        bots.path().join("slow.toml"),
+        "[middleware]\ntyping = true\n",
+    )
+    .unwrap();
+    let mut args = vec!["--default-bot", "echo", "--directline-secret", SECRET];
+    args.extend_from_slice(extra);
+    Host::start(bots, &args)
+}
+
+async fn call(
+    method: reqwest::Method,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = client().request(method, url);
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    read(request.send().await.unwrap()).await
+}
+
+async fn start(host: &Host, base: &str, user: Option<&str>) -> Value {
+    let body = user.map(|id| json!({"user": {"id": id}}));
+    let (status, answer) = call(
+        reqwest::Method::POST,
+        &host.url(&format!("{base}/conversations")),
+        Some(SECRET),
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    answer
+}
+
+fn user_message(text: &str) -> Value {
+    json!({"type": "message", "from": {"id": "ignored"}, "text": text,
+           "channelData": {"clientActivityID": format!("client-{text}")}})
+}
+
+#[tokio::test]
+async fn a_conversation_posts_and_reads_with_watermarks() {
+    let host = host(&[]);
+    let conversation = start(&host, "/v3/directline", None).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap(),
+        conversation["token"].as_str().unwrap(),
+    );
+    assert!(
+        conversation["streamUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("ws://")
+    );
+    let activities = host.url(&format!("/v3/directline/conversations/{id}/activities"));
+
+    let (status, posted) = call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("hello")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{posted}");
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    let list = set["activities"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{set}");
+    assert_eq!(list[0]["id"], posted["id"]);
+    assert_eq!(
+        list[0]["channelData"]["clientActivityID"], "client-hello",
+        "the user's message is echoed"
+    );
+    assert_eq!(list[1]["text"], "Echo: hello");
+    assert_eq!(list[1]["from"]["id"], "echo");
+    let watermark = set["watermark"].as_str().unwrap().to_owned();
+
+    let (_, empty) = call(
+        reqwest::Method::GET,
+        &format!("{activities}?watermark={watermark}"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(empty["activities"], json!([]));
+    call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("again")),
+    )
+    .await;
+    let (_, next) = call(
+        reqwest::Method::GET,
+        &format!("{activities}?watermark={watermark}"),
+        Some(token),
+        None,
+    )
+    .await;
+    let texts: Vec<&str> = next["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["again", "Echo: again"],
+        "nothing lost, nothing repeated"
+    );
+
+    // Replaying an old watermark loses nothing.
+    let (_, replay) = call(
+        reqwest::Method::GET,
+        &format!("{activities}?watermark=1"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(replay["activities"].as_array().unwrap().len(), 3);
+
+    // A second start with the token returns the same conversation.
+    let (status, again) = call(
+        reqwest::Method::POST,
+        &host.url("/v3/directline/conversations"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["conversationId"], id);
+}
+
+#[tokio::test]
+async fn tokens_are_bound_to_their_user_and_conversation() {
+    let host = host(&[]);
+    let (status, generated) = call(
+        reqwest::Method::POST,
+        &host.url("/v3/directline/tokens/generate"),
+        Some(SECRET),
+        Some(json!({"user": {"id": "alice"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{generated}");
+    let (id, token) = (
+        generated["conversationId"].as_str().unwrap(),
+        generated["token"].as_str().unwrap(),
+    );
+    assert_eq!(generated["expires_in"], 1800);
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &host.url("/v3/directline/conversations"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // from.id is the token's user, whatever the client says.
+    let activities = host.url(&format!("/v3/directline/conversations/{id}/activities"));
+    call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("who")),
+    )
+    .await;
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    assert_eq!(set["activities"][0]["from"]["id"], "alice");
+    assert_eq!(set["activities"][1]["recipient"]["id"], "alice");
+
+    // Refresh gives a working token for the same conversation.
+    let (status, refreshed) = call(
+        reqwest::Method::POST,
+        &host.url("/v3/directline/tokens/refresh"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(refreshed["conversationId"], id);
+    let (status, _) = call(
+        reqwest::Method::GET,
+        &activities,
+        refreshed["token"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A token for one conversation cannot read another.
+    let other = start(&host, "/v3/directline", None).await;
+    let other_id = other["conversationId"].as_str().unwrap();
+    let (status, body) = call(
+        reqwest::Method::GET,
+        &host.url(&format!(
+            "/v3/directline/conversations/{other_id}/activities"
+        )),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // The secret is required.
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &host.url("/v3/directline/conversations"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &host.url("/v3/directline/conversations"),
+        Some("wrong"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_expired_token_gets_403_token_expired() {
+    let host = host(&["--directline-token-seconds", "1"]);
+    let conversation = start(&host, "/v3/directline", None).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap(),
+        conversation["token"].as_str().unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = call(
+        reqwest::Method::GET,
+        &host.url(&format!("/v3/directline/conversations/{id}/activities")),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_error(&body, "TokenExpired");
+}
+
+async fn next_set(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            if text.is_empty() {
+                continue; // keep-alive
+            }
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_stream_replays_the_backlog_and_pushes_typing_and_replies() {
+    let host = host(&[]);
+    let conversation = start(&host, "/bots/slow/v3/directline", None).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap(),
+        conversation["token"].as_str().unwrap(),
+    );
+    let activities = host.url(&format!(
+        "/bots/slow/v3/directline/conversations/{id}/activities"
+    ));
+    // Sent before the socket opens: replayed when it does.
+    call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("early")),
+    )
+    .await;
+
+    let stream_url = conversation["streamUrl"].as_str().unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(stream_url)
+        .await
+        .expect("websocket");
+    let backlog = next_set(&mut socket).await;
+    let texts: Vec<&str> = backlog["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["early", "ok: early"]);
+    assert_eq!(backlog["watermark"], "2");
+
+    let url = activities.clone();
+    let token_owned = token.to_owned();
+    let posting = tokio::spawn(async move {
+        call(
+            reqwest::Method::POST,
+            &url,
+            Some(&token_owned),
+            Some(user_message("sleep 1200")),
+        )
+        .await
+    });
+    let mut kinds = Vec::new();
+    while !kinds.contains(&"ok: sleep 1200".to_string()) {
+        let set = next_set(&mut socket).await;
+        for activity in set["activities"].as_array().unwrap() {
+            kinds.push(
+                activity["text"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| activity["type"].as_str().unwrap().to_owned()),
+            );
+        }
+    }
+    assert_eq!(kinds.first().map(String::as_str), Some("sleep 1200"));
+    assert!(
+        kinds.contains(&"typing".to_string()),
+        "typing arrives over the socket: {kinds:?}"
+    );
+    assert_eq!(posting.await.unwrap().0, StatusCode::OK);
+
+    // Typing is not in the polled log; reconnecting from a watermark replays
+    // from there.
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    assert!(
+        set["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["type"] != "typing")
+    );
+    let (status, reconnected) = call(
+        reqwest::Method::GET,
+        &host.url(&format!(
+            "/bots/slow/v3/directline/conversations/{id}?watermark=2"
+        )),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (mut again, _) =
+        tokio_tungstenite::connect_async(reconnected["streamUrl"].as_str().unwrap())
+            .await
+            .unwrap();
+    let replayed = next_set(&mut again).await;
+    let texts: Vec<&str> = replayed["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["sleep 1200", "ok: sleep 1200"]);
+}
