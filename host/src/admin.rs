@@ -21,7 +21,7 @@ const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
 /// Lets the request in, or says why not.
-fn admit(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
+pub fn admit(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
     match &state.admin_token {
         Some(expected) => {
             let presented = headers

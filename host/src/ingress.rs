@@ -148,6 +148,22 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/metrics",
             get(crate::status::metrics).fallback(method_not_allowed),
         )
+        .route(
+            "/",
+            get(crate::chat_page::index).fallback(method_not_allowed),
+        )
+        .route(
+            "/chat/assets/{file}",
+            get(crate::chat_page::asset).fallback(method_not_allowed),
+        )
+        .route(
+            "/chat/{bot}",
+            get(crate::chat_page::chat).fallback(method_not_allowed),
+        )
+        .route(
+            "/chat/{bot}/session",
+            post(crate::chat_page::session).fallback(method_not_allowed),
+        )
         .fallback(not_found)
         .with_state(state)
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bindings;
 pub mod bot;
 pub mod cache;
+pub mod chat_page;
 pub mod config;
 pub mod connector;
 pub mod directline;

@@ -375,3 +375,74 @@ async fn the_stream_replays_the_backlog_and_pushes_typing_and_replies() {
         .collect();
     assert_eq!(texts, ["sleep 1200", "ok: sleep 1200"]);
 }
+
+#[tokio::test]
+async fn the_chat_page_lists_bots_and_opens_a_session() {
+    let host = host(&[]);
+    let index = client()
+        .get(host.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        index.contains("href=\"/chat/echo\"") && index.contains("href=\"/chat/slow\""),
+        "{index}"
+    );
+    let page = client().get(host.url("/chat/echo")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-bot=\"echo\"") && html.contains("/chat/assets/chat.js"));
+    for (asset, kind) in [("chat.js", "text/javascript"), ("chat.css", "text/css")] {
+        let response = client()
+            .get(host.url(&format!("/chat/assets/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+    }
+    assert_eq!(
+        client()
+            .get(host.url("/chat/nobody"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // The page's session is a working Direct Line conversation.
+    let (status, session) = call(
+        reqwest::Method::POST,
+        &host.url("/chat/echo/session"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let (id, token) = (
+        session["conversationId"].as_str().unwrap(),
+        session["token"].as_str().unwrap(),
+    );
+    let activities = host.url(&format!(
+        "/bots/echo/v3/directline/conversations/{id}/activities"
+    ));
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("page")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    assert_eq!(set["activities"][1]["text"], "Echo: page");
+    assert_eq!(set["activities"][0]["from"]["id"], session["userId"]);
+}
