@@ -27,5 +27,6 @@ pub mod server;
 pub mod state;
 pub mod status;
 pub mod storage;
+pub mod terminal_chat;
 pub mod turn;
 pub mod watch;

@@ -33,6 +33,20 @@ enum Command {
     /// Replay a Bot Framework `.transcript` against a bot and compare its
     /// replies; exits 1 on a mismatch.
     Test(TestArgs),
+    /// Chat with a bot of a running host, in the terminal (Direct Line).
+    Chat(ChatArgs),
+}
+
+#[derive(clap::Args)]
+struct ChatArgs {
+    /// The bot's route; by default the host's default bot.
+    bot: Option<String>,
+    /// The host.
+    #[arg(long, default_value = "http://127.0.0.1:3978")]
+    url: String,
+    /// The host's Direct Line secret, if it has one.
+    #[arg(long, env = "TURNBOX_DIRECTLINE_SECRET", hide_env_values = true)]
+    secret: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -209,6 +223,17 @@ fn main() -> anyhow::Result<()> {
 
     let cli = Cli::parse();
     match cli.command {
+        Command::Chat(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(turnbox::terminal_chat::chat(
+                &args.url,
+                args.bot.as_deref(),
+                args.secret.as_deref(),
+            ))?;
+        }
         Command::Test(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -446,3 +446,32 @@ async fn the_chat_page_lists_bots_and_opens_a_session() {
     assert_eq!(set["activities"][1]["text"], "Echo: page");
     assert_eq!(set["activities"][0]["from"]["id"], session["userId"]);
 }
+
+#[tokio::test]
+async fn turnbox_chat_talks_to_a_bot_in_the_terminal() {
+    let host = host(&[]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_turnbox"))
+        .args(["chat", "echo", "--url", &host.url(""), "--secret", SECRET])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start turnbox chat");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello\ncard\n/quit\n").unwrap();
+    }
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("bot> Echo: hello"), "{stdout}");
+    assert!(stdout.contains("bot> Here is a card\n     [application/vnd.microsoft.card.hero] turnbox\n     (Red | Blue)"), "{stdout}");
+    assert_eq!(
+        stdout.matches("bot> Echo: hello").count(),
+        1,
+        "each reply once: {stdout}"
+    );
+}
