@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod bad_input;
+mod browser;
 mod conversations;
 mod directline;
 mod hot_reload;
