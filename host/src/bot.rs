@@ -34,6 +34,8 @@ pub struct BotVersion {
     pub config: Arc<BTreeMap<String, Secret>>,
     pub state_quota: crate::storage::Quota,
     pub middleware: crate::middleware::MiddlewareSwitches,
+    /// This bot's own Direct Line secret, if its manifest sets one.
+    pub directline_secret: Option<Secret>,
     /// Turns running or waiting on this version, up to the limit.
     pub permits: Arc<Semaphore>,
     pub pre: BotPre<TurnState>,
@@ -163,6 +165,7 @@ impl BotVersion {
             credentials: manifest.credentials(defaults),
             state_quota: manifest.state_quota(),
             middleware: manifest.middleware,
+            directline_secret: manifest.directline.secret.clone(),
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,

@@ -102,6 +102,16 @@ pub struct Manifest {
     /// Built-in middleware switched on for this bot.
     #[serde(default)]
     pub middleware: crate::middleware::MiddlewareSwitches,
+    #[serde(default)]
+    pub directline: DirectLineSection,
+}
+
+/// The bot's built-in Direct Line channel.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectLineSection {
+    /// A secret that opens Direct Line conversations with this bot only.
+    pub secret: Option<Secret>,
 }
 
 /// State quotas as written in the manifest.

@@ -475,3 +475,84 @@ async fn turnbox_chat_talks_to_a_bot_in_the_terminal() {
         "each reply once: {stdout}"
     );
 }
+
+#[tokio::test]
+async fn a_bot_can_have_its_own_secret() {
+    let bots = BotsDir::with(&[("echo", "rust-echo"), ("locked", "rust-echo")]);
+    std::fs::write(
+        bots.path().join("locked.toml"),
+        "[directline]\nsecret = \"locked-secret\"\n",
+    )
+    .unwrap();
+    // No host-wide secret: dev mode for the other bots.
+    let host = Host::start(bots, &["--default-bot", "echo"]);
+    let url = |bot: &str| host.url(&format!("/bots/{bot}/v3/directline/conversations"));
+    let post = reqwest::Method::POST;
+    assert_eq!(
+        call(post.clone(), &url("locked"), None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(post.clone(), &url("locked"), Some("locked-secret"), None)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        call(post.clone(), &url("echo"), Some("locked-secret"), None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(post, &url("echo"), None, None).await.0,
+        StatusCode::CREATED,
+        "dev mode for loopback"
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_survives_a_hot_reload_of_its_bot() {
+    let bots = BotsDir::with(&[("echo", "rust-echo")]);
+    let dir = bots.path().to_owned();
+    let host = Host::start(bots, &[]);
+    let conversation = start(&host, "/v3/directline", None).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap(),
+        conversation["token"].as_str().unwrap(),
+    );
+    let activities = host.url(&format!("/v3/directline/conversations/{id}/activities"));
+    call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("before")),
+    )
+    .await;
+
+    replace_atomically(
+        &dir,
+        "echo.wasm",
+        &std::fs::read(guest("misbehave")).unwrap(),
+    );
+    eventually("the new version serves", || async {
+        host.ask("echo", "probe").await.1.as_deref() == Some("ok: probe")
+    })
+    .await;
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("after")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    let texts: Vec<&str> = set["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["before", "Echo: before", "after", "ok: after"]);
+}

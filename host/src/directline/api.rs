@@ -85,9 +85,22 @@ fn forbidden(code: &'static str, message: &str) -> ApiError {
 
 /// Who is calling.
 enum Caller {
-    /// The secret (or, in dev mode, a loopback caller without one).
+    /// The host-wide secret (or, in dev mode, a loopback caller without
+    /// one): any bot.
     Secret,
+    /// A bot's own secret (manifest `[directline] secret`): that bot only.
+    BotSecret(String),
     Token(TokenClaims),
+}
+
+fn same_secret(presented: &str, secret: &str) -> bool {
+    // Constant time: secrets are compared byte by byte without early exit.
+    presented.len() == secret.len()
+        && presented
+            .bytes()
+            .zip(secret.bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            == 0
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -98,7 +111,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn caller(dl: &DirectLine, presented: Option<&str>, peer: SocketAddr) -> Result<Caller, ApiError> {
+fn caller(state: &AppState, presented: Option<&str>, peer: SocketAddr) -> Result<Caller, ApiError> {
+    let dl = &state.directline;
     if let Some(presented) = presented {
         match dl.tokens.check(presented) {
             Ok(claims) => return Ok(Caller::Token(claims)),
@@ -107,18 +121,25 @@ fn caller(dl: &DirectLine, presented: Option<&str>, peer: SocketAddr) -> Result<
             }
             Err(TokenError::Invalid) => {}
         }
-        if let Some(secret) = &dl.secret {
-            return if presented.len() == secret.len()
-                && presented
-                    .bytes()
-                    .zip(secret.bytes())
-                    .fold(0u8, |a, (x, y)| a | (x ^ y))
-                    == 0
+        if dl
+            .secret
+            .as_deref()
+            .is_some_and(|s| same_secret(presented, s))
+        {
+            return Ok(Caller::Secret);
+        }
+        for slot in state.registry.slots() {
+            if let Some(version) = slot.current()
+                && version
+                    .directline_secret
+                    .as_ref()
+                    .is_some_and(|s| same_secret(presented, s.expose()))
             {
-                Ok(Caller::Secret)
-            } else {
-                Err(forbidden("BadArgument", "the secret or token is not valid"))
-            };
+                return Ok(Caller::BotSecret(version.route.clone()));
+            }
+        }
+        if dl.secret.is_some() || !peer.ip().is_loopback() {
+            return Err(forbidden("BadArgument", "the secret or token is not valid"));
         }
     }
     match &dl.secret {
@@ -142,21 +163,43 @@ fn bot_for(
     params: &HashMap<String, String>,
     caller: &Caller,
 ) -> Result<Arc<BotSlot>, ApiError> {
-    let named = params.get("bot").map(String::as_str).or(match caller {
+    let bound = match caller {
         Caller::Token(claims) => Some(claims.bot.as_str()),
+        Caller::BotSecret(route) => Some(route.as_str()),
         Caller::Secret => None,
-    });
+    };
+    if let (Some(bound), Some(path)) = (bound, params.get("bot"))
+        && bound != path
+    {
+        return Err(forbidden(
+            "Forbidden",
+            "this secret or token is for another bot",
+        ));
+    }
+    let named = params.get("bot").map(String::as_str).or(bound);
     let slot = match named {
         Some(route) => state.registry.route(route),
         None => state.registry.default_bot(),
-    };
-    slot.ok_or_else(|| {
+    }
+    .ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "BotNotFound",
             "no such bot is loaded",
         )
-    })
+    })?;
+    // In dev mode (no host secret) a bot with its own secret still wants it.
+    let locked = slot
+        .current()
+        .is_some_and(|v| v.directline_secret.is_some());
+    if matches!(caller, Caller::Secret) && state.directline.secret.is_none() && locked {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "this bot's Direct Line needs its secret",
+        ));
+    }
+    Ok(slot)
 }
 
 fn route_of(slot: &BotSlot) -> String {
@@ -179,11 +222,16 @@ fn conversation_for(
             "the token is for another conversation",
         ));
     }
-    state
-        .directline
-        .conversations
-        .get(id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such conversation"))
+    let conversation =
+        state.directline.conversations.get(id).ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such conversation")
+        })?;
+    if let Caller::BotSecret(route) = caller
+        && route != &conversation.bot
+    {
+        return Err(forbidden("Forbidden", "this secret is for another bot"));
+    }
+    Ok(conversation)
 }
 
 fn stream_url(
@@ -242,7 +290,7 @@ pub async fn generate_token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state.directline, bearer(&headers), peer)?;
+    let caller = caller(&state, bearer(&headers), peer)?;
     if matches!(caller, Caller::Token(_)) {
         return Err(forbidden(
             "Forbidden",
@@ -265,7 +313,7 @@ pub async fn refresh_token(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Caller::Token(claims) = caller(&state.directline, bearer(&headers), peer)? else {
+    let Caller::Token(claims) = caller(&state, bearer(&headers), peer)? else {
         return Err(forbidden("Forbidden", "refreshing needs a token"));
     };
     let conversation = conversation_for(&state, &claims.conv, &Caller::Token(claims.clone()))?;
@@ -281,10 +329,10 @@ pub async fn start_conversation(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state.directline, bearer(&headers), peer)?;
+    let caller = caller(&state, bearer(&headers), peer)?;
     let conversation = match &caller {
         Caller::Token(claims) => conversation_for(&state, &claims.conv, &caller)?,
-        Caller::Secret => {
+        Caller::Secret | Caller::BotSecret(_) => {
             let slot = bot_for(&state, &params, &caller)?;
             let user = user_from_body(&body)
                 .unwrap_or_else(|| format!("dl_{}", crate::storage::new_etag()));
@@ -339,7 +387,7 @@ pub async fn reconnect(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state.directline, bearer(&headers), peer)?;
+    let caller = caller(&state, bearer(&headers), peer)?;
     let id = params.get("id").cloned().unwrap_or_default();
     let conversation = conversation_for(&state, &id, &caller)?;
     parse_watermark(query.watermark.as_deref())?;
@@ -363,7 +411,7 @@ pub async fn get_activities(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state.directline, bearer(&headers), peer)?;
+    let caller = caller(&state, bearer(&headers), peer)?;
     let id = params.get("id").cloned().unwrap_or_default();
     let conversation = conversation_for(&state, &id, &caller)?;
     let (activities, watermark) = conversation.since(parse_watermark(query.watermark.as_deref())?);
@@ -382,7 +430,7 @@ pub async fn post_activity(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state.directline, bearer(&headers), peer)?;
+    let caller = caller(&state, bearer(&headers), peer)?;
     let id = params.get("id").cloned().unwrap_or_default();
     let conversation = conversation_for(&state, &id, &caller)?;
     let mut activity = Activity::from_json_bytes(&body)
@@ -482,7 +530,7 @@ pub async fn stream(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let presented = query.t.as_deref().or_else(|| bearer(&headers));
-    let caller = caller(&state.directline, presented, peer)?;
+    let caller = caller(&state, presented, peer)?;
     let id = params.get("id").cloned().unwrap_or_default();
     let conversation = conversation_for(&state, &id, &caller)?;
     let watermark = parse_watermark(query.watermark.as_deref())?;
