@@ -3,7 +3,7 @@
 # target/guests/bots), named as they are served:
 #   rust-echo.wasm, misbehave.wasm  cargo, wasm32-wasip2 (wit-bindgen)
 #   python-echo.wasm                componentize-py (pip, into target/toolchains/venv)
-#   js-echo.wasm                    componentize-js (npm ci in js-echo/)
+#   js-echo.wasm                    componentize-js (npm install in js-echo/)
 # Toolchains missing on a fresh machine are installed; Python and JavaScript
 # bots are rebuilt only when their sources or the WIT changed.
 # Used by `cargo xtask guests|run|test` and by the end-to-end tests.
@@ -45,7 +45,9 @@ fi
 
 # JavaScript.
 if stale "$out/js-echo.wasm" "$here/js-echo" "$root/wit"; then
-  (cd "$here/js-echo" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } \
+  # npm ci rejects this lock file (npm 11 and componentize-js's optional
+  # platform packages), so install from it instead.
+  (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error; } \
     && npx --no-install componentize-js src/bot.js --wit "$root/wit" -n bot \
          -d stdio random clocks http fetch-event -o "$out/js-echo.wasm.tmp")
   mv "$out/js-echo.wasm.tmp" "$out/js-echo.wasm"
