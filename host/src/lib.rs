@@ -22,6 +22,7 @@ pub mod middleware;
 pub mod ordering;
 pub mod registry;
 pub mod replay;
+pub mod scaffold;
 pub mod scheduler;
 pub mod server;
 pub mod state;

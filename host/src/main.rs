@@ -35,6 +35,20 @@ enum Command {
     Test(TestArgs),
     /// Chat with a bot of a running host, in the terminal (Direct Line).
     Chat(ChatArgs),
+    /// Write a new bot project from a template.
+    New(NewArgs),
+}
+
+#[derive(clap::Args)]
+struct NewArgs {
+    /// The bot's name (its folder, and the `.wasm` it builds).
+    name: String,
+    /// The language of the project.
+    #[arg(long, value_enum)]
+    lang: turnbox::scaffold::Language,
+    /// Where to create the project folder.
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -223,6 +237,13 @@ fn main() -> anyhow::Result<()> {
 
     let cli = Cli::parse();
     match cli.command {
+        Command::New(args) => {
+            let root = turnbox::scaffold::scaffold(&args.name, args.lang, &args.dir)?;
+            println!(
+                "Created {}. See its README.md to build it and drop the .wasm into the bots folder.",
+                root.display()
+            );
+        }
         Command::Chat(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

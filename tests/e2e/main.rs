@@ -15,5 +15,6 @@ mod languages;
 mod manifests;
 mod misbehaving_bots;
 mod operations;
+mod scaffold;
 mod state;
 mod turn_path;
