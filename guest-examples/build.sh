@@ -46,7 +46,9 @@ fi
 # JavaScript.
 if stale "$out/js-echo.wasm" "$here/js-echo" "$root/wit"; then
   # npm ci rejects this lock file (npm 11 and componentize-js's optional
-  # platform packages), so install from it instead.
+  # platform packages), so install from it instead. preview2-shim is pinned
+  # in package.json: componentize-js imports it but the lock alone does not
+  # hoist it.
   (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error; } \
     && npx --no-install componentize-js src/bot.js --wit "$root/wit" -n bot \
          -d stdio random clocks http fetch-event -o "$out/js-echo.wasm.tmp")
