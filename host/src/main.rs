@@ -123,7 +123,7 @@ struct ServeArgs {
     #[arg(long, env = "TURNBOX_DIRECTLINE_SECRET", hide_env_values = true)]
     directline_secret: Option<String>,
     /// How long Direct Line tokens live, in seconds.
-    #[arg(long, env = "TURNBOX_DIRECTLINE_TOKEN_SECONDS", default_value_t = 1800,
+    #[arg(long, env = "TURNBOX_DIRECTLINE_TOKEN_SECONDS", default_value_t = turnbox::directline::TOKEN_LIFETIME_SECONDS,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     directline_token_seconds: u64,
     #[command(flatten)]

@@ -34,66 +34,40 @@ fn ok(text: &str) -> (StatusCode, Option<String>) {
 #[tokio::test]
 async fn scopes_hold_what_a_bot_sets() {
     let host = Host::start(BotsDir::with(&[("s", "misbehave")]), &[]);
-    assert_eq!(
-        say(
-            &host,
-            "s",
+    // (conversation, user, what is said, the bot's answer), in order.
+    let script = [
+        (
             "c1",
             "u1",
-            "state set conversation topic \"tea\""
-        )
-        .await,
-        ok("set topic")
-    );
-    assert_eq!(
-        say(
-            &host,
-            "s",
+            "state set conversation topic \"tea\"",
+            "set topic",
+        ),
+        (
             "c1",
             "u1",
-            "state set user name {\"first\":\"Ada\"}"
-        )
-        .await,
-        ok("set name")
-    );
-    assert_eq!(
-        say(&host, "s", "c1", "u1", "state set private note [1,2]").await,
-        ok("set note")
-    );
-
-    assert_eq!(
-        say(&host, "s", "c1", "u2", "state get conversation topic").await,
-        ok("\"tea\"")
-    );
-    assert_eq!(
-        say(&host, "s", "c2", "u1", "state get conversation topic").await,
-        ok("-")
-    );
-    assert_eq!(
-        say(&host, "s", "c2", "u1", "state get user name").await,
-        ok("{\"first\":\"Ada\"}")
-    );
-    assert_eq!(
-        say(&host, "s", "c1", "u1", "state get private note").await,
-        ok("[1,2]")
-    );
-    assert_eq!(
-        say(&host, "s", "c2", "u1", "state get private note").await,
-        ok("-")
-    );
-    assert_eq!(
-        say(&host, "s", "c1", "u2", "state get private note").await,
-        ok("-")
-    );
-
-    assert_eq!(
-        say(&host, "s", "c1", "u1", "state del conversation topic").await,
-        ok("deleted topic")
-    );
-    assert_eq!(
-        say(&host, "s", "c1", "u1", "state get conversation topic").await,
-        ok("-")
-    );
+            "state set user name {\"first\":\"Ada\"}",
+            "set name",
+        ),
+        ("c1", "u1", "state set private note [1,2]", "set note"),
+        // Conversation state: every user of c1, no one in c2.
+        ("c1", "u2", "state get conversation topic", "\"tea\""),
+        ("c2", "u1", "state get conversation topic", "-"),
+        // User state: u1 in any conversation.
+        ("c2", "u1", "state get user name", "{\"first\":\"Ada\"}"),
+        // Private state: u1 in c1 only.
+        ("c1", "u1", "state get private note", "[1,2]"),
+        ("c2", "u1", "state get private note", "-"),
+        ("c1", "u2", "state get private note", "-"),
+        ("c1", "u1", "state del conversation topic", "deleted topic"),
+        ("c1", "u1", "state get conversation topic", "-"),
+    ];
+    for (conversation, user, text, answer) in script {
+        assert_eq!(
+            say(&host, "s", conversation, user, text).await,
+            ok(answer),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]
