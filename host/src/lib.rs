@@ -19,6 +19,7 @@ pub mod ingress;
 pub mod manifest;
 pub mod metrics;
 pub mod middleware;
+pub mod offline;
 pub mod ordering;
 pub mod registry;
 pub mod replay;

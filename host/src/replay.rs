@@ -5,19 +5,11 @@
 //! them. `typing` and `trace` activities are not compared.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::activity::Activity;
-use crate::attempts::{Attempts, run_to_commit};
-use crate::bot::{BotFiles, BotVersion};
-use crate::cache::CompileCache;
-use crate::connector::{ConnectorClient, Outbound, ServiceUrlPolicy};
-use crate::engine::Runtime;
-use crate::manifest::BotDefaults;
-use crate::middleware::{Pipeline, TurnInfo};
-use crate::storage::SqliteStorage;
+use crate::offline::OfflineBot;
 
 /// Why a replay could not run (as opposed to a mismatch).
 #[derive(Debug, thiserror::Error)]
@@ -145,28 +137,7 @@ pub async fn replay(
     manifest: &Path,
     transcript: &[Activity],
 ) -> Result<ReplayReport, ReplayError> {
-    let defaults = BotDefaults::default();
-    let runtime = Runtime::new(crate::manifest::MAX_MEMORY_MIB << 20)
-        .map_err(|e| ReplayError::Bot(e.to_string()))?;
-    let cache_dir = tempfile::tempdir().map_err(|e| ReplayError::Bot(e.to_string()))?;
-    let cache = CompileCache::open(cache_dir.path(), &runtime.engine)
-        .map_err(|e| ReplayError::Bot(e.to_string()))?;
-    let files = BotFiles::read(wasm, manifest).map_err(|e| ReplayError::Bot(e.to_string()))?;
-    let name = wasm
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bot".into());
-    let bot = BotVersion::load(&runtime, &cache, &defaults, &name, wasm, manifest, files)
-        .map_err(|e| ReplayError::Bot(e.to_string()))?;
-    let database =
-        Arc::new(SqliteStorage::in_memory().map_err(|e| ReplayError::Bot(e.to_string()))?);
-    // Replies come back in the turn's answer (expectReplies): nothing is
-    // posted anywhere, so the connector may reach no URL at all.
-    let connector = Arc::new(ConnectorClient::new(
-        ServiceUrlPolicy { allow: Vec::new() },
-        reqwest::Client::new(),
-    ));
-
+    let offline = OfflineBot::load(wasm, manifest).map_err(ReplayError::Bot)?;
     let bot_id = transcript
         .iter()
         .find(|a| a.from.as_ref().and_then(|f| f.role.as_deref()) != Some("bot"))
@@ -187,23 +158,7 @@ pub async fn replay(
             .filter(|a| compared_kind(a))
             .collect();
 
-        let mut incoming = activity.clone();
-        incoming.delivery_mode = Some("expectReplies".into());
-        let incoming = Arc::new(incoming);
-        let turn = Arc::new(TurnInfo {
-            bot: bot.name.clone(),
-            incoming: incoming.clone(),
-            connector: connector.clone(),
-            outbound: Outbound::Dev,
-        });
-        let attempts = Attempts {
-            connector: connector.clone(),
-            outbound: Outbound::Dev,
-            storage: database.clone(),
-            pipeline: Arc::new(tokio::sync::Mutex::new(Pipeline::new(turn, &[]))),
-            timers: database.clone(),
-        };
-        let actual: Vec<Activity> = match run_to_commit(&runtime, &bot, incoming, &attempts).await {
+        let actual: Vec<Activity> = match offline.turn(activity).await {
             Ok(outcome) => outcome
                 .buffered_replies
                 .into_iter()

@@ -1,0 +1,88 @@
+//! The cost of a turn per guest language: load (compile and link) once, then
+//! time N turns, each a fresh Store and instance plus `on-turn` and its
+//! `send` (under expectReplies, so no network). Prints a table and writes
+//! `bench/results/turn-cost.json`.
+//!
+//!   guest-examples/build.sh && cargo run -p turnbox-bench --bin turn-cost -- [TURNS]
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+use turnbox::activity::Activity;
+use turnbox::offline::OfflineBot;
+
+const BOTS: [(&str, &str); 3] = [
+    ("Rust", "rust-echo"),
+    ("Python", "python-echo"),
+    ("JavaScript", "js-echo"),
+];
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let turns: usize = std::env::args()
+        .nth(1)
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(300);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace root")?;
+    let built = root.join("target/guests/bots");
+    let activity: Activity = serde_json::from_value(json!({
+        "type": "message", "text": "hi", "channelId": "bench",
+        "from": {"id": "u"}, "recipient": {"id": "b"}, "conversation": {"id": "c"}
+    }))?;
+
+    let mut rows = Vec::new();
+    println!(
+        "{:<11} {:>9} {:>10} {:>10} {:>10} {:>10}",
+        "language", "size KB", "load ms", "p50 µs", "p99 µs", "turns/s"
+    );
+    for (language, bot) in BOTS {
+        let wasm = built.join(format!("{bot}.wasm"));
+        let size = std::fs::metadata(&wasm)
+            .with_context(|| format!("{} is missing: run guest-examples/build.sh", wasm.display()))?
+            .len();
+        let loading = Instant::now();
+        let offline =
+            OfflineBot::load(&wasm, &wasm.with_extension("toml")).map_err(anyhow::Error::msg)?;
+        let load_ms = loading.elapsed().as_secs_f64() * 1e3;
+        for _ in 0..20 {
+            offline.turn(&activity).await?;
+        }
+        let mut micros = Vec::with_capacity(turns);
+        let all = Instant::now();
+        for _ in 0..turns {
+            let started = Instant::now();
+            let outcome = offline.turn(&activity).await?;
+            micros.push(started.elapsed().as_secs_f64() * 1e6);
+            anyhow::ensure!(outcome.buffered_replies.len() == 1, "{bot} did not reply");
+        }
+        let per_second = turns as f64 / all.elapsed().as_secs_f64();
+        micros.sort_by(f64::total_cmp);
+        let (p50, p99) = (percentile(&micros, 0.5), percentile(&micros, 0.99));
+        println!(
+            "{language:<11} {:>9} {load_ms:>10.0} {p50:>10.0} {p99:>10.0} {per_second:>10.0}",
+            size / 1024
+        );
+        rows.push(json!({"language": language, "bot": bot, "wasm_bytes": size, "load_ms": load_ms,
+                          "turn_p50_us": p50, "turn_p99_us": p99, "turns_per_second": per_second, "turns": turns}));
+    }
+    let results = root.join("bench/results");
+    std::fs::create_dir_all(&results)?;
+    let report =
+        json!({"benchmark": "turn-cost", "policy": "fresh instance per turn", "rows": rows});
+    std::fs::write(
+        results.join("turn-cost.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
+    println!("written to bench/results/turn-cost.json");
+    Ok(())
+}
