@@ -400,6 +400,25 @@ impl TurnState {
         tracing::warn!(bot = %self.bot, operation, code = %err.code, "{}", err.message);
     }
 
+    /// Counts one more activity sent, within the manifest's
+    /// `max_activities_per_turn`.
+    fn count_send(&mut self, operation: &str) -> Result<(), wit::CallError> {
+        if self.sent >= self.max_sent {
+            let err = call_error(
+                "LimitExceeded",
+                format!(
+                    "this turn already sent {} activities, the most its manifest allows",
+                    self.max_sent
+                ),
+                None,
+            );
+            self.log_call_error(operation, &err);
+            return Err(err);
+        }
+        self.sent += 1;
+        Ok(())
+    }
+
     /// A connector failure as the bot sees it, logged.
     fn connector_failed(&self, operation: &str, err: ConnectorError) -> wit::CallError {
         let err = wit::CallError::from(err);
@@ -429,19 +448,9 @@ impl context::HostTurnContext for TurnState {
                 return Ok(Err(err));
             }
         };
-        if self.sent >= self.max_sent {
-            let err = call_error(
-                "LimitExceeded",
-                format!(
-                    "this turn already sent {} activities, the most its manifest allows",
-                    self.max_sent
-                ),
-                None,
-            );
-            self.log_call_error("send", &err);
+        if let Err(err) = self.count_send("send") {
             return Ok(Err(err));
         }
-        self.sent += 1;
         // Trace activities reach only the Emulator, as in botbuilder.
         let is_trace = activity.kind() == names::TRACE
             && activity.channel_id.as_deref() != Some(names::EMULATOR_CHANNEL);
@@ -653,14 +662,9 @@ impl context::HostTurnContext for TurnState {
         });
         activity.reply_to_id = None;
         activity.recipient = None;
-        if self.sent >= self.max_sent {
-            return Ok(Err(call_error(
-                "LimitExceeded",
-                format!("this turn already sent {} activities", self.max_sent),
-                None,
-            )));
+        if let Err(err) = self.count_send("send-to-conversation") {
+            return Ok(Err(err));
         }
-        self.sent += 1;
         if self
             .pipeline
             .lock()

@@ -379,6 +379,20 @@ fn parse_watermark(text: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
+/// The caller of a request on `/conversations/{id}/…`, and that
+/// conversation, which the caller must be allowed to use.
+fn authorized(
+    state: &AppState,
+    presented: Option<&str>,
+    peer: SocketAddr,
+    params: &HashMap<String, String>,
+) -> Result<(Caller, Arc<Conversation>), ApiError> {
+    let caller = caller(state, presented, peer)?;
+    let id = params.get("id").map(String::as_str).unwrap_or_default();
+    let conversation = conversation_for(state, id, &caller)?;
+    Ok((caller, conversation))
+}
+
 /// `GET /conversations/{id}?watermark=`: reconnects, with a new stream URL.
 pub async fn reconnect(
     State(state): State<Arc<AppState>>,
@@ -387,9 +401,7 @@ pub async fn reconnect(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state, bearer(&headers), peer)?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    let conversation = conversation_for(&state, &id, &caller)?;
+    let (_, conversation) = authorized(&state, bearer(&headers), peer, &params)?;
     parse_watermark(query.watermark.as_deref())?;
     let mut answer = token_answer(&state, &conversation)?;
     let token = answer["token"].as_str().unwrap_or_default().to_owned();
@@ -411,9 +423,7 @@ pub async fn get_activities(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state, bearer(&headers), peer)?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    let conversation = conversation_for(&state, &id, &caller)?;
+    let (_, conversation) = authorized(&state, bearer(&headers), peer, &params)?;
     let (activities, watermark) = conversation.since(parse_watermark(query.watermark.as_deref())?);
     Ok(
         axum::Json(json!({"activities": activities, "watermark": watermark.to_string()}))
@@ -430,9 +440,7 @@ pub async fn post_activity(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state, bearer(&headers), peer)?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    let conversation = conversation_for(&state, &id, &caller)?;
+    let (caller, conversation) = authorized(&state, bearer(&headers), peer, &params)?;
     let mut activity = Activity::from_json_bytes(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", e.to_string()))?;
     let slot = state.registry.route(&conversation.bot).ok_or_else(|| {
@@ -530,9 +538,7 @@ pub async fn stream(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let presented = query.t.as_deref().or_else(|| bearer(&headers));
-    let caller = caller(&state, presented, peer)?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    let conversation = conversation_for(&state, &id, &caller)?;
+    let (_, conversation) = authorized(&state, presented, peer, &params)?;
     let watermark = parse_watermark(query.watermark.as_deref())?;
     Ok(upgrade.on_upgrade(move |socket| push(socket, conversation, watermark)))
 }
