@@ -282,6 +282,22 @@ fn token_answer(state: &AppState, conversation: &Conversation) -> Result<Value, 
     }))
 }
 
+/// A new conversation with the bot the request names, for the user the
+/// body names (`{"user":{"id":…}}`) or a fresh one.
+fn new_conversation(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    caller: &Caller,
+    body: &[u8],
+) -> Result<Arc<Conversation>, ApiError> {
+    let slot = bot_for(state, params, caller)?;
+    let user = user_from_body(body).unwrap_or_else(|| format!("dl_{}", crate::storage::new_etag()));
+    Ok(state
+        .directline
+        .conversations
+        .create(&route_of(&slot), &user))
+}
+
 /// `POST /tokens/generate` (secret): a token for a new conversation.
 pub async fn generate_token(
     State(state): State<Arc<AppState>>,
@@ -297,13 +313,7 @@ pub async fn generate_token(
             "generating a token needs the secret",
         ));
     }
-    let slot = bot_for(&state, &params, &caller)?;
-    let user =
-        user_from_body(&body).unwrap_or_else(|| format!("dl_{}", crate::storage::new_etag()));
-    let conversation = state
-        .directline
-        .conversations
-        .create(&route_of(&slot), &user);
+    let conversation = new_conversation(&state, &params, &caller, &body)?;
     Ok(axum::Json(token_answer(&state, &conversation)?).into_response())
 }
 
@@ -332,15 +342,7 @@ pub async fn start_conversation(
     let caller = caller(&state, bearer(&headers), peer)?;
     let conversation = match &caller {
         Caller::Token(claims) => conversation_for(&state, &claims.conv, &caller)?,
-        Caller::Secret | Caller::BotSecret(_) => {
-            let slot = bot_for(&state, &params, &caller)?;
-            let user = user_from_body(&body)
-                .unwrap_or_else(|| format!("dl_{}", crate::storage::new_etag()));
-            state
-                .directline
-                .conversations
-                .create(&route_of(&slot), &user)
-        }
+        Caller::Secret | Caller::BotSecret(_) => new_conversation(&state, &params, &caller, &body)?,
     };
     let first = conversation.start();
     let mut answer = token_answer(&state, &conversation)?;

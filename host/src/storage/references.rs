@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::sqlite::backend;
 use super::{SqliteStorage, StorageError};
 
 pub(super) const SCHEMA: &str = "
@@ -23,10 +24,6 @@ pub trait ReferenceStore: Send + Sync {
         reference: &Value,
     ) -> Result<(), StorageError>;
     fn reference(&self, bot: &str, conversation: &str) -> Result<Option<Value>, StorageError>;
-}
-
-fn backend(err: rusqlite::Error) -> StorageError {
-    StorageError::Backend(err.to_string())
 }
 
 impl ReferenceStore for SqliteStorage {

@@ -13,7 +13,8 @@ pub struct SqliteStorage {
     conn: Mutex<Connection>,
 }
 
-fn backend(err: rusqlite::Error) -> StorageError {
+/// A SQLite failure as a storage error (shared by the SQLite stores).
+pub(super) fn backend(err: rusqlite::Error) -> StorageError {
     StorageError::Backend(err.to_string())
 }
 

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::sqlite::backend;
 use super::{SqliteStorage, StorageError};
 
 pub(super) const SCHEMA: &str = "
@@ -46,10 +47,6 @@ pub trait TimerStore: Send + Sync {
     fn release(&self, id: &str, due: i64) -> Result<(), StorageError>;
     /// Releases every claim: run at start-up, when no timer can be firing.
     fn release_all(&self) -> Result<(), StorageError>;
-}
-
-fn backend(err: rusqlite::Error) -> StorageError {
-    StorageError::Backend(err.to_string())
 }
 
 impl TimerStore for SqliteStorage {

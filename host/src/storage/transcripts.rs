@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::sqlite::backend;
 use super::{SqliteStorage, StorageError};
 use crate::activity::Activity;
 
@@ -53,10 +54,6 @@ pub trait TranscriptStore: Send + Sync {
         limit: u32,
         token: Option<&str>,
     ) -> Result<Page<Value>, StorageError>;
-}
-
-fn backend(err: rusqlite::Error) -> StorageError {
-    StorageError::Backend(err.to_string())
 }
 
 fn parse_token(token: Option<&str>) -> Result<Option<i64>, StorageError> {
