@@ -12,7 +12,10 @@ use tokio::sync::Semaphore;
 use crate::bindings::BotPre;
 use crate::cache::{CacheOutcome, CompileCache, sha256_hex};
 use crate::engine::Runtime;
-use crate::manifest::{BotDefaults, BotLimits, Credentials, Manifest, ManifestError, Secret};
+use crate::instances::InstancePool;
+use crate::manifest::{
+    BotDefaults, BotLimits, Credentials, InstancePolicy, Manifest, ManifestError, Secret,
+};
 use crate::turn::TurnState;
 
 /// A bot version ready to take turns. Turns hold an `Arc` to the version
@@ -39,6 +42,9 @@ pub struct BotVersion {
     /// Turns running or waiting on this version, up to the limit.
     pub permits: Arc<Semaphore>,
     pub pre: BotPre<TurnState>,
+    pub instance_policy: InstancePolicy,
+    /// Warm instances, under the pooled policy.
+    pub pool: Option<InstancePool>,
 }
 
 impl BotVersion {
@@ -153,6 +159,20 @@ impl BotVersion {
             .map_err(world_error)?;
         let pre = BotPre::new(instance_pre).map_err(world_error)?;
         let limits = manifest.limits(defaults);
+        let instance_policy =
+            manifest
+                .instance_policy()
+                .map_err(|message| ManifestError::Invalid {
+                    path: manifest_path.display().to_string(),
+                    message,
+                })?;
+        let pool = match instance_policy {
+            InstancePolicy::Fresh => None,
+            InstancePolicy::Pooled {
+                pool_size,
+                max_turns,
+            } => Some(InstancePool::new(pool_size, max_turns)),
+        };
         Ok(BotVersion {
             name: name.into(),
             route: manifest.route.clone().unwrap_or_else(|| name.to_owned()),
@@ -169,6 +189,8 @@ impl BotVersion {
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,
+            instance_policy,
+            pool,
         })
     }
 }

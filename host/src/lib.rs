@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod guest_log;
 pub mod ingress;
+pub mod instances;
 pub mod manifest;
 pub mod metrics;
 pub mod middleware;

@@ -104,7 +104,46 @@ pub struct Manifest {
     pub middleware: crate::middleware::MiddlewareSwitches,
     #[serde(default)]
     pub directline: DirectLineSection,
+    #[serde(default)]
+    pub instances: InstancesSection,
 }
+
+/// How a bot's turns get an instance, as written in the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstancesSection {
+    pub policy: Option<PolicyName>,
+    #[serde(default, deserialize_with = "pool_size")]
+    pub pool_size: Option<u32>,
+    #[serde(default, deserialize_with = "max_turns")]
+    pub max_turns: Option<u32>,
+}
+
+/// `instances.policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyName {
+    Fresh,
+    Pooled,
+}
+
+/// How a bot's turns get an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "policy")]
+pub enum InstancePolicy {
+    /// A new instance for every turn: nothing survives a turn inside the
+    /// guest. The default.
+    Fresh,
+    /// Up to `pool_size` warm instances, each reused for up to `max_turns`
+    /// turns and dropped after any trap, timeout or limit hit.
+    #[serde(rename_all = "camelCase")]
+    Pooled { pool_size: u32, max_turns: u32 },
+}
+
+/// Warm instances kept per bot when `pool_size` is unset.
+pub const DEFAULT_POOL_SIZE: u32 = 4;
+/// Turns an instance serves before it is replaced, when `max_turns` is unset.
+pub const DEFAULT_POOL_MAX_TURNS: u32 = 1000;
 
 /// The bot's built-in Direct Line channel.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -176,7 +215,7 @@ pub enum ManifestError {
 impl Manifest {
     /// Parses manifest text; the error says where and what is wrong.
     pub fn parse(text: &str) -> Result<Manifest, String> {
-        toml::from_str(text).map_err(|err: toml::de::Error| {
+        let manifest: Manifest = toml::from_str(text).map_err(|err: toml::de::Error| {
             let location = err
                 .span()
                 .map(|span| {
@@ -185,7 +224,25 @@ impl Manifest {
                 })
                 .unwrap_or_default();
             format!("{location}{}", err.message())
-        })
+        })?;
+        manifest.instance_policy()?;
+        Ok(manifest)
+    }
+
+    /// The instance policy, defaults filled in. Pool settings without
+    /// `policy = "pooled"` are an error rather than silently ignored.
+    pub fn instance_policy(&self) -> Result<InstancePolicy, String> {
+        let i = &self.instances;
+        match i.policy {
+            Some(PolicyName::Pooled) => Ok(InstancePolicy::Pooled {
+                pool_size: i.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
+                max_turns: i.max_turns.unwrap_or(DEFAULT_POOL_MAX_TURNS),
+            }),
+            None | Some(PolicyName::Fresh) if i.pool_size.is_some() || i.max_turns.is_some() => {
+                Err("`instances.pool_size` and `instances.max_turns` need `instances.policy = \"pooled\"`".into())
+            }
+            None | Some(PolicyName::Fresh) => Ok(InstancePolicy::Fresh),
+        }
     }
 
     /// The state quotas, defaults filled in.
@@ -267,6 +324,14 @@ fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
 
 fn activities<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     ranged(d, "limits.max_activities_per_turn", 0, 1_000_000)
+}
+
+fn pool_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    ranged(d, "instances.pool_size", 1, 64)
+}
+
+fn max_turns<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    ranged(d, "instances.max_turns", 1, u32::MAX)
 }
 
 fn value_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -355,5 +420,27 @@ greeting = "hello"
         assert!(err.starts_with("line 2:"), "{err}");
         assert!(Manifest::parse("[config]\nx = 1").is_err());
         assert!(Manifest::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn the_instance_policy_defaults_to_fresh_and_checks_pool_settings() {
+        let fresh = Manifest::parse("").unwrap();
+        assert_eq!(fresh.instance_policy(), Ok(InstancePolicy::Fresh));
+        let pooled = Manifest::parse("[instances]\npolicy = \"pooled\"\nmax_turns = 50\n").unwrap();
+        assert_eq!(
+            pooled.instance_policy(),
+            Ok(InstancePolicy::Pooled {
+                pool_size: DEFAULT_POOL_SIZE,
+                max_turns: 50
+            })
+        );
+        let err = Manifest::parse("[instances]\npool_size = 2\n").unwrap_err();
+        assert!(err.contains("policy = \"pooled\""), "{err}");
+        let err = Manifest::parse("[instances]\npolicy = \"pooled\"\npool_size = 0\n").unwrap_err();
+        assert!(
+            err.starts_with("line 3:") && err.contains("instances.pool_size"),
+            "{err}"
+        );
+        assert!(Manifest::parse("[instances]\npolicy = \"warm\"\n").is_err());
     }
 }

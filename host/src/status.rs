@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::bot::BotVersion;
 use crate::ingress::AppState;
 use crate::registry::BotSlot;
 
@@ -46,12 +47,24 @@ fn describe(slot: &BotSlot) -> Value {
                 "hasPassword": credentials.app_password.is_some(),
             },
             "configKeys": version.config.keys().collect::<Vec<_>>(),
+            "instances": instances(&version),
         });
         if let (Some(bot), Some(fields)) = (bot.as_object_mut(), fields.as_object()) {
             bot.extend(fields.clone());
         }
     }
     bot
+}
+
+/// The bot's instance policy and, when pooled, its pool.
+fn instances(version: &BotVersion) -> Value {
+    let mut shown = json!(version.instance_policy);
+    if let (Some(shown), Some(pool)) = (shown.as_object_mut(), &version.pool) {
+        if let Some(status) = json!(pool.status()).as_object() {
+            shown.extend(status.clone());
+        }
+    }
+    shown
 }
 
 /// `GET /api/bots`.

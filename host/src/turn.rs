@@ -169,21 +169,31 @@ impl ResourceLimiter for TurnLimiter {
     }
 }
 
-/// The data of a turn's store: WASI (deny-all), the resource table, the
-/// limiter and what the bot needs to answer the incoming activity.
+/// The data of a bot's store: WASI (deny-all), the resource table, the
+/// limiter, and the turn it is running. A fresh-policy store serves one
+/// turn; a pooled one serves several, with a new [`Turn`] each time.
 pub struct TurnState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: TurnLimiter,
     bot: Arc<str>,
+    config: Arc<std::collections::BTreeMap<String, Secret>>,
+    /// The most activities a turn may send.
+    max_sent: u32,
+    turn: Turn,
+}
+
+/// What the bot needs to answer the incoming activity, and what it produced
+/// so far: everything that must not outlive one turn.
+struct Turn {
     incoming: Arc<Activity>,
     connector: Arc<ConnectorClient>,
     outbound: Outbound,
+    /// Past this instant the epoch callback interrupts the bot.
+    deadline: Instant,
     buffered_replies: Vec<Activity>,
-    config: Arc<std::collections::BTreeMap<String, Secret>>,
-    /// Activities sent (or buffered) so far, and the most allowed.
+    /// Activities sent (or buffered) so far.
     sent: u32,
-    max_sent: u32,
     state: TurnStateCache,
     held_back: Vec<Option<Activity>>,
     already_posted: Vec<String>,
@@ -191,6 +201,35 @@ pub struct TurnState {
     pipeline: SharedPipeline,
     timers: Arc<dyn TimerStore>,
     timer_ops: Vec<TimerOp>,
+}
+
+impl Turn {
+    fn new(request: TurnRequest, deadline: Instant) -> Turn {
+        let TurnRequest {
+            incoming,
+            connector,
+            outbound,
+            state,
+            already_posted,
+            pipeline,
+            timers,
+        } = request;
+        Turn {
+            incoming,
+            connector,
+            outbound,
+            deadline,
+            buffered_replies: Vec::new(),
+            sent: 0,
+            state,
+            held_back: Vec::new(),
+            already_posted,
+            posted_before_state: Vec::new(),
+            pipeline,
+            timers,
+            timer_ops: Vec::new(),
+        }
+    }
 }
 
 impl WasiView for TurnState {
@@ -202,25 +241,23 @@ impl WasiView for TurnState {
     }
 }
 
-/// Runs one attempt of a turn of `bot`, under the bot's limits. Saving its
-/// state and posting its held-back sends is the caller's (`attempts.rs`).
-pub async fn run_turn(
+/// A bot's store with its instance: warm between turns under the pooled
+/// policy (see `instances.rs`).
+pub struct WarmInstance {
+    pub store: Store<TurnState>,
+    pub instance: crate::bindings::Bot,
+    /// Turns this instance has served.
+    pub turns: u32,
+}
+
+/// A new store for `bot`: deny-all WASI, the bot's memory cap, and an
+/// epoch callback that interrupts the running turn past its deadline.
+fn new_store(
     runtime: &Runtime,
     bot: &BotVersion,
-    request: TurnRequest,
-) -> Result<TurnOutcome, TurnError> {
-    let TurnRequest {
-        incoming,
-        connector,
-        outbound,
-        state,
-        already_posted,
-        pipeline,
-        timers,
-    } = request;
-    let limits = bot.limits.turn();
-    let fuel = bot.limits.fuel;
-    let deadline = Instant::now() + limits.deadline;
+    turn: Turn,
+    memory_bytes: usize,
+) -> Store<TurnState> {
     // No preopened directories, no environment, no arguments, no network:
     // a bot reaches the world only through the turnbox imports.
     let wasi = WasiCtxBuilder::new()
@@ -233,69 +270,110 @@ pub async fn run_turn(
     let state = TurnState {
         wasi,
         table: ResourceTable::new(),
-        limiter: TurnLimiter {
-            memory_bytes: limits.memory_bytes,
-        },
+        limiter: TurnLimiter { memory_bytes },
         bot: bot.name.clone(),
-        incoming: incoming.clone(),
-        connector,
-        outbound,
-        buffered_replies: Vec::new(),
         config: bot.config.clone(),
-        sent: 0,
         max_sent: bot.limits.max_activities_per_turn,
-        state,
-        held_back: Vec::new(),
-        already_posted,
-        posted_before_state: Vec::new(),
-        pipeline,
-        timers,
-        timer_ops: Vec::new(),
+        turn,
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);
-    // The engine always meters fuel; a bot without a budget gets all of it.
-    store
-        .set_fuel(fuel.unwrap_or(u64::MAX))
-        .map_err(|e| TurnError::Instantiate(e.to_string()))?;
     // Every epoch tick the bot yields to other tasks; past the deadline it
     // is interrupted.
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
+    store.epoch_deadline_callback(|store| {
+        if Instant::now() >= store.data().turn.deadline {
             Ok(UpdateDeadline::Interrupt)
         } else {
             Ok(UpdateDeadline::Yield(1))
         }
     });
+    store
+}
+
+/// Runs one attempt of a turn of `bot`, under the bot's limits, on a fresh
+/// instance or (pooled policy) a warm one. Saving its state and posting its
+/// held-back sends is the caller's (`attempts.rs`).
+pub async fn run_turn(
+    runtime: &Runtime,
+    bot: &BotVersion,
+    request: TurnRequest,
+) -> Result<TurnOutcome, TurnError> {
+    let limits = bot.limits.turn();
+    let fuel = bot.limits.fuel;
+    let turn = Turn::new(request, Instant::now() + limits.deadline);
+    let (mut store, warm) = match bot.pool.as_ref().and_then(|pool| pool.take()) {
+        Some(warm) => {
+            let mut store = warm.store;
+            store.data_mut().turn = turn;
+            (store, Some((warm.instance, warm.turns)))
+        }
+        None => (new_store(runtime, bot, turn, limits.memory_bytes), None),
+    };
+    // The engine always meters fuel; a bot without a budget gets all of it.
+    store
+        .set_fuel(fuel.unwrap_or(u64::MAX))
+        .map_err(|e| TurnError::Instantiate(e.to_string()))?;
+    store.set_epoch_deadline(1);
 
     let mut instantiation = std::time::Duration::ZERO;
     let run = async {
-        let started = Instant::now();
-        let instance = bot
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| classify(e, &limits, fuel, true))?;
-        instantiation = started.elapsed();
+        let (instance, turns) = match warm {
+            Some(warm) => warm,
+            None => {
+                let started = Instant::now();
+                let instance = bot
+                    .pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(|e| classify(e, &limits, fuel, true))?;
+                instantiation = started.elapsed();
+                if let Some(pool) = &bot.pool {
+                    pool.count_instantiation();
+                }
+                (instance, 0)
+            }
+        };
         let ctx = store
             .data_mut()
             .table
             .push(TurnContext)
             .map_err(|e| TurnError::Instantiate(e.to_string()))?;
-        instance
+        let rep = ctx.rep();
+        let result = instance
             .turnbox_bot_handler()
             .call_on_turn(&mut store, ctx)
             .await
-            .map_err(|e| classify(e, &limits, fuel, false))
+            .map_err(|e| classify(e, &limits, fuel, false))?;
+        // The context names this turn only; a warm instance gets a new one.
+        let _ = store
+            .data_mut()
+            .table
+            .delete(Resource::<TurnContext>::new_own(rep));
+        Ok::<_, TurnError>((instance, turns, result))
     };
     // The epoch deadline stops a bot that computes; this timeout stops one
-    // that waits in a host call.
-    let result = match tokio::time::timeout(limits.deadline, run).await {
+    // that waits in a host call. Either way (and on any trap) the store is
+    // dropped here, so a pooled bot never reuses an instance a turn broke.
+    let (instance, turns, result) = match tokio::time::timeout(limits.deadline, run).await {
         Ok(result) => result?,
         Err(_) => return Err(TurnError::Timeout(limits.deadline.as_millis())),
     };
 
+    let data = store.data_mut();
+    let buffered_replies = std::mem::take(&mut data.turn.buffered_replies);
+    let state_changes = data.turn.state.changes();
+    let held_back = std::mem::take(&mut data.turn.held_back);
+    let posted_before_state = std::mem::take(&mut data.turn.posted_before_state);
+    let timer_ops = std::mem::take(&mut data.turn.timer_ops);
+    // A bot that returned (even with its own error) left its instance
+    // sound: a pooled bot keeps it for the next turn.
+    if let Some(pool) = &bot.pool {
+        pool.give_back(WarmInstance {
+            store,
+            instance,
+            turns: turns + 1,
+        });
+    }
     let invoke_response = match result {
         Ok(response) => response.map(check_invoke_response).transpose()?,
         Err(e) => {
@@ -305,15 +383,14 @@ pub async fn run_turn(
             });
         }
     };
-    let data = store.data_mut();
     Ok(TurnOutcome {
         invoke_response,
-        buffered_replies: std::mem::take(&mut data.buffered_replies),
+        buffered_replies,
         instantiation,
-        state_changes: data.state.changes(),
-        held_back: std::mem::take(&mut data.held_back),
-        posted_before_state: std::mem::take(&mut data.posted_before_state),
-        timer_ops: std::mem::take(&mut data.timer_ops),
+        state_changes,
+        held_back,
+        posted_before_state,
+        timer_ops,
     })
 }
 
@@ -389,9 +466,9 @@ impl TurnState {
         let mut activity = Activity::try_from(activity)
             .map_err(|e| call_error("BadArgument", e.to_string(), None))?;
         if keep_id {
-            activity.apply_conversation_reference(&self.incoming);
+            activity.apply_conversation_reference(&self.turn.incoming);
         } else {
-            activity.complete_reply(&self.incoming);
+            activity.complete_reply(&self.turn.incoming);
         }
         Ok(activity)
     }
@@ -403,7 +480,7 @@ impl TurnState {
     /// Counts one more activity sent, within the manifest's
     /// `max_activities_per_turn`.
     fn count_send(&mut self, operation: &str) -> Result<(), wit::CallError> {
-        if self.sent >= self.max_sent {
+        if self.turn.sent >= self.max_sent {
             let err = call_error(
                 "LimitExceeded",
                 format!(
@@ -415,7 +492,7 @@ impl TurnState {
             self.log_call_error(operation, &err);
             return Err(err);
         }
-        self.sent += 1;
+        self.turn.sent += 1;
         Ok(())
     }
 
@@ -433,7 +510,7 @@ impl context::Host for TurnState {}
 
 impl context::HostTurnContext for TurnState {
     async fn activity(&mut self, _ctx: Resource<TurnContext>) -> wasmtime::Result<wit::Activity> {
-        Ok(self.incoming.as_ref().into())
+        Ok(self.turn.incoming.as_ref().into())
     }
 
     async fn send(
@@ -457,37 +534,42 @@ impl context::HostTurnContext for TurnState {
         if is_trace {
             return Ok(Ok(wit::ResourceResponse { id: String::new() }));
         }
-        if self.incoming.expects_replies() {
-            self.buffered_replies.push(activity);
+        if self.turn.incoming.expects_replies() {
+            self.turn.buffered_replies.push(activity);
             return Ok(Ok(wit::ResourceResponse { id: String::new() }));
         }
-        if self.state.touched() {
-            self.held_back.push(Some(activity));
+        if self.turn.state.touched() {
+            self.turn.held_back.push(Some(activity));
             return Ok(Ok(wit::ResourceResponse {
-                id: pending_id(self.held_back.len()),
+                id: pending_id(self.turn.held_back.len()),
             }));
         }
-        if let Some(id) = self.already_posted.get(self.posted_before_state.len()) {
+        if let Some(id) = self
+            .turn
+            .already_posted
+            .get(self.turn.posted_before_state.len())
+        {
             // An earlier attempt of this turn posted this send already.
             let id = id.clone();
-            self.posted_before_state.push(id.clone());
+            self.turn.posted_before_state.push(id.clone());
             return Ok(Ok(wit::ResourceResponse { id }));
         }
         let mut activity = activity;
         if self
+            .turn
             .pipeline
             .lock()
             .await
             .outgoing(&mut Outgoing::Send(&mut activity))
             == Flow::Drop
         {
-            self.posted_before_state.push(String::new());
+            self.turn.posted_before_state.push(String::new());
             return Ok(Ok(wit::ResourceResponse { id: String::new() }));
         }
-        let connector = self.connector.clone();
-        Ok(match connector.send(&activity, &self.outbound).await {
+        let connector = self.turn.connector.clone();
+        Ok(match connector.send(&activity, &self.turn.outbound).await {
             Ok(response) => {
-                self.posted_before_state.push(response.id.clone());
+                self.turn.posted_before_state.push(response.id.clone());
                 Ok(wit::ResourceResponse { id: response.id })
             }
             Err(err) => Err(self.connector_failed("send", err)),
@@ -499,7 +581,7 @@ impl context::HostTurnContext for TurnState {
         _ctx: Resource<TurnContext>,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        if self.incoming.expects_replies() {
+        if self.turn.incoming.expects_replies() {
             return Ok(Err(call_error(
                 "NotSupported",
                 "activities cannot be updated under expectReplies".into(),
@@ -511,7 +593,7 @@ impl context::HostTurnContext for TurnState {
             Err(err) => return Ok(Err(err)),
         };
         if let Some(index) = activity.id.as_deref().and_then(pending_index) {
-            return Ok(match self.held_back.get_mut(index) {
+            return Ok(match self.turn.held_back.get_mut(index) {
                 Some(slot @ Some(_)) => {
                     let id = pending_id(index + 1);
                     let mut replacement = activity;
@@ -528,6 +610,7 @@ impl context::HostTurnContext for TurnState {
         }
         let mut activity = activity;
         if self
+            .turn
             .pipeline
             .lock()
             .await
@@ -538,11 +621,13 @@ impl context::HostTurnContext for TurnState {
                 id: activity.id.unwrap_or_default(),
             }));
         }
-        let connector = self.connector.clone();
-        Ok(match connector.update(&activity, &self.outbound).await {
-            Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
-            Err(err) => Err(self.connector_failed("update", err)),
-        })
+        let connector = self.turn.connector.clone();
+        Ok(
+            match connector.update(&activity, &self.turn.outbound).await {
+                Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
+                Err(err) => Err(self.connector_failed("update", err)),
+            },
+        )
     }
 
     async fn delete(
@@ -550,7 +635,7 @@ impl context::HostTurnContext for TurnState {
         _ctx: Resource<TurnContext>,
         activity_id: String,
     ) -> wasmtime::Result<Result<(), wit::CallError>> {
-        if self.incoming.expects_replies() {
+        if self.turn.incoming.expects_replies() {
             return Ok(Err(call_error(
                 "NotSupported",
                 "activities cannot be deleted under expectReplies".into(),
@@ -558,7 +643,7 @@ impl context::HostTurnContext for TurnState {
             )));
         }
         if let Some(index) = pending_index(&activity_id) {
-            return Ok(match self.held_back.get_mut(index) {
+            return Ok(match self.turn.held_back.get_mut(index) {
                 Some(slot @ Some(_)) => {
                     *slot = None;
                     Ok(())
@@ -571,6 +656,7 @@ impl context::HostTurnContext for TurnState {
             });
         }
         if self
+            .turn
             .pipeline
             .lock()
             .await
@@ -579,11 +665,11 @@ impl context::HostTurnContext for TurnState {
         {
             return Ok(Ok(()));
         }
-        let connector = self.connector.clone();
-        let incoming = self.incoming.clone();
+        let connector = self.turn.connector.clone();
+        let incoming = self.turn.incoming.clone();
         Ok(
             match connector
-                .delete(&incoming, &activity_id, &self.outbound)
+                .delete(&incoming, &activity_id, &self.turn.outbound)
                 .await
             {
                 Ok(()) => Ok(()),
@@ -608,21 +694,21 @@ impl context::HostTurnContext for TurnState {
             }
         };
         if parameters.get("bot").is_none()
-            && let Some(bot) = &self.incoming.recipient
+            && let Some(bot) = &self.turn.incoming.recipient
         {
             parameters["bot"] = serde_json::to_value(bot).unwrap_or_default();
         }
-        let Some(service_url) = self.incoming.service_url.clone() else {
+        let Some(service_url) = self.turn.incoming.service_url.clone() else {
             return Ok(Err(call_error(
                 "BadArgument",
                 "the incoming activity has no serviceUrl".into(),
                 None,
             )));
         };
-        let connector = self.connector.clone();
+        let connector = self.turn.connector.clone();
         Ok(
             match connector
-                .create_conversation(&service_url, &parameters, &self.outbound)
+                .create_conversation(&service_url, &parameters, &self.turn.outbound)
                 .await
             {
                 Ok(answer) => {
@@ -666,6 +752,7 @@ impl context::HostTurnContext for TurnState {
             return Ok(Err(err));
         }
         if self
+            .turn
             .pipeline
             .lock()
             .await
@@ -674,8 +761,8 @@ impl context::HostTurnContext for TurnState {
         {
             return Ok(Ok(wit::ResourceResponse { id: String::new() }));
         }
-        let connector = self.connector.clone();
-        Ok(match connector.send(&activity, &self.outbound).await {
+        let connector = self.turn.connector.clone();
+        Ok(match connector.send(&activity, &self.turn.outbound).await {
             Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
             Err(err) => Err(self.connector_failed("send-to-conversation", err)),
         })
@@ -709,7 +796,12 @@ impl state::Host for TurnState {
         scope: state::Scope,
         key: String,
     ) -> wasmtime::Result<Result<Option<String>, wit::CallError>> {
-        Ok(self.state.get(scope.into(), &key).await.map_err(Into::into))
+        Ok(self
+            .turn
+            .state
+            .get(scope.into(), &key)
+            .await
+            .map_err(Into::into))
     }
 
     async fn set(
@@ -718,7 +810,7 @@ impl state::Host for TurnState {
         key: String,
         value: String,
     ) -> wasmtime::Result<Result<(), wit::CallError>> {
-        let result = self.state.set(scope.into(), &key, &value).await;
+        let result = self.turn.state.set(scope.into(), &key, &value).await;
         if let Err(err) = &result {
             tracing::warn!(bot = %self.bot, code = err.code(), "{err}");
         }
@@ -731,6 +823,7 @@ impl state::Host for TurnState {
         key: String,
     ) -> wasmtime::Result<Result<(), wit::CallError>> {
         Ok(self
+            .turn
             .state
             .delete(scope.into(), &key)
             .await
@@ -762,7 +855,12 @@ impl timers::Host for TurnState {
                 None,
             )));
         }
-        if self.incoming.conversation_id().is_none_or(str::is_empty) {
+        if self
+            .turn
+            .incoming
+            .conversation_id()
+            .is_none_or(str::is_empty)
+        {
             return Ok(Err(call_error(
                 "BadArgument",
                 "timers need a conversation: the activity has none".into(),
@@ -780,31 +878,36 @@ impl timers::Host for TurnState {
             }
         };
         let id = crate::storage::new_etag();
-        self.timer_ops.push(TimerOp::Schedule(Timer {
+        self.turn.timer_ops.push(TimerOp::Schedule(Timer {
             id: id.clone(),
             bot: self.bot.to_string(),
             due: now_millis() + delay_ms as i64,
             name,
             value,
-            reference: crate::activity::conversation_reference(&self.incoming),
+            reference: crate::activity::conversation_reference(&self.turn.incoming),
         }));
         Ok(Ok(id))
     }
 
     async fn cancel(&mut self, timer_id: String) -> wasmtime::Result<Result<bool, wit::CallError>> {
         let scheduled_here = self
+            .turn
             .timer_ops
             .iter()
             .position(|op| matches!(op, TimerOp::Schedule(t) if t.id == timer_id));
         if let Some(index) = scheduled_here {
-            self.timer_ops.remove(index);
+            self.turn.timer_ops.remove(index);
             return Ok(Ok(true));
         }
-        let (store, bot, id) = (self.timers.clone(), self.bot.to_string(), timer_id.clone());
+        let (store, bot, id) = (
+            self.turn.timers.clone(),
+            self.bot.to_string(),
+            timer_id.clone(),
+        );
         let exists = tokio::task::spawn_blocking(move || store.exists(&bot, &id)).await;
         match exists {
             Ok(Ok(true)) => {
-                self.timer_ops.push(TimerOp::Cancel(timer_id));
+                self.turn.timer_ops.push(TimerOp::Cancel(timer_id));
                 Ok(Ok(true))
             }
             Ok(Ok(false)) => Ok(Ok(false)),

@@ -10,6 +10,7 @@ mod browser;
 mod conversations;
 mod directline;
 mod hot_reload;
+mod instances;
 mod isolation;
 mod languages;
 mod manifests;

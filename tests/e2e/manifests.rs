@@ -6,9 +6,7 @@ use axum::http::StatusCode;
 use crate::support::*;
 
 fn bots_with_manifest(manifest: &str) -> BotsDir {
-    let bots = BotsDir::with(&[("bot", "misbehave")]);
-    std::fs::write(bots.path().join("bot.toml"), manifest).unwrap();
-    bots
+    BotsDir::with_manifest("bot", "misbehave", manifest)
 }
 
 #[tokio::test]

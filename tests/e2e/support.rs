@@ -66,6 +66,14 @@ impl BotsDir {
         BotsDir { dir }
     }
 
+    /// A folder holding one bot, `name`, built from `guest`, with
+    /// `manifest` as its `name.toml`.
+    pub fn with_manifest(name: &str, guest_name: &str, manifest: &str) -> Self {
+        let bots = BotsDir::with(&[(name, guest_name)]);
+        std::fs::write(bots.path().join(format!("{name}.toml")), manifest).expect("write manifest");
+        bots
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -26,6 +26,8 @@
 //!   exercise `update` and `delete`;
 //! - `escape ADDR`: tries to read an env var, a file and the preopened
 //!   directories, and to connect to ADDR, and reports what it got;
+//! - `turns`: replies `turns=N`, the turns this instance has served (always
+//!   1 under the fresh-instance policy; counts up under the pooled one);
 //! - anything else: replies `ok: {text}`, proving the bot still works.
 
 wit_bindgen::generate!({
@@ -41,9 +43,14 @@ use turnbox::bot::types::{BotError, InvokeResponse};
 
 struct Misbehave;
 
+/// Turns this instance has served: guest memory, which only a warm
+/// (pooled) instance keeps between turns.
+static TURNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 impl Guest for Misbehave {
     fn on_turn(ctx: &TurnContext) -> Result<Option<InvokeResponse>, BotError> {
         let mut incoming = ctx.activity();
+        let turns = TURNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         if incoming.type_ == "event" {
             let name = incoming.name.clone().unwrap_or_default();
             let value = incoming.value.clone().unwrap_or_else(|| "-".to_string());
@@ -134,6 +141,7 @@ impl Guest for Misbehave {
                     .map_err(state_failed)?;
                 reply(ctx, &mut incoming, format!("created {}", created.id))
             }
+            "turns" => reply(ctx, &mut incoming, format!("turns={turns}")),
             "callerid" => {
                 let caller = caller_id(&incoming.extra).unwrap_or_else(|| "-".to_string());
                 reply(ctx, &mut incoming, format!("callerId={caller}"))
