@@ -59,10 +59,10 @@ fn describe(slot: &BotSlot) -> Value {
 /// The bot's instance policy and, when pooled, its pool.
 fn instances(version: &BotVersion) -> Value {
     let mut shown = json!(version.instance_policy);
-    if let (Some(shown), Some(pool)) = (shown.as_object_mut(), &version.pool) {
-        if let Some(status) = json!(pool.status()).as_object() {
-            shown.extend(status.clone());
-        }
+    if let (Some(shown), Some(pool)) = (shown.as_object_mut(), &version.pool)
+        && let Some(status) = json!(pool.status()).as_object()
+    {
+        shown.extend(status.clone());
     }
     shown
 }
