@@ -1,0 +1,98 @@
+//! [`TurnContext`]: the incoming activity and the ways to answer it, as in
+//! botbuilder's `TurnContext`.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::bindings::turnbox::bot::context::TurnContext as RawTurnContext;
+use crate::bindings::turnbox::bot::types::{
+    Activity, ConversationResourceResponse, ResourceResponse,
+};
+use crate::error::Result;
+use crate::factory::MessageFactory;
+
+/// One turn: the activity that started it and the way to answer it.
+pub struct TurnContext<'a> {
+    raw: &'a RawTurnContext,
+    activity: Activity,
+}
+
+impl<'a> TurnContext<'a> {
+    /// Wraps the host's turn context.
+    pub fn new(raw: &'a RawTurnContext) -> Self {
+        TurnContext {
+            activity: raw.activity(),
+            raw,
+        }
+    }
+
+    /// The incoming activity.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// The incoming text, `""` when there is none.
+    pub fn text(&self) -> &str {
+        self.activity.text.as_deref().unwrap_or_default()
+    }
+
+    /// The incoming `value`, deserialised.
+    pub fn value<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        self.activity.value_as()
+    }
+
+    /// The bot's own account in this conversation (`recipient`).
+    pub fn bot_id(&self) -> &str {
+        self.activity
+            .recipient
+            .as_ref()
+            .map(|r| r.id.as_str())
+            .unwrap_or_default()
+    }
+
+    /// Sends an activity, or a text message from a string, as a reply.
+    pub fn send(&self, activity: impl Into<Activity>) -> Result<ResourceResponse> {
+        Ok(self.raw.send(&activity.into())?)
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&self, text: impl Into<String>) -> Result<ResourceResponse> {
+        self.send(MessageFactory::text(text))
+    }
+
+    /// Sends a typing indicator.
+    pub fn send_typing(&self) -> Result<()> {
+        self.send(MessageFactory::typing()).map(|_| ())
+    }
+
+    /// Replaces an activity the bot sent; `activity.id` names it.
+    pub fn update(&self, activity: &Activity) -> Result<ResourceResponse> {
+        Ok(self.raw.update(activity)?)
+    }
+
+    /// Deletes an activity the bot sent.
+    pub fn delete(&self, activity_id: &str) -> Result<()> {
+        Ok(self.raw.delete(activity_id)?)
+    }
+
+    /// Starts a conversation on this channel (`ConversationParameters`).
+    pub fn create_conversation(&self, parameters: &Value) -> Result<ConversationResourceResponse> {
+        Ok(self.raw.create_conversation(&parameters.to_string())?)
+    }
+
+    /// Sends an activity into another conversation of this channel.
+    pub fn send_to_conversation(
+        &self,
+        conversation_id: &str,
+        activity: impl Into<Activity>,
+    ) -> Result<ResourceResponse> {
+        Ok(self
+            .raw
+            .send_to_conversation(conversation_id, &activity.into())?)
+    }
+
+    /// The host's turn context, for what this type does not wrap.
+    pub fn raw(&self) -> &RawTurnContext {
+        self.raw
+    }
+}
