@@ -33,24 +33,29 @@ cp "$release/rust_echo.wasm" "$out/rust-echo.wasm"
 cp "$release/misbehave.wasm" "$out/misbehave.wasm"
 
 # Python.
-if stale "$out/python-echo.wasm" "$here/python-echo" "$root/wit"; then
+if stale "$out/python-echo.wasm" "$here/python-echo" "$root/sdk/python" "$root/wit"; then
   if [ ! -x "$tools/venv/bin/componentize-py" ]; then
     python3 -m venv "$tools/venv"
     "$tools/venv/bin/pip" install --quiet "componentize-py==$COMPONENTIZE_PY"
   fi
   (cd "$here/python-echo" && "$tools/venv/bin/componentize-py" -d "$root/wit" -w bot \
-    componentize app --stub-wasi -o "$out/python-echo.wasm.tmp")
+    componentize app -p . -p "$root/sdk/python" --stub-wasi -o "$out/python-echo.wasm.tmp")
   mv "$out/python-echo.wasm.tmp" "$out/python-echo.wasm"
 fi
 
 # JavaScript.
-if stale "$out/js-echo.wasm" "$here/js-echo" "$root/wit"; then
+if stale "$out/js-echo.wasm" "$here/js-echo" "$root/sdk/js" "$root/wit"; then
   # npm ci rejects this lock file (npm 11 and componentize-js's optional
   # platform packages), so install from it instead. preview2-shim is pinned
   # in package.json: componentize-js imports it but the lock alone does not
   # hoist it.
+  # componentize-js reads modules only from the source's folder: stage the
+  # bot's sources with the SDK beside them.
+  stage=$root/target/guests/js-echo-src
+  rm -rf "$stage" && mkdir -p "$stage"
+  cp "$here/js-echo/src/"*.js "$root/sdk/js/turnbox.js" "$stage/"
   (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error; } \
-    && npx --no-install componentize-js src/bot.js --wit "$root/wit" -n bot \
+    && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
          -d stdio random clocks http fetch-event -o "$out/js-echo.wasm.tmp")
   mv "$out/js-echo.wasm.tmp" "$out/js-echo.wasm"
 fi

@@ -1,80 +1,78 @@
-"""The echo bot in Python, built with componentize-py.
+"""The echo bot in Python, on the Python SDK (sdk/python/turnbox.py), built
+with componentize-py.
 
-It implements the behaviour every example bot shares, whatever its language
-(tests/e2e/languages.rs holds them all to it):
-
-- message `count`: adds one to `count` in conversation state, replies `Count: N`;
-- message `card`: replies `Here is a card` with a hero card and two suggested actions;
-- any other message: replies `Echo: {text}`;
-- conversationUpdate: welcomes every added member other than the bot;
-- invoke `echo/ping`: answers 200 {"pong": true}.
+It implements the behaviour every example bot shares, whatever its language:
+guest-examples/README.md is the spec, tests/e2e/languages.rs holds every
+language to it.
 """
 
-import json
+import turnbox
+from turnbox import CardAction, CardFactory, HeroCard, MessageFactory
 
-from componentize_py_types import Err
-from wit_world import exports
-from wit_world.imports import state, types
-from wit_world.imports.context import TurnContext
-
-HERO_CARD = {
-    "title": "turnbox",
-    "text": "A bot in any WebAssembly language",
-    "buttons": [{"type": "openUrl", "title": "Docs", "value": "https://example.org/turnbox"}],
-}
-SUGGESTED_ACTIONS = {
-    "actions": [
-        {"type": "imBack", "title": "Red", "value": "red"},
-        {"type": "imBack", "title": "Blue", "value": "blue"},
-    ]
-}
+COUNT = turnbox.ConversationState.create_property("count")
 
 
-def new_activity(text: str) -> types.Activity:
-    """An outgoing message; the host fills in the routing."""
-    return types.Activity(
-        type="message", id=None, timestamp=None, local_timestamp=None, local_timezone=None,
-        channel_id=None, service_url=None, from_=None, recipient=None, conversation=None,
-        reply_to_id=None, text=text, text_format=None, speak=None, locale=None,
-        input_hint=None, summary=None, attachment_layout=None, attachments=None,
-        suggested_actions=None, entities=None, channel_data=None, members_added=None,
-        members_removed=None, action=None, name=None, value=None, value_type=None,
-        relates_to=None, delivery_mode=None, code=None, expiration=None, importance=None,
-        extra="{}",
-    )
+class EchoBot(turnbox.ActivityHandler):
+    def on_message(self, ctx):
+        text = ctx.activity.text or ""
+        if text == "count":
+            count = COUNT.get(0) + 1
+            COUNT.set(count)
+            ctx.send_activity(f"Count: {count}")
+        elif text == "card":
+            reply = MessageFactory.suggested_actions(
+                [CardAction.im_back("Red", "red"), CardAction.im_back("Blue", "blue")],
+                "Here is a card",
+            )
+            reply.attachments = [CardFactory.hero_card(HeroCard(
+                title="turnbox",
+                text="A bot in any WebAssembly language",
+                buttons=[CardAction.open_url("Docs", "https://example.org/turnbox")],
+            ))]
+            ctx.send_activity(reply)
+        elif text == "adaptive":
+            ctx.send_activity(MessageFactory.attachment(CardFactory.adaptive_card({
+                "type": "AdaptiveCard",
+                "version": "1.5",
+                "body": [{"type": "TextBlock", "text": "Hello from turnbox"}],
+            })))
+        elif text == "typing":
+            ctx.send_activity(MessageFactory.typing())
+            ctx.send_activity("Done typing")
+        elif text == "edit":
+            sent = ctx.send_activity("draft")
+            final = MessageFactory.text("final")
+            final.id = sent.id
+            ctx.update_activity(final)
+        else:
+            ctx.send_activity(f"Echo: {text}")
 
+    def on_members_added(self, ctx, members):
+        for member in members:
+            ctx.send_activity(f"Welcome, {member.name or member.id}!")
 
-def send(ctx: TurnContext, activity: types.Activity) -> None:
-    try:
-        ctx.send(activity)
-    except Err as e:
-        raise Err(types.BotError(code="SendFailed", message=f"{e.value.code}: {e.value.message}"))
+    def on_members_removed(self, ctx, members):
+        for member in members:
+            ctx.send_activity(f"Goodbye, {member.name or member.id}!")
 
+    def on_reactions_added(self, ctx, reactions):
+        for reaction in reactions:
+            ctx.send_activity(f"Thanks for the {reaction['type']}")
 
-class Handler(exports.Handler):
-    def on_turn(self, ctx: TurnContext):
-        incoming = ctx.activity()
-        if incoming.type == "message":
-            text = incoming.text or ""
-            if text == "count":
-                count = int(state.get(state.Scope.CONVERSATION, "count") or "0") + 1
-                state.set(state.Scope.CONVERSATION, "count", json.dumps(count))
-                send(ctx, new_activity(f"Count: {count}"))
-            elif text == "card":
-                reply = new_activity("Here is a card")
-                reply.attachments = [types.Attachment(
-                    content_type="application/vnd.microsoft.card.hero", content_url=None,
-                    content=json.dumps(HERO_CARD), name=None, thumbnail_url=None, extra=None,
-                )]
-                reply.suggested_actions = json.dumps(SUGGESTED_ACTIONS)
-                send(ctx, reply)
-            else:
-                send(ctx, new_activity(f"Echo: {text}"))
-        elif incoming.type == "conversationUpdate":
-            bot_id = incoming.recipient.id if incoming.recipient else None
-            for member in incoming.members_added or []:
-                if member.id != bot_id:
-                    send(ctx, new_activity(f"Welcome, {member.name or member.id}!"))
-        elif incoming.type == "invoke" and incoming.name == "echo/ping":
-            return types.InvokeResponse(status=200, body=json.dumps({"pong": True}))
+    def on_event(self, ctx, name, value):
+        if name == "greet":
+            ctx.send_activity(f"Hello, {(value or {}).get('name', 'stranger')}!")
+
+    def on_invoke(self, ctx, name, value):
+        if name == "echo/ping":
+            return turnbox.invoke_response(200, {"pong": True})
         return None
+
+    def on_end_of_conversation(self, ctx):
+        ctx.send_activity(f"Ended: {ctx.activity.code or 'none'}")
+
+    def on_unrecognized(self, ctx):
+        ctx.send_activity(f"Unrecognized: {ctx.activity.type}")
+
+
+Handler = turnbox.export(EchoBot)

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const LANGUAGES: [&str; 1] = ["rust-echo"];
+const LANGUAGES: [&str; 3] = ["rust-echo", "python-echo", "js-echo"];
 
 async fn replies(host: &Host, bot: &str, activity: Value) -> (StatusCode, Vec<Value>) {
     let mut activity = activity;

@@ -1,71 +1,71 @@
-// The echo bot in JavaScript, built with componentize-js.
+// The echo bot in JavaScript, on the JavaScript SDK, built with
+// componentize-js. `./turnbox.js` is sdk/js/turnbox.js: build.sh stages it
+// beside this file, since componentize-js reads modules only from the
+// source's own folder.
 //
 // It implements the behaviour every example bot shares, whatever its
-// language (tests/e2e/languages.rs holds them all to it):
-// - message `count`: adds one to `count` in conversation state, replies `Count: N`;
-// - message `card`: replies `Here is a card` with a hero card and two suggested actions;
-// - any other message: replies `Echo: {text}`;
-// - conversationUpdate: welcomes every added member other than the bot;
-// - invoke `echo/ping`: answers 200 {"pong": true}.
+// language: guest-examples/README.md is the spec, tests/e2e/languages.rs
+// holds every language to it.
 
-import { get, set } from 'turnbox:bot/state@0.1.0';
+import {
+  ActivityHandler, CardAction, CardFactory, MessageFactory, conversationState,
+} from './turnbox.js';
 
-const HERO_CARD = {
-  title: 'turnbox',
-  text: 'A bot in any WebAssembly language',
-  buttons: [{ type: 'openUrl', title: 'Docs', value: 'https://example.org/turnbox' }],
-};
-const SUGGESTED_ACTIONS = {
-  actions: [
-    { type: 'imBack', title: 'Red', value: 'red' },
-    { type: 'imBack', title: 'Blue', value: 'blue' },
-  ],
-};
+const count = conversationState.createProperty('count');
+const bot = new ActivityHandler();
 
-/** An outgoing message; the host fills in the routing. */
-function message(text) {
-  return { type: 'message', text, extra: '{}' };
-}
-
-function send(ctx, activity) {
-  try {
-    ctx.send(activity);
-  } catch (e) {
-    const cause = e.payload ?? { code: 'SendFailed', message: String(e) };
-    throw { code: 'SendFailed', message: `${cause.code}: ${cause.message}` };
+bot.onMessage((ctx) => {
+  const text = ctx.activity.text ?? '';
+  if (text === 'count') {
+    const n = count.get(0) + 1;
+    count.set(n);
+    ctx.sendActivity(`Count: ${n}`);
+  } else if (text === 'card') {
+    const reply = MessageFactory.suggestedActions(
+      [CardAction.imBack('Red', 'red'), CardAction.imBack('Blue', 'blue')],
+      'Here is a card',
+    );
+    reply.attachments = [
+      CardFactory.heroCard('turnbox', 'A bot in any WebAssembly language', [], [
+        CardAction.openUrl('Docs', 'https://example.org/turnbox'),
+      ]),
+    ];
+    ctx.sendActivity(reply);
+  } else if (text === 'adaptive') {
+    ctx.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard({
+      type: 'AdaptiveCard',
+      version: '1.5',
+      body: [{ type: 'TextBlock', text: 'Hello from turnbox' }],
+    })));
+  } else if (text === 'typing') {
+    ctx.sendActivity(MessageFactory.typing());
+    ctx.sendActivity('Done typing');
+  } else if (text === 'edit') {
+    const { id } = ctx.sendActivity('draft');
+    ctx.updateActivity({ ...MessageFactory.text('final'), id });
+  } else {
+    ctx.sendActivity(`Echo: ${text}`);
   }
-}
+});
 
-export const handler = {
-  onTurn(ctx) {
-    const incoming = ctx.activity();
-    if (incoming.type === 'message') {
-      const text = incoming.text ?? '';
-      if (text === 'count') {
-        const count = Number(get('conversation', 'count') ?? '0') + 1;
-        set('conversation', 'count', JSON.stringify(count));
-        send(ctx, message(`Count: ${count}`));
-      } else if (text === 'card') {
-        send(ctx, {
-          ...message('Here is a card'),
-          attachments: [
-            { contentType: 'application/vnd.microsoft.card.hero', content: JSON.stringify(HERO_CARD) },
-          ],
-          suggestedActions: JSON.stringify(SUGGESTED_ACTIONS),
-        });
-      } else {
-        send(ctx, message(`Echo: ${text}`));
-      }
-    } else if (incoming.type === 'conversationUpdate') {
-      const botId = incoming.recipient?.id;
-      for (const member of incoming.membersAdded ?? []) {
-        if (member.id !== botId) {
-          send(ctx, message(`Welcome, ${member.name ?? member.id}!`));
-        }
-      }
-    } else if (incoming.type === 'invoke' && incoming.name === 'echo/ping') {
-      return { status: 200, body: JSON.stringify({ pong: true }) };
-    }
-    return undefined;
-  },
-};
+bot.onMembersAdded((ctx, members) => {
+  for (const m of members) ctx.sendActivity(`Welcome, ${m.name ?? m.id}!`);
+});
+
+bot.onMembersRemoved((ctx, members) => {
+  for (const m of members) ctx.sendActivity(`Goodbye, ${m.name ?? m.id}!`);
+});
+
+bot.onReactionsAdded((ctx, reactions) => {
+  for (const r of reactions) ctx.sendActivity(`Thanks for the ${r.type}`);
+});
+
+bot.onEvent('greet', (ctx, value) => ctx.sendActivity(`Hello, ${value?.name ?? 'stranger'}!`));
+
+bot.onInvoke('echo/ping', () => ({ status: 200, body: { pong: true } }));
+
+bot.onEndOfConversation((ctx) => ctx.sendActivity(`Ended: ${ctx.activity.code ?? 'none'}`));
+
+bot.onUnrecognizedActivityType((ctx) => ctx.sendActivity(`Unrecognized: ${ctx.activity.type}`));
+
+export const handler = bot.handler();

@@ -1,0 +1,384 @@
+// turnbox guest SDK for JavaScript: botbuilder's ActivityHandler,
+// TurnContext, MessageFactory, CardFactory and state property accessors,
+// over the turnbox:bot WIT world. Build with componentize-js (see
+// docs/LANGUAGES.md); import it with a relative path:
+//
+//   import { ActivityHandler } from './turnbox.js';
+//   const bot = new ActivityHandler();
+//   bot.onMessage((ctx) => ctx.sendActivity(`Echo: ${ctx.activity.text}`));
+//   export const handler = bot.handler();
+//
+// Activities are plain Bot Framework JSON, as in botbuilder-js: JSON fields
+// are objects, and fields the WIT record does not model sit at the top level.
+// Everything here is synchronous: host calls block until they are done.
+
+import * as state from 'turnbox:bot/state@0.1.0';
+import * as logging from 'turnbox:bot/logging@0.1.0';
+import * as hostConfig from 'turnbox:bot/config@0.1.0';
+import * as hostTimers from 'turnbox:bot/timers@0.1.0';
+
+// The modelled fields of each WIT record; anything else travels in `extra`.
+const ACCOUNT = ['id', 'name', 'aadObjectId', 'role'];
+const CONVERSATION = ['id', 'name', 'isGroup', 'conversationType', 'tenantId'];
+const ATTACHMENT = ['contentType', 'contentUrl', 'content', 'name', 'thumbnailUrl'];
+const ACTIVITY = [
+  'type', 'id', 'timestamp', 'localTimestamp', 'localTimezone', 'channelId', 'serviceUrl',
+  'from', 'recipient', 'conversation', 'replyToId', 'text', 'textFormat', 'speak', 'locale',
+  'inputHint', 'summary', 'attachmentLayout', 'attachments', 'suggestedActions', 'entities',
+  'channelData', 'membersAdded', 'membersRemoved', 'action', 'name', 'value', 'valueType',
+  'relatesTo', 'deliveryMode', 'code', 'expiration', 'importance',
+];
+// Activity fields that are JSON text in the WIT record.
+const JSON_FIELDS = ['suggestedActions', 'entities', 'channelData', 'value', 'relatesTo'];
+const ACCOUNT_FIELDS = ['from', 'recipient'];
+const ACCOUNT_LISTS = ['membersAdded', 'membersRemoved'];
+
+const present = (v) => v !== undefined && v !== null;
+
+/** A WIT record to plain JSON: present fields, `extra` spread in. */
+function recordToJson(record, known, convert = {}) {
+  const out = {};
+  for (const key of known) {
+    const v = record[key];
+    if (present(v)) out[key] = convert[key] ? convert[key](v) : v;
+  }
+  if (present(record.extra)) Object.assign(out, JSON.parse(record.extra));
+  return out;
+}
+
+/** Plain JSON to a WIT record: known fields, the rest as `extra` text. */
+function recordFromJson(json, known, convert = {}, extraRequired = false) {
+  const out = {};
+  const extra = {};
+  for (const [key, v] of Object.entries(json)) {
+    if (!present(v)) continue;
+    if (known.includes(key)) out[key] = convert[key] ? convert[key](v) : v;
+    else extra[key] = v;
+  }
+  if (Object.keys(extra).length > 0) out.extra = JSON.stringify(extra);
+  else if (extraRequired) out.extra = '{}';
+  return out;
+}
+
+const parsed = (text) => JSON.parse(text);
+const text = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+const attachmentToJson = (a) => recordToJson(a, ATTACHMENT, { content: parsed });
+const attachmentFromJson = (a) => recordFromJson(a, ATTACHMENT, { content: text });
+
+/** The incoming WIT activity as Bot Framework JSON. */
+export function activityToJson(wit) {
+  const convert = {
+    conversation: (c) => recordToJson(c, CONVERSATION),
+    attachments: (list) => list.map(attachmentToJson),
+  };
+  for (const key of JSON_FIELDS) convert[key] = parsed;
+  for (const key of ACCOUNT_FIELDS) convert[key] = (a) => recordToJson(a, ACCOUNT);
+  for (const key of ACCOUNT_LISTS) convert[key] = (list) => list.map((a) => recordToJson(a, ACCOUNT));
+  return recordToJson(wit, ACTIVITY, convert);
+}
+
+/** Bot Framework JSON (or a string: a text message) as a WIT activity. */
+export function activityFromJson(activity) {
+  const json = typeof activity === 'string' ? MessageFactory.text(activity) : activity;
+  const convert = {
+    conversation: (c) => recordFromJson(c, CONVERSATION),
+    attachments: (list) => list.map(attachmentFromJson),
+  };
+  for (const key of JSON_FIELDS) convert[key] = (v) => JSON.stringify(v);
+  for (const key of ACCOUNT_FIELDS) convert[key] = (a) => recordFromJson(a, ACCOUNT);
+  for (const key of ACCOUNT_LISTS) convert[key] = (list) => list.map((a) => recordFromJson(a, ACCOUNT));
+  const wit = recordFromJson(json, ACTIVITY, convert, true);
+  if (!present(wit.type)) wit.type = 'message';
+  return wit;
+}
+
+/** A failed host call: `code` as in the WIT `call-error`. */
+export class TurnboxError extends Error {
+  constructor(code, message, status) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** Runs a host call; a WIT `err` becomes a thrown TurnboxError. */
+function call(f) {
+  try {
+    return f();
+  } catch (e) {
+    const p = e?.payload;
+    if (p && typeof p.code === 'string') throw new TurnboxError(p.code, p.message, p.status);
+    throw e;
+  }
+}
+
+/** One turn: the incoming activity and the ways to answer it. */
+export class TurnContext {
+  constructor(raw) {
+    this.raw = raw;
+    this.activity = activityToJson(raw.activity());
+  }
+
+  /** Sends an activity, or a text message from a string; returns `{id}`. */
+  sendActivity(activityOrText) {
+    return call(() => this.raw.send(activityFromJson(activityOrText)));
+  }
+
+  sendActivities(activities) {
+    return activities.map((a) => this.sendActivity(a));
+  }
+
+  /** Replaces an activity the bot sent; `activity.id` names it. */
+  updateActivity(activity) {
+    return call(() => this.raw.update(activityFromJson(activity)));
+  }
+
+  deleteActivity(activityId) {
+    call(() => this.raw.delete(activityId));
+  }
+
+  /** Starts a conversation (`ConversationParameters`). */
+  createConversation(parameters) {
+    return call(() => this.raw.createConversation(JSON.stringify(parameters)));
+  }
+
+  sendToConversation(conversationId, activityOrText) {
+    return call(() => this.raw.sendToConversation(conversationId, activityFromJson(activityOrText)));
+  }
+}
+
+/** Makes outgoing message activities. */
+export const MessageFactory = {
+  text(text, speak, inputHint) {
+    const a = { type: 'message', text };
+    if (speak) a.speak = speak;
+    if (inputHint) a.inputHint = inputHint;
+    return a;
+  },
+  /** Actions are CardAction objects, or strings (imBack buttons). */
+  suggestedActions(actions, text) {
+    const a = { type: 'message', suggestedActions: { actions: CardFactory.actions(actions) } };
+    if (text) a.text = text;
+    return a;
+  },
+  attachment(attachment, text) {
+    return MessageFactory.list([attachment], text);
+  },
+  list(attachments, text) {
+    const a = { type: 'message', attachmentLayout: 'list', attachments };
+    if (text) a.text = text;
+    return a;
+  },
+  carousel(attachments, text) {
+    return { ...MessageFactory.list(attachments, text), attachmentLayout: 'carousel' };
+  },
+  typing() {
+    return { type: 'typing' };
+  },
+};
+
+/** Makes cards and card actions. */
+export const CardFactory = {
+  contentTypes: {
+    heroCard: 'application/vnd.microsoft.card.hero',
+    adaptiveCard: 'application/vnd.microsoft.card.adaptive',
+  },
+  heroCard(title, text, images = [], buttons = [], other = {}) {
+    const content = { ...other };
+    if (title) content.title = title;
+    if (text) content.text = text;
+    if (images.length) content.images = images.map((url) => (typeof url === 'string' ? { url } : url));
+    if (buttons.length) content.buttons = CardFactory.actions(buttons);
+    return { contentType: CardFactory.contentTypes.heroCard, content };
+  },
+  adaptiveCard(card) {
+    return { contentType: CardFactory.contentTypes.adaptiveCard, content: card };
+  },
+  actions(actions) {
+    return actions.map((a) => (typeof a === 'string' ? { type: 'imBack', title: a, value: a } : a));
+  },
+};
+
+/** Card actions: `CardAction.imBack('Red', 'red')`. */
+export const CardAction = {
+  imBack: (title, value) => ({ type: 'imBack', title, value }),
+  postBack: (title, value) => ({ type: 'postBack', title, value }),
+  openUrl: (title, value) => ({ type: 'openUrl', title, value }),
+  messageBack: (title, text, displayText, value) => ({ type: 'messageBack', title, text, displayText, value }),
+};
+
+/** One JSON value in the bot's state, loaded on first use and saved when
+ * the turn ends well. */
+export class StatePropertyAccessor {
+  constructor(scope, key) {
+    this.scope = scope;
+    this.key = key;
+  }
+
+  get(defaultValue) {
+    const json = call(() => state.get(this.scope, this.key));
+    return present(json) ? JSON.parse(json) : defaultValue;
+  }
+
+  set(value) {
+    call(() => state.set(this.scope, this.key, JSON.stringify(value)));
+  }
+
+  delete() {
+    call(() => state.delete(this.scope, this.key));
+  }
+}
+
+/** A state scope, as botbuilder's ConversationState and UserState. */
+export class BotState {
+  constructor(scope) {
+    this.scope = scope;
+  }
+
+  createProperty(key) {
+    return new StatePropertyAccessor(this.scope, key);
+  }
+}
+
+export const conversationState = new BotState('conversation');
+export const userState = new BotState('user');
+export const privateConversationState = new BotState('private-conversation');
+
+/** Writes to the host log: level is trace, debug, info, warn or error. */
+export function log(level, message) {
+  logging.log(level, message);
+}
+
+/** A value from the `[config]` table of the bot's manifest. */
+export function config(key) {
+  return hostConfig.get(key) ?? undefined;
+}
+
+/** Durable timers: a timer fires an `event` named `name` with `value`. */
+export const timers = {
+  schedule(delayMs, name, value) {
+    const json = present(value) ? JSON.stringify(value) : undefined;
+    return call(() => hostTimers.schedule(BigInt(delayMs), name, json));
+  },
+  cancel(timerId) {
+    return call(() => hostTimers.cancel(timerId));
+  },
+};
+
+/** A bot: register handlers for the activities it handles, then export
+ * `bot.handler()` as `handler`. Handlers of one kind run in the order they
+ * were registered. */
+export class ActivityHandler {
+  constructor() {
+    this.handlers = {};
+  }
+
+  on(kind, handler) {
+    (this.handlers[kind] ??= []).push(handler);
+    return this;
+  }
+
+  emit(kind, ...args) {
+    for (const handler of this.handlers[kind] ?? []) handler(...args);
+  }
+
+  /** Every activity, before the handlers for its type: (ctx). */
+  onTurn(handler) { return this.on('turn', handler); }
+  /** (ctx) */
+  onMessage(handler) { return this.on('message', handler); }
+  /** (ctx), before onMembersAdded and onMembersRemoved. */
+  onConversationUpdate(handler) { return this.on('conversationUpdate', handler); }
+  /** (ctx, members): the members other than the bot. */
+  onMembersAdded(handler) { return this.on('membersAdded', handler); }
+  /** (ctx, members): the members other than the bot. */
+  onMembersRemoved(handler) { return this.on('membersRemoved', handler); }
+  /** (ctx), before onReactionsAdded and onReactionsRemoved. */
+  onMessageReaction(handler) { return this.on('messageReaction', handler); }
+  /** (ctx, reactions) */
+  onReactionsAdded(handler) { return this.on('reactionsAdded', handler); }
+  /** (ctx, reactions) */
+  onReactionsRemoved(handler) { return this.on('reactionsRemoved', handler); }
+  /** onEvent((ctx, name, value) => …) for every event, or
+   * onEvent(name, (ctx, value) => …) for one name. */
+  onEvent(nameOrHandler, handler) {
+    if (typeof nameOrHandler === 'function') return this.on('event', nameOrHandler);
+    return this.on(`event:${nameOrHandler}`, handler);
+  }
+  /** onInvoke(name, (ctx, value) => response) answers one invoke name;
+   * onInvoke((ctx, name, value) => response) the others. A response is
+   * `{status, body}`; none makes the host answer 501. */
+  onInvoke(nameOrHandler, handler) {
+    if (typeof nameOrHandler === 'function') return this.on('invoke', nameOrHandler);
+    return this.on(`invoke:${nameOrHandler}`, handler);
+  }
+  /** (ctx) */
+  onEndOfConversation(handler) { return this.on('endOfConversation', handler); }
+  /** (ctx) */
+  onTyping(handler) { return this.on('typing', handler); }
+  /** (ctx) */
+  onInstallationUpdate(handler) { return this.on('installationUpdate', handler); }
+  /** (ctx): any other activity type. */
+  onUnrecognizedActivityType(handler) { return this.on('unrecognized', handler); }
+
+  /** Runs one turn; returns the invoke response, if any. */
+  run(ctx) {
+    const a = ctx.activity;
+    this.emit('turn', ctx);
+    switch (a.type) {
+      case 'message':
+        this.emit('message', ctx);
+        break;
+      case 'conversationUpdate': {
+        this.emit('conversationUpdate', ctx);
+        const others = (list) => (list ?? []).filter((m) => m.id !== a.recipient?.id);
+        const added = others(a.membersAdded);
+        if (added.length) this.emit('membersAdded', ctx, added);
+        const removed = others(a.membersRemoved);
+        if (removed.length) this.emit('membersRemoved', ctx, removed);
+        break;
+      }
+      case 'messageReaction':
+        this.emit('messageReaction', ctx);
+        if (a.reactionsAdded?.length) this.emit('reactionsAdded', ctx, a.reactionsAdded);
+        if (a.reactionsRemoved?.length) this.emit('reactionsRemoved', ctx, a.reactionsRemoved);
+        break;
+      case 'event':
+        this.emit(`event:${a.name}`, ctx, a.value);
+        this.emit('event', ctx, a.name, a.value);
+        break;
+      case 'invoke':
+        return this.invoke(ctx, a.name, a.value);
+      case 'endOfConversation':
+      case 'typing':
+      case 'installationUpdate':
+        this.emit(a.type, ctx);
+        break;
+      default:
+        this.emit('unrecognized', ctx);
+    }
+    return undefined;
+  }
+
+  invoke(ctx, name, value) {
+    const named = this.handlers[`invoke:${name}`];
+    const response = named
+      ? named[0](ctx, value)
+      : this.handlers.invoke?.[0]?.(ctx, name, value);
+    if (!present(response)) return undefined;
+    return { status: response.status ?? 200, body: present(response.body) ? JSON.stringify(response.body) : undefined };
+  }
+
+  /** The `handler` export of the bot world. */
+  handler() {
+    return {
+      onTurn: (raw) => {
+        try {
+          return this.run(new TurnContext(raw));
+        } catch (e) {
+          // A WIT `bot-error`: the turn fails and the caller gets 500.
+          throw { code: e?.code ?? 'BotError', message: String(e?.message ?? e) };
+        }
+      },
+    };
+  }
+}
