@@ -8,6 +8,45 @@ use std::path::{Path, PathBuf};
 /// The WIT contract, as this host speaks it.
 const WIT: &str = include_str!("../../wit/bot.wit");
 
+/// The Rust SDK crate, written into Rust projects as `turnbox-guest/`.
+const RUST_SDK: [(&str, &str); 8] = [
+    (
+        "turnbox-guest/Cargo.toml",
+        include_str!("../../sdk/rust/turnbox-guest/Cargo.toml"),
+    ),
+    (
+        "turnbox-guest/src/lib.rs",
+        include_str!("../../sdk/rust/turnbox-guest/src/lib.rs"),
+    ),
+    (
+        "turnbox-guest/src/activity.rs",
+        include_str!("../../sdk/rust/turnbox-guest/src/activity.rs"),
+    ),
+    (
+        "turnbox-guest/src/context.rs",
+        include_str!("../../sdk/rust/turnbox-guest/src/context.rs"),
+    ),
+    (
+        "turnbox-guest/src/error.rs",
+        include_str!("../../sdk/rust/turnbox-guest/src/error.rs"),
+    ),
+    (
+        "turnbox-guest/src/factory.rs",
+        include_str!("../../sdk/rust/turnbox-guest/src/factory.rs"),
+    ),
+    (
+        "turnbox-guest/src/handler.rs",
+        include_str!("../../sdk/rust/turnbox-guest/src/handler.rs"),
+    ),
+    (
+        "turnbox-guest/src/state.rs",
+        include_str!("../../sdk/rust/turnbox-guest/src/state.rs"),
+    ),
+];
+
+/// Where the Rust SDK finds the WIT: in this repository, and in a project.
+const SDK_WIT_PATH: (&str, &str) = (r#"path: "../../../wit""#, r#"path: "../wit""#);
+
 /// A language `turnbox new` can scaffold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Language {
@@ -49,9 +88,17 @@ fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
                 false,
             ),
             (".gitignore", "target/\n*.wasm\n", false),
-        ],
+        ]
+        .into_iter()
+        .chain(RUST_SDK.map(|(path, text)| (path, text, false)))
+        .collect(),
         Language::Python => vec![
             ("app.py", include_str!("scaffold/python/app.py.tmpl"), false),
+            (
+                "turnbox.py",
+                include_str!("../../sdk/python/turnbox.py"),
+                false,
+            ),
             (
                 "build.sh",
                 include_str!("scaffold/python/build.sh.tmpl"),
@@ -71,6 +118,11 @@ fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
                 false,
             ),
             ("src/bot.js", include_str!("scaffold/js/bot.js.tmpl"), false),
+            (
+                "src/turnbox.js",
+                include_str!("../../sdk/js/turnbox.js"),
+                false,
+            ),
             (
                 "README.md",
                 include_str!("scaffold/js/README.md.tmpl"),
@@ -95,9 +147,12 @@ pub fn scaffold(name: &str, language: Language, parent: &Path) -> Result<PathBuf
     all.push(("wit/bot.wit", WIT, false));
     for (relative, template, executable) in all {
         let path = root.join(relative);
+        // The SDK files hold no placeholders; only the Rust SDK's path to
+        // the WIT changes.
         let text = template
             .replace("{{name}}", name)
-            .replace("{{crate}}", &crate_name);
+            .replace("{{crate}}", &crate_name)
+            .replace(SDK_WIT_PATH.0, SDK_WIT_PATH.1);
         let write = || -> std::io::Result<()> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -131,6 +186,8 @@ mod tests {
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
         assert!(readme.contains("release/my_bot.wasm"), "{readme}");
         assert!(root.join("wit/bot.wit").is_file());
+        let sdk = std::fs::read_to_string(root.join("turnbox-guest/src/lib.rs")).unwrap();
+        assert!(sdk.contains(SDK_WIT_PATH.1) && !sdk.contains(SDK_WIT_PATH.0));
         assert!(matches!(
             scaffold("my-bot", Language::Rust, dir.path()),
             Err(ScaffoldError::Exists(_))

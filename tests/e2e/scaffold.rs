@@ -107,5 +107,13 @@ async fn new_projects_build_and_answer_in_every_language() {
             (StatusCode::OK, Some("Echo: hi".into())),
             "{bot}"
         );
+        // The SDK's state accessor, as the project was written.
+        for expected in ["Count: 1", "Count: 2"] {
+            assert_eq!(
+                host.ask(bot, "count").await,
+                (StatusCode::OK, Some(expected.into())),
+                "{bot}"
+            );
+        }
     }
 }
