@@ -66,15 +66,22 @@ fn main() -> Result<()> {
                 ]);
                 c
             })?;
-            run({
-                let mut c = cargo(&root);
-                c.args(["clippy", "--target", GUEST_TARGET, "--manifest-path"])
-                    .arg(root.join("guest-examples/Cargo.toml"))
-                    .arg("--target-dir")
-                    .arg(guest_target_dir(&root))
-                    .args(["--", "-D", "warnings"]);
-                c
-            })?;
+            // The guests, and the Rust guest SDK: a path dependency of theirs
+            // (formatted with them above) but a package of its own.
+            for manifest in [
+                "guest-examples/Cargo.toml",
+                "sdk/rust/turnbox-guest/Cargo.toml",
+            ] {
+                run({
+                    let mut c = cargo(&root);
+                    c.args(["clippy", "--target", GUEST_TARGET, "--manifest-path"])
+                        .arg(root.join(manifest))
+                        .arg("--target-dir")
+                        .arg(guest_target_dir(&root))
+                        .args(["--", "-D", "warnings"]);
+                    c
+                })?;
+            }
             build_guests(&root)?;
             run({
                 let mut c = cargo(&root);

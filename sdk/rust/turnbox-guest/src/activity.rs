@@ -83,7 +83,9 @@ impl Activity {
 
     /// Adds an attachment.
     pub fn attach(&mut self, attachment: Attachment) {
-        self.attachments.get_or_insert_with(Vec::new).push(attachment);
+        self.attachments
+            .get_or_insert_with(Vec::new)
+            .push(attachment);
     }
 }
 
