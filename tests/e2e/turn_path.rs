@@ -171,7 +171,10 @@ async fn unknown_activity_types_are_accepted() {
     let (status, body) = post_activity(&host.url("/api/bots/echo/messages"), &incoming).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, Value::Null);
-    assert!(connector.received().is_empty());
+    // The host passes the type through; the bot's `on_unrecognized` answers.
+    let received = connector.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body["text"], "Unrecognized: somethingNew");
 }
 
 #[tokio::test]
