@@ -4,7 +4,10 @@
 //! pooled one (`[instances] policy = "pooled"`). Prints a table and writes
 //! `bench/results/turn-cost.json`.
 //!
-//!   guest-examples/build.sh && cargo run -p turnbox-bench --bin turn-cost -- [TURNS]
+//!   guest-examples/build.sh && cargo run -p turnbox-bench --bin turn-cost -- [TURNS [BOT…]]
+//!
+//! BOTs are stems of `target/guests/bots/*.wasm`; without them, the three
+//! example bots.
 
 use std::path::Path;
 use std::time::Instant;
@@ -45,6 +48,12 @@ async fn main() -> anyhow::Result<()> {
         "from": {"id": "u"}, "recipient": {"id": "b"}, "conversation": {"id": "c"}
     }))?;
 
+    let named: Vec<String> = std::env::args().skip(2).collect();
+    let bots: Vec<(&str, &str)> = if named.is_empty() {
+        BOTS.to_vec()
+    } else {
+        named.iter().map(|b| (b.as_str(), b.as_str())).collect()
+    };
     let mut rows = Vec::new();
     println!(
         "{:<11} {:<7} {:>9} {:>10} {:>10} {:>10} {:>10}",
@@ -53,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
     let manifests = tempfile_dir()?;
     let pooled_manifest = manifests.join("pooled.toml");
     std::fs::write(&pooled_manifest, POOLED)?;
-    for ((language, bot), policy) in BOTS
+    for ((language, bot), policy) in bots
         .into_iter()
         .flat_map(|bot| [(bot, "fresh"), (bot, "pooled")])
     {

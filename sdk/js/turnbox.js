@@ -35,59 +35,74 @@ const ACCOUNT_LISTS = ['membersAdded', 'membersRemoved'];
 
 const present = (v) => v !== undefined && v !== null;
 
-/** A WIT record to plain JSON: present fields, `extra` spread in. */
-function recordToJson(record, known, convert = {}) {
+/** A WIT record to plain JSON: present fields, `extra` spread in. `known`
+ * is a Set of the record's fields, `convert` a Map of field converters. */
+function recordToJson(record, known, convert) {
   const out = {};
-  for (const key of known) {
+  for (const key of Object.keys(record)) {
     const v = record[key];
-    if (present(v)) out[key] = convert[key] ? convert[key](v) : v;
+    if (!present(v) || key === 'extra' || !known.has(key)) continue;
+    const f = convert?.get(key);
+    out[key] = f ? f(v) : v;
   }
-  if (present(record.extra)) Object.assign(out, JSON.parse(record.extra));
+  if (present(record.extra) && record.extra !== '{}') Object.assign(out, JSON.parse(record.extra));
   return out;
 }
 
 /** Plain JSON to a WIT record: known fields, the rest as `extra` text. */
-function recordFromJson(json, known, convert = {}, extraRequired = false) {
+function recordFromJson(json, known, convert, extraRequired = false) {
   const out = {};
-  const extra = {};
-  for (const [key, v] of Object.entries(json)) {
+  let extra;
+  for (const key of Object.keys(json)) {
+    const v = json[key];
     if (!present(v)) continue;
-    if (known.includes(key)) out[key] = convert[key] ? convert[key](v) : v;
-    else extra[key] = v;
+    if (known.has(key)) {
+      const f = convert?.get(key);
+      out[key] = f ? f(v) : v;
+    } else {
+      (extra ??= {})[key] = v;
+    }
   }
-  if (Object.keys(extra).length > 0) out.extra = JSON.stringify(extra);
+  if (extra) out.extra = JSON.stringify(extra);
   else if (extraRequired) out.extra = '{}';
   return out;
 }
 
+// The modelled fields as sets, and the converters, made once.
+const ACCOUNT_SET = new Set(ACCOUNT);
+const CONVERSATION_SET = new Set(CONVERSATION);
+const ATTACHMENT_SET = new Set(ATTACHMENT);
+const ACTIVITY_SET = new Set(ACTIVITY);
 const parsed = (text) => JSON.parse(text);
 const text = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
-const attachmentToJson = (a) => recordToJson(a, ATTACHMENT, { content: parsed });
-const attachmentFromJson = (a) => recordFromJson(a, ATTACHMENT, { content: text });
+const ATTACHMENT_TO_JSON = new Map([['content', parsed]]);
+const ATTACHMENT_FROM_JSON = new Map([['content', text]]);
+const accountToJson = (a) => recordToJson(a, ACCOUNT_SET);
+const accountFromJson = (a) => recordFromJson(a, ACCOUNT_SET);
+const TO_JSON = new Map([
+  ['conversation', (c) => recordToJson(c, CONVERSATION_SET)],
+  ['attachments', (list) => list.map((a) => recordToJson(a, ATTACHMENT_SET, ATTACHMENT_TO_JSON))],
+  ...JSON_FIELDS.map((key) => [key, parsed]),
+  ...ACCOUNT_FIELDS.map((key) => [key, accountToJson]),
+  ...ACCOUNT_LISTS.map((key) => [key, (list) => list.map(accountToJson)]),
+]);
+const FROM_JSON = new Map([
+  ['conversation', (c) => recordFromJson(c, CONVERSATION_SET)],
+  ['attachments', (list) => list.map((a) => recordFromJson(a, ATTACHMENT_SET, ATTACHMENT_FROM_JSON))],
+  ...JSON_FIELDS.map((key) => [key, (v) => JSON.stringify(v)]),
+  ...ACCOUNT_FIELDS.map((key) => [key, accountFromJson]),
+  ...ACCOUNT_LISTS.map((key) => [key, (list) => list.map(accountFromJson)]),
+]);
 
 /** The incoming WIT activity as Bot Framework JSON. */
 export function activityToJson(wit) {
-  const convert = {
-    conversation: (c) => recordToJson(c, CONVERSATION),
-    attachments: (list) => list.map(attachmentToJson),
-  };
-  for (const key of JSON_FIELDS) convert[key] = parsed;
-  for (const key of ACCOUNT_FIELDS) convert[key] = (a) => recordToJson(a, ACCOUNT);
-  for (const key of ACCOUNT_LISTS) convert[key] = (list) => list.map((a) => recordToJson(a, ACCOUNT));
-  return recordToJson(wit, ACTIVITY, convert);
+  return recordToJson(wit, ACTIVITY_SET, TO_JSON);
 }
 
 /** Bot Framework JSON (or a string: a text message) as a WIT activity. */
 export function activityFromJson(activity) {
-  const json = typeof activity === 'string' ? MessageFactory.text(activity) : activity;
-  const convert = {
-    conversation: (c) => recordFromJson(c, CONVERSATION),
-    attachments: (list) => list.map(attachmentFromJson),
-  };
-  for (const key of JSON_FIELDS) convert[key] = (v) => JSON.stringify(v);
-  for (const key of ACCOUNT_FIELDS) convert[key] = (a) => recordFromJson(a, ACCOUNT);
-  for (const key of ACCOUNT_LISTS) convert[key] = (list) => list.map((a) => recordFromJson(a, ACCOUNT));
-  const wit = recordFromJson(json, ACTIVITY, convert, true);
+  const json = typeof activity === 'string' ? { type: 'message', text: activity } : activity;
+  const wit = recordFromJson(json, ACTIVITY_SET, FROM_JSON, true);
   if (!present(wit.type)) wit.type = 'message';
   return wit;
 }
