@@ -200,11 +200,11 @@ pub async fn proactive(
     let outbound = state.outbound_for(&version, activity.channel_id.as_deref());
     let span = crate::dispatch::turn_span(&slot.name, &activity, names::PROACTIVE);
     let conversation = activity.conversation_id().unwrap_or("").to_owned();
-    let result = dispatch(&state, &slot, &version, Arc::new(activity), outbound)
+    let result = dispatch(&state, &slot, &version, Arc::new(activity), outbound, false)
         .instrument(span)
         .await;
     match result {
-        Ok(Dispatched::Done(_)) | Ok(Dispatched::ShortCircuited(_)) => {
+        Ok(Dispatched::Done(_) | Dispatched::ShortCircuited(_) | Dispatched::Duplicate(_)) => {
             Ok(axum::Json(json!({"conversationId": conversation})).into_response())
         }
         Err(DispatchError::Busy { code, message }) => Err(ApiError {

@@ -52,6 +52,9 @@ pub struct ServeConfig {
     pub service_urls: ServiceUrlPolicy,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long channel deliveries are remembered for de-duplication;
+    /// zero: off.
+    pub dedup_window: Duration,
 }
 
 /// The body limit of botbuilder-compatible ingress: 256 KiB.

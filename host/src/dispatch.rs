@@ -16,6 +16,7 @@ use crate::middleware::{
     TurnInfo, TurnMetrics,
 };
 use crate::registry::BotSlot;
+use crate::storage::dedup::Answer;
 use crate::turn::{TurnError, TurnOutcome};
 
 /// The pipeline of a turn, shared with the host calls that emit activities.
@@ -25,6 +26,8 @@ pub type SharedPipeline = Arc<tokio::sync::Mutex<Pipeline>>;
 pub enum Dispatched {
     Done(TurnOutcome),
     ShortCircuited(ShortCircuit),
+    /// A channel's re-delivery of an activity already answered: no turn ran.
+    Duplicate(Answer),
 }
 
 /// Why a turn did not run or did not finish.
@@ -70,13 +73,16 @@ fn middleware_for(app: &AppState, version: &BotVersion) -> Vec<Arc<dyn Middlewar
     list
 }
 
-/// Runs a turn of `version` on `activity`.
+/// Runs a turn of `version` on `activity`. With `deduplicate` (a channel's
+/// delivery), an activity already answered gets that answer again
+/// (`dedup.rs`), and this turn's answer is recorded.
 pub async fn dispatch(
     app: &AppState,
     slot: &BotSlot,
     version: &Arc<BotVersion>,
     activity: Arc<Activity>,
     outbound: Outbound,
+    deduplicate: bool,
 ) -> Result<Dispatched, DispatchError> {
     // Past the bot's concurrency limit the caller is told to come back,
     // rather than piling up turns without bound.
@@ -101,6 +107,19 @@ pub async fn dispatch(
         });
     };
 
+    // Inside the conversation's order: an original still running is ahead.
+    let dedup = app.dedup.as_ref().filter(|_| deduplicate);
+    if let Some(dedup) = dedup
+        && let Some(answer) = dedup.answered(&slot.name, &activity).await
+    {
+        tracing::info!(
+            status = answer.status,
+            "duplicate delivery: answered as the first time"
+        );
+        app.metrics.turn(&slot.name, "duplicate");
+        return Ok(Dispatched::Duplicate(answer));
+    }
+
     let turn = Arc::new(TurnInfo {
         bot: version.name.clone(),
         incoming: activity.clone(),
@@ -119,6 +138,13 @@ pub async fn dispatch(
             .after(&TurnEnd::ShortCircuited(&answer))
             .await;
         slot.counters.ok.fetch_add(1, Ordering::Relaxed);
+        if let Some(dedup) = dedup {
+            let recorded = Answer {
+                status: answer.status,
+                body: answer.body.clone(),
+            };
+            dedup.record(&slot.name, &activity, recorded).await;
+        }
         return Ok(Dispatched::ShortCircuited(answer));
     }
 
@@ -129,7 +155,7 @@ pub async fn dispatch(
         pipeline: pipeline.clone(),
         timers: app.timers.clone(),
     };
-    let result = run_to_commit(&app.runtime, version, activity, &attempts).await;
+    let result = run_to_commit(&app.runtime, version, activity.clone(), &attempts).await;
     let mut pipeline = pipeline.lock().await;
     match result {
         Ok(mut outcome) => {
@@ -139,6 +165,10 @@ pub async fn dispatch(
             });
             pipeline.after(&TurnEnd::Done(&outcome)).await;
             slot.counters.ok.fetch_add(1, Ordering::Relaxed);
+            if let Some(dedup) = dedup {
+                let answer = crate::ingress::turn_answer(&activity, &outcome);
+                dedup.record(&slot.name, &activity, answer).await;
+            }
             Ok(Dispatched::Done(outcome))
         }
         Err(err) => {

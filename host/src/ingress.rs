@@ -24,10 +24,11 @@ use crate::engine::Runtime;
 use crate::metrics::Metrics;
 use crate::registry::{BotRegistry, BotSlot};
 use crate::storage::Storage;
+use crate::storage::dedup::Answer;
 use crate::storage::references::ReferenceStore;
 use crate::storage::timers::TimerStore;
 use crate::storage::transcripts::TranscriptStore;
-use crate::turn::TurnError;
+use crate::turn::{TurnError, TurnOutcome};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -45,6 +46,8 @@ pub struct AppState {
     /// The bearer token of the admin API; `None`: loopback callers only.
     pub admin_token: Option<String>,
     pub max_body_bytes: usize,
+    /// De-duplication of channel deliveries; `None`: off.
+    pub dedup: Option<crate::dedup::Deduplicator>,
 }
 
 impl AppState {
@@ -403,10 +406,11 @@ async fn take_turn(
     remember_reference(&state, &slot.name, &activity);
     let activity = Arc::new(activity);
     let started = std::time::Instant::now();
-    let result = dispatch(&state, &slot, &version, activity.clone(), outbound).await;
+    let result = dispatch(&state, &slot, &version, activity.clone(), outbound, true).await;
     let ms = started.elapsed().as_millis() as u64;
     let outcome = match result {
         Ok(Dispatched::Done(outcome)) => outcome,
+        Ok(Dispatched::Duplicate(answer)) => return answer_response(answer),
         Ok(Dispatched::ShortCircuited(answer)) => {
             tracing::info!(ms, status = answer.status, "turn answered by middleware");
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
@@ -433,29 +437,45 @@ async fn take_turn(
         "turn done"
     );
 
+    answer_response(turn_answer(&activity, &outcome))
+}
+
+/// The HTTP answer to a turn that ended well: its replies under
+/// `expectReplies`, the bot's invoke response (501 without one), else 200.
+pub fn turn_answer(activity: &Activity, outcome: &TurnOutcome) -> Answer {
     if activity.expects_replies() {
-        let body = json!({"activities": outcome.buffered_replies});
-        return (StatusCode::OK, axum::Json(body)).into_response();
-    }
-    if activity.kind() == names::INVOKE {
-        return match outcome.invoke_response {
-            Some(response) => {
-                let status = StatusCode::from_u16(response.status)
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                match response.body {
-                    Some(body) => (status, axum::Json(body)).into_response(),
-                    None => status.into_response(),
-                }
-            }
-            None => ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "NotImplemented",
-                "the bot gave no response to this invoke",
-            )
-            .into_response(),
+        return Answer {
+            status: 200,
+            body: Some(json!({"activities": outcome.buffered_replies})),
         };
     }
-    StatusCode::OK.into_response()
+    if activity.kind() == names::INVOKE {
+        return match &outcome.invoke_response {
+            Some(response) => Answer {
+                status: response.status,
+                body: response.body.clone(),
+            },
+            None => Answer {
+                status: 501,
+                body: Some(json!({"error": {
+                    "code": "NotImplemented",
+                    "message": "the bot gave no response to this invoke",
+                }})),
+            },
+        };
+    }
+    Answer {
+        status: 200,
+        body: None,
+    }
+}
+
+fn answer_response(answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match answer.body {
+        Some(body) => (status, axum::Json(body)).into_response(),
+        None => status.into_response(),
+    }
 }
 
 /// Stores the conversation reference of an inbound turn, for proactive

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod chat_page;
 pub mod config;
 pub mod connector;
+pub mod dedup;
 pub mod directline;
 pub mod dispatch;
 pub mod engine;

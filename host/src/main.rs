@@ -111,6 +111,11 @@ struct ServeArgs {
     /// The most activities one turn may send (a manifest may override it).
     #[arg(long, env = "TURNBOX_MAX_ACTIVITIES_PER_TURN", default_value_t = 100)]
     max_activities_per_turn: u32,
+    /// How long a delivered activity is remembered, so that a channel's
+    /// re-delivery gets the first answer instead of a second turn, in
+    /// seconds; 0 turns de-duplication off.
+    #[arg(long, env = "TURNBOX_DEDUP_WINDOW_SECS", default_value_t = turnbox::dedup::DEFAULT_WINDOW.as_secs())]
+    dedup_window_secs: u64,
     /// On shutdown, how long in-flight turns may take to finish, in ms.
     #[arg(long, env = "TURNBOX_SHUTDOWN_GRACE_MS", default_value_t = 15_000)]
     shutdown_grace_ms: u64,
@@ -304,6 +309,7 @@ fn main() -> anyhow::Result<()> {
                 directline_token_seconds: args.directline_token_seconds,
                 service_urls,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                dedup_window: Duration::from_secs(args.dedup_window_secs),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

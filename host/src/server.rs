@@ -94,6 +94,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         storage: database.clone(),
         transcripts: database.clone(),
         references: database.clone(),
+        dedup: crate::dedup::Deduplicator::new(database.clone(), config.dedup_window),
         timers: database,
         directline,
         admin_token: config.admin_token.clone(),

@@ -79,7 +79,10 @@ async fn behaviour_suite(manifest: Option<&str>) {
         assert_eq!(reply["replyToId"], incoming["id"], "{bot}");
         assert_eq!(
             sent[before].path,
-            "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities/activity%2F1"
+            format!(
+                "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities/{}",
+                encoded_id(&incoming)
+            )
         );
 
         // Edit: a draft sent, then replaced through the connector.
@@ -216,6 +219,7 @@ async fn behaviour_suite(manifest: Option<&str>) {
             "{bot}"
         );
         invoke["name"] = json!("echo/other");
+        invoke["id"] = json!(format!("{bot}-other-invoke"));
         let (status, _) = post_activity(&url, &invoke).await;
         assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{bot}");
     }

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod conversations;
+mod deliveries;
 mod directline;
 mod hot_reload;
 mod instances;

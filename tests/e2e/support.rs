@@ -370,11 +370,14 @@ pub fn write_in_place(path: &Path, bytes: &[u8], chunks: usize) {
     }
 }
 
-/// A message from a user to the bot, as a channel would send it.
+/// A message from a user to the bot, as a channel would send it: each with
+/// its own id (`activity/N`), as channels give them.
 pub fn message(service_url: &str, text: &str) -> Value {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     json!({
         "type": "message",
-        "id": "activity/1",
+        "id": format!("activity/{id}"),
         "timestamp": "2026-11-21T10:00:00.000Z",
         "channelId": "test",
         "serviceUrl": service_url,
@@ -384,6 +387,14 @@ pub fn message(service_url: &str, text: &str) -> Value {
         "locale": "en-GB",
         "text": text
     })
+}
+
+/// The path segment of an activity id, as the connector client encodes it.
+pub fn encoded_id(activity: &Value) -> String {
+    activity["id"]
+        .as_str()
+        .unwrap_or_default()
+        .replace('/', "%2F")
 }
 
 pub fn client() -> reqwest::Client {

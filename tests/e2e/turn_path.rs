@@ -27,7 +27,10 @@ async fn echo_reply_is_posted_to_the_connector() {
     assert_eq!(reply.method, Method::POST);
     assert_eq!(
         reply.path,
-        "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities/activity%2F1"
+        format!(
+            "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities/{}",
+            encoded_id(&incoming)
+        )
     );
     let body = &reply.body;
     assert_eq!(body["type"], "message");
@@ -106,6 +109,7 @@ async fn invoke_returns_the_bots_response_or_501() {
     assert_eq!(body, json!({"pong": true}));
 
     invoke["name"] = json!("echo/unknown");
+    invoke["id"] = json!("another-invoke");
     let (status, body) = post_activity(&host.url("/api/bots/echo/messages"), &invoke).await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
     assert_error(&body, "NotImplemented");

@@ -508,6 +508,7 @@ pub async fn post_activity(
         &version,
         Arc::new(activity),
         Outbound::Internal,
+        false,
     )
     .instrument(span)
     .await;

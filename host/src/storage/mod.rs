@@ -3,6 +3,7 @@
 //! SQLite (`sqlite.rs`) is the embedded default; every backend must pass the
 //! suite in `suite.rs`.
 
+pub mod dedup;
 pub mod references;
 pub mod sqlite;
 #[cfg(test)]

@@ -57,6 +57,7 @@ impl SqliteStorage {
         conn.execute_batch(super::references::SCHEMA)
             .map_err(backend)?;
         conn.execute_batch(super::timers::SCHEMA).map_err(backend)?;
+        conn.execute_batch(super::dedup::SCHEMA).map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
         })
@@ -67,7 +68,7 @@ impl SqliteStorage {
     }
 }
 
-fn now_millis() -> i64 {
+pub(super) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -1,0 +1,104 @@
+//! De-duplication of channel deliveries. A channel that got no answer in
+//! time (15 s for Bot Framework channels) sends the same activity again;
+//! the bot must not run the turn twice. For each bot, conversation and
+//! activity id, the answer of a turn that ended well is recorded
+//! (`storage/dedup.rs`) inside the conversation's turn order, so a
+//! duplicate, which queues behind the original, finds it and gets the same
+//! answer without a turn. A failed turn records nothing: its retry runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use crate::activity::Activity;
+use crate::storage::dedup::{Answer, DedupStore};
+
+/// How long deliveries are remembered by default.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
+
+/// The de-duplication window over a store.
+pub struct Deduplicator {
+    store: Arc<dyn DedupStore>,
+    window_ms: i64,
+    /// When old records were last forgotten (Unix ms).
+    last_expiry: AtomicI64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// What identifies a delivery: its conversation and activity id, both set.
+fn delivery(activity: &Activity) -> Option<(String, String)> {
+    let conversation = activity.conversation_id().filter(|c| !c.is_empty())?;
+    let id = activity.id.as_deref().filter(|id| !id.is_empty())?;
+    Some((conversation.to_owned(), id.to_owned()))
+}
+
+impl Deduplicator {
+    /// `None` when `window` is zero: de-duplication is off.
+    pub fn new(store: Arc<dyn DedupStore>, window: Duration) -> Option<Self> {
+        (!window.is_zero()).then(|| Deduplicator {
+            store,
+            window_ms: window.as_millis() as i64,
+            last_expiry: AtomicI64::new(0),
+        })
+    }
+
+    /// The answer already given to this delivery of `activity` to `bot`.
+    /// A storage failure is logged and counts as "not seen": the turn runs.
+    pub async fn answered(&self, bot: &str, activity: &Activity) -> Option<Answer> {
+        let (conversation, id) = delivery(activity)?;
+        let (store, bot, since) = (
+            self.store.clone(),
+            bot.to_owned(),
+            now_ms() - self.window_ms,
+        );
+        match tokio::task::spawn_blocking(move || store.answered(&bot, &conversation, &id, since))
+            .await
+        {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "cannot read de-duplication records");
+                None
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "de-duplication lookup failed");
+                None
+            }
+        }
+    }
+
+    /// Records the answer to this delivery, and now and then forgets
+    /// records older than the window.
+    pub async fn record(&self, bot: &str, activity: &Activity, answer: Answer) {
+        let Some((conversation, id)) = delivery(activity) else {
+            return;
+        };
+        let now = now_ms();
+        let last = self.last_expiry.load(Ordering::Relaxed);
+        let expire_before = (now - last > 60_000
+            && self
+                .last_expiry
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok())
+        .then_some(now - self.window_ms);
+        let (store, bot) = (self.store.clone(), bot.to_owned());
+        let written = tokio::task::spawn_blocking(move || {
+            store.record(&bot, &conversation, &id, &answer)?;
+            if let Some(before) = expire_before {
+                store.expire(before)?;
+            }
+            Ok::<_, crate::storage::StorageError>(())
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "cannot record the delivery"),
+            Err(err) => tracing::warn!(error = %err, "recording the delivery failed"),
+        }
+    }
+}

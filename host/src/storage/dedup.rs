@@ -1,0 +1,137 @@
+//! De-duplication records: the answer given to each delivered activity, by
+//! bot, conversation and activity id, kept for a window. Channels re-send
+//! an activity they got no answer to in time; the ingress answers such a
+//! duplicate with the first answer instead of running the turn again.
+
+use serde_json::Value;
+
+use super::sqlite::{backend, now_millis};
+use super::{SqliteStorage, StorageError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS delivered (
+    bot          TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    activity_id  TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT,
+    created      INTEGER NOT NULL,
+    PRIMARY KEY (bot, conversation, activity_id)
+);
+CREATE INDEX IF NOT EXISTS delivered_created ON delivered (created);
+";
+
+/// The answer a turn's request got: what a duplicate gets too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Option<Value>,
+}
+
+/// Where delivered activities are remembered.
+pub trait DedupStore: Send + Sync {
+    /// The answer recorded for this activity since `since_ms` (Unix ms).
+    fn answered(
+        &self,
+        bot: &str,
+        conversation: &str,
+        activity_id: &str,
+        since_ms: i64,
+    ) -> Result<Option<Answer>, StorageError>;
+
+    /// Records the answer to an activity, now.
+    fn record(
+        &self,
+        bot: &str,
+        conversation: &str,
+        activity_id: &str,
+        answer: &Answer,
+    ) -> Result<(), StorageError>;
+
+    /// Forgets records older than `before_ms`; returns how many.
+    fn expire(&self, before_ms: i64) -> Result<usize, StorageError>;
+}
+
+impl DedupStore for SqliteStorage {
+    fn answered(
+        &self,
+        bot: &str,
+        conversation: &str,
+        activity_id: &str,
+        since_ms: i64,
+    ) -> Result<Option<Answer>, StorageError> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(u16, Option<String>)> = self
+            .conn()
+            .query_row(
+                "SELECT status, body FROM delivered
+                 WHERE bot = ?1 AND conversation = ?2 AND activity_id = ?3 AND created >= ?4",
+                rusqlite::params![bot, conversation, activity_id, since_ms],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+        Ok(row.map(|(status, body)| Answer {
+            status,
+            body: body.and_then(|text| serde_json::from_str(&text).ok()),
+        }))
+    }
+
+    fn record(
+        &self,
+        bot: &str,
+        conversation: &str,
+        activity_id: &str,
+        answer: &Answer,
+    ) -> Result<(), StorageError> {
+        self.conn()
+            .execute(
+                "INSERT INTO delivered (bot, conversation, activity_id, status, body, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
+                   status = excluded.status, body = excluded.body, created = excluded.created",
+                rusqlite::params![
+                    bot,
+                    conversation,
+                    activity_id,
+                    answer.status,
+                    answer.body.as_ref().map(Value::to_string),
+                    now_millis()
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn expire(&self, before_ms: i64) -> Result<usize, StorageError> {
+        self.conn()
+            .execute(
+                "DELETE FROM delivered WHERE created < ?1",
+                rusqlite::params![before_ms],
+            )
+            .map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_found_within_the_window_only() {
+        let db = SqliteStorage::in_memory().unwrap();
+        let answer = Answer {
+            status: 200,
+            body: Some(serde_json::json!({"activities": [{"text": "Count: 1"}]})),
+        };
+        db.record("bot", "c", "a1", &answer).unwrap();
+        assert_eq!(db.answered("bot", "c", "a1", 0).unwrap(), Some(answer));
+        assert_eq!(db.answered("bot", "c", "a2", 0).unwrap(), None);
+        assert_eq!(db.answered("other", "c", "a1", 0).unwrap(), None);
+        assert_eq!(db.answered("bot", "c2", "a1", 0).unwrap(), None);
+        let later = now_millis() + 1_000;
+        assert_eq!(db.answered("bot", "c", "a1", later).unwrap(), None);
+        assert_eq!(db.expire(later).unwrap(), 1);
+        assert_eq!(db.answered("bot", "c", "a1", 0).unwrap(), None);
+    }
+}
