@@ -512,6 +512,80 @@ impl TryFrom<wit::Activity> for Activity {
     }
 }
 
+/// About how many bytes of JSON a bot's activity makes: the lengths of all
+/// its text, without the cost of converting it. What the per-turn send
+/// limit counts.
+pub fn wit_size(a: &wit::Activity) -> u64 {
+    fn text(s: &Option<String>) -> u64 {
+        s.as_ref().map_or(0, |s| s.len() as u64 + 16)
+    }
+    fn account(c: &wit::ChannelAccount) -> u64 {
+        c.id.len() as u64 + text(&c.name) + text(&c.aad_object_id) + text(&c.role) + text(&c.extra)
+    }
+    let accounts = |list: &Option<Vec<wit::ChannelAccount>>| -> u64 {
+        list.iter().flatten().map(account).sum()
+    };
+    let attachments: u64 = a
+        .attachments
+        .iter()
+        .flatten()
+        .map(|at| {
+            at.content_type.len() as u64
+                + text(&at.content_url)
+                + text(&at.content)
+                + text(&at.name)
+                + text(&at.thumbnail_url)
+                + text(&at.extra)
+        })
+        .sum();
+    let conversation = a.conversation.as_ref().map_or(0, |c| {
+        c.id.len() as u64
+            + text(&c.name)
+            + text(&c.conversation_type)
+            + text(&c.tenant_id)
+            + text(&c.extra)
+    });
+    [
+        &a.id,
+        &a.timestamp,
+        &a.local_timestamp,
+        &a.local_timezone,
+        &a.channel_id,
+        &a.service_url,
+        &a.reply_to_id,
+        &a.text,
+        &a.text_format,
+        &a.speak,
+        &a.locale,
+        &a.input_hint,
+        &a.summary,
+        &a.attachment_layout,
+        &a.suggested_actions,
+        &a.entities,
+        &a.channel_data,
+        &a.action,
+        &a.name,
+        &a.value,
+        &a.value_type,
+        &a.relates_to,
+        &a.delivery_mode,
+        &a.code,
+        &a.expiration,
+        &a.importance,
+    ]
+    .into_iter()
+    .map(text)
+    .sum::<u64>()
+        + a.type_.len() as u64
+        + a.extra.len() as u64
+        + a.from.as_ref().map_or(0, account)
+        + a.recipient.as_ref().map_or(0, account)
+        + conversation
+        + attachments
+        + accounts(&a.members_added)
+        + accounts(&a.members_removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,13 @@
 //! A bot's stdout and stderr, and its `logging.log` import, as `tracing`
 //! events tagged with the bot's name. Output is split into lines; a line
-//! longer than [`MAX_LINE`] bytes is cut.
+//! longer than [`MAX_LINE`] bytes is cut. A turn's output is capped by its
+//! [`LogBudget`] (`limits.max_log_bytes_per_turn`): past it, output is
+//! dropped, with one warning.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
@@ -12,6 +15,52 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
 /// The longest line of guest output that is logged as it is.
 pub const MAX_LINE: usize = 4096;
+
+/// The log bytes a turn has left, shared by its output streams and its
+/// `logging.log` calls; reset at the start of every turn.
+#[derive(Debug)]
+pub struct LogBudget {
+    bot: Arc<str>,
+    limit: u64,
+    remaining: AtomicU64,
+    exhausted: AtomicBool,
+}
+
+impl LogBudget {
+    pub fn new(bot: Arc<str>, limit: u64) -> Arc<Self> {
+        Arc::new(LogBudget {
+            bot,
+            limit,
+            remaining: AtomicU64::new(limit),
+            exhausted: AtomicBool::new(false),
+        })
+    }
+
+    /// A new turn: the whole budget again.
+    pub fn reset(&self) {
+        self.remaining.store(self.limit, Ordering::Relaxed);
+        self.exhausted.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether `bytes` more may be logged; the first refusal is logged.
+    pub fn take(&self, bytes: usize) -> bool {
+        let bytes = bytes as u64;
+        let taken = self
+            .remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(bytes)
+            })
+            .is_ok();
+        if !taken && !self.exhausted.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                bot = %self.bot,
+                limit = self.limit,
+                "the bot logged more than its limit this turn; its further output is dropped"
+            );
+        }
+        taken
+    }
+}
 
 /// Which of the guest's output streams a writer serves.
 #[derive(Clone, Copy, Debug)]
@@ -34,11 +83,16 @@ impl Stream {
 pub struct GuestOutput {
     bot: Arc<str>,
     stream: Stream,
+    budget: Arc<LogBudget>,
 }
 
 impl GuestOutput {
-    pub fn new(bot: Arc<str>, stream: Stream) -> Self {
-        GuestOutput { bot, stream }
+    pub fn new(bot: Arc<str>, stream: Stream, budget: Arc<LogBudget>) -> Self {
+        GuestOutput {
+            bot,
+            stream,
+            budget,
+        }
     }
 }
 
@@ -53,6 +107,7 @@ impl StdoutStream for GuestOutput {
         Box::new(LineWriter {
             bot: self.bot.clone(),
             stream: self.stream,
+            budget: self.budget.clone(),
             pending: Vec::new(),
         })
     }
@@ -61,11 +116,15 @@ impl StdoutStream for GuestOutput {
 struct LineWriter {
     bot: Arc<str>,
     stream: Stream,
+    budget: Arc<LogBudget>,
     pending: Vec<u8>,
 }
 
 impl LineWriter {
     fn emit(&self, line: &[u8]) {
+        if !self.budget.take(line.len() + 1) {
+            return;
+        }
         let cut = line.len() > MAX_LINE;
         let shown = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
         let shown = shown.trim_end_matches('\r');
@@ -99,6 +158,11 @@ impl AsyncWrite for LineWriter {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        // Past the budget, output is swallowed without being buffered.
+        if self.budget.exhausted.load(Ordering::Relaxed) {
+            self.pending.clear();
+            return Poll::Ready(Ok(buf.len()));
+        }
         self.pending.extend_from_slice(buf);
         self.take_lines();
         Poll::Ready(Ok(buf.len()))

@@ -81,6 +81,10 @@ pub struct LimitsSection {
     pub max_concurrent_turns: Option<u32>,
     #[serde(default, deserialize_with = "activities")]
     pub max_activities_per_turn: Option<u32>,
+    #[serde(default, deserialize_with = "send_bytes")]
+    pub max_send_bytes_per_turn: Option<u64>,
+    #[serde(default, deserialize_with = "log_bytes")]
+    pub max_log_bytes_per_turn: Option<u64>,
 }
 
 /// A parsed manifest.
@@ -172,7 +176,17 @@ pub struct BotLimits {
     pub fuel: Option<u64>,
     pub max_concurrent_turns: u32,
     pub max_activities_per_turn: u32,
+    /// The most bytes of activity JSON a turn may send, updates included.
+    pub max_send_bytes_per_turn: u64,
+    /// The most bytes a turn may log (`logging.log`, stdout, stderr);
+    /// past it, the turn's further output is dropped.
+    pub max_log_bytes_per_turn: u64,
 }
+
+/// Activity JSON a turn may send, when neither manifest nor host says.
+pub const DEFAULT_MAX_SEND_BYTES_PER_TURN: u64 = 4 << 20;
+/// Log output a turn may write, when neither manifest nor host says.
+pub const DEFAULT_MAX_LOG_BYTES_PER_TURN: u64 = 64 << 10;
 
 /// Host-wide defaults for what a manifest leaves unset.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,6 +299,12 @@ impl Manifest {
             max_activities_per_turn: l
                 .max_activities_per_turn
                 .unwrap_or(defaults.max_activities_per_turn),
+            max_send_bytes_per_turn: l
+                .max_send_bytes_per_turn
+                .unwrap_or(DEFAULT_MAX_SEND_BYTES_PER_TURN),
+            max_log_bytes_per_turn: l
+                .max_log_bytes_per_turn
+                .unwrap_or(DEFAULT_MAX_LOG_BYTES_PER_TURN),
         }
     }
 }
@@ -324,6 +344,14 @@ fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
 
 fn activities<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     ranged(d, "limits.max_activities_per_turn", 0, 1_000_000)
+}
+
+fn send_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    ranged(d, "limits.max_send_bytes_per_turn", 1024, 1 << 30)
+}
+
+fn log_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    ranged(d, "limits.max_log_bytes_per_turn", 0, 1 << 30)
 }
 
 fn pool_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {

@@ -16,7 +16,7 @@ use crate::config::TurnLimits;
 use crate::connector::{ConnectorClient, ConnectorError, Outbound};
 use crate::dispatch::SharedPipeline;
 use crate::engine::Runtime;
-use crate::guest_log::{GuestOutput, Stream};
+use crate::guest_log::{GuestOutput, LogBudget, Stream};
 use crate::manifest::Secret;
 use crate::middleware::{Flow, Outgoing};
 use crate::state::{Scope, StateError, TurnStateCache};
@@ -180,6 +180,10 @@ pub struct TurnState {
     config: Arc<std::collections::BTreeMap<String, Secret>>,
     /// The most activities a turn may send.
     max_sent: u32,
+    /// The most bytes of activity JSON a turn may send.
+    max_sent_bytes: u64,
+    /// The turn's log allowance, shared with the guest's stdout and stderr.
+    log_budget: Arc<LogBudget>,
     turn: Turn,
 }
 
@@ -194,6 +198,8 @@ struct Turn {
     buffered_replies: Vec<Activity>,
     /// Activities sent (or buffered) so far.
     sent: u32,
+    /// Bytes of activity JSON sent, updated or buffered so far.
+    sent_bytes: u64,
     state: TurnStateCache,
     held_back: Vec<Option<Activity>>,
     already_posted: Vec<String>,
@@ -221,6 +227,7 @@ impl Turn {
             deadline,
             buffered_replies: Vec::new(),
             sent: 0,
+            sent_bytes: 0,
             state,
             held_back: Vec::new(),
             already_posted,
@@ -260,9 +267,18 @@ fn new_store(
 ) -> Store<TurnState> {
     // No preopened directories, no environment, no arguments, no network:
     // a bot reaches the world only through the turnbox imports.
+    let log_budget = LogBudget::new(bot.name.clone(), bot.limits.max_log_bytes_per_turn);
     let wasi = WasiCtxBuilder::new()
-        .stdout(GuestOutput::new(bot.name.clone(), Stream::Stdout))
-        .stderr(GuestOutput::new(bot.name.clone(), Stream::Stderr))
+        .stdout(GuestOutput::new(
+            bot.name.clone(),
+            Stream::Stdout,
+            log_budget.clone(),
+        ))
+        .stderr(GuestOutput::new(
+            bot.name.clone(),
+            Stream::Stderr,
+            log_budget.clone(),
+        ))
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
@@ -274,6 +290,8 @@ fn new_store(
         bot: bot.name.clone(),
         config: bot.config.clone(),
         max_sent: bot.limits.max_activities_per_turn,
+        max_sent_bytes: bot.limits.max_send_bytes_per_turn,
+        log_budget,
         turn,
     };
     let mut store = Store::new(&runtime.engine, state);
@@ -305,6 +323,7 @@ pub async fn run_turn(
         Some(warm) => {
             let mut store = warm.store;
             store.data_mut().turn = turn;
+            store.data().log_budget.reset();
             (store, Some((warm.instance, warm.turns)))
         }
         None => (new_store(runtime, bot, turn, limits.memory_bytes), None),
@@ -477,6 +496,30 @@ impl TurnState {
         tracing::warn!(bot = %self.bot, operation, code = %err.code, "{}", err.message);
     }
 
+    /// Counts an activity's size against the manifest's
+    /// `max_send_bytes_per_turn`, before converting it.
+    fn count_bytes(
+        &mut self,
+        operation: &str,
+        activity: &wit::Activity,
+    ) -> Result<(), wit::CallError> {
+        let bytes = crate::activity::wit_size(activity);
+        if self.turn.sent_bytes.saturating_add(bytes) > self.max_sent_bytes {
+            let err = call_error(
+                "LimitExceeded",
+                format!(
+                    "this activity ({bytes} bytes) would take the turn past the {} bytes its manifest allows",
+                    self.max_sent_bytes
+                ),
+                None,
+            );
+            self.log_call_error(operation, &err);
+            return Err(err);
+        }
+        self.turn.sent_bytes += bytes;
+        Ok(())
+    }
+
     /// Counts one more activity sent, within the manifest's
     /// `max_activities_per_turn`.
     fn count_send(&mut self, operation: &str) -> Result<(), wit::CallError> {
@@ -518,6 +561,12 @@ impl context::HostTurnContext for TurnState {
         _ctx: Resource<TurnContext>,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
+        if let Err(err) = self
+            .count_bytes("send", &activity)
+            .and_then(|()| self.count_send("send"))
+        {
+            return Ok(Err(err));
+        }
         let activity = match self.outgoing(activity, false) {
             Ok(activity) => activity,
             Err(err) => {
@@ -525,9 +574,6 @@ impl context::HostTurnContext for TurnState {
                 return Ok(Err(err));
             }
         };
-        if let Err(err) = self.count_send("send") {
-            return Ok(Err(err));
-        }
         // Trace activities reach only the Emulator, as in botbuilder.
         let is_trace = activity.kind() == names::TRACE
             && activity.channel_id.as_deref() != Some(names::EMULATOR_CHANNEL);
@@ -587,6 +633,9 @@ impl context::HostTurnContext for TurnState {
                 "activities cannot be updated under expectReplies".into(),
                 None,
             )));
+        }
+        if let Err(err) = self.count_bytes("update", &activity) {
+            return Ok(Err(err));
         }
         let activity = match self.outgoing(activity, true) {
             Ok(activity) => activity,
@@ -738,6 +787,12 @@ impl context::HostTurnContext for TurnState {
         conversation_id: String,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
+        if let Err(err) = self
+            .count_bytes("send-to-conversation", &activity)
+            .and_then(|()| self.count_send("send-to-conversation"))
+        {
+            return Ok(Err(err));
+        }
         let mut activity = match self.outgoing(activity, false) {
             Ok(activity) => activity,
             Err(err) => return Ok(Err(err)),
@@ -748,9 +803,6 @@ impl context::HostTurnContext for TurnState {
         });
         activity.reply_to_id = None;
         activity.recipient = None;
-        if let Err(err) = self.count_send("send-to-conversation") {
-            return Ok(Err(err));
-        }
         if self
             .turn
             .pipeline
@@ -925,6 +977,9 @@ impl config::Host for TurnState {
 
 impl logging::Host for TurnState {
     async fn log(&mut self, level: logging::Level, message: String) -> wasmtime::Result<()> {
+        if !self.log_budget.take(message.len()) {
+            return Ok(());
+        }
         let bot = &*self.bot;
         match level {
             logging::Level::Trace => tracing::trace!(bot, "{message}"),

@@ -10,6 +10,7 @@ mod browser;
 mod conversations;
 mod deliveries;
 mod directline;
+mod hostile_bots;
 mod hot_reload;
 mod instances;
 mod isolation;

@@ -26,6 +26,9 @@
 //!   exercise `update` and `delete`;
 //! - `escape ADDR`: tries to read an env var, a file and the preopened
 //!   directories, and to connect to ADDR, and reports what it got;
+//! - `big N`: sends one message whose text is N bytes long;
+//! - `chatty N`: writes N lines of 1 KiB through `logging.log`, stdout and
+//!   stderr (a third each), then replies `ok: chatty N`;
 //! - `turns`: replies `turns=N`, the turns this instance has served (always
 //!   1 under the fresh-instance policy; counts up under the pooled one);
 //! - anything else: replies `ok: {text}`, proving the bot still works.
@@ -109,6 +112,22 @@ impl Guest for Misbehave {
             _ if text.starts_with("sleep ") => {
                 let ms: u64 = text["sleep ".len()..].trim().parse().unwrap_or(0);
                 std::thread::sleep(std::time::Duration::from_millis(ms));
+                reply(ctx, &mut incoming, format!("ok: {text}"))
+            }
+            _ if text.starts_with("big ") => {
+                let n: usize = text["big ".len()..].trim().parse().unwrap_or(0);
+                reply(ctx, &mut incoming, "x".repeat(n))
+            }
+            _ if text.starts_with("chatty ") => {
+                let n: u32 = text["chatty ".len()..].trim().parse().unwrap_or(0);
+                let line = "y".repeat(1023);
+                for i in 0..n {
+                    match i % 3 {
+                        0 => turnbox::bot::logging::log(turnbox::bot::logging::Level::Info, &line),
+                        1 => println!("{line}"),
+                        _ => eprintln!("{line}"),
+                    }
+                }
                 reply(ctx, &mut incoming, format!("ok: {text}"))
             }
             _ if text.starts_with("spam ") => {
