@@ -169,6 +169,8 @@ pub enum ActivityError {
     },
     #[error("`{0}` must be a JSON object")]
     ExtraNotAnObject(&'static str),
+    #[error("`{0}` must not be empty")]
+    EmptyId(&'static str),
 }
 
 impl Activity {
@@ -184,6 +186,19 @@ impl Activity {
             Some(kind) if !kind.is_empty() => Ok(activity),
             _ => Err(ActivityError::MissingType),
         }
+    }
+
+    /// Checks what a channel's delivery must carry besides a type: a
+    /// conversation with a non-empty id (replies and state are routed by
+    /// it), and an `id` that is not empty when given.
+    pub fn check_delivery(&self) -> Result<(), ActivityError> {
+        if self.conversation_id().is_none_or(str::is_empty) {
+            return Err(ActivityError::EmptyId("conversation.id"));
+        }
+        if self.id.as_deref() == Some("") {
+            return Err(ActivityError::EmptyId("id"));
+        }
+        Ok(())
     }
 
     /// The activity's type, or "" when it has none.

@@ -168,6 +168,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::chat_page::session).fallback(method_not_allowed),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(limit_headers))
         .with_state(state)
 }
 
@@ -181,6 +182,31 @@ pub struct ApiError {
     pub close_connection: bool,
     /// Answer with `Retry-After: N` seconds.
     pub retry_after: Option<u32>,
+}
+
+/// The most bytes of request headers accepted (names and values). Beyond
+/// hyper's own buffer (about 400 KiB) the connection is refused before any
+/// handler runs.
+pub const MAX_HEADER_BYTES: usize = 32 << 10;
+
+/// Answers 431 with a JSON error when the request's headers are too large.
+async fn limit_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if bytes > MAX_HEADER_BYTES {
+        tracing::info!(bytes, "request rejected: headers too large");
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "HeadersTooLarge",
+            format!("the request headers exceed {MAX_HEADER_BYTES} bytes"),
+        )
+        .before_body()
+        .into_response();
+    }
+    next.run(request).await
 }
 
 impl ApiError {
@@ -359,7 +385,9 @@ async fn read_activity(
             ));
         }
     }
-    Activity::from_json_bytes(&bytes).map_err(|e| ApiError::bad_argument(e.to_string()))
+    Activity::from_json_bytes(&bytes)
+        .and_then(|activity| activity.check_delivery().map(|()| activity))
+        .map_err(|e| ApiError::bad_argument(e.to_string()))
 }
 
 /// Admits the turn (backpressure, then per-conversation order), runs it on
