@@ -174,7 +174,7 @@ impl ConnectorError {
         match self {
             ConnectorError::Unreachable(_) => true,
             ConnectorError::Status { status, .. } => {
-                matches!(*status, 429 | 502 | 503 | 504)
+                matches!(*status, 429 | 500 | 502 | 503 | 504)
             }
             _ => false,
         }

@@ -233,6 +233,7 @@ async fn transient_connector_failures_are_retried() {
     connector.fail_next(&[
         StatusCode::SERVICE_UNAVAILABLE,
         StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::INTERNAL_SERVER_ERROR,
     ]);
 
     let (status, _) = post_activity(
@@ -244,10 +245,24 @@ async fn transient_connector_failures_are_retried() {
     let received = connector.received();
     assert_eq!(
         received.len(),
-        3,
-        "two failures and one success: {received:?}"
+        4,
+        "three failures and one success: {received:?}"
     );
     assert!(received.iter().all(|r| r.body["text"] == "Echo: again"));
+
+    // Past the retries the bot sees the error, and its turn fails.
+    connector.fail_next(&[StatusCode::BAD_GATEWAY; 4]);
+    let (status, body) = post_activity(
+        &host.url("/api/bots/echo/messages"),
+        &message(&connector.service_url(), "lost"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("502"),
+        "{body}"
+    );
+    assert_eq!(connector.received().len(), 8, "bounded: four attempts");
 }
 
 #[tokio::test]
