@@ -10,6 +10,7 @@ mod browser;
 mod conversations;
 mod deliveries;
 mod directline;
+mod durability;
 mod hostile_bots;
 mod hot_reload;
 mod instances;
