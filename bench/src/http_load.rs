@@ -3,10 +3,13 @@
 //! CONCURRENCY connections posting `expectReplies` echo activities for
 //! SECONDS on loopback, and prints turns/s, p50 and p99. The load generator
 //! shares the machine with the host, as the botbuilder-js figures it is
-//! compared with did. Writes `bench/results/http-load-BOT-POLICY.json`.
+//! compared with did. With `attack`, a hostile bot on the same host is kept
+//! busy meanwhile (endless loops, memory bombs, 100k-send floods, each cut
+//! by its limits), to measure what an attack costs a well-behaved bot.
+//! Writes `bench/results/http-load-BOT-POLICY[-attack].json`.
 //!
 //!   guest-examples/build.sh && cargo build --release -p turnbox -p turnbox-bench
-//!   target/release/http-load js-echo pooled 32 10
+//!   target/release/http-load js-echo pooled 32 10 [attack]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,6 +22,12 @@ use serde_json::json;
 /// The warm-instance manifest: one instance per core, never recycled within
 /// the run.
 const POOLED: &str = "[instances]\npolicy = \"pooled\"\npool_size = 2\nmax_turns = 1000000\n";
+
+/// The hostile bot's manifest: a short deadline, small memory.
+const HOSTILE: &str = "[limits]\nturn_deadline_ms = 1000\nmemory_mib = 32\n";
+
+/// What the attackers send, one attacker each.
+const ATTACKS: [&str; 4] = ["loop", "loop", "oom", "spam 100000"];
 
 /// Kills the host when the benchmark ends, however it ends.
 struct HostProcess(Child);
@@ -69,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         .to_owned();
     let concurrency: usize = args.get(2).map(|n| n.parse()).transpose()?.unwrap_or(32);
     let seconds: u64 = args.get(3).map(|n| n.parse()).transpose()?.unwrap_or(10);
+    let attack = args.get(4).map(String::as_str) == Some("attack");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("workspace root")?;
@@ -87,6 +97,11 @@ async fn main() -> anyhow::Result<()> {
         "pooled" => std::fs::write(bots.join("bot.toml"), POOLED)?,
         "fresh" => {}
         other => bail!("policy must be fresh or pooled, not {other}"),
+    }
+    if attack {
+        let hostile = root.join("target/guests/bots/misbehave.wasm");
+        std::fs::copy(&hostile, bots.join("hostile.wasm"))?;
+        std::fs::write(bots.join("hostile.toml"), HOSTILE)?;
     }
     let port = free_port()?;
     let _host = HostProcess(
@@ -124,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let body = Arc::new(serde_json::to_vec(&activity)?);
-    let run = |duration: Duration| {
+    let run = |run: &'static str, duration: Duration| {
         let workers: Vec<_> = (0..concurrency)
             .map(|worker| {
                 let (client, url, body) = (client.clone(), url.clone(), body.clone());
@@ -134,15 +149,20 @@ async fn main() -> anyhow::Result<()> {
                     let mut activity: serde_json::Value =
                         serde_json::from_slice(&body).unwrap_or_default();
                     activity["conversation"]["id"] = json!(format!("c{worker}"));
-                    let body = serde_json::to_vec(&activity).unwrap_or_default();
                     let (mut micros, mut failed) = (Vec::new(), 0u64);
                     let end = Instant::now() + duration;
+                    let mut sent = 0u64;
                     while Instant::now() < end {
+                        // A new id per request, as channels send: the host
+                        // answers a repeated id from its de-duplication record.
+                        sent += 1;
+                        activity["id"] = json!(format!("{run}-{worker}-{sent}"));
+                        let body = serde_json::to_vec(&activity).unwrap_or_default();
                         let started = Instant::now();
                         let ok = client
                             .post(&url)
                             .header("content-type", "application/json")
-                            .body(body.clone())
+                            .body(body)
                             .send()
                             .await
                             .is_ok_and(|r| r.status().is_success());
@@ -166,27 +186,67 @@ async fn main() -> anyhow::Result<()> {
             (micros, failed)
         }
     };
-    run(Duration::from_secs(2)).await; // warm-up
+    run("warm", Duration::from_secs(2)).await;
+    let stop_attack = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attackers: Vec<_> = if attack {
+        ATTACKS
+            .iter()
+            .enumerate()
+            .map(|(n, text)| {
+                let (client, stop) = (client.clone(), stop_attack.clone());
+                let url = format!("http://127.0.0.1:{port}/api/bots/hostile/messages");
+                let activity = json!({
+                    "type": "message", "text": text, "channelId": "bench",
+                    "serviceUrl": "http://127.0.0.1:9/", "deliveryMode": "expectReplies",
+                    "from": {"id": "attacker"}, "recipient": {"id": "bot"},
+                    "conversation": {"id": format!("attack-{n}")}
+                });
+                tokio::spawn(async move {
+                    let mut turns = 0u64;
+                    let mut activity = activity;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        activity["id"] = json!(format!("attack-{n}-{turns}"));
+                        let _ = client.post(&url).json(&activity).send().await;
+                        turns += 1;
+                    }
+                    turns
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let started = Instant::now();
-    let (mut micros, failed) = run(Duration::from_secs(seconds)).await;
+    let (mut micros, failed) = run("timed", Duration::from_secs(seconds)).await;
+    stop_attack.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut hostile_turns = 0;
+    for attacker in attackers {
+        hostile_turns += attacker.await.unwrap_or_default();
+    }
     let elapsed = started.elapsed().as_secs_f64();
     micros.sort_by(f64::total_cmp);
     anyhow::ensure!(!micros.is_empty(), "no turn succeeded");
     let per_second = micros.len() as f64 / elapsed;
     let (p50, p99) = (percentile(&micros, 0.5), percentile(&micros, 0.99));
+    let label = if attack {
+        format!("{policy}-attack")
+    } else {
+        policy.clone()
+    };
     println!(
-        "{bot} {policy}: {per_second:.0} turns/s, p50 {:.2} ms, p99 {:.2} ms, {concurrency} connections, {} turns, {failed} failed",
+        "{bot} {label}: {per_second:.0} turns/s, p50 {:.2} ms, p99 {:.2} ms, {concurrency} connections, {} turns, {failed} failed, {hostile_turns} hostile turns",
         p50 / 1e3,
         p99 / 1e3,
         micros.len()
     );
     let results = root.join("bench/results");
     std::fs::create_dir_all(&results)?;
-    let report = json!({"benchmark": "http-load", "bot": bot, "policy": policy,
-        "concurrency": concurrency, "seconds": seconds, "turns": micros.len(), "failed": failed,
-        "turns_per_second": per_second, "p50_ms": p50 / 1e3, "p99_ms": p99 / 1e3});
+    let report = json!({"benchmark": "http-load", "bot": bot, "policy": policy, "attack": attack,
+        "hostile_turns": hostile_turns, "concurrency": concurrency, "seconds": seconds,
+        "turns": micros.len(), "failed": failed, "turns_per_second": per_second,
+        "p50_ms": p50 / 1e3, "p99_ms": p99 / 1e3});
     std::fs::write(
-        results.join(format!("http-load-{bot}-{policy}.json")),
+        results.join(format!("http-load-{bot}-{label}.json")),
         serde_json::to_string_pretty(&report)? + "\n",
     )?;
     let _ = std::fs::remove_dir_all(&work);
