@@ -688,4 +688,18 @@ mod tests {
             Err(ActivityError::ExtraNotAnObject(_))
         ));
     }
+
+    /// Found by the `activity_roundtrip` fuzz target: a float whose
+    /// shortest text needs exact parsing came back one unit off.
+    #[test]
+    fn floats_survive_the_round_trip_exactly() {
+        let body = br#"{"type":"message","conversation":{"id":"c"},"x":4.9999999999999995e90,"value":{"y":0.30000000000000004}}"#;
+        let activity = Activity::from_json_bytes(body).unwrap();
+        let back = Activity::try_from(wit::Activity::from(&activity)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&activity).unwrap(),
+            serde_json::to_value(&back).unwrap()
+        );
+        assert_eq!(back.extra["x"], serde_json::json!(4.9999999999999995e90));
+    }
 }

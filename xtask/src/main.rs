@@ -1,6 +1,7 @@
 //! Developer tasks: `cargo xtask run` builds the example bots and serves
-//! them, `cargo xtask test` runs every check and test, `cargo xtask guests`
-//! only builds the bots. Each installs the `wasm32-wasip2` target first when
+//! them, `cargo xtask test` runs every check and test (the fuzz targets as
+//! short smoke runs), `cargo xtask fuzz [SECONDS]` runs each fuzz target
+//! for a while, `cargo xtask guests` only builds the bots. Each installs the `wasm32-wasip2` target first when
 //! it is missing.
 
 use std::path::{Path, PathBuf};
@@ -9,6 +10,12 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// The fuzz targets in fuzz/fuzz_targets/.
+const FUZZ_TARGETS: &[&str] = &["activity_roundtrip", "jwt_header", "manifest", "directline"];
+
+/// How long `cargo xtask test` runs each fuzz target, in seconds.
+const FUZZ_SMOKE_SECONDS: u64 = 20;
 
 /// The example bots `cargo xtask run` serves: (bot name, built file stem).
 /// `echo` is the default bot behind `/api/messages`.
@@ -88,13 +95,22 @@ fn main() -> Result<()> {
                 c.args(["test", "--workspace"]).args(&args[1..]);
                 c
             })?;
+            fuzz(&root, FUZZ_SMOKE_SECONDS)?;
+        }
+        Some("fuzz") => {
+            let seconds = match args.get(1) {
+                Some(n) => n.parse().context("SECONDS must be a number")?,
+                None => 600,
+            };
+            fuzz(&root, seconds)?;
         }
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  run [serve flags]   build the example bots and serve them (port 3978)\n  \
-                 test [test flags]   fmt, clippy, build the bots, run every test\n  \
+                 test [test flags]   fmt, clippy, build the bots, run every test and a fuzz smoke run\n  \
+                 fuzz [SECONDS]      run each fuzz target for SECONDS (default 600)\n  \
                  guests              build the bots in guest-examples/"
             );
             std::process::exit(2);
@@ -141,6 +157,43 @@ fn ensure_guest_target() -> Result<()> {
     let mut add = Command::new("rustup");
     add.args(["target", "add", GUEST_TARGET]);
     run(add)
+}
+
+/// Runs every fuzz target for `seconds`, from the committed corpus in
+/// fuzz/corpus/TARGET (read only) plus a working corpus under target/. A
+/// crash fails the run and leaves its input in fuzz/artifacts/TARGET/.
+/// cargo-fuzz is installed when missing; the instrumented build needs
+/// nightly features, which `RUSTC_BOOTSTRAP=1` unlocks on the stable
+/// toolchain (the only one this project's machines can fetch).
+fn fuzz(root: &Path, seconds: u64) -> Result<()> {
+    let has_cargo_fuzz = cargo(root)
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_cargo_fuzz {
+        run({
+            let mut c = cargo(root);
+            c.args(["install", "cargo-fuzz", "--locked", "--version", "0.13.2"]);
+            c
+        })?;
+    }
+    for target in FUZZ_TARGETS {
+        let working = root.join("target/fuzz-corpus").join(target);
+        std::fs::create_dir_all(&working)
+            .with_context(|| format!("cannot create {}", working.display()))?;
+        run({
+            let mut c = cargo(root);
+            c.env("RUSTC_BOOTSTRAP", "1")
+                .args(["fuzz", "run", "-O", target])
+                .arg(&working)
+                .arg(root.join("fuzz/corpus").join(target))
+                .arg("--")
+                .arg(format!("-max_total_time={seconds}"))
+                .arg("-print_final_stats=1");
+            c
+        })?;
+    }
+    Ok(())
 }
 
 fn guest_target_dir(root: &Path) -> PathBuf {

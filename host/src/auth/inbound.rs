@@ -45,10 +45,57 @@ fn reject<T>(reason: impl Into<String>) -> Result<T, AuthError> {
     Err(AuthError(reason.into()))
 }
 
+/// Reads an `Authorization` header before any verification: a `Bearer`
+/// JWT with an allowed RSA algorithm, a key id, and an issuer (unverified:
+/// it only picks which keys and rules apply; the signature and every claim
+/// are verified next). Pure and total: the fuzz target `jwt_header` feeds it
+/// arbitrary text.
+pub fn inspect(header: &str) -> Result<(Presented<'_>, String), AuthError> {
+    let Some(token) = header.strip_prefix("Bearer ") else {
+        return reject("the Authorization scheme is not Bearer");
+    };
+    let token = token.trim();
+    let jwt_header = match decode_header(token) {
+        Ok(h) => h,
+        Err(e) => return reject(format!("the token is not a JWT: {e}")),
+    };
+    if !matches!(
+        jwt_header.alg,
+        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
+    ) {
+        return reject(format!(
+            "the token algorithm {:?} is not allowed",
+            jwt_header.alg
+        ));
+    }
+    let Some(kid) = jwt_header.kid else {
+        return reject("the token names no signing key (kid)");
+    };
+    let issuer = match jsonwebtoken::dangerous::insecure_decode::<Value>(token) {
+        Ok(data) => data
+            .claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        Err(e) => return reject(format!("the token's claims are unreadable: {e}")),
+    };
+    let Some(issuer) = issuer else {
+        return reject("the token has no issuer");
+    };
+    Ok((
+        Presented {
+            token,
+            kid,
+            alg: jwt_header.alg,
+        },
+        issuer,
+    ))
+}
+
 /// A bearer token as presented, with the header fields already checked.
-struct Presented<'a> {
+pub struct Presented<'a> {
     token: &'a str,
-    kid: &'a str,
+    kid: String,
     alg: Algorithm,
 }
 
@@ -94,47 +141,10 @@ impl Authenticator {
         let Some(header) = authorization else {
             return reject("no Authorization header");
         };
-        let Some(token) = header.strip_prefix("Bearer ") else {
-            return reject("the Authorization scheme is not Bearer");
-        };
-        let token = token.trim();
-        let jwt_header = match decode_header(token) {
-            Ok(h) => h,
-            Err(e) => return reject(format!("the token is not a JWT: {e}")),
-        };
-        if !matches!(
-            jwt_header.alg,
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
-        ) {
-            return reject(format!(
-                "the token algorithm {:?} is not allowed",
-                jwt_header.alg
-            ));
-        }
-        let Some(kid) = jwt_header.kid.as_deref() else {
-            return reject("the token names no signing key (kid)");
-        };
-        // The issuer, unverified, only picks which keys and rules apply; the
-        // signature and every claim are then verified.
-        let issuer = match jsonwebtoken::dangerous::insecure_decode::<Value>(token) {
-            Ok(data) => data
-                .claims
-                .get("iss")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            Err(e) => return reject(format!("the token's claims are unreadable: {e}")),
-        };
-        let Some(issuer) = issuer else {
-            return reject("the token has no issuer");
-        };
+        let (presented, issuer) = inspect(header)?;
         let emulator_issuers = self
             .settings
             .emulator_issuers_for(credentials.tenant_id.as_deref());
-        let presented = Presented {
-            token,
-            kid,
-            alg: jwt_header.alg,
-        };
         if issuer == self.settings.channel_issuer {
             self.channel(&presented, app_id, activity).await
         } else if emulator_issuers.contains(&issuer) {
@@ -155,7 +165,7 @@ impl Authenticator {
         app_id: &str,
         channel_id: Option<&str>,
     ) -> Result<serde_json::Map<String, Value>, AuthError> {
-        let Presented { token, kid, alg } = *presented;
+        let (token, kid, alg) = (presented.token, presented.kid.as_str(), presented.alg);
         let Some(key) = keys.key(kid).await else {
             return reject(format!("the signing key {kid} is unknown"));
         };

@@ -368,7 +368,9 @@ pub struct WatermarkQuery {
     t: Option<String>,
 }
 
-fn parse_watermark(text: Option<&str>) -> Result<usize, ApiError> {
+/// A Direct Line watermark: empty or absent is 0; anything but a
+/// non-negative integer is a 400. The fuzz target `directline` feeds it.
+pub fn parse_watermark(text: Option<&str>) -> Result<usize, ApiError> {
     match text.filter(|w| !w.is_empty()) {
         None => Ok(0),
         Some(text) => text.parse().map_err(|_| {

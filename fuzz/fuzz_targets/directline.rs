@@ -1,0 +1,20 @@
+//! Direct Line watermarks and tokens: parsing never panics, and no text is
+//! taken for a token this host issued.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use turnbox::directline::api::parse_watermark;
+use turnbox::directline::tokens::TokenIssuer;
+
+fuzz_target!(|data: &[u8]| {
+    static ISSUER: OnceLock<TokenIssuer> = OnceLock::new();
+    let issuer = ISSUER.get_or_init(|| TokenIssuer::new(60).expect("an issuer"));
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(n) = parse_watermark(Some(text)) {
+            assert_eq!(text.parse::<usize>().ok(), Some(n));
+        }
+        assert!(issuer.check(text).is_err(), "a forged token was accepted");
+    }
+});
