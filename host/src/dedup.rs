@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::activity::Activity;
+use crate::storage::StorageError;
 use crate::storage::dedup::{Answer, DedupStore};
 
 /// How long deliveries are remembered by default.
@@ -57,19 +58,11 @@ impl Deduplicator {
             bot.to_owned(),
             now_ms() - self.window_ms,
         );
-        match tokio::task::spawn_blocking(move || store.answered(&bot, &conversation, &id, since))
-            .await
-        {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "cannot read de-duplication records");
-                None
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "de-duplication lookup failed");
-                None
-            }
-        }
+        off_thread("read de-duplication records", move || {
+            store.answered(&bot, &conversation, &id, since)
+        })
+        .await
+        .flatten()
     }
 
     /// Records the answer to this delivery, and now and then forgets
@@ -87,18 +80,32 @@ impl Deduplicator {
                 .is_ok())
         .then_some(now - self.window_ms);
         let (store, bot) = (self.store.clone(), bot.to_owned());
-        let written = tokio::task::spawn_blocking(move || {
+        off_thread("record the delivery", move || {
             store.record(&bot, &conversation, &id, &answer)?;
             if let Some(before) = expire_before {
                 store.expire(before)?;
             }
-            Ok::<_, crate::storage::StorageError>(())
+            Ok(())
         })
         .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "cannot record the delivery"),
-            Err(err) => tracing::warn!(error = %err, "recording the delivery failed"),
+    }
+}
+
+/// Runs a storage call on the blocking pool; a failure is logged (the turn
+/// goes on without de-duplication) and gives `None`.
+async fn off_thread<T: Send + 'static>(
+    what: &'static str,
+    call: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Option<T> {
+    match tokio::task::spawn_blocking(call).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "cannot {what}");
+            None
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot {what}");
+            None
         }
     }
 }

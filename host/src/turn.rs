@@ -496,46 +496,37 @@ impl TurnState {
         tracing::warn!(bot = %self.bot, operation, code = %err.code, "{}", err.message);
     }
 
-    /// Counts an activity's size against the manifest's
-    /// `max_send_bytes_per_turn`, before converting it.
-    fn count_bytes(
+    /// Counts what a turn emits against its manifest: the activity's size
+    /// against `max_send_bytes_per_turn` (before converting it), and, for a
+    /// new activity, one more against `max_activities_per_turn`. Nothing is
+    /// counted when either limit refuses it.
+    fn count_output(
         &mut self,
         operation: &str,
         activity: &wit::Activity,
+        new_activity: bool,
     ) -> Result<(), wit::CallError> {
         let bytes = crate::activity::wit_size(activity);
-        if self.turn.sent_bytes.saturating_add(bytes) > self.max_sent_bytes {
-            let err = call_error(
-                "LimitExceeded",
-                format!(
-                    "this activity ({bytes} bytes) would take the turn past the {} bytes its manifest allows",
-                    self.max_sent_bytes
-                ),
-                None,
-            );
+        let refusal = if new_activity && self.turn.sent >= self.max_sent {
+            Some(format!(
+                "this turn already sent {} activities, the most its manifest allows",
+                self.max_sent
+            ))
+        } else if self.turn.sent_bytes.saturating_add(bytes) > self.max_sent_bytes {
+            Some(format!(
+                "this activity ({bytes} bytes) would take the turn past the {} bytes its manifest allows",
+                self.max_sent_bytes
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = refusal {
+            let err = call_error("LimitExceeded", message, None);
             self.log_call_error(operation, &err);
             return Err(err);
         }
         self.turn.sent_bytes += bytes;
-        Ok(())
-    }
-
-    /// Counts one more activity sent, within the manifest's
-    /// `max_activities_per_turn`.
-    fn count_send(&mut self, operation: &str) -> Result<(), wit::CallError> {
-        if self.turn.sent >= self.max_sent {
-            let err = call_error(
-                "LimitExceeded",
-                format!(
-                    "this turn already sent {} activities, the most its manifest allows",
-                    self.max_sent
-                ),
-                None,
-            );
-            self.log_call_error(operation, &err);
-            return Err(err);
-        }
-        self.turn.sent += 1;
+        self.turn.sent += u32::from(new_activity);
         Ok(())
     }
 
@@ -561,10 +552,7 @@ impl context::HostTurnContext for TurnState {
         _ctx: Resource<TurnContext>,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        if let Err(err) = self
-            .count_bytes("send", &activity)
-            .and_then(|()| self.count_send("send"))
-        {
+        if let Err(err) = self.count_output("send", &activity, true) {
             return Ok(Err(err));
         }
         let activity = match self.outgoing(activity, false) {
@@ -634,7 +622,7 @@ impl context::HostTurnContext for TurnState {
                 None,
             )));
         }
-        if let Err(err) = self.count_bytes("update", &activity) {
+        if let Err(err) = self.count_output("update", &activity, false) {
             return Ok(Err(err));
         }
         let activity = match self.outgoing(activity, true) {
@@ -787,10 +775,7 @@ impl context::HostTurnContext for TurnState {
         conversation_id: String,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        if let Err(err) = self
-            .count_bytes("send-to-conversation", &activity)
-            .and_then(|()| self.count_send("send-to-conversation"))
-        {
+        if let Err(err) = self.count_output("send-to-conversation", &activity, true) {
             return Ok(Err(err));
         }
         let mut activity = match self.outgoing(activity, false) {
