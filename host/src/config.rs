@@ -52,6 +52,8 @@ pub struct ServeConfig {
     pub service_urls: ServiceUrlPolicy,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Connections served at once, and the head and body read deadlines.
+    pub connections: crate::http_server::ConnectionLimits,
     /// How long channel deliveries are remembered for de-duplication;
     /// zero: off.
     pub dedup_window: Duration,

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde_json::json;
 use tracing::Instrument;
 
@@ -45,7 +45,10 @@ pub struct AppState {
     pub directline: crate::directline::api::DirectLine,
     /// The bearer token of the admin API; `None`: loopback callers only.
     pub admin_token: Option<String>,
+    /// The largest request body read, and how long it may take to arrive
+    /// (`http_server::read_body_in_time`).
     pub max_body_bytes: usize,
+    pub body_read_timeout: std::time::Duration,
     /// De-duplication of channel deliveries; `None`: off.
     pub dedup: Option<crate::dedup::Deduplicator>,
 }
@@ -168,6 +171,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::chat_page::session).fallback(method_not_allowed),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http_server::read_body_in_time,
+        ))
         .layer(axum::middleware::from_fn(limit_headers))
         .with_state(state)
 }
@@ -222,14 +229,14 @@ impl ApiError {
 
     /// The same error, answered with `Connection: close`: for rejections
     /// made before the request body was read.
-    fn before_body(self) -> Self {
+    pub(crate) fn before_body(self) -> Self {
         ApiError {
             close_connection: true,
             ..self
         }
     }
 
-    fn bad_argument(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_argument(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", message)
     }
 }
@@ -315,7 +322,7 @@ async fn messages(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let activity = match read_activity(&headers, body, state.max_body_bytes).await {
+    let activity = match read_activity(&headers, body).await {
         Ok(activity) => activity,
         Err(err) => {
             tracing::info!(bot = %slot.name, status = err.status.as_u16(), reason = %err.message, "request rejected");
@@ -332,41 +339,18 @@ async fn messages(
         .await
 }
 
-/// Reads and parses the body: JSON content, at most `limit` bytes, an
-/// object with a `type`.
-async fn read_activity(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Activity, ApiError> {
-    // The unread rest of an oversize body makes the connection unusable:
-    // tell the client to close it.
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLarge",
-            format!("the body exceeds {limit} bytes"),
-        )
-        .before_body()
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(too_large());
-    }
-    let bytes = match Limited::new(body, limit).collect().await {
+/// Parses the body (already read, within its size and time limits, by
+/// `http_server::read_body_in_time`): JSON content, an object with a `type`
+/// and a conversation.
+async fn read_activity(headers: &HeaderMap, body: Body) -> Result<Activity, ApiError> {
+    let bytes = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
         Err(err) => {
             return Err(ApiError::bad_argument(format!(
                 "cannot read the body: {err}"
             )));
         }
     };
-    // The body is read before the content type is judged, so that the
-    // connection stays usable for the client's next request.
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let is_json = content_type
             .to_str()

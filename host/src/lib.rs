@@ -16,6 +16,7 @@ pub mod directline;
 pub mod dispatch;
 pub mod engine;
 pub mod guest_log;
+pub mod http_server;
 pub mod ingress;
 pub mod instances;
 pub mod manifest;

@@ -116,6 +116,22 @@ struct ServeArgs {
     /// seconds; 0 turns de-duplication off.
     #[arg(long, env = "TURNBOX_DEDUP_WINDOW_SECS", default_value_t = turnbox::dedup::DEFAULT_WINDOW.as_secs())]
     dedup_window_secs: u64,
+    /// The most HTTP connections served at once (Direct Line streams
+    /// included); past it a connection gets 503 with `Retry-After`. Keep
+    /// the process's open-file limit above it.
+    #[arg(long, env = "TURNBOX_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// How long a client may take to send a request's head (and how long
+    /// an idle keep-alive connection stays open), in seconds.
+    #[arg(long, env = "TURNBOX_HEADER_READ_TIMEOUT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout_secs: u64,
+    /// How long a client may take to send a request's body once its head
+    /// has arrived, in seconds; past it the answer is 408.
+    #[arg(long, env = "TURNBOX_BODY_READ_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_read_timeout_secs: u64,
     /// On shutdown, how long in-flight turns may take to finish, in ms.
     #[arg(long, env = "TURNBOX_SHUTDOWN_GRACE_MS", default_value_t = 15_000)]
     shutdown_grace_ms: u64,
@@ -309,6 +325,11 @@ fn main() -> anyhow::Result<()> {
                 directline_token_seconds: args.directline_token_seconds,
                 service_urls,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                connections: turnbox::http_server::ConnectionLimits {
+                    max_connections: args.max_connections as usize,
+                    header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+                    body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
+                },
                 dedup_window: Duration::from_secs(args.dedup_window_secs),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,11 +1,12 @@
 //! Prometheus metrics (`GET /metrics`, OpenMetrics text): turns by bot and
 //! outcome, turn duration, instantiation time, reloads and compile-cache
-//! results.
+//! results, open and refused connections.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -46,6 +47,9 @@ pub struct Metrics {
     pub instantiation: HistogramFamily,
     pub reloads: Family<ReloadLabels, Counter>,
     pub compile_cache: Family<CacheLabel, Counter>,
+    pub connections_open: Gauge,
+    pub connections_refused: Counter,
+    pub request_bodies_timed_out: Counter,
 }
 
 impl Default for Metrics {
@@ -87,6 +91,24 @@ impl Metrics {
             "Compile cache lookups by result (hit, miss, corrupt)",
             compile_cache.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "HTTP connections being served",
+            connections_open.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "HTTP connections turned away with 503 at the connection cap",
+            connections_refused.clone(),
+        );
+        let request_bodies_timed_out = Counter::default();
+        registry.register(
+            "request_bodies_timed_out",
+            "Requests answered 408 because their body did not arrive in time",
+            request_bodies_timed_out.clone(),
+        );
         Metrics {
             registry,
             turns,
@@ -94,6 +116,9 @@ impl Metrics {
             instantiation,
             reloads,
             compile_cache,
+            connections_open,
+            connections_refused,
+            request_bodies_timed_out,
         }
     }
 

@@ -99,6 +99,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         directline,
         admin_token: config.admin_token.clone(),
         max_body_bytes: config.max_body_bytes,
+        body_read_timeout: config.connections.body_read_timeout,
     });
 
     crate::scheduler::start(state.clone());
@@ -106,12 +107,17 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     tracing::info!("turnbox listening on http://{local}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    // Connection info lets the admin API tell loopback callers apart.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stopping_tx.send(());
-    });
+    let app = router(state.clone());
+    let server = crate::http_server::serve(
+        listener,
+        app,
+        config.connections,
+        state.metrics.clone(),
+        async move {
+            shutdown_signal().await;
+            let _ = stopping_tx.send(());
+        },
+    );
     let grace = config.shutdown_grace;
     let grace_expired = async move {
         if stopping_rx.await.is_err() {
@@ -120,8 +126,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server => {
-            result.map_err(ServeError::Serve)?;
+        () = server => {
             tracing::info!("all turns finished; bye");
         }
         _ = grace_expired => {

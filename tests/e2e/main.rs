@@ -20,5 +20,6 @@ mod manifests;
 mod misbehaving_bots;
 mod operations;
 mod scaffold;
+mod slow_clients;
 mod state;
 mod turn_path;
