@@ -420,8 +420,7 @@ async fn read_response(response: reqwest::Response) -> Result<serde_json::Value,
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(parse_retry_after);
     let body = response
         .bytes()
         .await
@@ -436,6 +435,20 @@ async fn read_response(response: reqwest::Response) -> Result<serde_json::Value,
         message,
         retry_after,
     })
+}
+
+/// `Retry-After` is either seconds or an HTTP date (RFC 9110 §10.2.3); a
+/// date in the past means "now".
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[derive(Deserialize)]
@@ -497,6 +510,24 @@ mod tests {
         assert!(!ok("http://good.example/bf"));
         assert!(!ok("http://10.0.0.1/"));
         assert!(ServiceUrlPolicy::parse("ftp://x").is_err());
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO),
+            "a date in the past: now"
+        );
+        let soon = std::time::SystemTime::now() + Duration::from_secs(30);
+        let waited = parse_retry_after(&httpdate::fmt_http_date(soon)).unwrap();
+        assert!(
+            (Duration::from_secs(28)..=Duration::from_secs(30)).contains(&waited),
+            "{waited:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-1"), None);
     }
 
     #[test]

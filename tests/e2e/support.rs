@@ -249,13 +249,30 @@ pub struct Recorded {
     pub path: String,
     pub authorization: Option<String>,
     pub body: Value,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+/// How the stand-in connector fails a request.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// An error status with an `ErrorResponse` body.
+    Status(StatusCode),
+    /// An error status with a `Retry-After` header of this value.
+    RetryAfter(StatusCode, &'static str),
+    /// An error status with a `Retry-After` HTTP date this far ahead.
+    RetryAfterDate(StatusCode, Duration),
+    /// The connection breaks before a whole answer was sent.
+    Reset,
+    /// No answer at all (until the client gives up).
+    Hang,
 }
 
 #[derive(Default)]
 struct ConnectorState {
     received: Vec<Recorded>,
-    /// Statuses to answer with before answering 200, one per request.
-    failures: Vec<StatusCode>,
+    /// Failures to answer with before answering 200, one per request.
+    failures: Vec<Failure>,
 }
 
 /// A stand-in Bot Connector: records every request and answers
@@ -290,7 +307,12 @@ impl Connector {
 
     /// The next `statuses.len()` requests fail with these statuses.
     pub fn fail_next(&self, statuses: &[StatusCode]) {
-        self.state.lock().unwrap().failures = statuses.to_vec();
+        self.fail_next_with(statuses.iter().map(|s| Failure::Status(*s)).collect());
+    }
+
+    /// The next `failures.len()` requests fail in these ways.
+    pub fn fail_next_with(&self, failures: Vec<Failure>) {
+        self.state.lock().unwrap().failures = failures;
     }
 
     pub fn received(&self) -> Vec<Recorded> {
@@ -305,25 +327,45 @@ async fn record(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
-    let mut state = state.lock().unwrap();
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.received.push(Recorded {
-        method,
-        path: uri.path().to_string(),
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body,
-    });
-    if !state.failures.is_empty() {
-        let status = state.failures.remove(0);
-        return (
-            status,
-            axum::Json(json!({"error": {"code": "ServiceUnavailable", "message": "try again"}})),
-        )
-            .into_response();
+    let failure = {
+        let mut state = state.lock().unwrap();
+        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        state.received.push(Recorded {
+            method,
+            path: uri.path().to_string(),
+            authorization: headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body,
+            at: Instant::now(),
+        });
+        (!state.failures.is_empty()).then(|| state.failures.remove(0))
+    };
+    let error_body =
+        || axum::Json(json!({"error": {"code": "ServiceUnavailable", "message": "try again"}}));
+    match failure {
+        None => {}
+        Some(Failure::Status(status)) => return (status, error_body()).into_response(),
+        Some(Failure::RetryAfter(status, after)) => {
+            return (status, [("retry-after", after)], error_body()).into_response();
+        }
+        Some(Failure::RetryAfterDate(status, ahead)) => {
+            let date = httpdate::fmt_http_date(std::time::SystemTime::now() + ahead);
+            return (status, [("retry-after", date)], error_body()).into_response();
+        }
+        Some(Failure::Reset) => {
+            // A body that fails after its head: hyper aborts the connection.
+            let broken = futures_util::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("connection reset by the stand-in"))
+            });
+            return axum::body::Body::from_stream(broken).into_response();
+        }
+        Some(Failure::Hang) => {
+            std::future::pending::<()>().await;
+        }
     }
+    let state = state.lock().unwrap();
     let id = format!("sent-{}", state.received.len());
     axum::Json(json!({ "id": id })).into_response()
 }

@@ -3,6 +3,8 @@
 //! response.
 
 use axum::http::{Method, StatusCode};
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -263,6 +265,81 @@ async fn transient_connector_failures_are_retried() {
         "{body}"
     );
     assert_eq!(connector.received().len(), 8, "bounded: four attempts");
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_bounded() {
+    let connector = Connector::start().await;
+    let host = echo_host();
+    connector.fail_next_with(vec![
+        Failure::RetryAfter(StatusCode::TOO_MANY_REQUESTS, "1"),
+        Failure::RetryAfterDate(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(2)),
+        // An hour: more than a turn may wait; the client waits its bound.
+        Failure::RetryAfter(StatusCode::TOO_MANY_REQUESTS, "3600"),
+    ]);
+    let (status, body) = post_activity(
+        &host.url("/api/bots/echo/messages"),
+        &message(&connector.service_url(), "later"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let received = connector.received();
+    assert_eq!(received.len(), 4, "three refusals, then the send");
+    let gap = |i: usize| received[i + 1].at - received[i].at;
+    // Lower bounds only: the backoff without Retry-After starts at 200 ms.
+    assert!(
+        gap(0) >= Duration::from_millis(950),
+        "Retry-After: 1 → {:?}",
+        gap(0)
+    );
+    // An HTTP date two seconds ahead, to the second: more than one second.
+    assert!(
+        gap(1) >= Duration::from_millis(950),
+        "Retry-After date → {:?}",
+        gap(1)
+    );
+    assert!(
+        gap(2) >= Duration::from_millis(1950),
+        "Retry-After: 3600 → {:?}",
+        gap(2)
+    );
+    assert!(received.iter().all(|r| r.body["text"] == "Echo: later"));
+}
+
+#[tokio::test]
+async fn a_reset_is_retried_and_a_hanging_connector_is_cut_by_the_turn_deadline() {
+    let connector = Connector::start().await;
+    let host = Host::start(
+        BotsDir::with(&[("echo", "rust-echo")]),
+        &["--turn-deadline-ms", "2000"],
+    );
+    connector.fail_next_with(vec![Failure::Reset]);
+    let (status, body) = post_activity(
+        &host.url("/api/bots/echo/messages"),
+        &message(&connector.service_url(), "reset"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(connector.received().len(), 2, "the reset send was retried");
+
+    connector.fail_next_with(vec![Failure::Hang; 4]);
+    let (status, body) = post_activity(
+        &host.url("/api/bots/echo/messages"),
+        &message(&connector.service_url(), "hang"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_error(&body, "TurnTimeout");
+
+    // The host goes on serving once the connector answers again.
+    connector.fail_next_with(Vec::new());
+    let (status, _) = post_activity(
+        &host.url("/api/bots/echo/messages"),
+        &message(&connector.service_url(), "back"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    host.assert_no_panic();
 }
 
 #[tokio::test]
