@@ -23,6 +23,8 @@ pub struct Runtime {
     pub linker: Linker<TurnState>,
     /// Whether the pooling allocator could be used on this machine.
     pub pooling: bool,
+    /// The cores long turns may use (`compute_lanes.rs`).
+    pub lanes: crate::compute_lanes::ComputeLanes,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,7 @@ impl Runtime {
             engine,
             linker,
             pooling,
+            lanes: crate::compute_lanes::ComputeLanes::for_this_machine(),
         })
     }
 }

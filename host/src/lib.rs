@@ -9,6 +9,7 @@ pub mod bindings;
 pub mod bot;
 pub mod cache;
 pub mod chat_page;
+pub mod compute_lanes;
 pub mod config;
 pub mod connector;
 pub mod dedup;

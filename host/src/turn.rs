@@ -12,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::activity::{Activity, names};
 use crate::bindings::turnbox::bot::{config, context, logging, state, timers, types as wit};
 use crate::bot::BotVersion;
+use crate::compute_lanes::{LaneUse, NextSlice};
 use crate::config::TurnLimits;
 use crate::connector::{ConnectorClient, ConnectorError, Outbound};
 use crate::dispatch::SharedPipeline;
@@ -195,6 +196,8 @@ struct Turn {
     outbound: Outbound,
     /// Past this instant the epoch callback interrupts the bot.
     deadline: Instant,
+    /// Its slices so far, and the compute lane it holds once long.
+    lane: LaneUse,
     buffered_replies: Vec<Activity>,
     /// Activities sent (or buffered) so far.
     sent: u32,
@@ -210,7 +213,7 @@ struct Turn {
 }
 
 impl Turn {
-    fn new(request: TurnRequest, deadline: Instant) -> Turn {
+    fn new(request: TurnRequest, deadline: Instant, lane: LaneUse) -> Turn {
         let TurnRequest {
             incoming,
             connector,
@@ -225,6 +228,7 @@ impl Turn {
             connector,
             outbound,
             deadline,
+            lane,
             buffered_replies: Vec::new(),
             sent: 0,
             sent_bytes: 0,
@@ -296,14 +300,17 @@ fn new_store(
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);
-    // Every epoch tick the bot yields to other tasks; past the deadline it
-    // is interrupted.
-    store.epoch_deadline_callback(|store| {
-        if Instant::now() >= store.data().turn.deadline {
-            Ok(UpdateDeadline::Interrupt)
-        } else {
-            Ok(UpdateDeadline::Yield(1))
+    // Every epoch tick the bot yields to other tasks (a long turn waits
+    // for a compute lane); past the deadline it is interrupted.
+    store.epoch_deadline_callback(|mut store| {
+        let turn = &mut store.data_mut().turn;
+        if Instant::now() >= turn.deadline {
+            return Ok(UpdateDeadline::Interrupt);
         }
+        Ok(match turn.lane.next_slice() {
+            NextSlice::Yield => UpdateDeadline::Yield(1),
+            NextSlice::Lane(wait) => UpdateDeadline::YieldCustom(1, wait),
+        })
     });
     store
 }
@@ -318,7 +325,11 @@ pub async fn run_turn(
 ) -> Result<TurnOutcome, TurnError> {
     let limits = bot.limits.turn();
     let fuel = bot.limits.fuel;
-    let turn = Turn::new(request, Instant::now() + limits.deadline);
+    let turn = Turn::new(
+        request,
+        Instant::now() + limits.deadline,
+        runtime.lanes.new_turn(),
+    );
     let (mut store, warm) = match bot.pool.as_ref().and_then(|pool| pool.take()) {
         Some(warm) => {
             let mut store = warm.store;
@@ -379,6 +390,8 @@ pub async fn run_turn(
     };
 
     let data = store.data_mut();
+    // (A failed turn gives its lane back when its store is dropped.)
+    data.turn.lane.release();
     let buffered_replies = std::mem::take(&mut data.turn.buffered_replies);
     let state_changes = data.turn.state.changes();
     let held_back = std::mem::take(&mut data.turn.held_back);
