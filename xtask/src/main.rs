@@ -1,6 +1,6 @@
 //! Developer tasks: `cargo xtask run` builds the example bots and serves
-//! them, `cargo xtask test` runs every check and test (the fuzz targets as
-//! short smoke runs), `cargo xtask fuzz [SECONDS]` runs each fuzz target
+//! them, `cargo xtask test` runs every check and test (cargo-deny on the
+//! dependencies, the fuzz targets as short smoke runs), `cargo xtask fuzz [SECONDS]` runs each fuzz target
 //! for a while, `cargo xtask guests` only builds the bots. Each installs the `wasm32-wasip2` target first when
 //! it is missing.
 
@@ -73,6 +73,7 @@ fn main() -> Result<()> {
                 ]);
                 c
             })?;
+            dependency_checks(&root)?;
             // The guests, and the Rust guest SDK: a path dependency of theirs
             // (formatted with them above) but a package of its own.
             for manifest in [
@@ -195,6 +196,53 @@ fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// The dependency graph against deny.toml: licenses, bans and sources
+/// always; RustSec advisories when their database (on GitHub) is reachable,
+/// which it is not from every build machine.
+fn dependency_checks(root: &Path) -> Result<()> {
+    let has_cargo_deny = cargo(root)
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_cargo_deny {
+        run({
+            let mut c = cargo(root);
+            c.args(["install", "cargo-deny", "--locked", "--version", "0.20.2"]);
+            c
+        })?;
+    }
+    run({
+        let mut c = cargo(root);
+        c.args(["deny", "check", "licenses", "bans", "sources"]);
+        c
+    })?;
+    let advisories_reachable = Command::new("git")
+        // A stalled connection gives up after 15 s.
+        .args(["-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=15"])
+        .args(["ls-remote", "--exit-code", ADVISORY_DB, "HEAD"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if advisories_reachable {
+        run({
+            let mut c = cargo(root);
+            c.args(["deny", "check", "advisories"]);
+            c
+        })
+    } else {
+        eprintln!(
+            "xtask: SKIPPED the advisories check: the RustSec database ({ADVISORY_DB}) \
+             is not reachable from this machine"
+        );
+        Ok(())
+    }
+}
+
+/// The RustSec advisory database cargo-deny reads.
+const ADVISORY_DB: &str = "https://github.com/RustSec/advisory-db";
 
 fn guest_target_dir(root: &Path) -> PathBuf {
     root.join("target").join("guests")
