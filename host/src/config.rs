@@ -52,6 +52,11 @@ pub struct ServeConfig {
     pub service_urls: ServiceUrlPolicy,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Where state, transcripts, timers and delivery records live.
+    pub storage: crate::storage::StorageLocation,
+    /// How long a claimed timer stays claimed on a shared database before
+    /// another host may take it over.
+    pub timer_lease: Duration,
     /// Connections served at once, and the head and body read deadlines.
     pub connections: crate::http_server::ConnectionLimits,
     /// How long channel deliveries are remembered for de-duplication;

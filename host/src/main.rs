@@ -116,6 +116,18 @@ struct ServeArgs {
     /// seconds; 0 turns de-duplication off.
     #[arg(long, env = "TURNBOX_DEDUP_WINDOW_SECS", default_value_t = turnbox::dedup::DEFAULT_WINDOW.as_secs())]
     dedup_window_secs: u64,
+    /// Where state, transcripts, timers and delivery records live: `sqlite`
+    /// (the file `state.db` in the data folder) or a PostgreSQL URL
+    /// (`postgres://user:password@host:5432/db`) that several hosts share.
+    #[arg(long, env = "TURNBOX_STORAGE", default_value = "sqlite", hide_env_values = true,
+          value_parser = turnbox::storage::StorageLocation::parse)]
+    storage: turnbox::storage::StorageLocation,
+    /// With a shared database: how long a host's claim on a due timer holds
+    /// before another host may take the timer over, in seconds. Keep it
+    /// above the longest turn deadline.
+    #[arg(long, env = "TURNBOX_TIMER_LEASE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timer_lease_secs: u64,
     /// The most HTTP connections served at once (Direct Line streams
     /// included); past it a connection gets 503 with `Retry-After`. Keep
     /// the process's open-file limit above it.
@@ -325,6 +337,8 @@ fn main() -> anyhow::Result<()> {
                 directline_token_seconds: args.directline_token_seconds,
                 service_urls,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                storage: args.storage,
+                timer_lease: Duration::from_secs(args.timer_lease_secs),
                 connections: turnbox::http_server::ConnectionLimits {
                     max_connections: args.max_connections as usize,
                     header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),

@@ -49,10 +49,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         &runtime.engine,
     )?);
     let metrics = Arc::new(Metrics::new());
-    // One database holds state, transcripts (and, later, timers).
-    let database = Arc::new(crate::storage::SqliteStorage::open(
-        &config.data_dir.join("state.db"),
-    )?);
+    // One database holds state, transcripts, references, timers and
+    // delivery records.
+    let database = open_database(&config).await?;
     let registry = Arc::new(BotRegistry::new(
         &config.bots_dir,
         runtime.clone(),
@@ -134,6 +133,28 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
     }
     Ok(())
+}
+
+/// The embedded SQLite database in the data folder, or PostgreSQL.
+async fn open_database(
+    config: &ServeConfig,
+) -> Result<Arc<dyn crate::storage::Database>, ServeError> {
+    use crate::storage::{PgStorage, SqliteStorage, StorageLocation};
+    let location = config.storage.clone();
+    let path = config.data_dir.join("state.db");
+    let lease = config.timer_lease;
+    tracing::info!(storage = ?location, "opening the database");
+    let opened = tokio::task::spawn_blocking(
+        move || -> Result<Arc<dyn crate::storage::Database>, crate::storage::StorageError> {
+            Ok(match location {
+                StorageLocation::Sqlite => Arc::new(SqliteStorage::open(&path)?),
+                StorageLocation::Postgres(url) => Arc::new(PgStorage::connect(&url, lease)?),
+            })
+        },
+    )
+    .await
+    .map_err(|e| ServeError::Storage(crate::storage::StorageError::Backend(e.to_string())))?;
+    Ok(opened?)
 }
 
 async fn shutdown_signal() {

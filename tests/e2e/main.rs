@@ -19,6 +19,7 @@ mod languages;
 mod manifests;
 mod misbehaving_bots;
 mod operations;
+mod postgres;
 mod scaffold;
 mod slow_clients;
 mod state;

@@ -91,6 +91,12 @@ fn main() -> Result<()> {
                 })?;
             }
             build_guests(&root)?;
+            // The PostgreSQL tests start clusters of their own.
+            run({
+                let mut c = Command::new("bash");
+                c.arg(root.join("tests/postgres-setup.sh"));
+                c
+            })?;
             run({
                 let mut c = cargo(&root);
                 c.args(["test", "--workspace"]).args(&args[1..]);

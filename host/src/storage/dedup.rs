@@ -112,26 +112,3 @@ impl DedupStore for SqliteStorage {
             .map_err(backend)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_are_found_within_the_window_only() {
-        let db = SqliteStorage::in_memory().unwrap();
-        let answer = Answer {
-            status: 200,
-            body: Some(serde_json::json!({"activities": [{"text": "Count: 1"}]})),
-        };
-        db.record("bot", "c", "a1", &answer).unwrap();
-        assert_eq!(db.answered("bot", "c", "a1", 0).unwrap(), Some(answer));
-        assert_eq!(db.answered("bot", "c", "a2", 0).unwrap(), None);
-        assert_eq!(db.answered("other", "c", "a1", 0).unwrap(), None);
-        assert_eq!(db.answered("bot", "c2", "a1", 0).unwrap(), None);
-        let later = now_millis() + 1_000;
-        assert_eq!(db.answered("bot", "c", "a1", later).unwrap(), None);
-        assert_eq!(db.expire(later).unwrap(), 1);
-        assert_eq!(db.answered("bot", "c", "a1", 0).unwrap(), None);
-    }
-}

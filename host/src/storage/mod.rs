@@ -1,13 +1,16 @@
 //! Storage for bot state: a small key-value trait with optimistic
 //! concurrency (every item has an eTag), namespaced per bot, with quotas.
-//! SQLite (`sqlite.rs`) is the embedded default; every backend must pass the
-//! suite in `suite.rs`.
+//! SQLite (`sqlite.rs`) is the embedded default, PostgreSQL
+//! (`postgres.rs`) the one several hosts share; every backend must pass the
+//! suite in `suite.rs`. The other stores (transcripts, references, timers,
+//! de-duplication records) live in the same database: `Database` is all
+//! of them.
 
 pub mod dedup;
+pub mod postgres;
 pub mod references;
 pub mod sqlite;
-#[cfg(test)]
-mod suite;
+pub mod suite;
 pub mod timers;
 pub mod transcripts;
 
@@ -15,7 +18,92 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+pub use postgres::PgStorage;
 pub use sqlite::SqliteStorage;
+
+/// Every store the host keeps, in one database.
+pub trait Database:
+    Storage
+    + transcripts::TranscriptStore
+    + references::ReferenceStore
+    + timers::TimerStore
+    + dedup::DedupStore
+{
+}
+
+impl<T> Database for T where
+    T: Storage
+        + transcripts::TranscriptStore
+        + references::ReferenceStore
+        + timers::TimerStore
+        + dedup::DedupStore
+{
+}
+
+/// Where the host keeps its data.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StorageLocation {
+    /// The embedded SQLite database `state.db` in the data folder.
+    Sqlite,
+    /// A PostgreSQL database several hosts may share.
+    Postgres(String),
+}
+
+/// Without the URL's password: locations are logged.
+impl std::fmt::Debug for StorageLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageLocation::Sqlite => f.write_str("sqlite"),
+            StorageLocation::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+/// A database URL as it may be logged: any password replaced by `***`.
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(an unparsable database URL)".into(),
+    }
+}
+
+impl StorageLocation {
+    /// `sqlite` (the default) or a `postgres://` / `postgresql://` URL.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() || text.eq_ignore_ascii_case("sqlite") {
+            Ok(StorageLocation::Sqlite)
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(StorageLocation::Postgres(text.to_string()))
+        } else {
+            Err("expected `sqlite` or a postgres:// URL".into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_never_show_a_password() {
+        assert_eq!(StorageLocation::parse("").unwrap(), StorageLocation::Sqlite);
+        assert_eq!(
+            StorageLocation::parse("SQLite").unwrap(),
+            StorageLocation::Sqlite
+        );
+        assert!(StorageLocation::parse("mysql://x").is_err());
+        let pg = StorageLocation::parse("postgres://turnbox:s3cret@db:5432/bots").unwrap();
+        let shown = format!("{pg:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("db:5432/bots"), "{shown}");
+        assert!(!format!("{:?}", StorageLocation::Postgres("::".into())).contains("::"));
+    }
+}
 
 /// A stored value and its eTag.
 #[derive(Debug, Clone, PartialEq)]

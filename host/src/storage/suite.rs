@@ -1,8 +1,13 @@
-//! The storage conformance suite: every backend runs these.
+//! The storage conformance suite: every backend runs these (SQLite in the
+//! unit tests, PostgreSQL in `tests/e2e/postgres.rs`). Public so that tests
+//! outside this crate can run it; it panics on the first failed check.
 
 use serde_json::json;
 
-use super::{Change, Condition, Quota, Storage, StorageError};
+use super::dedup::Answer;
+use super::timers::Timer;
+use super::transcripts::TranscriptEntry;
+use super::{Change, Condition, Database, Quota, Storage, StorageError};
 
 fn change(key: &str, value: serde_json::Value, condition: Condition) -> Change {
     Change {
@@ -12,8 +17,16 @@ fn change(key: &str, value: serde_json::Value, condition: Condition) -> Change {
     }
 }
 
-/// Runs every check against `storage`, which must start empty.
-pub fn conformance(storage: &dyn Storage) {
+/// Runs every check against `database`, which must start empty.
+pub fn conformance(database: &dyn Database) {
+    state_conformance(database);
+    timers_conformance(database);
+    dedup_conformance(database);
+    transcripts_and_references_conformance(database);
+}
+
+/// State: eTags, conditions, atomic writes, deletes, namespaces, quotas.
+pub fn state_conformance(storage: &dyn Storage) {
     let q = Quota::default();
     let ns = "bot-a";
     let k = |s: &str| vec![s.to_string()];
@@ -146,6 +159,140 @@ pub fn conformance(storage: &dyn Storage) {
     assert!(storage.total_bytes("bot-c").unwrap() <= 250);
 }
 
+/// Timers: due order, exclusive claims, cancel, release, complete. Times
+/// are within the last ten seconds, so a backend with claim leases (of more
+/// than ten seconds) holds every claim made here.
+pub fn timers_conformance(store: &dyn Database) {
+    let base = super::sqlite::now_millis() - 10_000;
+    let timer = |id: &str, due| Timer {
+        id: id.into(),
+        bot: "b".into(),
+        due: base + due,
+        name: "n".into(),
+        value: Some(json!({"k": 1})),
+        reference: json!({"conversation": {"id": "c"}}),
+    };
+    store.schedule(&timer("early", 100)).unwrap();
+    store.schedule(&timer("late", 200)).unwrap();
+    store.schedule(&timer("gone", 150)).unwrap();
+    assert!(store.exists("b", "late").unwrap());
+    assert!(!store.exists("other-bot", "late").unwrap());
+    assert!(store.cancel("b", "gone").unwrap());
+    assert!(
+        !store.cancel("other-bot", "late").unwrap(),
+        "bots cancel only their own"
+    );
+    assert!(store.claim_due(base + 50, 10).unwrap().is_empty());
+    let claimed = store.claim_due(base + 150, 10).unwrap();
+    assert_eq!(claimed, vec![timer("early", 100)]);
+    assert!(
+        store.claim_due(base + 150, 10).unwrap().is_empty(),
+        "a claim is exclusive"
+    );
+    store.complete("early").unwrap();
+    let late = store.claim_due(base + 1000, 10).unwrap();
+    assert_eq!(late, vec![timer("late", 200)]);
+    assert!(
+        !store.exists("b", "late").unwrap(),
+        "a claimed timer is firing"
+    );
+    assert!(
+        !store.cancel("b", "late").unwrap(),
+        "a claimed timer is firing"
+    );
+    store.release("late", base + 300).unwrap();
+    assert_eq!(store.claim_due(base + 250, 10).unwrap(), vec![]);
+    assert_eq!(
+        store.claim_due(base + 300, 10).unwrap(),
+        vec![timer("late", 300)],
+        "a released timer is due again at its new time"
+    );
+    store.complete("late").unwrap();
+    assert!(store.claim_due(base + 60_000, 10).unwrap().is_empty());
+}
+
+/// De-duplication records: per bot, conversation and activity, in a window.
+pub fn dedup_conformance(db: &dyn Database) {
+    let answer = Answer {
+        status: 200,
+        body: Some(json!({"activities": [{"text": "Count: 1"}]})),
+    };
+    db.record("bot", "c", "a1", &answer).unwrap();
+    assert_eq!(
+        db.answered("bot", "c", "a1", 0).unwrap(),
+        Some(answer.clone())
+    );
+    assert_eq!(db.answered("bot", "c", "a2", 0).unwrap(), None);
+    assert_eq!(db.answered("other", "c", "a1", 0).unwrap(), None);
+    assert_eq!(db.answered("bot", "c2", "a1", 0).unwrap(), None);
+    let later = super::sqlite::now_millis() + 60_000;
+    assert_eq!(db.answered("bot", "c", "a1", later).unwrap(), None);
+    let failed = Answer {
+        status: 500,
+        body: None,
+    };
+    db.record("bot", "c", "a1", &failed).unwrap();
+    assert_eq!(db.answered("bot", "c", "a1", 0).unwrap(), Some(failed));
+    assert_eq!(db.expire(later).unwrap(), 1);
+    assert_eq!(db.answered("bot", "c", "a1", 0).unwrap(), None);
+}
+
+/// Transcripts (paged, in order, lossless) and conversation references.
+pub fn transcripts_and_references_conformance(db: &dyn Database) {
+    let entry = |conversation: &str, text: &str| TranscriptEntry {
+        channel: "test".into(),
+        conversation: conversation.into(),
+        activity: crate::activity::Activity::from_json_bytes(
+            json!({
+                "type": "message",
+                "text": text,
+                "timestamp": "2026-11-22T10:00:00Z",
+                "unknownField": {"kept": [1, 2.5, "x"]},
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap(),
+    };
+    db.append("bot", &[entry("c1", "one"), entry("c2", "two")])
+        .unwrap();
+    db.append("bot", &[entry("c1", "three")]).unwrap();
+    db.append("other", &[entry("c1", "elsewhere")]).unwrap();
+
+    let first = db.conversations("bot", 1, None).unwrap();
+    assert_eq!(first.items.len(), 1);
+    assert_eq!(first.items[0].id, "c1", "newest first");
+    assert_eq!(first.items[0].activity_count, 2);
+    let second = db
+        .conversations("bot", 1, first.continuation_token.as_deref())
+        .unwrap();
+    assert_eq!(second.items[0].id, "c2");
+    assert_eq!(second.continuation_token, None);
+
+    let page = db.activities("bot", "c1", 1, None).unwrap();
+    assert_eq!(page.items[0]["text"], "one");
+    assert_eq!(
+        page.items[0]["unknownField"],
+        json!({"kept": [1, 2.5, "x"]})
+    );
+    let rest = db
+        .activities("bot", "c1", 10, page.continuation_token.as_deref())
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0]["text"], "three");
+    assert!(db.activities("bot", "c1", 10, Some("nonsense")).is_err());
+
+    let reference = json!({"conversation": {"id": "c1"}, "serviceUrl": "http://x/"});
+    assert_eq!(db.reference("bot", "c1").unwrap(), None);
+    db.save_reference("bot", "c1", &reference).unwrap();
+    assert_eq!(db.reference("bot", "c1").unwrap(), Some(reference.clone()));
+    let moved = json!({"conversation": {"id": "c1"}, "serviceUrl": "http://y/"});
+    db.save_reference("bot", "c1", &moved).unwrap();
+    assert_eq!(db.reference("bot", "c1").unwrap(), Some(moved));
+    assert_eq!(db.reference("other", "c1").unwrap(), None);
+}
+
+#[cfg(test)]
 #[test]
 fn sqlite_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();
@@ -162,6 +309,7 @@ fn sqlite_passes_the_suite() {
     );
 }
 
+#[cfg(test)]
 #[test]
 fn in_memory_sqlite_passes_the_suite() {
     conformance(&super::SqliteStorage::in_memory().unwrap());

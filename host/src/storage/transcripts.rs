@@ -56,7 +56,7 @@ pub trait TranscriptStore: Send + Sync {
     ) -> Result<Page<Value>, StorageError>;
 }
 
-fn parse_token(token: Option<&str>) -> Result<Option<i64>, StorageError> {
+pub(super) fn parse_token(token: Option<&str>) -> Result<Option<i64>, StorageError> {
     token
         .map(|t| {
             t.parse::<i64>()
@@ -164,7 +164,7 @@ impl TranscriptStore for SqliteStorage {
 
 /// Cuts `rows` (fetched one past `limit`) into a page; the token is the
 /// sequence number of the page's last item.
-fn page<T>(mut rows: Vec<(T, i64)>, limit: u32) -> Page<T> {
+pub(super) fn page<T>(mut rows: Vec<(T, i64)>, limit: u32) -> Page<T> {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let continuation_token = if more {
