@@ -166,8 +166,9 @@ fn ensure_guest_target() -> Result<()> {
     run(add)
 }
 
-/// Runs every fuzz target for `seconds`, from the committed corpus in
-/// fuzz/corpus/TARGET (read only) plus a working corpus under target/. A
+/// Runs every fuzz target for `seconds`, from the committed seeds in
+/// fuzz/corpus/TARGET (read only) plus a working corpus under target/,
+/// which starts from the minimised corpus in fuzz/corpus-archives/. A
 /// crash fails the run and leaves its input in fuzz/artifacts/TARGET/.
 /// cargo-fuzz is installed when missing; the instrumented build needs
 /// nightly features, which `RUSTC_BOOTSTRAP=1` unlocks on the stable
@@ -188,6 +189,17 @@ fn fuzz(root: &Path, seconds: u64) -> Result<()> {
         let working = root.join("target/fuzz-corpus").join(target);
         std::fs::create_dir_all(&working)
             .with_context(|| format!("cannot create {}", working.display()))?;
+        // The minimised corpus of the last long runs starts the working one.
+        let archive = root
+            .join("fuzz/corpus-archives")
+            .join(format!("{target}.tar.gz"));
+        if archive.is_file() {
+            run({
+                let mut c = Command::new("tar");
+                c.arg("-xzf").arg(&archive).arg("-C").arg(&working);
+                c
+            })?;
+        }
         run({
             let mut c = cargo(root);
             c.env("RUSTC_BOOTSTRAP", "1")
