@@ -54,6 +54,9 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Where state, transcripts, timers and delivery records live.
     pub storage: crate::storage::StorageLocation,
+    /// Certificate authorities (PEM) PostgreSQL's TLS certificate may chain
+    /// to, besides the webpki roots.
+    pub storage_ca_file: Option<PathBuf>,
     /// How long a claimed timer stays claimed on a shared database before
     /// another host may take it over.
     pub timer_lease: Duration,

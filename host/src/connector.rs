@@ -401,7 +401,7 @@ fn activity_url(base: &Url, conversation: &str, activity: Option<&str>) -> Strin
     out
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

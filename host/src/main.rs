@@ -122,6 +122,12 @@ struct ServeArgs {
     #[arg(long, env = "TURNBOX_STORAGE", default_value = "sqlite", hide_env_values = true,
           value_parser = turnbox::storage::StorageLocation::parse)]
     storage: turnbox::storage::StorageLocation,
+    /// With PostgreSQL: a PEM file of certificate authorities the server's
+    /// TLS certificate may chain to, besides the public (webpki) roots.
+    /// TLS is used whenever the server offers it; add `?sslmode=require`
+    /// to the URL to refuse a server without it.
+    #[arg(long, env = "TURNBOX_STORAGE_CA_FILE")]
+    storage_ca_file: Option<PathBuf>,
     /// With a shared database: how long a host's claim on a due timer holds
     /// before another host may take the timer over, in seconds. Keep it
     /// above the longest turn deadline.
@@ -338,6 +344,7 @@ fn main() -> anyhow::Result<()> {
                 service_urls,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 storage: args.storage,
+                storage_ca_file: args.storage_ca_file,
                 timer_lease: Duration::from_secs(args.timer_lease_secs),
                 connections: turnbox::http_server::ConnectionLimits {
                     max_connections: args.max_connections as usize,

@@ -143,12 +143,15 @@ async fn open_database(
     let location = config.storage.clone();
     let path = config.data_dir.join("state.db");
     let lease = config.timer_lease;
+    let ca_file = config.storage_ca_file.clone();
     tracing::info!(storage = ?location, "opening the database");
     let opened = tokio::task::spawn_blocking(
         move || -> Result<Arc<dyn crate::storage::Database>, crate::storage::StorageError> {
             Ok(match location {
                 StorageLocation::Sqlite => Arc::new(SqliteStorage::open(&path)?),
-                StorageLocation::Postgres(url) => Arc::new(PgStorage::connect(&url, lease)?),
+                StorageLocation::Postgres(url) => {
+                    Arc::new(PgStorage::connect(&url, lease, ca_file.as_deref())?)
+                }
             })
         },
     )

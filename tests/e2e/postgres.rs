@@ -28,6 +28,17 @@ pub struct PgCluster {
 
 impl PgCluster {
     pub fn start() -> PgCluster {
+        PgCluster::launch(false).0
+    }
+
+    /// A cluster that also speaks TLS, with a certificate for 127.0.0.1
+    /// from a CA of its own; also returns the CA's PEM file.
+    pub fn start_with_tls() -> (PgCluster, PathBuf) {
+        let (cluster, ca) = PgCluster::launch(true);
+        (cluster, ca.expect("the CA file"))
+    }
+
+    fn launch(tls: bool) -> (PgCluster, Option<PathBuf>) {
         let bin = postgres_bin_dir();
         let dir = tempfile::tempdir().expect("temp dir");
         let as_postgres = is_root();
@@ -51,6 +62,14 @@ impl PgCluster {
             .arg("-D")
             .arg(&cluster.data)
             .args(["-U", "turnbox", "--auth=trust", "-E", "UTF8", "--no-sync"]));
+        let mut options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c max_connections=200"
+        );
+        let ca = tls.then(|| {
+            let ca = cluster.make_certificates();
+            options.push_str(" -c ssl=on -c ssl_cert_file=server.pem -c ssl_key_file=server.key");
+            ca
+        });
         let log = cluster.data.join("server.log");
         run(cluster
             .command("pg_ctl")
@@ -59,11 +78,66 @@ impl PgCluster {
             .arg("-l")
             .arg(&log)
             .arg("-o")
-            .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c max_connections=200"
-            ))
+            .arg(options)
             .args(["-w", "-t", "60", "start"]));
-        cluster
+        (cluster, ca)
+    }
+
+    /// A CA and a server certificate for 127.0.0.1 signed by it (openssl);
+    /// the server's pair goes into the data folder. Returns the CA's PEM.
+    fn make_certificates(&self) -> PathBuf {
+        let dir = self.data.parent().unwrap().join("tls");
+        std::fs::create_dir(&dir).unwrap();
+        let path = |name: &str| dir.join(name);
+        run(Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=turnbox test CA", "-keyout"])
+            .arg(path("ca.key"))
+            .arg("-out")
+            .arg(path("ca.pem")));
+        run(Command::new("openssl")
+            .args([
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+            ])
+            .arg(path("server.key"))
+            .arg("-out")
+            .arg(path("server.csr")));
+        std::fs::write(
+            path("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        run(Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-in"])
+            .arg(path("server.csr"))
+            .arg("-CA")
+            .arg(path("ca.pem"))
+            .arg("-CAkey")
+            .arg(path("ca.key"))
+            .args(["-CAcreateserial", "-out"])
+            .arg(path("server.pem"))
+            .arg("-extfile")
+            .arg(path("server.ext")));
+        for name in ["server.pem", "server.key"] {
+            std::fs::copy(path(name), self.data.join(name)).unwrap();
+            if self.as_postgres {
+                run(Command::new("chown")
+                    .arg("postgres:")
+                    .arg(self.data.join(name)));
+            }
+        }
+        run(Command::new("chmod")
+            .arg("600")
+            .arg(self.data.join("server.key")));
+        path("ca.pem")
     }
 
     fn command(&self, program: &str) -> Command {
@@ -168,10 +242,10 @@ async fn postgres_passes_the_storage_suite_and_migrates_once() {
     let cluster = PgCluster::start();
     let url = cluster.database("suite");
     let storage = tokio::task::spawn_blocking(move || {
-        let storage = PgStorage::connect(&url, Duration::from_secs(60)).unwrap();
+        let storage = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
         turnbox::storage::suite::conformance(&storage);
         // A second host connecting finds the schema current.
-        let second = PgStorage::connect(&url, Duration::from_secs(60)).unwrap();
+        let second = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
         assert_eq!(second.schema_version().unwrap(), 1);
         storage
     })
@@ -181,13 +255,50 @@ async fn postgres_passes_the_storage_suite_and_migrates_once() {
 }
 
 #[tokio::test]
+async fn connections_use_tls_verified_against_the_given_ca() {
+    let (cluster, ca) = PgCluster::start_with_tls();
+    let url = format!("{}?sslmode=require", cluster.database("tls"));
+    tokio::task::spawn_blocking(move || {
+        let storage = PgStorage::connect(&url, Duration::from_secs(60), Some(&ca)).unwrap();
+        assert!(storage.connection_is_encrypted().unwrap());
+        turnbox::storage::suite::state_conformance(&storage);
+        // The public roots alone do not vouch for this server.
+        let refused = PgStorage::connect(&url, Duration::from_secs(60), None)
+            .err()
+            .expect("an unknown CA was accepted");
+        assert!(
+            refused.to_string().to_lowercase().contains("certificate"),
+            "{refused}"
+        );
+    })
+    .await
+    .unwrap();
+    // Without TLS on the server, a URL that requires it is refused, and one
+    // that does not is served in plain text (the default, `prefer`).
+    let plain = PgCluster::start();
+    let url = plain.database("plain");
+    tokio::task::spawn_blocking(move || {
+        let refused = PgStorage::connect(
+            &format!("{url}?sslmode=require"),
+            Duration::from_secs(60),
+            None,
+        );
+        assert!(refused.is_err());
+        let storage = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
+        assert!(!storage.connection_is_encrypted().unwrap());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn a_dead_hosts_timer_claim_lapses_and_another_host_fires_it() {
     let cluster = PgCluster::start();
     let url = cluster.database("lease");
     tokio::task::spawn_blocking(move || {
         let lease = Duration::from_millis(1500);
-        let host_a = PgStorage::connect(&url, lease).unwrap();
-        let host_b = PgStorage::connect(&url, lease).unwrap();
+        let host_a = PgStorage::connect(&url, lease, None).unwrap();
+        let host_b = PgStorage::connect(&url, lease, None).unwrap();
         let now = || {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

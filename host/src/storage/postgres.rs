@@ -6,14 +6,19 @@
 //! compare-and-set in SQL, so an eTag is never reused, even after a delete.
 //! Timers are claimed with `FOR UPDATE SKIP LOCKED` and a lease: a claim
 //! that its host never completes (the host died) lapses, and another host
-//! takes the timer over. Calls block: use them off the executor.
+//! takes the timer over. Connections use TLS (rustls) whenever the server
+//! offers it, verified against the webpki roots and an optional CA file;
+//! `sslmode=require` in the URL refuses a server without TLS. Calls block:
+//! use them off the executor.
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 use serde_json::Value;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::dedup::{Answer, DedupStore};
 use super::references::ReferenceStore;
@@ -22,8 +27,8 @@ use super::timers::{Timer, TimerStore};
 use super::transcripts::{ConversationSummary, Page, TranscriptEntry, TranscriptStore, page};
 use super::{Change, Condition, Quota, Storage, StorageError, StoreItem};
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Connection = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+type Connection = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
 
 /// The schema, one migration per version, applied in order. Never edit a
 /// released migration: add the next one.
@@ -109,14 +114,30 @@ fn backend(err: impl std::fmt::Display) -> StorageError {
 
 impl PgStorage {
     /// Connects to `url` (`postgres://user:password@host:port/db`, or the
-    /// key=value form), migrates the schema and checks it.
-    pub fn connect(url: &str, timer_lease: Duration) -> Result<Self, StorageError> {
+    /// key=value form), migrates the schema and checks it. `ca_file` (PEM)
+    /// adds certificate authorities to the webpki roots for TLS.
+    pub fn connect(
+        url: &str,
+        timer_lease: Duration,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, StorageError> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| StorageError::Backend(format!("bad PostgreSQL URL: {e}")))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let tls = tls(ca_file)?;
+        // One connection first: a wrong address, password or certificate
+        // fails here at once, with its cause.
+        config.connect(tls.clone()).map_err(|e| {
+            StorageError::Backend(format!(
+                "cannot connect to PostgreSQL: {}",
+                crate::connector::error_chain(&e)
+            ))
+        })?;
+        let manager = PostgresConnectionManager::new(config, tls);
         let pool = r2d2::Pool::builder()
             .max_size(16)
+            // Connections open as turns need them, not all at start-up.
+            .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StorageError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
@@ -125,7 +146,24 @@ impl PgStorage {
             timer_lease_ms: timer_lease.as_millis() as i64,
         };
         storage.migrate()?;
+        tracing::info!(
+            tls = storage.connection_is_encrypted()?,
+            schema = storage.schema_version()?,
+            "PostgreSQL ready"
+        );
         Ok(storage)
+    }
+
+    /// Whether this host's connections to the server are encrypted.
+    pub fn connection_is_encrypted(&self) -> Result<bool, StorageError> {
+        Ok(self
+            .conn()?
+            .query_one(
+                "SELECT COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )
+            .map_err(backend)?
+            .get(0))
     }
 
     fn conn(&self) -> Result<Connection, StorageError> {
@@ -181,6 +219,39 @@ impl PgStorage {
             .map_err(backend)?
             .get(0))
     }
+}
+
+/// The TLS connector: rustls with ring, the webpki roots, and the
+/// certificates of `ca_file` if given.
+fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StorageError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let bad = |e: &dyn std::fmt::Display| {
+            StorageError::Backend(format!("cannot read the CA file {}: {e}", path.display()))
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(&e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(&e))?;
+        if certs.is_empty() {
+            return Err(bad(&"no certificate in it"));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| bad(&e))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StorageError::Backend(format!("cannot set up TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// An eTag as the version it names; anything else names no version.
