@@ -114,9 +114,12 @@ pub async fn serve(
                     request.map(Body::new)
                 });
         let http = http.clone();
+        // Held until the connection ends: the drain waits for every one.
+        let alive = drain_rx.clone();
         let mut drain = drain_rx.clone();
         let stream = CountedStream::new(stream, slot, metrics.clone());
         tokio::spawn(async move {
+            let _alive = alive;
             let connection = http
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
                 .with_upgrades();
