@@ -11,6 +11,7 @@ use tracing::Instrument;
 use crate::activity::continuation_activity;
 use crate::dispatch::{DispatchError, dispatch};
 use crate::ingress::AppState;
+use crate::storage::now_millis;
 use crate::storage::timers::Timer;
 
 /// How often due timers are looked for.
@@ -20,13 +21,6 @@ const BATCH: u32 = 32;
 /// When a timer's bot is not loaded (or is busy), it is tried again this
 /// much later.
 const RETRY_LATER: Duration = Duration::from_secs(5);
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
 
 /// Starts the loop; it runs until the process ends.
 pub fn start(app: Arc<AppState>) {

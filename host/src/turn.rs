@@ -884,13 +884,6 @@ impl state::Host for TurnState {
 /// The longest delay a timer may have: a year.
 const MAX_TIMER_DELAY_MS: u64 = 366 * 24 * 3600 * 1000;
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 impl timers::Host for TurnState {
     async fn schedule(
         &mut self,
@@ -931,7 +924,7 @@ impl timers::Host for TurnState {
         self.turn.timer_ops.push(TimerOp::Schedule(Timer {
             id: id.clone(),
             bot: self.bot.to_string(),
-            due: now_millis() + delay_ms as i64,
+            due: crate::storage::now_millis() + delay_ms as i64,
             name,
             value,
             reference: crate::activity::conversation_reference(&self.turn.incoming),

@@ -379,14 +379,7 @@ async fn the_stream_replays_the_backlog_and_pushes_typing_and_replies() {
 #[tokio::test]
 async fn the_chat_page_lists_bots_and_opens_a_session() {
     let host = host(&[]);
-    let index = client()
-        .get(host.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let index = host.get_text("/").await;
     assert!(
         index.contains("href=\"/chat/echo\"") && index.contains("href=\"/chat/slow\""),
         "{index}"

@@ -189,14 +189,7 @@ async fn a_restart_loads_bots_from_the_compile_cache() {
     for bot in ["one", "two"] {
         assert_eq!(second.bot_status(bot).await.unwrap()["compileCache"], "hit");
     }
-    let metrics = client()
-        .get(second.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = second.get_text("/metrics").await;
     assert_eq!(metric(&metrics, "hit"), 2, "{metrics}");
     assert_eq!(
         second.ask("one", "cached").await.1.as_deref(),

@@ -71,14 +71,7 @@ MicrosoftAppType = "MultiTenant"
         "11111111-2222-3333-4444-555555555555"
     );
     assert_eq!(secured["credentials"]["hasPassword"], true);
-    let listing = client()
-        .get(host.url("/api/bots"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let listing = host.get_text("/api/bots").await;
     for secret in ["pa55w0rd-never-shown", "s3cr3t-config-value"] {
         assert!(!listing.contains(secret), "the status API shows a secret");
         assert!(!host.log().contains(secret), "the log shows a secret");

@@ -170,14 +170,7 @@ async fn connections_past_the_cap_get_503_with_retry_after() {
         },
     )
     .await;
-    let metrics = client()
-        .get(host.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = host.get_text("/metrics").await;
     let refused_count: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("turnbox_connections_refused_total "))

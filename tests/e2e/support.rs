@@ -197,6 +197,18 @@ impl Host {
         None
     }
 
+    /// `GET path`: the body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        client()
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body")
+    }
+
     /// `GET /api/bots`, the bot named `name`.
     pub async fn bot_status(&self, name: &str) -> Option<Value> {
         let (_, body) = read(client().get(self.url("/api/bots")).send().await.ok()?).await;

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::sqlite::{backend, now_millis};
-use super::{SqliteStorage, StorageError};
+use super::sqlite::backend;
+use super::{SqliteStorage, StorageError, now_millis};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS delivered (

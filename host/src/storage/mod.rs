@@ -184,6 +184,20 @@ pub trait Storage: Send + Sync {
     fn total_bytes(&self, namespace: &str) -> Result<u64, StorageError>;
 }
 
+/// Now, in milliseconds since the Unix epoch: the stores' unit of time.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// A stored state value (JSON text) read back; `key` names it in the error.
+fn parse_stored_value(key: &str, text: &str) -> Result<Value, StorageError> {
+    serde_json::from_str(text)
+        .map_err(|e| StorageError::Backend(format!("`{key}` holds invalid JSON: {e}")))
+}
+
 /// A fresh random eTag: never reused, even after a delete.
 pub fn new_etag() -> String {
     let mut bytes = [0u8; 12];

@@ -22,10 +22,11 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::dedup::{Answer, DedupStore};
 use super::references::ReferenceStore;
-use super::sqlite::now_millis;
 use super::timers::{Timer, TimerStore};
 use super::transcripts::{ConversationSummary, Page, TranscriptEntry, TranscriptStore, page};
-use super::{Change, Condition, Quota, Storage, StorageError, StoreItem};
+use super::{
+    Change, Condition, Quota, Storage, StorageError, StoreItem, now_millis, parse_stored_value,
+};
 
 type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 type Connection = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
@@ -291,8 +292,7 @@ impl Storage for PgStorage {
             let key: String = row.get(0);
             let text: String = row.get(1);
             let version: i64 = row.get(2);
-            let value = serde_json::from_str(&text)
-                .map_err(|e| StorageError::Backend(format!("`{key}` holds invalid JSON: {e}")))?;
+            let value = parse_stored_value(&key, &text)?;
             items.insert(
                 key,
                 StoreItem {
@@ -571,16 +571,14 @@ impl TimerStore for PgStorage {
         let mut timers: Vec<Timer> = rows
             .into_iter()
             .map(|row| {
-                let value: Option<String> = row.get(4);
-                let reference: String = row.get(5);
-                Timer {
-                    id: row.get(0),
-                    bot: row.get(1),
-                    due: row.get(2),
-                    name: row.get(3),
-                    value: value.and_then(|v| serde_json::from_str(&v).ok()),
-                    reference: serde_json::from_str(&reference).unwrap_or(Value::Null),
-                }
+                Timer::from_stored(
+                    row.get(0),
+                    row.get(1),
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                )
             })
             .collect();
         timers.sort_by_key(|t| t.due);

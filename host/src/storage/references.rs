@@ -33,10 +33,7 @@ impl ReferenceStore for SqliteStorage {
         conversation: &str,
         reference: &Value,
     ) -> Result<(), StorageError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
+        let now = super::now_millis();
         self.conn()
             .execute(
                 "INSERT INTO conversation_refs (bot, conversation, reference, updated) VALUES (?1, ?2, ?3, ?4)

@@ -7,7 +7,10 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Change, Condition, Quota, Storage, StorageError, StoreItem, new_etag};
+use super::{
+    Change, Condition, Quota, Storage, StorageError, StoreItem, new_etag, now_millis,
+    parse_stored_value,
+};
 
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
@@ -68,13 +71,6 @@ impl SqliteStorage {
     }
 }
 
-pub(super) fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 impl Storage for SqliteStorage {
     fn read(
         &self,
@@ -94,9 +90,7 @@ impl Storage for SqliteStorage {
                 .optional()
                 .map_err(backend)?;
             if let Some((text, etag)) = row {
-                let value = serde_json::from_str(&text).map_err(|e| {
-                    StorageError::Backend(format!("`{key}` holds invalid JSON: {e}"))
-                })?;
+                let value = parse_stored_value(key, &text)?;
                 items.insert(key.clone(), StoreItem { value, etag });
             }
         }

@@ -163,7 +163,7 @@ pub fn state_conformance(storage: &dyn Storage) {
 /// are within the last ten seconds, so a backend with claim leases (of more
 /// than ten seconds) holds every claim made here.
 pub fn timers_conformance(store: &dyn Database) {
-    let base = super::sqlite::now_millis() - 10_000;
+    let base = super::now_millis() - 10_000;
     let timer = |id: &str, due| Timer {
         id: id.into(),
         bot: "b".into(),
@@ -225,7 +225,7 @@ pub fn dedup_conformance(db: &dyn Database) {
     assert_eq!(db.answered("bot", "c", "a2", 0).unwrap(), None);
     assert_eq!(db.answered("other", "c", "a1", 0).unwrap(), None);
     assert_eq!(db.answered("bot", "c2", "a1", 0).unwrap(), None);
-    let later = super::sqlite::now_millis() + 60_000;
+    let later = super::now_millis() + 60_000;
     assert_eq!(db.answered("bot", "c", "a1", later).unwrap(), None);
     let failed = Answer {
         status: 500,

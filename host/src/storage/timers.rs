@@ -6,6 +6,28 @@ use serde_json::Value;
 use super::sqlite::backend;
 use super::{SqliteStorage, StorageError};
 
+impl Timer {
+    /// A timer from its stored columns (the value and reference as JSON
+    /// text; unreadable JSON gives none and `null`).
+    pub(super) fn from_stored(
+        id: String,
+        bot: String,
+        due: i64,
+        name: String,
+        value: Option<String>,
+        reference: String,
+    ) -> Timer {
+        Timer {
+            id,
+            bot,
+            due,
+            name,
+            value: value.and_then(|v| serde_json::from_str(&v).ok()),
+            reference: serde_json::from_str(&reference).unwrap_or(Value::Null),
+        }
+    }
+}
+
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS timers (
     id        TEXT PRIMARY KEY,
@@ -107,16 +129,14 @@ impl TimerStore for SqliteStorage {
                 .map_err(backend)?;
             statement
                 .query_map(rusqlite::params![now, limit], |row| {
-                    let value: Option<String> = row.get(4)?;
-                    let reference: String = row.get(5)?;
-                    Ok(Timer {
-                        id: row.get(0)?,
-                        bot: row.get(1)?,
-                        due: row.get(2)?,
-                        name: row.get(3)?,
-                        value: value.and_then(|v| serde_json::from_str(&v).ok()),
-                        reference: serde_json::from_str(&reference).unwrap_or(Value::Null),
-                    })
+                    Ok(Timer::from_stored(
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ))
                 })
                 .map_err(backend)?
                 .collect::<Result<Vec<_>, _>>()
