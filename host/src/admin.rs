@@ -188,7 +188,7 @@ pub async fn proactive(
             ));
         }
     };
-    let activity = continuation_activity(&reference, request.value)
+    let mut activity = continuation_activity(&reference, request.value)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", e.to_string()))?;
     let version = slot.current().ok_or_else(|| {
         ApiError::new(
@@ -197,7 +197,7 @@ pub async fn proactive(
             "the bot is no longer served",
         )
     })?;
-    let outbound = state.outbound_for(&version, activity.channel_id.as_deref());
+    let outbound = state.outbound_for_proactive(&version, &mut activity);
     let span = crate::dispatch::turn_span(&slot.name, &activity, names::PROACTIVE);
     let conversation = activity.conversation_id().unwrap_or("").to_owned();
     let result = dispatch(&state, &slot, &version, Arc::new(activity), outbound, false)

@@ -99,8 +99,15 @@ pub async fn session(
     })?;
     let user = format!("web_{}", crate::storage::new_etag());
     let route = slot.current().map(|v| v.route.clone()).unwrap_or(bot);
-    let conversation = state.directline.conversations.create(&route, &user);
-    conversation.start();
+    let conversations = &state.directline.conversations;
+    let conversation = conversations
+        .create(&route, &user)
+        .await
+        .map_err(crate::directline::api::storage_failed)?;
+    conversations
+        .start(&conversation.id)
+        .await
+        .map_err(crate::directline::api::storage_failed)?;
     let token = state
         .directline
         .tokens

@@ -67,6 +67,27 @@ impl AppState {
             None => Outbound::Dev,
         }
     }
+
+    /// How a proactive turn (a timer, the admin API) with a stored
+    /// reference calls the connector: a built-in Direct Line conversation's
+    /// replies go to this host's own endpoint (the host that stored the
+    /// reference may have stopped; the conversation is in the shared
+    /// database), others as `outbound_for`.
+    pub fn outbound_for_proactive(
+        &self,
+        version: &crate::bot::BotVersion,
+        activity: &mut crate::activity::Activity,
+    ) -> Outbound {
+        if let Some(own) = activity
+            .service_url
+            .as_deref()
+            .and_then(|url| self.directline.own_service_url(url))
+        {
+            activity.service_url = Some(own);
+            return Outbound::Internal;
+        }
+        self.outbound_for(version, activity.channel_id.as_deref())
+    }
 }
 
 /// The Direct Line routes, under `/v3/directline` and

@@ -83,7 +83,7 @@ async fn fire(app: &AppState, timer: Timer) {
         }
     };
     activity.name = Some(timer.name.clone());
-    let outbound = app.outbound_for(&version, activity.channel_id.as_deref());
+    let outbound = app.outbound_for_proactive(&version, &mut activity);
     let span = crate::dispatch::turn_span(&slot.name, &activity, "timer");
     let result = dispatch(app, &slot, &version, Arc::new(activity), outbound, false)
         .instrument(span.clone())

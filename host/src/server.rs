@@ -76,11 +76,19 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         })?;
     let local = listener.local_addr().map_err(ServeError::Serve)?;
     let http = http_client()?;
-    let directline = crate::directline::api::DirectLine::new(
-        config.directline_secret.clone(),
-        config.directline_token_seconds,
-    )
-    .map_err(ServeError::DirectLine)?;
+    let directline = {
+        let (secret, lifetime) = (
+            config.directline_secret.clone(),
+            config.directline_token_seconds,
+        );
+        let store = database.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::directline::api::DirectLine::new(secret, lifetime, store)
+        })
+        .await
+        .map_err(|e| ServeError::DirectLine(e.to_string()))?
+        .map_err(|e| ServeError::DirectLine(e.to_string()))?
+    };
     directline.listening_on(local);
     let connector = ConnectorClient::new(config.service_urls.clone(), http.clone());
     let state = Arc::new(AppState {

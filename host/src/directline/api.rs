@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::CHANNEL_ID;
-use super::conversations::{Conversation, Conversations};
+use super::conversations::{Conversation, Conversations, Wake};
 use super::tokens::{TokenClaims, TokenError, TokenIssuer};
 use crate::activity::Activity;
 use crate::connector::Outbound;
@@ -33,24 +33,42 @@ pub struct DirectLine {
     pub conversations: Conversations,
     /// The channel secret; `None`: dev mode, loopback callers only.
     pub secret: Option<String>,
-    /// The random key in this host's own `serviceUrl`.
+    /// The key in the connector's `serviceUrl`: the same on every host
+    /// sharing the database, so that any of them takes any one's replies.
     connector_key: String,
     /// `http://127.0.0.1:PORT/directline-connector/KEY/`, once listening.
     service_url: std::sync::OnceLock<String>,
 }
 
+/// A key for one use, derived from the channel key.
+fn derive(channel_key: &[u8], label: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(channel_key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 impl DirectLine {
-    pub fn new(secret: Option<String>, token_lifetime: u64) -> Result<Self, String> {
+    /// The channel over the conversations in `store`, with keys derived from
+    /// the store's channel key. Blocks: call it off the executor.
+    pub fn new(
+        secret: Option<String>,
+        token_lifetime: u64,
+        store: Arc<dyn crate::storage::Database>,
+    ) -> Result<Self, crate::storage::StorageError> {
         if secret.is_none() {
             tracing::warn!(
                 "Direct Line is in dev mode: no secret is configured, so only loopback callers may use it"
             );
         }
+        let conversations = Conversations::new(store)?;
+        let channel_key = conversations.channel_key()?;
         Ok(DirectLine {
-            tokens: TokenIssuer::new(token_lifetime)?,
-            conversations: Conversations::default(),
+            tokens: TokenIssuer::new(&derive(&channel_key, "tokens"), token_lifetime),
+            conversations,
             secret,
-            connector_key: crate::storage::new_etag(),
+            connector_key: hex::encode(&derive(&channel_key, "connector")[..16]),
             service_url: std::sync::OnceLock::new(),
         })
     }
@@ -73,6 +91,27 @@ impl DirectLine {
     pub fn connector_key_matches(&self, key: &str) -> bool {
         key == self.connector_key
     }
+
+    /// For a `serviceUrl` of this channel, made by any host sharing the
+    /// database (which may since have stopped), this host's own; `None` for
+    /// any other service URL.
+    pub fn own_service_url(&self, service_url: &str) -> Option<String> {
+        let url = url::Url::parse(service_url).ok()?;
+        let ours = format!("/directline-connector/{}/", self.connector_key);
+        (url.path() == ours)
+            .then(|| self.service_url.get().cloned())
+            .flatten()
+    }
+}
+
+/// A storage failure as the API answers it.
+pub fn storage_failed(err: crate::storage::StorageError) -> ApiError {
+    tracing::error!(error = %err, "Direct Line storage failed");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "StorageUnavailable",
+        "the conversation store failed; try again",
+    )
 }
 
 pub fn now_rfc3339() -> String {
@@ -209,11 +248,11 @@ fn route_of(slot: &BotSlot) -> String {
 }
 
 /// The conversation a request names, which a token must be bound to.
-fn conversation_for(
+async fn conversation_for(
     state: &AppState,
     id: &str,
     caller: &Caller,
-) -> Result<Arc<Conversation>, ApiError> {
+) -> Result<Conversation, ApiError> {
     if let Caller::Token(claims) = caller
         && claims.conv != id
     {
@@ -222,10 +261,13 @@ fn conversation_for(
             "the token is for another conversation",
         ));
     }
-    let conversation =
-        state.directline.conversations.get(id).ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such conversation")
-        })?;
+    let conversation = state
+        .directline
+        .conversations
+        .get(id)
+        .await
+        .map_err(storage_failed)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such conversation"))?;
     if let Caller::BotSecret(route) = caller
         && route != &conversation.bot
     {
@@ -284,18 +326,20 @@ fn token_answer(state: &AppState, conversation: &Conversation) -> Result<Value, 
 
 /// A new conversation with the bot the request names, for the user the
 /// body names (`{"user":{"id":…}}`) or a fresh one.
-fn new_conversation(
+async fn new_conversation(
     state: &AppState,
     params: &HashMap<String, String>,
     caller: &Caller,
     body: &[u8],
-) -> Result<Arc<Conversation>, ApiError> {
+) -> Result<Conversation, ApiError> {
     let slot = bot_for(state, params, caller)?;
     let user = user_from_body(body).unwrap_or_else(|| format!("dl_{}", crate::storage::new_etag()));
-    Ok(state
+    state
         .directline
         .conversations
-        .create(&route_of(&slot), &user))
+        .create(&route_of(&slot), &user)
+        .await
+        .map_err(storage_failed)
 }
 
 /// `POST /tokens/generate` (secret): a token for a new conversation.
@@ -313,7 +357,7 @@ pub async fn generate_token(
             "generating a token needs the secret",
         ));
     }
-    let conversation = new_conversation(&state, &params, &caller, &body)?;
+    let conversation = new_conversation(&state, &params, &caller, &body).await?;
     Ok(axum::Json(token_answer(&state, &conversation)?).into_response())
 }
 
@@ -326,7 +370,8 @@ pub async fn refresh_token(
     let Caller::Token(claims) = caller(&state, bearer(&headers), peer)? else {
         return Err(forbidden("Forbidden", "refreshing needs a token"));
     };
-    let conversation = conversation_for(&state, &claims.conv, &Caller::Token(claims.clone()))?;
+    let conversation =
+        conversation_for(&state, &claims.conv, &Caller::Token(claims.clone())).await?;
     Ok(axum::Json(token_answer(&state, &conversation)?).into_response())
 }
 
@@ -341,10 +386,17 @@ pub async fn start_conversation(
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, bearer(&headers), peer)?;
     let conversation = match &caller {
-        Caller::Token(claims) => conversation_for(&state, &claims.conv, &caller)?,
-        Caller::Secret | Caller::BotSecret(_) => new_conversation(&state, &params, &caller, &body)?,
+        Caller::Token(claims) => conversation_for(&state, &claims.conv, &caller).await?,
+        Caller::Secret | Caller::BotSecret(_) => {
+            new_conversation(&state, &params, &caller, &body).await?
+        }
     };
-    let first = conversation.start();
+    let first = state
+        .directline
+        .conversations
+        .start(&conversation.id)
+        .await
+        .map_err(storage_failed)?;
     let mut answer = token_answer(&state, &conversation)?;
     let token = answer["token"].as_str().unwrap_or_default().to_owned();
     answer["streamUrl"] = Value::String(stream_url(
@@ -385,15 +437,15 @@ pub fn parse_watermark(text: Option<&str>) -> Result<usize, ApiError> {
 
 /// The caller of a request on `/conversations/{id}/…`, and that
 /// conversation, which the caller must be allowed to use.
-fn authorized(
+async fn authorized(
     state: &AppState,
     presented: Option<&str>,
     peer: SocketAddr,
     params: &HashMap<String, String>,
-) -> Result<(Caller, Arc<Conversation>), ApiError> {
+) -> Result<(Caller, Conversation), ApiError> {
     let caller = caller(state, presented, peer)?;
     let id = params.get("id").map(String::as_str).unwrap_or_default();
-    let conversation = conversation_for(state, id, &caller)?;
+    let conversation = conversation_for(state, id, &caller).await?;
     Ok((caller, conversation))
 }
 
@@ -405,7 +457,7 @@ pub async fn reconnect(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (_, conversation) = authorized(&state, bearer(&headers), peer, &params)?;
+    let (_, conversation) = authorized(&state, bearer(&headers), peer, &params).await?;
     parse_watermark(query.watermark.as_deref())?;
     let mut answer = token_answer(&state, &conversation)?;
     let token = answer["token"].as_str().unwrap_or_default().to_owned();
@@ -427,8 +479,14 @@ pub async fn get_activities(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (_, conversation) = authorized(&state, bearer(&headers), peer, &params)?;
-    let (activities, watermark) = conversation.since(parse_watermark(query.watermark.as_deref())?);
+    let (_, conversation) = authorized(&state, bearer(&headers), peer, &params).await?;
+    let watermark = parse_watermark(query.watermark.as_deref())?;
+    let (activities, watermark) = state
+        .directline
+        .conversations
+        .since(&conversation.id, watermark)
+        .await
+        .map_err(storage_failed)?;
     Ok(
         axum::Json(json!({"activities": activities, "watermark": watermark.to_string()}))
             .into_response(),
@@ -444,7 +502,7 @@ pub async fn post_activity(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let (caller, conversation) = authorized(&state, bearer(&headers), peer, &params)?;
+    let (caller, conversation) = authorized(&state, bearer(&headers), peer, &params).await?;
     let mut activity = Activity::from_json_bytes(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", e.to_string()))?;
     let slot = state.registry.route(&conversation.bot).ok_or_else(|| {
@@ -500,7 +558,12 @@ pub async fn post_activity(
     // (Web Chat waits for it, keyed by channelData.clientActivityID).
     let logged = serde_json::to_value(&activity)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.to_string()))?;
-    let activity_id = conversation.append(logged);
+    let activity_id = state
+        .directline
+        .conversations
+        .append(&conversation.id, logged)
+        .await
+        .map_err(storage_failed)?;
     activity.id = Some(activity_id.clone());
 
     let span = turn_span(&slot.name, &activity, activity.kind());
@@ -543,52 +606,70 @@ pub async fn stream(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let presented = query.t.as_deref().or_else(|| bearer(&headers));
-    let (_, conversation) = authorized(&state, presented, peer, &params)?;
+    let (_, conversation) = authorized(&state, presented, peer, &params).await?;
     let watermark = parse_watermark(query.watermark.as_deref())?;
-    Ok(upgrade.on_upgrade(move |socket| push(socket, conversation, watermark)))
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        push(socket, &state, &conversation.id, watermark).await;
+        state.directline.conversations.unsubscribe(&conversation.id);
+    }))
 }
 
-async fn push(mut socket: WebSocket, conversation: Arc<Conversation>, watermark: usize) {
-    // Subscribe before reading the backlog, so nothing falls between them.
-    let mut feed = conversation.subscribe();
-    let (backlog, mut next) = conversation.since(watermark);
-    if !backlog.is_empty() {
-        let set = json!({"activities": backlog, "watermark": next.to_string()});
-        if socket
-            .send(Message::Text(set.to_string().into()))
-            .await
-            .is_err()
-        {
-            return;
+/// Sends what the log holds from `next` on, if anything; the new `next`,
+/// or `None` when the socket is gone.
+async fn send_from_log(
+    socket: &mut WebSocket,
+    conversations: &Conversations,
+    conversation: &str,
+    next: usize,
+) -> Option<usize> {
+    let (activities, now) = match conversations.since(conversation, next).await {
+        Ok(read) => read,
+        Err(err) => {
+            // The next wake-up reads again from the same watermark.
+            tracing::warn!(error = %err, "a Direct Line stream cannot read the log");
+            return Some(next);
         }
+    };
+    if activities.is_empty() {
+        return Some(next);
     }
+    let set = json!({"activities": activities, "watermark": now.to_string()});
+    socket
+        .send(Message::Text(set.to_string().into()))
+        .await
+        .ok()
+        .map(|()| now)
+}
+
+async fn push(mut socket: WebSocket, state: &AppState, conversation: &str, watermark: usize) {
+    let conversations = &state.directline.conversations;
+    // Subscribe before reading the backlog, so nothing falls between them.
+    let mut feed = conversations.subscribe(conversation);
+    let Some(mut next) = send_from_log(&mut socket, conversations, conversation, watermark).await
+    else {
+        return;
+    };
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
     keep_alive.tick().await;
     loop {
         tokio::select! {
-            pushed = feed.recv() => {
-                let pushed = match pushed {
-                    Ok(pushed) => pushed,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        // Fell behind: resend from the log.
-                        let (missed, now) = conversation.since(next);
-                        next = now;
-                        let set = json!({"activities": missed, "watermark": next.to_string()});
-                        if socket.send(Message::Text(set.to_string().into())).await.is_err() { return; }
-                        continue;
+            woken = feed.recv() => {
+                use tokio::sync::broadcast::error::RecvError;
+                match woken {
+                    // Behind or not, the log has it all.
+                    Ok(Wake::Appended) | Err(RecvError::Lagged(_)) => {
+                        match send_from_log(&mut socket, conversations, conversation, next).await {
+                            Some(now) => next = now,
+                            None => return,
+                        }
                     }
-                    Err(_) => return,
-                };
-                let set = match pushed.position {
-                    Some(position) if position < next => continue,
-                    Some(position) => {
-                        next = position + 1;
-                        json!({"activities": [pushed.activity], "watermark": next.to_string()})
+                    Ok(Wake::Typing(activity)) => {
+                        let set = json!({"activities": [activity]});
+                        if socket.send(Message::Text(set.to_string().into())).await.is_err() {
+                            return;
+                        }
                     }
-                    None => json!({"activities": [pushed.activity]}),
-                };
-                if socket.send(Message::Text(set.to_string().into())).await.is_err() {
-                    return;
+                    Err(RecvError::Closed) => return,
                 }
             }
             _ = keep_alive.tick() => {

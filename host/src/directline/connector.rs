@@ -1,7 +1,9 @@
 //! This host's own Bot Connector endpoints for Direct Line conversations:
 //! what a bot sends on the built-in channel arrives here, by the same REST
 //! calls as to any channel, and goes into the conversation's log. The
-//! `serviceUrl` carries a random key, so only this host's turns can post.
+//! `serviceUrl` carries a key derived from the channel key, so only the
+//! turns of the hosts sharing the database can post, and any of them may
+//! post to any one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,22 +13,39 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::api::storage_failed;
 use crate::ingress::{ApiError, AppState};
 
 fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such conversation")
 }
 
-fn conversation(
+async fn conversation(
     state: &AppState,
     params: &HashMap<String, String>,
-) -> Result<Arc<super::conversations::Conversation>, ApiError> {
+) -> Result<super::conversations::Conversation, ApiError> {
     let key = params.get("key").map(String::as_str).unwrap_or("");
     if !state.directline.connector_key_matches(key) {
         return Err(not_found());
     }
     let id = params.get("conversation").map(String::as_str).unwrap_or("");
-    state.directline.conversations.get(id).ok_or_else(not_found)
+    state
+        .directline
+        .conversations
+        .get(id)
+        .await
+        .map_err(storage_failed)?
+        .ok_or_else(not_found)
+}
+
+/// Appends to the conversation's log.
+async fn append(state: &AppState, conversation: &str, activity: Value) -> Result<String, ApiError> {
+    state
+        .directline
+        .conversations
+        .append(conversation, activity)
+        .await
+        .map_err(storage_failed)
 }
 
 /// `POST …/v3/conversations/{id}/activities[/{replyTo}]`.
@@ -35,14 +54,14 @@ pub async fn post_activity(
     Path(params): Path<HashMap<String, String>>,
     axum::Json(mut activity): axum::Json<Value>,
 ) -> Result<Response, ApiError> {
-    let conversation = conversation(&state, &params)?;
+    let conversation = conversation(&state, &params).await?;
     if let Some(object) = activity.as_object_mut() {
         object.remove("id");
         if !object.contains_key("timestamp") {
             object.insert("timestamp".into(), Value::String(super::api::now_rfc3339()));
         }
     }
-    let id = conversation.append(activity);
+    let id = append(&state, &conversation.id, activity).await?;
     Ok(axum::Json(json!({ "id": id })).into_response())
 }
 
@@ -53,10 +72,10 @@ pub async fn put_activity(
     Path(params): Path<HashMap<String, String>>,
     axum::Json(mut activity): axum::Json<Value>,
 ) -> Result<Response, ApiError> {
-    let conversation = conversation(&state, &params)?;
+    let conversation = conversation(&state, &params).await?;
     let id = params.get("activity").cloned().unwrap_or_default();
     activity["id"] = Value::String(id.clone());
-    conversation.append(activity);
+    append(&state, &conversation.id, activity).await?;
     Ok(axum::Json(json!({ "id": id })).into_response())
 }
 
@@ -65,13 +84,18 @@ pub async fn delete_activity(
     State(state): State<Arc<AppState>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let conversation = conversation(&state, &params)?;
+    let conversation = conversation(&state, &params).await?;
     let id = params.get("activity").cloned().unwrap_or_default();
-    conversation.append(json!({
+    append(
+        &state,
+        &conversation.id,
+        json!({
         "type": "messageDelete",
         "channelId": super::CHANNEL_ID,
         "conversation": {"id": conversation.id},
         "value": {"id": id},
-    }));
+        }),
+    )
+    .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -1,140 +1,229 @@
-//! Direct Line conversations, in memory: each one's bot and user, its
-//! activity log (the watermark is a position in it, so replaying a watermark
-//! loses nothing), and a feed for WebSocket streams. Typing activities go
-//! only to the feed.
+//! Direct Line conversations: kept in the database (`storage::directline`),
+//! so that every host sharing it serves every conversation, and fed to this
+//! host's WebSocket streams. A stream is woken when its conversation's log
+//! grows, by an append on this host or, through the database's notices, on
+//! another; it then reads the log from its watermark, so a missed or
+//! repeated wake-up loses and repeats nothing. Typing activities are not
+//! logged: they go to the streams only.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-/// An activity as pushed to streams: its log position, or `None` for an
-/// activity that is not logged (typing).
+use crate::storage::Database;
+use crate::storage::StorageError;
+use crate::storage::directline::{DirectLineConversation, Notice};
+
+pub use crate::storage::directline::DirectLineConversation as Conversation;
+
+/// What wakes a stream.
 #[derive(Debug, Clone)]
-pub struct Pushed {
-    pub position: Option<usize>,
-    pub activity: Value,
+pub enum Wake {
+    /// The log may have grown: read it from the watermark.
+    Appended,
+    /// A typing activity, for the stream only.
+    Typing(Value),
 }
 
-/// One Direct Line conversation.
-pub struct Conversation {
-    pub id: String,
-    pub bot: String,
-    pub user: String,
-    started: AtomicBool,
-    log: Mutex<Vec<Value>>,
-    feed: broadcast::Sender<Pushed>,
+/// The streams open on this host, by conversation.
+#[derive(Default)]
+struct Feeds {
+    map: Mutex<HashMap<String, broadcast::Sender<Wake>>>,
 }
 
-impl Conversation {
-    /// Marks the conversation started; true the first time.
-    pub fn start(&self) -> bool {
-        !self.started.swap(true, Ordering::SeqCst)
-    }
-
-    /// Appends an activity, giving it an id when it has none, and pushes it
-    /// to streams; returns the id. Typing is pushed but not logged.
-    pub fn append(&self, mut activity: Value) -> String {
-        let typing = activity.get("type").and_then(Value::as_str) == Some("typing");
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let position = log.len();
-        let id = match activity.get("id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() => id.to_owned(),
-            _ => {
-                let id = format!("{}|{position:07}", self.id);
-                activity["id"] = Value::String(id.clone());
-                id
-            }
-        };
-        if typing {
-            drop(log);
-            let _ = self.feed.send(Pushed {
-                position: None,
-                activity,
-            });
-            return id;
+impl Feeds {
+    fn wake(&self, conversation: &str, wake: Wake) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(feed) = map.get(conversation)
+            && feed.send(wake).is_err()
+        {
+            // No stream listens any more.
+            map.remove(conversation);
         }
-        log.push(activity.clone());
-        // Sent under the log lock, so streams see positions in order.
-        let _ = self.feed.send(Pushed {
-            position: Some(position),
-            activity,
-        });
-        id
     }
 
-    /// The activities from `watermark` on, and the new watermark.
-    pub fn since(&self, watermark: usize) -> (Vec<Value>, usize) {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        let from = watermark.min(log.len());
-        (log[from..].to_vec(), log.len())
+    fn wake_all(&self) {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        for feed in map.values() {
+            let _ = feed.send(Wake::Appended);
+        }
     }
 
-    /// A feed of everything appended from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Pushed> {
-        self.feed.subscribe()
+    fn notice(&self, notice: Notice) {
+        match notice {
+            Notice::Appended { conversation } => self.wake(&conversation, Wake::Appended),
+            Notice::Typing {
+                conversation,
+                activity,
+            } => self.wake(&conversation, Wake::Typing(activity)),
+            Notice::Resync => self.wake_all(),
+        }
     }
 }
 
 /// All conversations of the channel.
-#[derive(Default)]
 pub struct Conversations {
-    map: Mutex<HashMap<String, Arc<Conversation>>>,
+    store: Arc<dyn Database>,
+    feeds: Arc<Feeds>,
+    /// What the database's listener calls with other hosts' notices; the
+    /// listener ends when this is dropped.
+    _sink: Arc<dyn Fn(Notice) + Send + Sync>,
+}
+
+/// Runs a blocking store call off the executor.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| StorageError::Backend(e.to_string()))?
 }
 
 impl Conversations {
-    pub fn create(&self, bot: &str, user: &str) -> Arc<Conversation> {
-        let id = crate::storage::new_etag();
-        let (feed, _) = broadcast::channel(1024);
-        let conversation = Arc::new(Conversation {
-            id: id.clone(),
-            bot: bot.to_owned(),
-            user: user.to_owned(),
-            started: AtomicBool::new(false),
-            log: Mutex::new(Vec::new()),
-            feed,
-        });
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, conversation.clone());
-        conversation
+    /// Conversations kept in `store`, with its notices of other hosts'
+    /// appends feeding this host's streams. Blocks: call it off the
+    /// executor or at start-up.
+    pub fn new(store: Arc<dyn Database>) -> Result<Self, StorageError> {
+        let feeds = Arc::new(Feeds::default());
+        let sink: Arc<dyn Fn(Notice) + Send + Sync> = {
+            let feeds = feeds.clone();
+            Arc::new(move |notice| feeds.notice(notice))
+        };
+        store.listen(Arc::downgrade(&sink))?;
+        Ok(Conversations {
+            store,
+            feeds,
+            _sink: sink,
+        })
     }
 
-    pub fn get(&self, id: &str) -> Option<Arc<Conversation>> {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
+    /// The channel's key, the same on every host sharing the database.
+    pub fn channel_key(&self) -> Result<Vec<u8>, StorageError> {
+        self.store.channel_key()
+    }
+
+    pub async fn create(&self, bot: &str, user: &str) -> Result<Conversation, StorageError> {
+        let conversation = DirectLineConversation {
+            id: crate::storage::new_etag(),
+            bot: bot.to_owned(),
+            user: user.to_owned(),
+        };
+        let store = self.store.clone();
+        let created = conversation.clone();
+        blocking(move || store.create_conversation(&created)).await?;
+        Ok(conversation)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Conversation>, StorageError> {
+        let (store, id) = (self.store.clone(), id.to_owned());
+        blocking(move || store.conversation(&id)).await
+    }
+
+    /// Marks the conversation started; true the first time.
+    pub async fn start(&self, id: &str) -> Result<bool, StorageError> {
+        let (store, id) = (self.store.clone(), id.to_owned());
+        blocking(move || store.start_conversation(&id)).await
+    }
+
+    /// Appends an activity (giving it an id when it has none) and wakes
+    /// the streams, here and on other hosts; returns the id. Typing is
+    /// pushed to streams but not logged.
+    pub async fn append(
+        &self,
+        conversation: &str,
+        mut activity: Value,
+    ) -> Result<String, StorageError> {
+        let store = self.store.clone();
+        let id_of = conversation.to_owned();
+        if activity.get("type").and_then(Value::as_str) == Some("typing") {
+            let id = match activity.get("id").and_then(Value::as_str) {
+                Some(id) if !id.is_empty() => id.to_owned(),
+                _ => {
+                    let id = format!("{conversation}|typing-{}", crate::storage::new_etag());
+                    activity["id"] = Value::String(id.clone());
+                    id
+                }
+            };
+            self.feeds
+                .wake(conversation, Wake::Typing(activity.clone()));
+            blocking(move || store.announce_typing(&id_of, &activity)).await?;
+            return Ok(id);
+        }
+        let id = blocking(move || store.append_activity(&id_of, activity)).await?;
+        self.feeds.wake(conversation, Wake::Appended);
+        Ok(id)
+    }
+
+    /// The activities from `watermark` on, and the new watermark.
+    pub async fn since(
+        &self,
+        conversation: &str,
+        watermark: usize,
+    ) -> Result<(Vec<Value>, usize), StorageError> {
+        let (store, id) = (self.store.clone(), conversation.to_owned());
+        blocking(move || store.activities_since(&id, watermark)).await
+    }
+
+    /// Wake-ups for the conversation's log, from now on.
+    pub fn subscribe(&self, conversation: &str) -> broadcast::Receiver<Wake> {
+        let mut map = self.feeds.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(conversation.to_owned())
+            .or_insert_with(|| broadcast::channel(256).0)
+            .subscribe()
+    }
+
+    /// Forgets the conversation's feed once no stream listens to it.
+    pub fn unsubscribe(&self, conversation: &str) {
+        let mut map = self.feeds.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map
+            .get(conversation)
+            .is_some_and(|feed| feed.receiver_count() == 0)
+        {
+            map.remove(conversation);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::SqliteStorage;
     use serde_json::json;
 
-    #[test]
-    fn watermarks_replay_without_loss_or_duplicates() {
-        let all = Conversations::default();
-        let c = all.create("echo", "u");
-        let mut feed = c.subscribe();
-        let first = c.append(json!({"type": "message", "text": "a"}));
+    #[tokio::test]
+    async fn watermarks_replay_without_loss_or_duplicates() {
+        let all = Conversations::new(Arc::new(SqliteStorage::in_memory().unwrap())).unwrap();
+        let c = all.create("echo", "u").await.unwrap();
+        let mut feed = all.subscribe(&c.id);
+        let first = all
+            .append(&c.id, json!({"type": "message", "text": "a"}))
+            .await
+            .unwrap();
         assert_eq!(first, format!("{}|0000000", c.id));
-        c.append(json!({"type": "typing"}));
-        c.append(json!({"type": "message", "text": "b", "id": "given"}));
-        let (all_of_it, watermark) = c.since(0);
+        all.append(&c.id, json!({"type": "typing"})).await.unwrap();
+        all.append(
+            &c.id,
+            json!({"type": "message", "text": "b", "id": "given"}),
+        )
+        .await
+        .unwrap();
+        let (all_of_it, watermark) = all.since(&c.id, 0).await.unwrap();
         assert_eq!(watermark, 2, "typing is not logged");
         assert_eq!(all_of_it[1]["id"], "given");
-        let (rest, same) = c.since(1);
+        let (rest, same) = all.since(&c.id, 1).await.unwrap();
         assert_eq!((rest.len(), same), (1, 2));
-        assert_eq!(c.since(99).0.len(), 0);
-        let pushed: Vec<Option<usize>> =
-            (0..3).map(|_| feed.try_recv().unwrap().position).collect();
-        assert_eq!(pushed, [Some(0), None, Some(1)]);
-        assert!(c.start() && !c.start());
+        assert_eq!(all.since(&c.id, 99).await.unwrap().0.len(), 0);
+        let woken: Vec<bool> = (0..3)
+            .map(|_| matches!(feed.try_recv().unwrap(), Wake::Typing(_)))
+            .collect();
+        assert_eq!(woken, [false, true, false]);
+        assert!(all.start(&c.id).await.unwrap() && !all.start(&c.id).await.unwrap());
+        assert_eq!(all.get(&c.id).await.unwrap(), Some(c.clone()));
+        assert_eq!(all.get("nope").await.unwrap(), None);
+        drop(feed);
+        all.unsubscribe(&c.id);
+        assert!(all.feeds.map.lock().unwrap().is_empty());
     }
 }

@@ -1,6 +1,6 @@
-//! Direct Line tokens: HS256 JWTs under a key made at start-up, bound to a
-//! bot, a conversation and a user (the `user` claim, which Web Chat reads),
-//! expiring after 30 minutes.
+//! Direct Line tokens: HS256 JWTs under a key derived from the channel key
+//! (`storage::directline`), bound to a bot, a conversation and a user (the
+//! `user` claim, which Web Chat reads), expiring after 30 minutes.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -43,16 +43,15 @@ fn now() -> u64 {
 }
 
 impl TokenIssuer {
-    /// An issuer with a fresh random key (tokens do not outlive the
-    /// process) whose tokens live `lifetime` seconds.
-    pub fn new(lifetime: u64) -> Result<Self, String> {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| e.to_string())?;
-        Ok(TokenIssuer {
-            encoding: EncodingKey::from_secret(&key),
-            decoding: DecodingKey::from_secret(&key),
+    /// An issuer under `key` (the same on every host sharing the
+    /// database, so each accepts the others' tokens) whose tokens live
+    /// `lifetime` seconds.
+    pub fn new(key: &[u8], lifetime: u64) -> Self {
+        TokenIssuer {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
             lifetime,
-        })
+        }
     }
 
     pub fn issue(&self, bot: &str, conversation: &str, user: &str) -> Result<String, String> {
@@ -89,7 +88,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_expire() {
-        let issuer = TokenIssuer::new(TOKEN_LIFETIME_SECONDS).unwrap();
+        let issuer = TokenIssuer::new(b"one key", TOKEN_LIFETIME_SECONDS);
         let token = issuer.issue("echo", "c1", "u1").unwrap();
         let claims = issuer.check(&token).unwrap();
         assert_eq!(
@@ -101,11 +100,11 @@ mod tests {
             ("echo", "c1", "u1")
         );
         assert_eq!(claims.exp - claims.iat, TOKEN_LIFETIME_SECONDS);
-        let other = TokenIssuer::new(TOKEN_LIFETIME_SECONDS).unwrap();
+        let other = TokenIssuer::new(b"another key", TOKEN_LIFETIME_SECONDS);
         assert_eq!(
             other.check(&token),
             Err(TokenError::Invalid),
-            "another host's key"
+            "a token under another key"
         );
         assert_eq!(issuer.check("garbage"), Err(TokenError::Invalid));
     }

@@ -3,10 +3,11 @@
 //! SQLite (`sqlite.rs`) is the embedded default, PostgreSQL
 //! (`postgres.rs`) the one several hosts share; every backend must pass the
 //! suite in `suite.rs`. The other stores (transcripts, references, timers,
-//! de-duplication records) live in the same database: `Database` is all
-//! of them.
+//! de-duplication records, Direct Line conversations) live in the same
+//! database: `Database` is all of them.
 
 pub mod dedup;
+pub mod directline;
 pub mod postgres;
 pub mod references;
 pub mod sqlite;
@@ -28,6 +29,7 @@ pub trait Database:
     + references::ReferenceStore
     + timers::TimerStore
     + dedup::DedupStore
+    + directline::DirectLineStore
 {
 }
 
@@ -37,6 +39,7 @@ impl<T> Database for T where
         + references::ReferenceStore
         + timers::TimerStore
         + dedup::DedupStore
+        + directline::DirectLineStore
 {
 }
 

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use r2d2_postgres::PostgresConnectionManager;
@@ -21,6 +21,10 @@ use serde_json::Value;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::dedup::{Answer, DedupStore};
+use super::directline::{
+    DirectLineConversation, DirectLineStore, Notice, assign_id, decode_channel_key,
+    new_channel_key, parse_logged,
+};
 use super::references::ReferenceStore;
 use super::timers::{Timer, TimerStore};
 use super::transcripts::{ConversationSummary, Page, TranscriptEntry, TranscriptStore, page};
@@ -33,9 +37,10 @@ type Connection = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsCon
 
 /// The schema, one migration per version, applied in order. Never edit a
 /// released migration: add the next one.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "
 CREATE SEQUENCE state_versions;
 CREATE TABLE state_items (
     namespace TEXT NOT NULL,
@@ -82,7 +87,31 @@ CREATE TABLE delivered (
 );
 CREATE INDEX delivered_created ON delivered (created);
 ",
-)];
+    ),
+    (
+        2,
+        "
+CREATE TABLE directline_conversations (
+    id            TEXT PRIMARY KEY,
+    bot           TEXT NOT NULL,
+    user_id       TEXT NOT NULL,
+    started       BOOLEAN NOT NULL DEFAULT false,
+    next_position BIGINT NOT NULL DEFAULT 0,
+    updated       BIGINT NOT NULL
+);
+CREATE TABLE directline_activities (
+    conversation TEXT NOT NULL,
+    position     BIGINT NOT NULL,
+    activity     TEXT NOT NULL,
+    PRIMARY KEY (conversation, position)
+);
+CREATE TABLE directline_keys (
+    name TEXT PRIMARY KEY,
+    key  TEXT NOT NULL
+);
+",
+    ),
+];
 
 /// The advisory lock that serialises migrations between hosts.
 const MIGRATION_LOCK: i64 = 0x0074_7572_6e62_6f78; // "turnbox" in ASCII
@@ -94,6 +123,12 @@ pub struct PgStorage {
     /// Always `Some` until dropped (see `Drop`).
     pool: Option<Pool>,
     timer_lease_ms: i64,
+    /// How to open a connection of its own (the Direct Line listener).
+    config: postgres::Config,
+    tls: MakeRustlsConnect,
+    /// This storage's random name in Direct Line notices, so that it
+    /// ignores its own.
+    origin: String,
 }
 
 /// The blocking client closes its connections on a runtime of its own,
@@ -134,7 +169,7 @@ impl PgStorage {
                 crate::connector::error_chain(&e)
             ))
         })?;
-        let manager = PostgresConnectionManager::new(config, tls);
+        let manager = PostgresConnectionManager::new(config.clone(), tls.clone());
         let pool = r2d2::Pool::builder()
             .max_size(16)
             // Connections open as turns need them, not all at start-up.
@@ -145,6 +180,9 @@ impl PgStorage {
         let storage = PgStorage {
             pool: Some(pool),
             timer_lease_ms: timer_lease.as_millis() as i64,
+            config,
+            tls,
+            origin: super::new_etag(),
         };
         storage.migrate()?;
         tracing::info!(
@@ -668,4 +706,243 @@ impl DedupStore for PgStorage {
             .map_err(backend)?;
         Ok(removed as usize)
     }
+}
+
+/// The channel of Direct Line notices.
+const DIRECTLINE_CHANNEL: &str = "turnbox_directline";
+
+/// The largest notice payload PostgreSQL takes is 8000 bytes; a typing
+/// activity larger than this is not announced (typing is ephemeral).
+const MAX_NOTICE_BYTES: usize = 7900;
+
+/// How long the listener waits for a notice before it checks that its
+/// connection is alive.
+const LISTEN_CHECK: Duration = Duration::from_secs(20);
+
+impl DirectLineStore for PgStorage {
+    fn create_conversation(
+        &self,
+        conversation: &DirectLineConversation,
+    ) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO directline_conversations (id, bot, user_id, updated) VALUES ($1, $2, $3, $4)",
+                &[&conversation.id, &conversation.bot, &conversation.user, &now_millis()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn conversation(&self, id: &str) -> Result<Option<DirectLineConversation>, StorageError> {
+        Ok(self
+            .conn()?
+            .query_opt(
+                "SELECT id, bot, user_id FROM directline_conversations WHERE id = $1",
+                &[&id],
+            )
+            .map_err(backend)?
+            .map(|row| DirectLineConversation {
+                id: row.get(0),
+                bot: row.get(1),
+                user: row.get(2),
+            }))
+    }
+
+    fn start_conversation(&self, id: &str) -> Result<bool, StorageError> {
+        let changed = self
+            .conn()?
+            .execute(
+                "UPDATE directline_conversations SET started = true WHERE id = $1 AND NOT started",
+                &[&id],
+            )
+            .map_err(backend)?;
+        Ok(changed == 1)
+    }
+
+    fn append_activity(
+        &self,
+        conversation: &str,
+        mut activity: Value,
+    ) -> Result<String, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        // The row lock, held to the commit, orders appends: a position is
+        // visible only once every lower one is.
+        let position: i64 = tx
+            .query_opt(
+                "UPDATE directline_conversations SET next_position = next_position + 1, updated = $2
+                 WHERE id = $1 RETURNING next_position - 1",
+                &[&conversation, &now_millis()],
+            )
+            .map_err(backend)?
+            .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?
+            .get(0);
+        let id = assign_id(&mut activity, conversation, position);
+        tx.execute(
+            "INSERT INTO directline_activities (conversation, position, activity) VALUES ($1, $2, $3)",
+            &[&conversation, &position, &activity.to_string()],
+        )
+        .map_err(backend)?;
+        // Delivered to the listeners at the commit.
+        let notice = serde_json::json!({"o": self.origin, "c": conversation}).to_string();
+        tx.execute("SELECT pg_notify($1, $2)", &[&DIRECTLINE_CHANNEL, &notice])
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(id)
+    }
+
+    fn activities_since(
+        &self,
+        conversation: &str,
+        watermark: usize,
+    ) -> Result<(Vec<Value>, usize), StorageError> {
+        let mut conn = self.conn()?;
+        let Some(next) = conn
+            .query_opt(
+                "SELECT next_position FROM directline_conversations WHERE id = $1",
+                &[&conversation],
+            )
+            .map_err(backend)?
+            .map(|row| row.get::<_, i64>(0))
+        else {
+            return Ok((Vec::new(), 0));
+        };
+        // Every position below `next` has committed (see the append).
+        let from = watermark.min(next as usize) as i64;
+        let rows = conn
+            .query(
+                "SELECT activity FROM directline_activities
+                 WHERE conversation = $1 AND position >= $2 AND position < $3 ORDER BY position",
+                &[&conversation, &from, &next],
+            )
+            .map_err(backend)?;
+        let activities = rows
+            .iter()
+            .map(|row| parse_logged(row.get(0)))
+            .collect::<Result<_, _>>()?;
+        Ok((activities, next as usize))
+    }
+
+    fn announce_typing(&self, conversation: &str, activity: &Value) -> Result<(), StorageError> {
+        let notice =
+            serde_json::json!({"o": self.origin, "c": conversation, "t": activity}).to_string();
+        if notice.len() > MAX_NOTICE_BYTES {
+            return Ok(());
+        }
+        self.conn()?
+            .execute("SELECT pg_notify($1, $2)", &[&DIRECTLINE_CHANNEL, &notice])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn listen(&self, sink: Weak<dyn Fn(Notice) + Send + Sync>) -> Result<(), StorageError> {
+        let (config, tls, origin) = (self.config.clone(), self.tls.clone(), self.origin.clone());
+        std::thread::Builder::new()
+            .name("turnbox-directline-listen".into())
+            .spawn(move || listen_forever(&config, tls, &origin, &sink))
+            .map_err(|e| StorageError::Backend(format!("cannot start the listener: {e}")))?;
+        Ok(())
+    }
+
+    fn channel_key(&self) -> Result<Vec<u8>, StorageError> {
+        let mut conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO directline_keys (name, key) VALUES ('channel', $1) ON CONFLICT (name) DO NOTHING",
+            &[&new_channel_key()?],
+        )
+        .map_err(backend)?;
+        let text: String = conn
+            .query_one(
+                "SELECT key FROM directline_keys WHERE name = 'channel'",
+                &[],
+            )
+            .map_err(backend)?
+            .get(0);
+        decode_channel_key(&text)
+    }
+}
+
+/// The Direct Line listener: one connection of its own that `LISTEN`s,
+/// reconnecting (with a `Resync`, as notices may have been missed) whenever
+/// it is lost. Ends when the sink no longer wants notices.
+fn listen_forever(
+    config: &postgres::Config,
+    tls: MakeRustlsConnect,
+    origin: &str,
+    sink: &Weak<dyn Fn(Notice) + Send + Sync>,
+) {
+    use postgres::fallible_iterator::FallibleIterator;
+    loop {
+        match config.connect(tls.clone()) {
+            Ok(mut client) => match client.batch_execute(&format!("LISTEN {DIRECTLINE_CHANNEL}")) {
+                Ok(()) => {
+                    // Whatever came before this connection listened was
+                    // missed.
+                    if !deliver(sink, Notice::Resync) {
+                        return;
+                    }
+                    loop {
+                        let next = client.notifications().timeout_iter(LISTEN_CHECK).next();
+                        match next {
+                            Ok(Some(notification)) => {
+                                if let Some(notice) = parse_notice(notification.payload(), origin)
+                                    && !deliver(sink, notice)
+                                {
+                                    return;
+                                }
+                            }
+                            // Quiet for a while: is the connection alive?
+                            Ok(None) => {
+                                if sink.strong_count() == 0 {
+                                    return;
+                                }
+                                if let Err(err) = client.batch_execute("SELECT 1") {
+                                    tracing::warn!(error = %err, "Direct Line listener lost its connection");
+                                    break;
+                                }
+                            }
+                            Err(err) => {
+                                tracing::warn!(error = %err, "Direct Line listener lost its connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "Direct Line listener cannot LISTEN"),
+            },
+            Err(err) => tracing::warn!(
+                error = %crate::connector::error_chain(&err),
+                "Direct Line listener cannot connect"
+            ),
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Hands a notice to the sink; false once the sink is gone.
+fn deliver(sink: &Weak<dyn Fn(Notice) + Send + Sync>, notice: Notice) -> bool {
+    match sink.upgrade() {
+        Some(sink) => {
+            sink(notice);
+            true
+        }
+        None => false,
+    }
+}
+
+/// A notice's payload (`{"o": origin, "c": conversation, "t": typing?}`);
+/// `None` for this storage's own notices and for anything unreadable.
+fn parse_notice(payload: &str, origin: &str) -> Option<Notice> {
+    let value: Value = serde_json::from_str(payload).ok()?;
+    if value.get("o").and_then(Value::as_str) == Some(origin) {
+        return None;
+    }
+    let conversation = value.get("c")?.as_str()?.to_owned();
+    Some(match value.get("t") {
+        Some(activity) => Notice::Typing {
+            conversation,
+            activity: activity.clone(),
+        },
+        None => Notice::Appended { conversation },
+    })
 }

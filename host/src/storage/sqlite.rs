@@ -61,6 +61,8 @@ impl SqliteStorage {
             .map_err(backend)?;
         conn.execute_batch(super::timers::SCHEMA).map_err(backend)?;
         conn.execute_batch(super::dedup::SCHEMA).map_err(backend)?;
+        conn.execute_batch(super::directline::SCHEMA)
+            .map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
         })

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::dedup::Answer;
+use super::directline::{DirectLineConversation, DirectLineStore};
 use super::timers::Timer;
 use super::transcripts::TranscriptEntry;
 use super::{Change, Condition, Database, Quota, Storage, StorageError};
@@ -23,6 +24,7 @@ pub fn conformance(database: &dyn Database) {
     timers_conformance(database);
     dedup_conformance(database);
     transcripts_and_references_conformance(database);
+    directline_conformance(database);
 }
 
 /// State: eTags, conditions, atomic writes, deletes, namespaces, quotas.
@@ -290,6 +292,75 @@ pub fn transcripts_and_references_conformance(db: &dyn Database) {
     db.save_reference("bot", "c1", &moved).unwrap();
     assert_eq!(db.reference("bot", "c1").unwrap(), Some(moved));
     assert_eq!(db.reference("other", "c1").unwrap(), None);
+}
+
+/// Direct Line conversations: creation, the started flag, dense positions
+/// under concurrent appends, ids, reading from a watermark, one channel key.
+pub fn directline_conformance(store: &dyn DirectLineStore) {
+    let conversation = DirectLineConversation {
+        id: "dl-1".into(),
+        bot: "echo".into(),
+        user: "u-1".into(),
+    };
+    store.create_conversation(&conversation).unwrap();
+    assert!(
+        store.create_conversation(&conversation).is_err(),
+        "an id is taken once"
+    );
+    assert_eq!(store.conversation("dl-1").unwrap(), Some(conversation));
+    assert_eq!(store.conversation("dl-2").unwrap(), None);
+    assert!(store.start_conversation("dl-1").unwrap());
+    assert!(!store.start_conversation("dl-1").unwrap(), "started once");
+
+    assert_eq!(store.activities_since("dl-1", 0).unwrap(), (vec![], 0));
+    let first = store
+        .append_activity("dl-1", json!({"type": "message", "text": "a"}))
+        .unwrap();
+    assert_eq!(first, "dl-1|0000000");
+    let given = store
+        .append_activity("dl-1", json!({"type": "message", "id": "given"}))
+        .unwrap();
+    assert_eq!(given, "given");
+    assert!(
+        store
+            .append_activity("dl-2", json!({"type": "message"}))
+            .is_err(),
+        "no log without its conversation"
+    );
+
+    // Appends from many threads at once: every position taken once, none
+    // skipped.
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            scope.spawn(move || {
+                for n in 0..10 {
+                    store
+                        .append_activity(
+                            "dl-1",
+                            json!({"type": "message", "text": format!("{thread}-{n}")}),
+                        )
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let (all, next) = store.activities_since("dl-1", 0).unwrap();
+    assert_eq!(next, 42);
+    assert_eq!(all.len(), 42);
+    assert_eq!(all[0]["text"], "a");
+    assert_eq!(all[1]["id"], "given");
+    let mut ids: Vec<&str> = all[2..].iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (2..42).map(|p| format!("dl-1|{p:07}")).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, expected);
+    let (tail, same) = store.activities_since("dl-1", 40).unwrap();
+    assert_eq!((tail.len(), same), (2, 42));
+    assert_eq!(store.activities_since("dl-1", 99).unwrap(), (vec![], 42));
+    assert_eq!(store.activities_since("dl-2", 0).unwrap(), (vec![], 0));
+
+    let key = store.channel_key().unwrap();
+    assert_eq!(key.len(), 32);
+    assert_eq!(store.channel_key().unwrap(), key, "made once");
 }
 
 #[cfg(test)]
