@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -256,26 +255,6 @@ async fn an_expired_token_gets_403_token_expired() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_error(&body, "TokenExpired");
-}
-
-async fn next_set(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(20), socket.next())
-            .await
-            .expect("a frame in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-            if text.is_empty() {
-                continue; // keep-alive
-            }
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! PostgreSQL: the storage suite against a throwaway cluster, timer claims
 //! that lapse when their host dies, and several turnbox hosts sharing one
-//! database: state, de-duplication and timers correct across hosts, and a
-//! host killed mid-run loses no answered turn.
+//! database: state, de-duplication, timers and Direct Line conversations
+//! correct across hosts, and a host killed mid-run loses no answered turn.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -246,7 +246,7 @@ async fn postgres_passes_the_storage_suite_and_migrates_once() {
         turnbox::storage::suite::conformance(&storage);
         // A second host connecting finds the schema current.
         let second = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
-        assert_eq!(second.schema_version().unwrap(), 1);
+        assert_eq!(second.schema_version().unwrap(), 2);
         storage
     })
     .await
@@ -556,4 +556,161 @@ async fn a_host_killed_mid_run_loses_no_answered_turn() {
     let stopped = hosts[1].terminate().await;
     assert!(stopped.is_some_and(|s| s.success()), "{}", hosts[1].log());
     hosts[1].assert_no_panic();
+}
+
+const DIRECT_LINE_SECRET: &str = "one-secret-for-every-host";
+
+/// What a Direct Line client is shown, one entry per activity: the text, or
+/// the type of an activity without one.
+fn shown(set: &Value) -> Vec<String> {
+    set["activities"]
+        .as_array()
+        .map(|activities| {
+            activities
+                .iter()
+                .map(|a| {
+                    a["text"]
+                        .as_str()
+                        .or(a["type"].as_str())
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads `socket` until `last` is shown (within 30 s; keep-alives do not
+/// count); everything shown on the way.
+async fn read_until(socket: &mut DirectLineSocket, last: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let reading = async {
+        while !seen.iter().any(|s| s == last) {
+            seen.extend(shown(&next_set(socket).await));
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), reading)
+        .await
+        .is_err()
+    {
+        panic!("`{last}` never arrived; seen: {seen:?}");
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_direct_line_socket_on_one_host_gets_the_replies_of_turns_on_others() {
+    let cluster = PgCluster::start();
+    let url = cluster.database("directline");
+    let mut hosts: Vec<Host> = (0..3)
+        .map(|_| {
+            let bots = BotsDir::with(&[("count", "misbehave")]);
+            std::fs::write(
+                bots.path().join("count.toml"),
+                "[middleware]\ntyping = true\n",
+            )
+            .unwrap();
+            Host::start(
+                bots,
+                &[
+                    "--storage",
+                    &url,
+                    "--timer-lease-secs",
+                    "5",
+                    "--directline-secret",
+                    DIRECT_LINE_SECRET,
+                ],
+            )
+        })
+        .collect();
+    let base = "/bots/count/v3/directline";
+
+    // The conversation starts on host 0, whose socket the user holds.
+    let started: Value = client()
+        .post(hosts[0].url(&format!("{base}/conversations")))
+        .bearer_auth(DIRECT_LINE_SECRET)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, token) = (
+        started["conversationId"].as_str().unwrap().to_owned(),
+        started["token"].as_str().unwrap().to_owned(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(started["streamUrl"].as_str().unwrap())
+        .await
+        .expect("websocket on host 0");
+    let post = |host: &Host, text: &str| {
+        let request = client()
+            .post(host.url(&format!("{base}/conversations/{id}/activities")))
+            .bearer_auth(&token)
+            .json(&json!({"type": "message", "from": {"id": "ignored"}, "text": text}));
+        async move { read(request.send().await.unwrap()).await }
+    };
+
+    // Turns on hosts 1 and 2 (the token, made by host 0, is good there):
+    // the socket on host 0 gets the user's message, the bot's typing and
+    // its reply, in order.
+    let (status, body) = post(&hosts[1], "sleep 1200").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let seen = read_until(&mut socket, "ok: sleep 1200").await;
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("sleep 1200"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&"typing".to_string()),
+        "the typing of a turn on another host arrives too: {seen:?}"
+    );
+    for (n, host) in [2, 1, 2].into_iter().enumerate() {
+        let (status, body) = post(&hosts[host], "incr conversation counter").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let seen = read_until(&mut socket, &format!("counter={}", n + 1)).await;
+        assert_eq!(
+            seen,
+            [
+                "incr conversation counter".to_string(),
+                format!("counter={}", n + 1)
+            ],
+            "each turn's message and reply once, in order"
+        );
+    }
+
+    // Every host reads the same log, with the same ids and watermark.
+    let mut logs = Vec::new();
+    for host in &hosts {
+        let (status, log) = read(
+            client()
+                .get(host.url(&format!("{base}/conversations/{id}/activities")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        logs.push(log);
+    }
+    assert_eq!(logs[0]["watermark"], "8", "{}", logs[0]);
+    assert!(logs.iter().all(|log| *log == logs[0]));
+
+    // A timer set in a turn on host 2, which then dies: another host fires
+    // it, and its reply still reaches the socket on host 0.
+    let (status, body) = post(&hosts[2], "timer ring 1500").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        read_until(&mut socket, "scheduled ring").await,
+        ["timer ring 1500", "scheduled ring"]
+    );
+    drop(hosts.remove(2)); // kill -9
+    assert_eq!(
+        read_until(&mut socket, "event ring value=\"ring\"").await,
+        ["event ring value=\"ring\""]
+    );
+    for host in &hosts {
+        host.assert_no_panic();
+    }
 }

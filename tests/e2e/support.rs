@@ -492,3 +492,25 @@ pub fn assert_error(body: &Value, code: &str) {
         "error without a message: {body}"
     );
 }
+
+/// A Direct Line stream socket, as a test holds it.
+pub type DirectLineSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next `ActivitySet` on a Direct Line stream (keep-alives skipped).
+pub async fn next_set(socket: &mut DirectLineSocket) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            if text.is_empty() {
+                continue; // keep-alive
+            }
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
