@@ -46,6 +46,8 @@ pub struct ServeConfig {
     pub directline_secret: Option<String>,
     /// How long Direct Line tokens live, in seconds.
     pub directline_token_seconds: u64,
+    /// How long a Direct Line conversation with no new activity is kept.
+    pub directline_retention: Duration,
     /// The bearer token of the admin API (transcripts, proactive); without
     /// one, only loopback callers may use it.
     pub admin_token: Option<String>,

@@ -165,6 +165,11 @@ struct ServeArgs {
     #[arg(long, env = "TURNBOX_DIRECTLINE_TOKEN_SECONDS", default_value_t = turnbox::directline::TOKEN_LIFETIME_SECONDS,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     directline_token_seconds: u64,
+    /// How long a Direct Line conversation with no new activity is kept, in
+    /// hours; then it and its log are forgotten.
+    #[arg(long, env = "TURNBOX_DIRECTLINE_RETENTION_HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(u64).range(1..=87_600))]
+    directline_retention_hours: u64,
     #[command(flatten)]
     credentials: CredentialArgs,
     #[command(flatten)]
@@ -341,6 +346,7 @@ fn main() -> anyhow::Result<()> {
                 admin_token: args.admin_token.filter(|t| !t.is_empty()),
                 directline_secret: args.directline_secret.filter(|t| !t.is_empty()),
                 directline_token_seconds: args.directline_token_seconds,
+                directline_retention: Duration::from_secs(args.directline_retention_hours * 3600),
                 service_urls,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 storage: args.storage,

@@ -77,13 +77,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let local = listener.local_addr().map_err(ServeError::Serve)?;
     let http = http_client()?;
     let directline = {
-        let (secret, lifetime) = (
+        let (secret, lifetime, retention) = (
             config.directline_secret.clone(),
             config.directline_token_seconds,
+            config.directline_retention,
         );
         let store = database.clone();
         tokio::task::spawn_blocking(move || {
-            crate::directline::api::DirectLine::new(secret, lifetime, store)
+            crate::directline::api::DirectLine::new(secret, lifetime, retention, store)
         })
         .await
         .map_err(|e| ServeError::DirectLine(e.to_string()))?

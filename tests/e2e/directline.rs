@@ -528,3 +528,48 @@ async fn a_conversation_survives_a_hot_reload_of_its_bot() {
         .collect();
     assert_eq!(texts, ["before", "Echo: before", "after", "ok: after"]);
 }
+
+#[tokio::test]
+async fn a_conversation_and_its_token_survive_a_restart() {
+    let bots = BotsDir::with(&[("echo", "rust-echo")]);
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--default-bot", "echo", "--directline-secret", SECRET];
+    let host = Host::start_in(bots.path(), data.path(), &args);
+    let conversation = start(&host, "/v3/directline", None).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap(),
+        conversation["token"].as_str().unwrap(),
+    );
+    let path = format!("/v3/directline/conversations/{id}/activities");
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &host.url(&path),
+        Some(token),
+        Some(user_message("before")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    drop(host);
+
+    let host = Host::start_in(bots.path(), data.path(), &args);
+    let (status, after) = call(
+        reqwest::Method::POST,
+        &host.url(&path),
+        Some(token),
+        Some(user_message("after")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the token still opens it: {after}");
+    let (status, log) = call(reqwest::Method::GET, &host.url(&path), Some(token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let texts: Vec<&str> = log["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["text"].as_str())
+        .collect();
+    assert_eq!(texts.len(), 4, "{log}");
+    assert_eq!(texts[0], "before");
+    assert_eq!(texts[2], "after");
+    assert_eq!(log["watermark"], "4");
+}

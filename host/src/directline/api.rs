@@ -55,6 +55,7 @@ impl DirectLine {
     pub fn new(
         secret: Option<String>,
         token_lifetime: u64,
+        retention: Duration,
         store: Arc<dyn crate::storage::Database>,
     ) -> Result<Self, crate::storage::StorageError> {
         if secret.is_none() {
@@ -62,7 +63,7 @@ impl DirectLine {
                 "Direct Line is in dev mode: no secret is configured, so only loopback callers may use it"
             );
         }
-        let conversations = Conversations::new(store)?;
+        let conversations = Conversations::new(store, retention)?;
         let channel_key = conversations.channel_key()?;
         Ok(DirectLine {
             tokens: TokenIssuer::new(&derive(&channel_key, "tokens"), token_lifetime),

@@ -4,17 +4,20 @@
 //! grows, by an append on this host or, through the database's notices, on
 //! another; it then reads the log from its watermark, so a missed or
 //! repeated wake-up loses and repeats nothing. Typing activities are not
-//! logged: they go to the streams only.
+//! logged: they go to the streams only. Conversations with nothing
+//! appended for the retention period are forgotten.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::storage::Database;
-use crate::storage::StorageError;
 use crate::storage::directline::{DirectLineConversation, Notice};
+use crate::storage::{StorageError, now_millis};
 
 pub use crate::storage::directline::DirectLineConversation as Conversation;
 
@@ -67,6 +70,10 @@ impl Feeds {
 pub struct Conversations {
     store: Arc<dyn Database>,
     feeds: Arc<Feeds>,
+    /// How long an idle conversation is kept.
+    retention: Duration,
+    /// When idle conversations were last forgotten (Unix ms).
+    last_expiry: AtomicI64,
     /// What the database's listener calls with other hosts' notices; the
     /// listener ends when this is dropped.
     _sink: Arc<dyn Fn(Notice) + Send + Sync>,
@@ -82,10 +89,10 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Conversations {
-    /// Conversations kept in `store`, with its notices of other hosts'
-    /// appends feeding this host's streams. Blocks: call it off the
-    /// executor or at start-up.
-    pub fn new(store: Arc<dyn Database>) -> Result<Self, StorageError> {
+    /// Conversations kept in `store` while not idle for longer than
+    /// `retention`, with the store's notices of other hosts' appends
+    /// feeding this host's streams. Blocks: call it off the executor.
+    pub fn new(store: Arc<dyn Database>, retention: Duration) -> Result<Self, StorageError> {
         let feeds = Arc::new(Feeds::default());
         let sink: Arc<dyn Fn(Notice) + Send + Sync> = {
             let feeds = feeds.clone();
@@ -95,6 +102,8 @@ impl Conversations {
         Ok(Conversations {
             store,
             feeds,
+            retention,
+            last_expiry: AtomicI64::new(0),
             _sink: sink,
         })
     }
@@ -104,15 +113,39 @@ impl Conversations {
         self.store.channel_key()
     }
 
+    /// A new conversation; now and then (once a minute at most) the idle
+    /// ones are forgotten too.
     pub async fn create(&self, bot: &str, user: &str) -> Result<Conversation, StorageError> {
         let conversation = DirectLineConversation {
             id: crate::storage::new_etag(),
             bot: bot.to_owned(),
             user: user.to_owned(),
         };
+        let now = now_millis();
+        let last = self.last_expiry.load(Ordering::Relaxed);
+        let forget_before = (now - last > 60_000
+            && self
+                .last_expiry
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok())
+        .then(|| now - self.retention.as_millis() as i64);
         let store = self.store.clone();
         let created = conversation.clone();
-        blocking(move || store.create_conversation(&created)).await?;
+        blocking(move || {
+            if let Some(before) = forget_before {
+                match store.forget_idle_conversations(before) {
+                    Ok(0) => {}
+                    Ok(forgotten) => {
+                        tracing::info!(forgotten, "idle Direct Line conversations forgotten")
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot forget idle Direct Line conversations")
+                    }
+                }
+            }
+            store.create_conversation(&created)
+        })
+        .await?;
         Ok(conversation)
     }
 
@@ -194,7 +227,8 @@ mod tests {
 
     #[tokio::test]
     async fn watermarks_replay_without_loss_or_duplicates() {
-        let all = Conversations::new(Arc::new(SqliteStorage::in_memory().unwrap())).unwrap();
+        let store = Arc::new(SqliteStorage::in_memory().unwrap());
+        let all = Conversations::new(store, Duration::from_secs(3600)).unwrap();
         let c = all.create("echo", "u").await.unwrap();
         let mut feed = all.subscribe(&c.id);
         let first = all
@@ -225,5 +259,21 @@ mod tests {
         drop(feed);
         all.unsubscribe(&c.id);
         assert!(all.feeds.map.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn idle_conversations_are_forgotten_when_new_ones_start() {
+        let store = Arc::new(SqliteStorage::in_memory().unwrap());
+        let all = Conversations::new(store, Duration::from_millis(1)).unwrap();
+        let old = all.create("echo", "u").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let kept = all.create("echo", "u").await.unwrap();
+        assert!(all.get(&old.id).await.unwrap().is_some(), "once a minute");
+        all.last_expiry.store(0, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let new = all.create("echo", "u").await.unwrap();
+        assert_eq!(all.get(&old.id).await.unwrap(), None);
+        assert_eq!(all.get(&kept.id).await.unwrap(), None);
+        assert_eq!(all.get(&new.id).await.unwrap(), Some(new));
     }
 }

@@ -99,6 +99,10 @@ pub trait DirectLineStore: Send + Sync {
 
     /// The channel's 32-byte key: made once, the same for every host.
     fn channel_key(&self) -> Result<Vec<u8>, StorageError>;
+
+    /// Forgets the conversations (and their logs) with nothing appended
+    /// since `before_ms` (Unix ms); returns how many.
+    fn forget_idle_conversations(&self, before_ms: i64) -> Result<usize, StorageError>;
 }
 
 /// Gives `activity` its log id when it has none; returns the id.
@@ -241,6 +245,25 @@ impl DirectLineStore for SqliteStorage {
             .map(|t| parse_logged(t))
             .collect::<Result<_, _>>()?;
         Ok((activities, next as usize))
+    }
+
+    fn forget_idle_conversations(&self, before_ms: i64) -> Result<usize, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute(
+            "DELETE FROM directline_activities WHERE conversation IN
+                 (SELECT id FROM directline_conversations WHERE updated < ?1)",
+            [before_ms],
+        )
+        .map_err(backend)?;
+        let forgotten = tx
+            .execute(
+                "DELETE FROM directline_conversations WHERE updated < ?1",
+                [before_ms],
+            )
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(forgotten)
     }
 
     fn channel_key(&self) -> Result<Vec<u8>, StorageError> {

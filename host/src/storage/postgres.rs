@@ -844,6 +844,30 @@ impl DirectLineStore for PgStorage {
         Ok(())
     }
 
+    fn forget_idle_conversations(&self, before_ms: i64) -> Result<usize, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        // The conversations first: a row an append holds is re-checked
+        // after it commits (and then kept, being fresh); only the logs of
+        // the conversations really gone are deleted.
+        let gone: Vec<String> = tx
+            .query(
+                "DELETE FROM directline_conversations WHERE updated < $1 RETURNING id",
+                &[&before_ms],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        tx.execute(
+            "DELETE FROM directline_activities WHERE conversation = ANY($1)",
+            &[&gone],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(gone.len())
+    }
+
     fn channel_key(&self) -> Result<Vec<u8>, StorageError> {
         let mut conn = self.conn()?;
         conn.execute(

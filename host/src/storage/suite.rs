@@ -361,6 +361,30 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
     let key = store.channel_key().unwrap();
     assert_eq!(key.len(), 32);
     assert_eq!(store.channel_key().unwrap(), key, "made once");
+
+    // Idle conversations are forgotten with their logs; fresh ones stay.
+    let fresh = DirectLineConversation {
+        id: "dl-fresh".into(),
+        bot: "echo".into(),
+        user: "u-2".into(),
+    };
+    let cutoff = super::now_millis() + 1;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    store.create_conversation(&fresh).unwrap();
+    store
+        .append_activity("dl-fresh", json!({"type": "message"}))
+        .unwrap();
+    assert_eq!(store.forget_idle_conversations(cutoff).unwrap(), 1);
+    assert_eq!(store.conversation("dl-1").unwrap(), None);
+    assert_eq!(store.activities_since("dl-1", 0).unwrap(), (vec![], 0));
+    assert!(
+        store
+            .append_activity("dl-1", json!({"type": "message"}))
+            .is_err(),
+        "a forgotten conversation takes no more activities"
+    );
+    assert_eq!(store.activities_since("dl-fresh", 0).unwrap().1, 1);
+    assert_eq!(store.forget_idle_conversations(cutoff).unwrap(), 0);
 }
 
 #[cfg(test)]
