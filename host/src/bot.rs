@@ -167,7 +167,7 @@ impl BotVersion {
                     message,
                 })?;
         let pool = match instance_policy {
-            InstancePolicy::Fresh => None,
+            InstancePolicy::Fresh | InstancePolicy::NativeEcho => None,
             InstancePolicy::Pooled {
                 pool_size,
                 max_turns,

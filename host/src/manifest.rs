@@ -129,6 +129,8 @@ pub struct InstancesSection {
 pub enum PolicyName {
     Fresh,
     Pooled,
+    #[serde(rename = "native-echo")]
+    NativeEcho,
 }
 
 /// How a bot's turns get an instance.
@@ -142,6 +144,10 @@ pub enum InstancePolicy {
     /// turns and dropped after any trap, timeout or limit hit.
     #[serde(rename_all = "camelCase")]
     Pooled { pool_size: u32, max_turns: u32 },
+    /// The benchmark floor: the component is loaded and checked, but its
+    /// turns run the host's built-in echo, written in Rust, with no
+    /// instance (docs/PERFORMANCE.md). Not for serving bots.
+    NativeEcho,
 }
 
 /// Warm instances kept per bot when `pool_size` is unset.
@@ -252,10 +258,13 @@ impl Manifest {
                 pool_size: i.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
                 max_turns: i.max_turns.unwrap_or(DEFAULT_POOL_MAX_TURNS),
             }),
-            None | Some(PolicyName::Fresh) if i.pool_size.is_some() || i.max_turns.is_some() => {
+            None | Some(PolicyName::Fresh | PolicyName::NativeEcho)
+                if i.pool_size.is_some() || i.max_turns.is_some() =>
+            {
                 Err("`instances.pool_size` and `instances.max_turns` need `instances.policy = \"pooled\"`".into())
             }
             None | Some(PolicyName::Fresh) => Ok(InstancePolicy::Fresh),
+            Some(PolicyName::NativeEcho) => Ok(InstancePolicy::NativeEcho),
         }
     }
 

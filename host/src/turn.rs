@@ -243,6 +243,90 @@ impl Turn {
     }
 }
 
+impl Turn {
+    /// Sends a completed reply: buffered under `expectReplies`, held back
+    /// while the turn has touched state (posted once it is saved), else
+    /// through the pipeline to the connector. Returns the activity's id
+    /// (empty when the channel gives none).
+    async fn send(&mut self, mut activity: Activity) -> Result<String, ConnectorError> {
+        // Trace activities reach only the Emulator, as in botbuilder.
+        let is_trace = activity.kind() == names::TRACE
+            && activity.channel_id.as_deref() != Some(names::EMULATOR_CHANNEL);
+        if is_trace {
+            return Ok(String::new());
+        }
+        if self.incoming.expects_replies() {
+            self.buffered_replies.push(activity);
+            return Ok(String::new());
+        }
+        if self.state.touched() {
+            self.held_back.push(Some(activity));
+            return Ok(pending_id(self.held_back.len()));
+        }
+        if let Some(id) = self.already_posted.get(self.posted_before_state.len()) {
+            // An earlier attempt of this turn posted this send already.
+            let id = id.clone();
+            self.posted_before_state.push(id.clone());
+            return Ok(id);
+        }
+        if self
+            .pipeline
+            .lock()
+            .await
+            .outgoing(&mut Outgoing::Send(&mut activity))
+            == Flow::Drop
+        {
+            self.posted_before_state.push(String::new());
+            return Ok(String::new());
+        }
+        let response = self.connector.send(&activity, &self.outbound).await?;
+        self.posted_before_state.push(response.id.clone());
+        Ok(response.id)
+    }
+
+    /// What the turn produced, once it ended well.
+    fn outcome(
+        &mut self,
+        invoke_response: Option<InvokeResponse>,
+        instantiation: std::time::Duration,
+    ) -> TurnOutcome {
+        TurnOutcome {
+            invoke_response,
+            buffered_replies: std::mem::take(&mut self.buffered_replies),
+            instantiation,
+            state_changes: self.state.changes(),
+            held_back: std::mem::take(&mut self.held_back),
+            posted_before_state: std::mem::take(&mut self.posted_before_state),
+            timer_ops: std::mem::take(&mut self.timer_ops),
+        }
+    }
+}
+
+/// The native floor (`[instances] policy = "native-echo"`): the echo bot's
+/// message behaviour written in Rust and run in the host, with no
+/// instance, through the same sending path. Only for measuring what the
+/// sandbox costs (docs/PERFORMANCE.md).
+async fn native_echo(turn: &mut Turn) -> Result<(), TurnError> {
+    if turn.incoming.kind() != names::MESSAGE {
+        return Ok(());
+    }
+    let text = turn.incoming.text.as_deref().unwrap_or_default();
+    tracing::debug!("echoing {} bytes", text.len());
+    let mut reply = Activity {
+        kind: Some(names::MESSAGE.into()),
+        text: Some(format!("Echo: {text}")),
+        ..Default::default()
+    };
+    if let Some(extra) = turn.incoming.extra.get("echoExtra") {
+        reply.extra.insert("echoExtra".into(), extra.clone());
+    }
+    reply.complete_reply(&turn.incoming);
+    turn.send(reply)
+        .await
+        .map_err(|e| TurnError::ReplyFailed(e.to_string()))?;
+    Ok(())
+}
+
 impl WasiView for TurnState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -325,11 +409,16 @@ pub async fn run_turn(
 ) -> Result<TurnOutcome, TurnError> {
     let limits = bot.limits.turn();
     let fuel = bot.limits.fuel;
-    let turn = Turn::new(
+    let mut turn = Turn::new(
         request,
         Instant::now() + limits.deadline,
         runtime.lanes.new_turn(),
     );
+    if bot.instance_policy == crate::manifest::InstancePolicy::NativeEcho {
+        native_echo(&mut turn).await?;
+        turn.lane.release();
+        return Ok(turn.outcome(None, std::time::Duration::ZERO));
+    }
     let (mut store, warm) = match bot.pool.as_ref().and_then(|pool| pool.take()) {
         Some(warm) => {
             let mut store = warm.store;
@@ -392,11 +481,7 @@ pub async fn run_turn(
     let data = store.data_mut();
     // (A failed turn gives its lane back when its store is dropped.)
     data.turn.lane.release();
-    let buffered_replies = std::mem::take(&mut data.turn.buffered_replies);
-    let state_changes = data.turn.state.changes();
-    let held_back = std::mem::take(&mut data.turn.held_back);
-    let posted_before_state = std::mem::take(&mut data.turn.posted_before_state);
-    let timer_ops = std::mem::take(&mut data.turn.timer_ops);
+    let outcome = data.turn.outcome(None, instantiation);
     // A bot that returned (even with its own error) left its instance
     // sound: a pooled bot keeps it for the next turn.
     if let Some(pool) = &bot.pool {
@@ -417,12 +502,7 @@ pub async fn run_turn(
     };
     Ok(TurnOutcome {
         invoke_response,
-        buffered_replies,
-        instantiation,
-        state_changes,
-        held_back,
-        posted_before_state,
-        timer_ops,
+        ..outcome
     })
 }
 
@@ -575,50 +655,8 @@ impl context::HostTurnContext for TurnState {
                 return Ok(Err(err));
             }
         };
-        // Trace activities reach only the Emulator, as in botbuilder.
-        let is_trace = activity.kind() == names::TRACE
-            && activity.channel_id.as_deref() != Some(names::EMULATOR_CHANNEL);
-        if is_trace {
-            return Ok(Ok(wit::ResourceResponse { id: String::new() }));
-        }
-        if self.turn.incoming.expects_replies() {
-            self.turn.buffered_replies.push(activity);
-            return Ok(Ok(wit::ResourceResponse { id: String::new() }));
-        }
-        if self.turn.state.touched() {
-            self.turn.held_back.push(Some(activity));
-            return Ok(Ok(wit::ResourceResponse {
-                id: pending_id(self.turn.held_back.len()),
-            }));
-        }
-        if let Some(id) = self
-            .turn
-            .already_posted
-            .get(self.turn.posted_before_state.len())
-        {
-            // An earlier attempt of this turn posted this send already.
-            let id = id.clone();
-            self.turn.posted_before_state.push(id.clone());
-            return Ok(Ok(wit::ResourceResponse { id }));
-        }
-        let mut activity = activity;
-        if self
-            .turn
-            .pipeline
-            .lock()
-            .await
-            .outgoing(&mut Outgoing::Send(&mut activity))
-            == Flow::Drop
-        {
-            self.turn.posted_before_state.push(String::new());
-            return Ok(Ok(wit::ResourceResponse { id: String::new() }));
-        }
-        let connector = self.turn.connector.clone();
-        Ok(match connector.send(&activity, &self.turn.outbound).await {
-            Ok(response) => {
-                self.turn.posted_before_state.push(response.id.clone());
-                Ok(wit::ResourceResponse { id: response.id })
-            }
+        Ok(match self.turn.send(activity).await {
+            Ok(id) => Ok(wit::ResourceResponse { id }),
             Err(err) => Err(self.connector_failed("send", err)),
         })
     }

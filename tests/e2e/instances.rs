@@ -81,3 +81,31 @@ async fn pool_settings_without_the_pooled_policy_are_refused() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_native_echo_floor_answers_without_the_component() {
+    // The component (misbehave) would answer `turns=1`: the floor echoes.
+    let host = Host::start(
+        bots_with_manifest("[instances]\npolicy = \"native-echo\"\n"),
+        &[],
+    );
+    let (status, text) = host.ask("bad", "turns").await;
+    assert_eq!(status, StatusCode::OK, "{}", host.log());
+    assert_eq!(text.as_deref(), Some("Echo: turns"));
+    let status = host.bot_status("bad").await.unwrap();
+    assert_eq!(status["instances"]["policy"], "nativeEcho", "{status}");
+
+    // In normal mode the reply goes to the channel, completed as any reply.
+    let connector = Connector::start().await;
+    let activity = message(&connector.service_url(), "hello");
+    let (status, _) = post_activity(&host.url("/api/bots/bad/messages"), &activity).await;
+    assert_eq!(status, StatusCode::OK);
+    let received = connector.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].body["text"], "Echo: hello");
+    assert_eq!(received[0].body["replyToId"], activity["id"]);
+    assert_eq!(
+        received[0].body["conversation"]["id"],
+        activity["conversation"]["id"]
+    );
+}
