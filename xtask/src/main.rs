@@ -1,8 +1,10 @@
 //! Developer tasks: `cargo xtask run` builds the example bots and serves
 //! them, `cargo xtask test` runs every check and test (cargo-deny on the
-//! dependencies, the fuzz targets as short smoke runs), `cargo xtask fuzz [SECONDS]` runs each fuzz target
-//! for a while, `cargo xtask guests` only builds the bots. Each installs the `wasm32-wasip2` target first when
-//! it is missing.
+//! dependencies, the fuzz targets as short smoke runs), `cargo xtask fuzz
+//! [SECONDS]` runs each fuzz target for a while, `cargo xtask bench
+//! [--seconds N]` builds in release and runs the benchmark harness
+//! (docs/PERFORMANCE.md), `cargo xtask guests` only builds the bots. Each
+//! installs the `wasm32-wasip2` target first when it is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +35,34 @@ fn main() -> Result<()> {
         Some("guests") => {
             ensure_guest_target()?;
             build_guests(&root)?;
+        }
+        Some("bench") => {
+            ensure_guest_target()?;
+            build_guests(&root)?;
+            run({
+                let mut c = cargo(&root);
+                c.args([
+                    "build",
+                    "--release",
+                    "--package",
+                    "turnbox",
+                    "--package",
+                    "turnbox-bench",
+                ]);
+                c
+            })?;
+            let release = root.join("target/release");
+            // The sandbox cost per turn, then everything over HTTP.
+            run({
+                let mut c = Command::new(release.join("turn-cost"));
+                c.arg("1000").current_dir(&root);
+                c
+            })?;
+            run({
+                let mut c = Command::new(release.join("bench-suite"));
+                c.args(&args[1..]).current_dir(&root);
+                c
+            })?;
         }
         Some("run") => {
             ensure_guest_target()?;
