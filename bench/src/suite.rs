@@ -325,27 +325,26 @@ type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
 /// throughput.svg: turns/s against connections, one line per series.
 fn plot(curve: &Value) -> String {
     let (width, height, left, right, top, bottom) = (640.0, 400.0, 70.0, 20.0, 40.0, 50.0);
-    let series: Vec<Series> =
-        [("wasm-fresh", "#1f77b4"), ("native", "#d62728")]
-            .into_iter()
-            .map(|(name, colour)| {
-                let points = curve[name]
-                    .as_array()
-                    .map(|points| {
-                        points
-                            .iter()
-                            .map(|p| {
-                                (
-                                    p["concurrency"].as_f64().unwrap_or(1.0),
-                                    p["turns_per_second"].as_f64().unwrap_or(0.0),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (name, colour, points)
-            })
-            .collect();
+    let series: Vec<Series> = [("wasm-fresh", "#1f77b4"), ("native", "#d62728")]
+        .into_iter()
+        .map(|(name, colour)| {
+            let points = curve[name]
+                .as_array()
+                .map(|points| {
+                    points
+                        .iter()
+                        .map(|p| {
+                            (
+                                p["concurrency"].as_f64().unwrap_or(1.0),
+                                p["turns_per_second"].as_f64().unwrap_or(0.0),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (name, colour, points)
+        })
+        .collect();
     let top_value = series
         .iter()
         .flat_map(|(_, _, p)| p.iter().map(|(_, y)| *y))

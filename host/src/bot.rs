@@ -42,6 +42,8 @@ pub struct BotVersion {
     /// Turns running or waiting on this version, up to the limit.
     pub permits: Arc<Semaphore>,
     pub pre: BotPre<TurnState>,
+    /// Held so that other bots with the same bytes share it (`cache.rs`).
+    _component: Arc<wasmtime::component::Component>,
     pub instance_policy: InstancePolicy,
     /// Warm instances, under the pooled policy.
     pub pool: Option<InstancePool>,
@@ -189,6 +191,7 @@ impl BotVersion {
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,
+            _component: component,
             instance_policy,
             pool,
         })

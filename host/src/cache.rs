@@ -6,10 +6,16 @@
 //! this host wrote: each file carries an HMAC-SHA256 under a key kept in the
 //! cache directory (created with mode 0600). A file whose HMAC does not
 //! verify, or that fails to deserialize, is recompiled and rewritten.
+//!
+//! In memory, a component is shared by every bot loaded from the same bytes
+//! while any of them is loaded: one compile, one copy of the code, however
+//! many copies of a bot the folder holds.
 
+use std::collections::HashMap;
 use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -31,6 +37,8 @@ pub enum CacheOutcome {
     Miss,
     /// A cache file existed but failed verification: compiled and rewritten.
     Corrupt,
+    /// Already in memory for another bot with the same bytes: shared.
+    Shared,
 }
 
 impl CacheOutcome {
@@ -39,6 +47,7 @@ impl CacheOutcome {
             CacheOutcome::Hit => "hit",
             CacheOutcome::Miss => "miss",
             CacheOutcome::Corrupt => "corrupt",
+            CacheOutcome::Shared => "shared",
         }
     }
 }
@@ -56,6 +65,9 @@ pub struct CompileCache {
     key: Vec<u8>,
     /// Hex of the engine's `precompile_compatibility_hash`.
     engine_hash: String,
+    /// The components loaded bots hold, by wasm sha256; a loader holds an
+    /// entry's lock while it compiles, so the same bytes compile once.
+    in_memory: Mutex<HashMap<String, Arc<Mutex<Weak<Component>>>>>,
 }
 
 /// Feeds `Hash` output into sha256, for a hash that is stable on disk.
@@ -91,6 +103,7 @@ impl CompileCache {
             dir: dir.to_owned(),
             key,
             engine_hash,
+            in_memory: Mutex::new(HashMap::new()),
         })
     }
 
@@ -107,10 +120,38 @@ impl CompileCache {
         mac
     }
 
-    /// The component for `wasm`, from the cache when a verified artifact
-    /// exists, else compiled (and cached). CPU-heavy: call it off the async
-    /// executor.
+    /// The component for `wasm`: the one a loaded bot with the same bytes
+    /// holds, else from the cache when a verified artifact exists, else
+    /// compiled (and cached). The caller keeps the `Arc` as long as it uses
+    /// the component. CPU-heavy: call it off the async executor.
     pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        wasm_sha256: &str,
+    ) -> Result<(Arc<Component>, CacheOutcome), wasmtime::Error> {
+        let entry = {
+            let mut in_memory = self.in_memory.lock().unwrap_or_else(|p| p.into_inner());
+            // Forget components no bot holds any more (and no loader).
+            in_memory.retain(|_, entry| {
+                Arc::strong_count(entry) > 1
+                    || entry
+                        .try_lock()
+                        .map_or(true, |held| held.strong_count() > 0)
+            });
+            in_memory.entry(wasm_sha256.to_owned()).or_default().clone()
+        };
+        let mut held = entry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(component) = held.upgrade() {
+            return Ok((component, CacheOutcome::Shared));
+        }
+        let (component, outcome) = self.from_disk_or_compiled(engine, wasm, wasm_sha256)?;
+        let component = Arc::new(component);
+        *held = Arc::downgrade(&component);
+        Ok((component, outcome))
+    }
+
+    fn from_disk_or_compiled(
         &self,
         engine: &Engine,
         wasm: &[u8],

@@ -220,3 +220,43 @@ async fn a_restart_loads_bots_from_the_compile_cache() {
         Some("ok: fresh")
     );
 }
+
+#[tokio::test]
+async fn bots_with_the_same_bytes_share_one_compiled_component() {
+    let bots = BotsDir::with(&[("a", "rust-echo"), ("b", "rust-echo"), ("c", "misbehave")]);
+    let dir = bots.path().to_owned();
+    let host = Host::start(bots, &[]);
+    let mut outcomes = Vec::new();
+    for bot in ["a", "b", "c"] {
+        outcomes.push(
+            host.bot_status(bot).await.unwrap()["compileCache"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    outcomes[..2].sort();
+    assert_eq!(
+        outcomes,
+        ["miss", "shared", "miss"],
+        "one compile for a and b"
+    );
+    for bot in ["a", "b"] {
+        assert_eq!(host.ask(bot, "x").await.1.as_deref(), Some("Echo: x"));
+    }
+
+    // Replaced by the other bot's bytes, `a` shares `c`'s component; and
+    // back, `b`'s, which `b` still holds.
+    for (bytes, expected) in [("misbehave", "ok: y"), ("rust-echo", "Echo: y")] {
+        replace_atomically(&dir, "a.wasm", &wasm(bytes));
+        eventually("the replacement answers", || async {
+            host.ask("a", "y").await.1.as_deref() == Some(expected)
+        })
+        .await;
+        assert_eq!(
+            host.bot_status("a").await.unwrap()["compileCache"],
+            "shared"
+        );
+    }
+    host.assert_no_panic();
+}
