@@ -145,13 +145,13 @@ impl CompileCache {
         if let Some(component) = held.upgrade() {
             return Ok((component, CacheOutcome::Shared));
         }
-        let (component, outcome) = self.from_disk_or_compiled(engine, wasm, wasm_sha256)?;
+        let (component, outcome) = self.read_or_compile(engine, wasm, wasm_sha256)?;
         let component = Arc::new(component);
         *held = Arc::downgrade(&component);
         Ok((component, outcome))
     }
 
-    fn from_disk_or_compiled(
+    fn read_or_compile(
         &self,
         engine: &Engine,
         wasm: &[u8],
