@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::activity::Activity;
-use crate::storage::StorageError;
+use crate::storage::{StorageError, now_millis};
 use crate::storage::dedup::{Answer, DedupStore};
 
 /// How long deliveries are remembered by default.
@@ -23,13 +23,6 @@ pub struct Deduplicator {
     window_ms: i64,
     /// When old records were last forgotten (Unix ms).
     last_expiry: AtomicI64,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// What identifies a delivery: its conversation and activity id, both set.
@@ -56,7 +49,7 @@ impl Deduplicator {
         let (store, bot, since) = (
             self.store.clone(),
             bot.to_owned(),
-            now_ms() - self.window_ms,
+            now_millis() - self.window_ms,
         );
         off_thread("read de-duplication records", move || {
             store.answered(&bot, &conversation, &id, since)
@@ -71,7 +64,7 @@ impl Deduplicator {
         let Some((conversation, id)) = delivery(activity) else {
             return;
         };
-        let now = now_ms();
+        let now = now_millis();
         let last = self.last_expiry.load(Ordering::Relaxed);
         let expire_before = (now - last > 60_000
             && self
