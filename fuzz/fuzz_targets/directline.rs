@@ -10,7 +10,7 @@ use turnbox::directline::tokens::TokenIssuer;
 
 fuzz_target!(|data: &[u8]| {
     static ISSUER: OnceLock<TokenIssuer> = OnceLock::new();
-    let issuer = ISSUER.get_or_init(|| TokenIssuer::new(60).expect("an issuer"));
+    let issuer = ISSUER.get_or_init(|| TokenIssuer::new(b"the fuzzing key", 60));
     if let Ok(text) = std::str::from_utf8(data) {
         // An empty watermark means "from the start"; otherwise only a
         // non-negative integer is one.
