@@ -20,7 +20,7 @@
 //! prints a summary.
 //!
 //!   cargo xtask bench            # or, with a release build at hand:
-//!   target/release/bench-suite [--seconds N]
+//!   target/release/bench-suite [--seconds N] [--only throughput|curve|reload|density]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -439,6 +439,17 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("turnbox benchmark suite ({profile} build)");
     let connector = FastConnector::start().await?;
+    // `--only PART` runs one part and writes nothing (for quick comparisons).
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        match args.get(i + 1).map(String::as_str) {
+            Some("throughput") => drop(throughput(seconds, &connector).await?),
+            Some("curve") => drop(curve((seconds / 3.0).max(1.0)).await?),
+            Some("reload") => drop(reload().await?),
+            Some("density") => drop(density(CONCURRENCY).await?),
+            other => anyhow::bail!("--only throughput|curve|reload|density, not {other:?}"),
+        }
+        return Ok(());
+    }
     let throughput = throughput(seconds, &connector).await?;
     let curve = curve((seconds / 3.0).max(1.0)).await?;
     let reload = reload().await?;

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::activity::Activity;
-use crate::storage::{StorageError, now_millis};
 use crate::storage::dedup::{Answer, DedupStore};
+use crate::storage::{StorageError, now_millis};
 
 /// How long deliveries are remembered by default.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);

@@ -17,6 +17,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How many instances may be live at once in the pooling allocator.
 const POOL_INSTANCES: u32 = 256;
 
+/// Bytes of each linear memory kept resident between instances.
+const KEEP_RESIDENT: usize = 2 << 20;
+
+/// Decommits of freed slots done together.
+const DECOMMIT_BATCH: usize = 16;
+
 /// The engine and linker shared by every bot and every turn.
 pub struct Runtime {
     pub engine: Engine,
@@ -48,7 +54,15 @@ impl Runtime {
             .total_core_instances(POOL_INSTANCES * 4)
             .total_memories(POOL_INSTANCES * 2)
             .total_tables(POOL_INSTANCES * 4)
-            .max_memory_size(max_memory_bytes);
+            .max_memory_size(max_memory_bytes)
+            // A slot's memory and tables are reset with memset up to these
+            // sizes (to their initial image: no data survives), instead of
+            // madvise, whose TLB shootdowns cost every core on each turn;
+            // what is left is decommitted in batches.
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(64 << 10)
+            .decommit_batch_size(DECOMMIT_BATCH)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
         let (engine, pooling) = match Engine::new(&config) {

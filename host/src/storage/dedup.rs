@@ -61,11 +61,15 @@ impl DedupStore for SqliteStorage {
         since_ms: i64,
     ) -> Result<Option<Answer>, StorageError> {
         use rusqlite::OptionalExtension;
+        // Cached statements: these run on every channel turn.
         let row: Option<(u16, Option<String>)> = self
             .conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT status, body FROM delivered
                  WHERE bot = ?1 AND conversation = ?2 AND activity_id = ?3 AND created >= ?4",
+            )
+            .map_err(backend)?
+            .query_row(
                 rusqlite::params![bot, conversation, activity_id, since_ms],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
@@ -85,20 +89,21 @@ impl DedupStore for SqliteStorage {
         answer: &Answer,
     ) -> Result<(), StorageError> {
         self.conn()
-            .execute(
+            .prepare_cached(
                 "INSERT INTO delivered (bot, conversation, activity_id, status, body, created)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
                    status = excluded.status, body = excluded.body, created = excluded.created",
-                rusqlite::params![
-                    bot,
-                    conversation,
-                    activity_id,
-                    answer.status,
-                    answer.body.as_ref().map(Value::to_string),
-                    now_millis()
-                ],
             )
+            .map_err(backend)?
+            .execute(rusqlite::params![
+                bot,
+                conversation,
+                activity_id,
+                answer.status,
+                answer.body.as_ref().map(Value::to_string),
+                now_millis()
+            ])
             .map_err(backend)?;
         Ok(())
     }

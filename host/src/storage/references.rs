@@ -35,11 +35,12 @@ impl ReferenceStore for SqliteStorage {
     ) -> Result<(), StorageError> {
         let now = super::now_millis();
         self.conn()
-            .execute(
+            .prepare_cached(
                 "INSERT INTO conversation_refs (bot, conversation, reference, updated) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (bot, conversation) DO UPDATE SET reference = excluded.reference, updated = excluded.updated",
-                rusqlite::params![bot, conversation, reference.to_string(), now],
             )
+            .map_err(backend)?
+            .execute(rusqlite::params![bot, conversation, reference.to_string(), now])
             .map_err(backend)?;
         Ok(())
     }
