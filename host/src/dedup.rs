@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::activity::Activity;
+use crate::group_commit::GroupCommit;
 use crate::storage::dedup::{Answer, DedupStore};
-use crate::storage::{StorageError, now_millis};
+use crate::storage::{StorageError, TurnRecord, now_millis};
 
 /// How long deliveries are remembered by default.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
@@ -20,6 +21,8 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
 /// The de-duplication window over a store.
 pub struct Deduplicator {
     store: Arc<dyn DedupStore>,
+    /// Where answers are recorded (in the same database).
+    records: Arc<GroupCommit>,
     window_ms: i64,
     /// When old records were last forgotten (Unix ms).
     last_expiry: AtomicI64,
@@ -34,9 +37,14 @@ fn delivery(activity: &Activity) -> Option<(String, String)> {
 
 impl Deduplicator {
     /// `None` when `window` is zero: de-duplication is off.
-    pub fn new(store: Arc<dyn DedupStore>, window: Duration) -> Option<Self> {
+    pub fn new(
+        store: Arc<dyn DedupStore>,
+        records: Arc<GroupCommit>,
+        window: Duration,
+    ) -> Option<Self> {
         (!window.is_zero()).then(|| Deduplicator {
             store,
+            records,
             window_ms: window.as_millis() as i64,
             last_expiry: AtomicI64::new(0),
         })
@@ -72,15 +80,21 @@ impl Deduplicator {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok())
         .then_some(now - self.window_ms);
-        let (store, bot) = (self.store.clone(), bot.to_owned());
-        off_thread("record the delivery", move || {
-            store.record(&bot, &conversation, &id, &answer)?;
-            if let Some(before) = expire_before {
-                store.expire(before)?;
-            }
-            Ok(())
-        })
-        .await;
+        let record = TurnRecord::Delivered {
+            bot: bot.to_owned(),
+            conversation,
+            activity_id: id,
+            answer,
+        };
+        // Committed with the other turns' records; durable before the
+        // answer leaves.
+        if let Err(err) = self.records.commit(record).await {
+            tracing::warn!(error = %err, "cannot record the delivery");
+        }
+        if let Some(before) = expire_before {
+            let store = self.store.clone();
+            off_thread("forget old deliveries", move || store.expire(before)).await;
+        }
     }
 }
 

@@ -51,6 +51,9 @@ pub struct AppState {
     pub body_read_timeout: std::time::Duration,
     /// De-duplication of channel deliveries; `None`: off.
     pub dedup: Option<crate::dedup::Deduplicator>,
+    /// The per-turn records (delivery answers, references), committed in
+    /// groups.
+    pub records: Arc<crate::group_commit::GroupCommit>,
 }
 
 impl AppState {
@@ -517,16 +520,11 @@ fn remember_reference(state: &AppState, bot: &str, activity: &Activity) {
     let Some(conversation) = activity.conversation_id().filter(|c| !c.is_empty()) else {
         return;
     };
-    let reference = crate::activity::conversation_reference(activity);
-    let (store, bot, conversation) = (
-        state.references.clone(),
-        bot.to_owned(),
-        conversation.to_owned(),
-    );
-    tokio::task::spawn_blocking(move || {
-        if let Err(err) = store.save_reference(&bot, &conversation, &reference) {
-            tracing::warn!(error = %err, "cannot store the conversation reference");
-        }
+    // Committed with the next batch of records (`group_commit.rs`).
+    state.records.submit(crate::storage::TurnRecord::Reference {
+        bot: bot.to_owned(),
+        conversation: conversation.to_owned(),
+        reference: crate::activity::conversation_reference(activity),
     });
 }
 

@@ -16,6 +16,7 @@ pub mod dedup;
 pub mod directline;
 pub mod dispatch;
 pub mod engine;
+pub mod group_commit;
 pub mod guest_log;
 pub mod http_server;
 pub mod ingress;

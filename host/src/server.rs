@@ -92,6 +92,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     };
     directline.listening_on(local);
     let connector = ConnectorClient::new(config.service_urls.clone(), http.clone());
+    let records = Arc::new(
+        crate::group_commit::GroupCommit::start(database.clone()).map_err(ServeError::Serve)?,
+    );
     let state = Arc::new(AppState {
         runtime,
         registry,
@@ -102,7 +105,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         storage: database.clone(),
         transcripts: database.clone(),
         references: database.clone(),
-        dedup: crate::dedup::Deduplicator::new(database.clone(), config.dedup_window),
+        dedup: crate::dedup::Deduplicator::new(
+            database.clone(),
+            records.clone(),
+            config.dedup_window,
+        ),
+        records,
         timers: database,
         directline,
         admin_token: config.admin_token.clone(),
@@ -140,6 +148,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         _ = grace_expired => {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "turns still running when the shutdown grace ran out; exiting");
         }
+    }
+    // The records submitted without waiting (conversation references).
+    if tokio::time::timeout(std::time::Duration::from_secs(5), state.records.drain())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the last turn records were not committed in time");
     }
     Ok(())
 }

@@ -88,24 +88,7 @@ impl DedupStore for SqliteStorage {
         activity_id: &str,
         answer: &Answer,
     ) -> Result<(), StorageError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO delivered (bot, conversation, activity_id, status, body, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
-                   status = excluded.status, body = excluded.body, created = excluded.created",
-            )
-            .map_err(backend)?
-            .execute(rusqlite::params![
-                bot,
-                conversation,
-                activity_id,
-                answer.status,
-                answer.body.as_ref().map(Value::to_string),
-                now_millis()
-            ])
-            .map_err(backend)?;
-        Ok(())
+        record_delivery(&self.conn(), bot, conversation, activity_id, answer)
     }
 
     fn expire(&self, before_ms: i64) -> Result<usize, StorageError> {
@@ -116,4 +99,31 @@ impl DedupStore for SqliteStorage {
             )
             .map_err(backend)
     }
+}
+
+/// Records the answer to a delivery on `conn` (in a transaction or not).
+pub(super) fn record_delivery(
+    conn: &rusqlite::Connection,
+    bot: &str,
+    conversation: &str,
+    activity_id: &str,
+    answer: &Answer,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "INSERT INTO delivered (bot, conversation, activity_id, status, body, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
+           status = excluded.status, body = excluded.body, created = excluded.created",
+    )
+    .map_err(backend)?
+    .execute(rusqlite::params![
+        bot,
+        conversation,
+        activity_id,
+        answer.status,
+        answer.body.as_ref().map(Value::to_string),
+        now_millis()
+    ])
+    .map_err(backend)?;
+    Ok(())
 }

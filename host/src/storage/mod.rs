@@ -30,6 +30,7 @@ pub trait Database:
     + timers::TimerStore
     + dedup::DedupStore
     + directline::DirectLineStore
+    + TurnRecords
 {
 }
 
@@ -40,7 +41,32 @@ impl<T> Database for T where
         + timers::TimerStore
         + dedup::DedupStore
         + directline::DirectLineStore
+        + TurnRecords
 {
+}
+
+/// What the host records on every channel turn, committed in groups
+/// (`group_commit.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TurnRecord {
+    /// The answer to a delivery (`dedup.rs`).
+    Delivered {
+        bot: String,
+        conversation: String,
+        activity_id: String,
+        answer: dedup::Answer,
+    },
+    /// The conversation's latest reference, for proactive messages.
+    Reference {
+        bot: String,
+        conversation: String,
+        reference: Value,
+    },
+}
+
+/// Records committed together: all or none.
+pub trait TurnRecords: Send + Sync {
+    fn commit_records(&self, records: &[TurnRecord]) -> Result<(), StorageError>;
 }
 
 /// Where the host keeps its data.

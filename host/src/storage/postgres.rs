@@ -524,14 +524,7 @@ impl ReferenceStore for PgStorage {
         conversation: &str,
         reference: &Value,
     ) -> Result<(), StorageError> {
-        self.conn()?
-            .execute(
-                "INSERT INTO conversation_refs (bot, conversation, reference, updated) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (bot, conversation) DO UPDATE SET reference = excluded.reference, updated = excluded.updated",
-                &[&bot, &conversation, &reference.to_string(), &now_millis()],
-            )
-            .map_err(backend)?;
-        Ok(())
+        save_reference(&mut *self.conn()?, bot, conversation, reference)
     }
 
     fn reference(&self, bot: &str, conversation: &str) -> Result<Option<Value>, StorageError> {
@@ -680,23 +673,7 @@ impl DedupStore for PgStorage {
         activity_id: &str,
         answer: &Answer,
     ) -> Result<(), StorageError> {
-        self.conn()?
-            .execute(
-                "INSERT INTO delivered (bot, conversation, activity_id, status, body, created)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
-                   status = excluded.status, body = excluded.body, created = excluded.created",
-                &[
-                    &bot,
-                    &conversation,
-                    &activity_id,
-                    &i32::from(answer.status),
-                    &answer.body.as_ref().map(Value::to_string),
-                    &now_millis(),
-                ],
-            )
-            .map_err(backend)?;
-        Ok(())
+        record_delivery(&mut *self.conn()?, bot, conversation, activity_id, answer)
     }
 
     fn expire(&self, before_ms: i64) -> Result<usize, StorageError> {
@@ -705,6 +682,74 @@ impl DedupStore for PgStorage {
             .execute("DELETE FROM delivered WHERE created < $1", &[&before_ms])
             .map_err(backend)?;
         Ok(removed as usize)
+    }
+}
+
+/// Saves a conversation reference on `client` (in a transaction or not).
+fn save_reference(
+    client: &mut impl postgres::GenericClient,
+    bot: &str,
+    conversation: &str,
+    reference: &Value,
+) -> Result<(), StorageError> {
+    client
+        .execute(
+            "INSERT INTO conversation_refs (bot, conversation, reference, updated) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (bot, conversation) DO UPDATE SET reference = excluded.reference, updated = excluded.updated",
+            &[&bot, &conversation, &reference.to_string(), &now_millis()],
+        )
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Records the answer to a delivery on `client` (in a transaction or not).
+fn record_delivery(
+    client: &mut impl postgres::GenericClient,
+    bot: &str,
+    conversation: &str,
+    activity_id: &str,
+    answer: &Answer,
+) -> Result<(), StorageError> {
+    client
+        .execute(
+            "INSERT INTO delivered (bot, conversation, activity_id, status, body, created)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
+               status = excluded.status, body = excluded.body, created = excluded.created",
+            &[
+                &bot,
+                &conversation,
+                &activity_id,
+                &i32::from(answer.status),
+                &answer.body.as_ref().map(Value::to_string),
+                &now_millis(),
+            ],
+        )
+        .map_err(backend)?;
+    Ok(())
+}
+
+impl super::TurnRecords for PgStorage {
+    fn commit_records(&self, records: &[super::TurnRecord]) -> Result<(), StorageError> {
+        use super::TurnRecord;
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        for record in records {
+            match record {
+                TurnRecord::Delivered {
+                    bot,
+                    conversation,
+                    activity_id,
+                    answer,
+                } => record_delivery(&mut tx, bot, conversation, activity_id, answer)?,
+                TurnRecord::Reference {
+                    bot,
+                    conversation,
+                    reference,
+                } => save_reference(&mut tx, bot, conversation, reference)?,
+            }
+        }
+        tx.commit().map_err(backend)
     }
 }
 

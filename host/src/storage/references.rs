@@ -33,16 +33,7 @@ impl ReferenceStore for SqliteStorage {
         conversation: &str,
         reference: &Value,
     ) -> Result<(), StorageError> {
-        let now = super::now_millis();
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO conversation_refs (bot, conversation, reference, updated) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (bot, conversation) DO UPDATE SET reference = excluded.reference, updated = excluded.updated",
-            )
-            .map_err(backend)?
-            .execute(rusqlite::params![bot, conversation, reference.to_string(), now])
-            .map_err(backend)?;
-        Ok(())
+        save(&self.conn(), bot, conversation, reference)
     }
 
     fn reference(&self, bot: &str, conversation: &str) -> Result<Option<Value>, StorageError> {
@@ -58,4 +49,26 @@ impl ReferenceStore for SqliteStorage {
             .map_err(backend)?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
+}
+
+/// Saves a reference on `conn` (in a transaction or not).
+pub(super) fn save(
+    conn: &rusqlite::Connection,
+    bot: &str,
+    conversation: &str,
+    reference: &Value,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "INSERT INTO conversation_refs (bot, conversation, reference, updated) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (bot, conversation) DO UPDATE SET reference = excluded.reference, updated = excluded.updated",
+    )
+    .map_err(backend)?
+    .execute(rusqlite::params![
+        bot,
+        conversation,
+        reference.to_string(),
+        super::now_millis()
+    ])
+    .map_err(backend)?;
+    Ok(())
 }

@@ -188,3 +188,29 @@ impl Storage for SqliteStorage {
         Ok(total as u64)
     }
 }
+
+impl super::TurnRecords for SqliteStorage {
+    fn commit_records(&self, records: &[super::TurnRecord]) -> Result<(), StorageError> {
+        use super::TurnRecord;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        for record in records {
+            match record {
+                TurnRecord::Delivered {
+                    bot,
+                    conversation,
+                    activity_id,
+                    answer,
+                } => super::dedup::record_delivery(&tx, bot, conversation, activity_id, answer)?,
+                TurnRecord::Reference {
+                    bot,
+                    conversation,
+                    reference,
+                } => super::references::save(&tx, bot, conversation, reference)?,
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+}
