@@ -90,7 +90,7 @@ impl DirectLine {
     }
 
     pub fn connector_key_matches(&self, key: &str) -> bool {
-        key == self.connector_key
+        same_secret(key, &self.connector_key)
     }
 
     /// For a `serviceUrl` of this channel, made by any host sharing the
