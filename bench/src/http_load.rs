@@ -11,13 +11,13 @@
 //!   guest-examples/build.sh && cargo build --release -p turnbox -p turnbox-bench
 //!   target/release/http-load js-echo pooled 32 10 [attack]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::json;
+use turnbox_bench::{HostProcess, percentile};
 
 /// The warm-instance manifest: one instance per core, never recycled within
 /// the run.
@@ -28,40 +28,6 @@ const HOSTILE: &str = "[limits]\nturn_deadline_ms = 1000\nmemory_mib = 32\n";
 
 /// What the attackers send, one attacker each.
 const ATTACKS: [&str; 4] = ["loop", "loop", "oom", "spam 100000"];
-
-/// Kills the host when the benchmark ends, however it ends.
-struct HostProcess(Child);
-
-impl Drop for HostProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-/// The `turnbox` binary built beside this one (same profile).
-fn turnbox_binary() -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let binary = me.with_file_name("turnbox");
-    if !binary.is_file() {
-        bail!(
-            "{} is missing: cargo build -p turnbox with the same profile",
-            binary.display()
-        );
-    }
-    Ok(binary)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -103,17 +69,8 @@ async fn main() -> anyhow::Result<()> {
         std::fs::copy(&hostile, bots.join("hostile.wasm"))?;
         std::fs::write(bots.join("hostile.toml"), HOSTILE)?;
     }
-    let port = free_port()?;
-    let _host = HostProcess(
-        Command::new(turnbox_binary()?)
-            .args(["serve", "--port", &port.to_string(), "--bots"])
-            .arg(&bots)
-            .arg("--data")
-            .arg(&data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    let host = HostProcess::start(&bots, &data, &[])?;
+    let port = host.port;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;

@@ -7,7 +7,6 @@
 //! answer without a turn. A failed turn records nothing: its retry runs.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::activity::Activity;
@@ -24,8 +23,8 @@ pub struct Deduplicator {
     /// Where answers are recorded (in the same database).
     records: Arc<GroupCommit>,
     window_ms: i64,
-    /// When old records were last forgotten (Unix ms).
-    last_expiry: AtomicI64,
+    /// Old records are forgotten at most once a minute.
+    expiry: crate::storage::OncePerMinute,
 }
 
 /// What identifies a delivery: its conversation and activity id, both set.
@@ -46,7 +45,7 @@ impl Deduplicator {
             store,
             records,
             window_ms: window.as_millis() as i64,
-            last_expiry: AtomicI64::new(0),
+            expiry: Default::default(),
         })
     }
 
@@ -73,13 +72,7 @@ impl Deduplicator {
             return;
         };
         let now = now_millis();
-        let last = self.last_expiry.load(Ordering::Relaxed);
-        let expire_before = (now - last > 60_000
-            && self
-                .last_expiry
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok())
-        .then_some(now - self.window_ms);
+        let expire_before = self.expiry.due(now).then_some(now - self.window_ms);
         let record = TurnRecord::Delivered {
             bot: bot.to_owned(),
             conversation,

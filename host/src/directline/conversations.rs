@@ -8,7 +8,6 @@
 //! appended for the retention period are forgotten.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,8 +71,8 @@ pub struct Conversations {
     feeds: Arc<Feeds>,
     /// How long an idle conversation is kept.
     retention: Duration,
-    /// When idle conversations were last forgotten (Unix ms).
-    last_expiry: AtomicI64,
+    /// Idle conversations are forgotten at most once a minute.
+    expiry: crate::storage::OncePerMinute,
     /// What the database's listener calls with other hosts' notices; the
     /// listener ends when this is dropped.
     _sink: Arc<dyn Fn(Notice) + Send + Sync>,
@@ -103,7 +102,7 @@ impl Conversations {
             store,
             feeds,
             retention,
-            last_expiry: AtomicI64::new(0),
+            expiry: Default::default(),
             _sink: sink,
         })
     }
@@ -122,13 +121,10 @@ impl Conversations {
             user: user.to_owned(),
         };
         let now = now_millis();
-        let last = self.last_expiry.load(Ordering::Relaxed);
-        let forget_before = (now - last > 60_000
-            && self
-                .last_expiry
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok())
-        .then(|| now - self.retention.as_millis() as i64);
+        let forget_before = self
+            .expiry
+            .due(now)
+            .then(|| now - self.retention.as_millis() as i64);
         let store = self.store.clone();
         let created = conversation.clone();
         blocking(move || {
@@ -269,7 +265,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let kept = all.create("echo", "u").await.unwrap();
         assert!(all.get(&old.id).await.unwrap().is_some(), "once a minute");
-        all.last_expiry.store(0, Ordering::Relaxed);
+        all.expiry.reset();
         tokio::time::sleep(Duration::from_millis(5)).await;
         let new = all.create("echo", "u").await.unwrap();
         assert_eq!(all.get(&old.id).await.unwrap(), None);

@@ -213,6 +213,25 @@ pub trait Storage: Send + Sync {
     fn total_bytes(&self, namespace: &str) -> Result<u64, StorageError>;
 }
 
+/// Lets a periodic chore (forgetting expired rows) run at most once a
+/// minute, whichever of the tasks that may trigger it gets there first.
+#[derive(Debug, Default)]
+pub struct OncePerMinute(std::sync::atomic::AtomicI64);
+
+impl OncePerMinute {
+    /// True for the one caller that should run the chore at `now` (Unix ms).
+    pub fn due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.0.load(Relaxed);
+        now - last > 60_000 && self.0.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+    }
+
+    /// Makes the chore due again at once.
+    pub fn reset(&self) {
+        self.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Now, in milliseconds since the Unix epoch: the stores' unit of time.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
