@@ -80,6 +80,7 @@ fn main() -> Result<()> {
         }
         Some("test") => {
             ensure_guest_target()?;
+            report_free_disk(&root);
             run({
                 let mut c = cargo(&root);
                 c.args(["fmt", "--all", "--check"]);
@@ -101,6 +102,18 @@ fn main() -> Result<()> {
                     "-D",
                     "warnings",
                 ]);
+                c
+            })?;
+            // The fuzz targets are a workspace of their own (built
+            // instrumented later): checked here, before the long tests, in
+            // the workspace's target directory so that they reuse its checks.
+            run({
+                let mut c = cargo(&root);
+                c.args(["clippy", "--all-targets", "--manifest-path"])
+                    .arg(root.join("fuzz/Cargo.toml"))
+                    .arg("--target-dir")
+                    .arg(root.join("target"))
+                    .args(["--", "-D", "warnings"]);
                 c
             })?;
             dependency_checks(&root)?;
@@ -132,6 +145,7 @@ fn main() -> Result<()> {
                 c.args(["test", "--workspace"]).args(&args[1..]);
                 c
             })?;
+            report_free_disk(&root);
             fuzz(&root, FUZZ_SMOKE_SECONDS)?;
         }
         Some("fuzz") => {
@@ -178,6 +192,17 @@ fn run(mut command: Command) -> Result<()> {
         bail!("{command:?} failed: {status}");
     }
     Ok(())
+}
+
+/// Prints the free space where the build goes: a full build and the
+/// instrumented fuzz build take several GiB, and a machine that runs out
+/// fails with errors that do not say so plainly.
+fn report_free_disk(root: &Path) {
+    let mut df = Command::new("df");
+    df.arg("-h").arg(root);
+    if run(df).is_err() {
+        eprintln!("xtask: cannot tell the free disk space (no df)");
+    }
 }
 
 fn ensure_guest_target() -> Result<()> {
@@ -233,7 +258,10 @@ fn fuzz(root: &Path, seconds: u64) -> Result<()> {
         run({
             let mut c = cargo(root);
             c.env("RUSTC_BOOTSTRAP", "1")
-                .args(["fuzz", "run", "-O", target])
+                // No sanitizer: the code under fuzz is safe Rust, the
+                // fuzzers look for panics and broken invariants, and
+                // AddressSanitizer would double the build's time and disk.
+                .args(["fuzz", "run", "-O", "--sanitizer", "none", target])
                 .arg(&working)
                 .arg(root.join("fuzz/corpus").join(target))
                 .arg("--")
