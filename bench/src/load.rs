@@ -28,7 +28,16 @@ async fn main() -> anyhow::Result<()> {
             service_url: service_url.unwrap_or_else(|| "http://127.0.0.1:9/".into()),
             max_turns: None,
         },
-        "load",
+        // Activity ids unique to this run: a second run against the same
+        // host must not re-send the first run's ids, which the host would
+        // answer as duplicate deliveries without running turns.
+        &format!(
+            "load{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis())
+        ),
     )
     .await?;
     println!(

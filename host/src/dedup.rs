@@ -53,11 +53,18 @@ impl Deduplicator {
     /// A storage failure is logged and counts as "not seen": the turn runs.
     pub async fn answered(&self, bot: &str, activity: &Activity) -> Option<Answer> {
         let (conversation, id) = delivery(activity)?;
-        let (store, bot, since) = (
-            self.store.clone(),
-            bot.to_owned(),
-            now_millis() - self.window_ms,
-        );
+        let since = now_millis() - self.window_ms;
+        if self.store.quick_reads() {
+            return self
+                .store
+                .answered(bot, &conversation, &id, since)
+                .inspect_err(
+                    |err| tracing::warn!(error = %err, "cannot read de-duplication records"),
+                )
+                .ok()
+                .flatten();
+        }
+        let (store, bot) = (self.store.clone(), bot.to_owned());
         off_thread("read de-duplication records", move || {
             store.answered(&bot, &conversation, &id, since)
         })

@@ -50,6 +50,13 @@ pub trait DedupStore: Send + Sync {
 
     /// Forgets records older than `before_ms`; returns how many.
     fn expire(&self, before_ms: i64) -> Result<usize, StorageError>;
+
+    /// Whether `answered` is quick enough (a local point read that no
+    /// writer holds up) to call on the async executor instead of the
+    /// blocking pool: one thread crossing less per turn.
+    fn quick_reads(&self) -> bool {
+        false
+    }
 }
 
 impl DedupStore for SqliteStorage {
@@ -63,7 +70,7 @@ impl DedupStore for SqliteStorage {
         use rusqlite::OptionalExtension;
         // Cached statements: these run on every channel turn.
         let row: Option<(u16, Option<String>)> = self
-            .conn()
+            .reader()
             .prepare_cached(
                 "SELECT status, body FROM delivered
                  WHERE bot = ?1 AND conversation = ?2 AND activity_id = ?3 AND created >= ?4",
@@ -98,6 +105,9 @@ impl DedupStore for SqliteStorage {
                 rusqlite::params![before_ms],
             )
             .map_err(backend)
+    }
+    fn quick_reads(&self) -> bool {
+        SqliteStorage::quick_reads(self)
     }
 }
 

@@ -1,5 +1,8 @@
 //! The embedded SQLite storage (WAL): one table of items keyed by namespace
-//! and key, each with its eTag. Calls block: use them off the executor.
+//! and key, each with its eTag. Calls block: use them off the executor,
+//! except the point reads that `quick_reads` allows on it (a file database
+//! has read-only connections of their own, which WAL never makes wait for
+//! the writer).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,6 +17,17 @@ use super::{
 
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// Read-only connections to the same file (none for an in-memory
+    /// database, which no other connection can open).
+    readers: Vec<Mutex<Connection>>,
+}
+
+/// WAL pages between automatic checkpoints.
+const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+
+/// How many read-only connections a file database keeps.
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }
 
 /// A SQLite failure as a storage error (shared by the SQLite stores).
@@ -39,7 +53,21 @@ impl SqliteStorage {
             std::fs::create_dir_all(dir).map_err(|e| StorageError::Backend(e.to_string()))?;
         }
         let conn = Connection::open(path).map_err(backend)?;
-        Self::init(conn)
+        let mut storage = Self::init(conn)?;
+        // Opened after the writer made the schema and switched to WAL.
+        for _ in 0..reader_count() {
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(backend)?;
+            reader
+                .busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(backend)?;
+            storage.readers.push(Mutex::new(reader));
+        }
+        Ok(storage)
     }
 
     /// A private in-memory database (tests, `turnbox test`).
@@ -54,6 +82,13 @@ impl SqliteStorage {
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
+        // Every channel turn writes a few rows (`group_commit.rs`): with
+        // checkpoints every 10,000 pages (a WAL of up to ~40 MiB) instead of
+        // SQLite's 1,000, a page rewritten by many turns is copied back to
+        // the database once per checkpoint, not ten times (+6% turns/s in
+        // docs/PERFORMANCE.md's harness).
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(super::transcripts::SCHEMA)
             .map_err(backend)?;
@@ -65,11 +100,32 @@ impl SqliteStorage {
             .map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
         })
     }
 
     pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether point reads through `reader` are quick enough to run on the
+    /// async executor: only with read-only connections, which no writer
+    /// holds up.
+    pub(super) fn quick_reads(&self) -> bool {
+        !self.readers.is_empty()
+    }
+
+    /// A free read-only connection (the writer's when there are none).
+    pub(super) fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        for reader in &self.readers {
+            if let Ok(free) = reader.try_lock() {
+                return free;
+            }
+        }
+        match self.readers.first() {
+            Some(reader) => reader.lock().unwrap_or_else(|p| p.into_inner()),
+            None => self.conn(),
+        }
     }
 }
 
