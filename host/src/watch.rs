@@ -14,7 +14,7 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use crate::registry::BotRegistry;
 
 /// How long the folder must be quiet before changes are acted on.
-pub const DEBOUNCE: Duration = Duration::from_millis(200);
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Keeps the watch alive; dropping it stops watching.
 pub struct FolderWatch {
