@@ -62,6 +62,11 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// The path a turnbox host serves the bot `name` on.
+pub fn bot_path(name: &str) -> String {
+    format!("/api/bots/{name}/messages")
+}
+
 /// A running `turnbox serve`, killed when dropped.
 pub struct HostProcess {
     child: Child,
@@ -82,6 +87,27 @@ impl HostProcess {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()?;
+        Ok(HostProcess { child, port })
+    }
+
+    /// Starts the Bot Framework SDK's echo bot in `bench/botbuilder-js`
+    /// (botbuilder-js on restify, Node.js) on a free port: the comparison.
+    pub fn botbuilder_js() -> anyhow::Result<Self> {
+        let dir = root().join("bench/botbuilder-js");
+        anyhow::ensure!(
+            dir.join("node_modules/botbuilder").is_dir(),
+            "{} has no node_modules: run `npm ci` there (cargo xtask bench does)",
+            dir.display()
+        );
+        let port = free_port()?;
+        let child = Command::new("node")
+            .arg(dir.join("index.js"))
+            .env("PORT", port.to_string())
+            .env("NODE_ENV", "production")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start node (Node.js is needed for the comparison)")?;
         Ok(HostProcess { child, port })
     }
 
@@ -230,8 +256,8 @@ pub struct LoadResult {
 #[derive(Debug, Clone)]
 pub struct Load {
     pub addr: SocketAddr,
-    /// The bots' routes; connection `n` posts to `routes[n % len]`.
-    pub routes: Vec<String>,
+    /// The request paths; connection `n` posts to `paths[n % len]`.
+    pub paths: Vec<String>,
     pub concurrency: usize,
     pub duration: Duration,
     pub expect_replies: bool,
@@ -251,10 +277,7 @@ pub async fn run_load(load: &Load, run: &str) -> anyhow::Result<LoadResult> {
         let load = load.clone();
         let (run, sent) = (run.to_owned(), sent.clone());
         workers.push(tokio::spawn(async move {
-            let path = format!(
-                "/api/bots/{}/messages",
-                load.routes[worker % load.routes.len()]
-            );
+            let path = load.paths[worker % load.paths.len()].clone();
             let conversation = format!("{run}-c{worker}");
             let mut micros = Vec::with_capacity(1 << 16);
             let mut failed = 0u64;

@@ -4,6 +4,9 @@
 //! ROUTE for SECONDS, and the figures are printed.
 //!
 //!   target/release/bench-load PORT [CONCURRENCY [SECONDS [ROUTE [SERVICE_URL]]]]
+//!
+//! ROUTE is a bot's name on a turnbox host (`bot`) or a path starting with
+//! `/` (`/api/messages` of any Bot Framework bot).
 
 use std::time::Duration;
 
@@ -21,7 +24,12 @@ async fn main() -> anyhow::Result<()> {
     let result = run_load(
         &Load {
             addr: ([127, 0, 0, 1], port).into(),
-            routes: vec![route],
+            // A bot's name, or a whole path (another server's `/api/messages`).
+            paths: vec![if route.starts_with('/') {
+                route
+            } else {
+                turnbox_bench::bot_path(&route)
+            }],
             concurrency,
             duration: Duration::from_secs_f64(seconds),
             expect_replies: service_url.is_none(),

@@ -8,6 +8,8 @@
 //! 3. the native floor: the same host and ingress with the echo written in
 //!    Rust in the host (`[instances] policy = "native-echo"`), and the ratio;
 //!    pooled instances too, for reference;
+//!    and the Bot Framework SDK's echo bot (botbuilder-js 4.23 on restify,
+//!    `bench/botbuilder-js`) under the same load, both modes;
 //! 4. throughput against concurrency, wasm and native, drawn as an SVG;
 //! 5. hot-reload latency: the bot file replaced 20 times, alternating two
 //!    bots, from the rename to the first reply of the new version;
@@ -20,7 +22,7 @@
 //! prints a summary.
 //!
 //!   cargo xtask bench            # or, with a release build at hand:
-//!   target/release/bench-suite [--seconds N] [--only throughput|curve|reload|density]
+//!   target/release/bench-suite [--seconds N] [--only throughput|sdk|curve|reload|density]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -82,7 +84,7 @@ fn load(
 ) -> Load {
     Load {
         addr: host.addr(),
-        routes: vec!["bot".into()],
+        paths: vec![bot_path("bot")],
         concurrency,
         duration: Duration::from_secs_f64(seconds),
         expect_replies,
@@ -152,6 +154,62 @@ async fn throughput(seconds: f64, connector: &FastConnector) -> anyhow::Result<V
     );
     rows.insert("wasm_over_native".into(), ratios);
     Ok(Value::Object(rows))
+}
+
+/// The Bot Framework SDK's echo bot (botbuilder-js on restify) under the
+/// same load, both modes, and how many times as many turns turnbox's
+/// wasm-fresh echo served.
+async fn botbuilder_js(
+    seconds: f64,
+    connector: &FastConnector,
+    turnbox: Option<&Value>,
+) -> anyhow::Result<Value> {
+    println!("the Bot Framework SDK, {CONCURRENCY} connections, {seconds} s each:");
+    let sdk = HostProcess::botbuilder_js()?;
+    sdk.wait_ready(Instant::now()).await?;
+    let load = |expect_replies: bool, service_url: &str| Load {
+        addr: sdk.addr(),
+        paths: vec!["/api/messages".into()],
+        concurrency: CONCURRENCY,
+        duration: Duration::from_secs_f64(seconds),
+        expect_replies,
+        service_url: service_url.to_owned(),
+        max_turns: None,
+    };
+    let expect = measure(
+        &load(true, "http://127.0.0.1:9/"),
+        "botbuilder-js expectReplies",
+    )
+    .await?;
+    let before = connector.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let normal = measure(
+        &load(false, &connector.service_url()),
+        "botbuilder-js normal (connector stand-in)",
+    )
+    .await?;
+    let replies = connector.calls.load(std::sync::atomic::Ordering::Relaxed) - before;
+    anyhow::ensure!(
+        replies >= normal.turns as u64,
+        "botbuilder-js: {} turns answered but only {replies} replies reached the connector",
+        normal.turns
+    );
+    let mut row = json!({"expect_replies": expect, "normal": normal});
+    if let Some(turnbox) = turnbox {
+        let times = |mode: &str| {
+            turnbox["wasm-fresh"][mode]["turns_per_second"]
+                .as_f64()
+                .unwrap_or(0.0)
+                / row[mode]["turns_per_second"].as_f64().unwrap_or(f64::NAN)
+        };
+        let ratios = json!({"expect_replies": times("expect_replies"), "normal": times("normal")});
+        println!(
+            "  turnbox wasm-fresh / botbuilder-js: {:.1}× (expectReplies), {:.1}× (normal)",
+            ratios["expect_replies"].as_f64().unwrap_or(0.0),
+            ratios["normal"].as_f64().unwrap_or(0.0)
+        );
+        row["turnbox_over_sdk"] = ratios;
+    }
+    Ok(row)
 }
 
 /// 4: turns/s against concurrency, wasm (fresh) and native.
@@ -265,7 +323,7 @@ async fn density(connections: usize) -> anyhow::Result<Value> {
     let result = run_load(
         &Load {
             addr: host.addr(),
-            routes: routes.clone(),
+            paths: routes.iter().map(|route| bot_path(route)).collect(),
             concurrency: connections,
             duration: Duration::from_secs(600),
             expect_replies: true,
@@ -446,18 +504,20 @@ async fn main() -> anyhow::Result<()> {
             Some("curve") => drop(curve((seconds / 3.0).max(1.0)).await?),
             Some("reload") => drop(reload().await?),
             Some("density") => drop(density(CONCURRENCY).await?),
-            other => anyhow::bail!("--only throughput|curve|reload|density, not {other:?}"),
+            Some("sdk") => drop(botbuilder_js(seconds, &connector, None).await?),
+            other => anyhow::bail!("--only throughput|sdk|curve|reload|density, not {other:?}"),
         }
         return Ok(());
     }
     let throughput = throughput(seconds, &connector).await?;
+    let sdk = botbuilder_js(seconds, &connector, Some(&throughput)).await?;
     let curve = curve((seconds / 3.0).max(1.0)).await?;
     let reload = reload().await?;
     let density = density(CONCURRENCY).await?;
     let report = json!({
         "benchmark": "suite", "profile": profile, "machine": machine(),
         "measured_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        "seconds": seconds, "throughput": throughput, "curve": curve, "reload": reload, "density": density,
+        "seconds": seconds, "throughput": throughput, "botbuilder_js": sdk, "curve": curve, "reload": reload, "density": density,
     });
     let results = root().join("bench/results");
     std::fs::create_dir_all(&results)?;

@@ -51,6 +51,13 @@ fn main() -> Result<()> {
                 ]);
                 c
             })?;
+            // The Bot Framework SDK's echo bot, the comparison in the suite.
+            run({
+                let mut c = Command::new("npm");
+                c.args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(root.join("bench/botbuilder-js"));
+                c
+            })?;
             let release = root.join("target/release");
             // The sandbox cost per turn, then everything over HTTP.
             run({
