@@ -237,6 +237,17 @@ pub fn dedup_conformance(db: &dyn Database) {
     assert_eq!(db.answered("bot", "c", "a1", 0).unwrap(), Some(failed));
     assert_eq!(db.expire(later).unwrap(), 1);
     assert_eq!(db.answered("bot", "c", "a1", 0).unwrap(), None);
+    // Expiry forgets only what is older than the window, all of it.
+    for id in ["b1", "b2", "b3"] {
+        db.record("bot", "c", id, &answer).unwrap();
+    }
+    assert_eq!(db.expire(super::now_millis() - 60_000).unwrap(), 0);
+    for id in ["b1", "b2", "b3"] {
+        assert!(db.answered("bot", "c", id, 0).unwrap().is_some());
+    }
+    assert_eq!(db.expire(later).unwrap(), 3);
+    assert_eq!(db.expire(later).unwrap(), 0);
+    assert_eq!(db.answered("bot", "c", "b3", 0).unwrap(), None);
 }
 
 /// Transcripts (paged, in order, lossless) and conversation references.
