@@ -77,6 +77,7 @@ async fn echo_host(manifest: Option<&str>) -> anyhow::Result<(HostProcess, Scrat
 
 fn load(
     host: &HostProcess,
+    path: &str,
     concurrency: usize,
     seconds: f64,
     expect_replies: bool,
@@ -84,7 +85,7 @@ fn load(
 ) -> Load {
     Load {
         addr: host.addr(),
-        paths: vec![bot_path("bot")],
+        paths: vec![path.to_owned()],
         concurrency,
         duration: Duration::from_secs_f64(seconds),
         expect_replies,
@@ -106,6 +107,49 @@ async fn measure(load: &Load, label: &str) -> anyhow::Result<LoadResult> {
     Ok(result)
 }
 
+/// `expectReplies`, then normal mode against the connector stand-in (the
+/// run fails unless every answered turn's reply reached it), on `path`.
+async fn both_modes(
+    server: &HostProcess,
+    path: &str,
+    seconds: f64,
+    connector: &FastConnector,
+    name: &str,
+) -> anyhow::Result<Value> {
+    let expect = measure(
+        &load(
+            server,
+            path,
+            CONCURRENCY,
+            seconds,
+            true,
+            "http://127.0.0.1:9/",
+        ),
+        &format!("{name} expectReplies"),
+    )
+    .await?;
+    let before = connector.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let normal = measure(
+        &load(
+            server,
+            path,
+            CONCURRENCY,
+            seconds,
+            false,
+            &connector.service_url(),
+        ),
+        &format!("{name} normal (connector stand-in)"),
+    )
+    .await?;
+    let replies = connector.calls.load(std::sync::atomic::Ordering::Relaxed) - before;
+    anyhow::ensure!(
+        replies >= normal.turns as u64,
+        "{name}: {} turns answered but only {replies} replies reached the connector",
+        normal.turns
+    );
+    Ok(json!({"expect_replies": expect, "normal": normal}))
+}
+
 /// 1–3: expectReplies and normal mode, wasm (fresh and pooled) and native.
 async fn throughput(seconds: f64, connector: &FastConnector) -> anyhow::Result<Value> {
     println!("throughput, {CONCURRENCY} connections, {seconds} s each:");
@@ -116,27 +160,8 @@ async fn throughput(seconds: f64, connector: &FastConnector) -> anyhow::Result<V
         ("native", Some(NATIVE)),
     ] {
         let (host, _scratch) = echo_host(manifest).await?;
-        let expect = measure(
-            &load(&host, CONCURRENCY, seconds, true, "http://127.0.0.1:9/"),
-            &format!("{name} expectReplies"),
-        )
-        .await?;
-        let before = connector.calls.load(std::sync::atomic::Ordering::Relaxed);
-        let normal = measure(
-            &load(&host, CONCURRENCY, seconds, false, &connector.service_url()),
-            &format!("{name} normal (connector stand-in)"),
-        )
-        .await?;
-        let replies = connector.calls.load(std::sync::atomic::Ordering::Relaxed) - before;
-        anyhow::ensure!(
-            replies >= normal.turns as u64,
-            "{name}: {} turns answered but only {replies} replies reached the connector",
-            normal.turns
-        );
-        rows.insert(
-            name.into(),
-            json!({"expect_replies": expect, "normal": normal}),
-        );
+        let row = both_modes(&host, &bot_path("bot"), seconds, connector, name).await?;
+        rows.insert(name.into(), row);
     }
     let ratio = |mode: &str| {
         rows["wasm-fresh"][mode]["turns_per_second"]
@@ -167,33 +192,7 @@ async fn botbuilder_js(
     println!("the Bot Framework SDK, {CONCURRENCY} connections, {seconds} s each:");
     let sdk = HostProcess::botbuilder_js()?;
     sdk.wait_ready(Instant::now()).await?;
-    let load = |expect_replies: bool, service_url: &str| Load {
-        addr: sdk.addr(),
-        paths: vec!["/api/messages".into()],
-        concurrency: CONCURRENCY,
-        duration: Duration::from_secs_f64(seconds),
-        expect_replies,
-        service_url: service_url.to_owned(),
-        max_turns: None,
-    };
-    let expect = measure(
-        &load(true, "http://127.0.0.1:9/"),
-        "botbuilder-js expectReplies",
-    )
-    .await?;
-    let before = connector.calls.load(std::sync::atomic::Ordering::Relaxed);
-    let normal = measure(
-        &load(false, &connector.service_url()),
-        "botbuilder-js normal (connector stand-in)",
-    )
-    .await?;
-    let replies = connector.calls.load(std::sync::atomic::Ordering::Relaxed) - before;
-    anyhow::ensure!(
-        replies >= normal.turns as u64,
-        "botbuilder-js: {} turns answered but only {replies} replies reached the connector",
-        normal.turns
-    );
-    let mut row = json!({"expect_replies": expect, "normal": normal});
+    let mut row = both_modes(&sdk, "/api/messages", seconds, connector, "botbuilder-js").await?;
     if let Some(turnbox) = turnbox {
         let times = |mode: &str| {
             turnbox["wasm-fresh"][mode]["turns_per_second"]
@@ -221,7 +220,14 @@ async fn curve(seconds: f64) -> anyhow::Result<Value> {
         let mut points = Vec::new();
         for concurrency in CURVE {
             let result = measure(
-                &load(&host, concurrency, seconds, true, "http://127.0.0.1:9/"),
+                &load(
+                    &host,
+                    &bot_path("bot"),
+                    concurrency,
+                    seconds,
+                    true,
+                    "http://127.0.0.1:9/",
+                ),
                 &format!("{name} ×{concurrency}"),
             )
             .await?;
