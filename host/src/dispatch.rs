@@ -141,7 +141,7 @@ pub async fn dispatch(
         if let Some(dedup) = dedup {
             let recorded = Answer {
                 status: answer.status,
-                body: answer.body.clone(),
+                body: answer.body.as_ref().map(|body| body.to_string()),
             };
             dedup.record(&slot.name, &activity, recorded).await;
         }

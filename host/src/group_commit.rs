@@ -114,7 +114,7 @@ mod tests {
             turns.push(tokio::spawn(async move {
                 let answer = Answer {
                     status: 200,
-                    body: Some(json!({"n": n})),
+                    body: Some(json!({"n": n}).to_string()),
                 };
                 committer
                     .commit(TurnRecord::Delivered {
@@ -130,7 +130,7 @@ mod tests {
             turn.await.unwrap().unwrap();
             // Answered means committed.
             let found = store.answered("b", "c", &format!("a{n}"), 0).unwrap();
-            assert_eq!(found.unwrap().body, Some(json!({"n": n})));
+            assert_eq!(found.unwrap().body, Some(json!({"n": n}).to_string()));
         }
         for n in 0..50 {
             committer.submit(TurnRecord::Reference {

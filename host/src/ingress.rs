@@ -480,23 +480,46 @@ async fn take_turn(
 /// `expectReplies`, the bot's invoke response (501 without one), else 200.
 pub fn turn_answer(activity: &Activity, outcome: &TurnOutcome) -> Answer {
     if activity.expects_replies() {
-        return Answer {
-            status: 200,
-            body: Some(json!({"activities": outcome.buffered_replies})),
+        /// `ExpectedReplies`, serialized straight from the activities.
+        #[derive(serde::Serialize)]
+        struct ExpectedReplies<'a> {
+            activities: &'a [Activity],
+        }
+        let replies = ExpectedReplies {
+            activities: &outcome.buffered_replies,
+        };
+        return match serde_json::to_string(&replies) {
+            Ok(body) => Answer {
+                status: 200,
+                body: Some(body),
+            },
+            Err(err) => {
+                tracing::error!(error = %err, "cannot serialize the replies");
+                Answer {
+                    status: 500,
+                    body: Some(
+                        json!({"error": {"code": "InternalError", "message": "cannot serialize the replies"}})
+                            .to_string(),
+                    ),
+                }
+            }
         };
     }
     if activity.kind() == names::INVOKE {
         return match &outcome.invoke_response {
             Some(response) => Answer {
                 status: response.status,
-                body: response.body.clone(),
+                body: response.body.as_ref().map(|body| body.to_string()),
             },
             None => Answer {
                 status: 501,
-                body: Some(json!({"error": {
-                    "code": "NotImplemented",
-                    "message": "the bot gave no response to this invoke",
-                }})),
+                body: Some(
+                    json!({"error": {
+                        "code": "NotImplemented",
+                        "message": "the bot gave no response to this invoke",
+                    }})
+                    .to_string(),
+                ),
             },
         };
     }
@@ -509,7 +532,15 @@ pub fn turn_answer(activity: &Activity, outcome: &TurnOutcome) -> Answer {
 fn answer_response(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match answer.body {
-        Some(body) => (status, axum::Json(body)).into_response(),
+        Some(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
         None => status.into_response(),
     }
 }

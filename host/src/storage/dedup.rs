@@ -3,8 +3,6 @@
 //! an activity they got no answer to in time; the ingress answers such a
 //! duplicate with the first answer instead of running the turn again.
 
-use serde_json::Value;
-
 use super::sqlite::backend;
 use super::{SqliteStorage, StorageError, now_millis};
 
@@ -25,7 +23,9 @@ CREATE INDEX IF NOT EXISTS delivered_created ON delivered (created);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub status: u16,
-    pub body: Option<Value>,
+    /// The body as JSON text, serialized once: the same bytes are sent and
+    /// recorded.
+    pub body: Option<String>,
 }
 
 /// Where delivered activities are remembered.
@@ -82,10 +82,7 @@ impl DedupStore for SqliteStorage {
             )
             .optional()
             .map_err(backend)?;
-        Ok(row.map(|(status, body)| Answer {
-            status,
-            body: body.and_then(|text| serde_json::from_str(&text).ok()),
-        }))
+        Ok(row.map(|(status, body)| Answer { status, body }))
     }
 
     fn record(
@@ -131,7 +128,7 @@ pub(super) fn record_delivery(
         conversation,
         activity_id,
         answer.status,
-        answer.body.as_ref().map(Value::to_string),
+        answer.body.as_deref(),
         now_millis()
     ])
     .map_err(backend)?;

@@ -661,7 +661,7 @@ impl DedupStore for PgStorage {
             let body: Option<String> = row.get(1);
             Answer {
                 status: u16::try_from(status).unwrap_or(500),
-                body: body.and_then(|text| serde_json::from_str(&text).ok()),
+                body,
             }
         }))
     }
@@ -721,7 +721,7 @@ fn record_delivery(
                 &conversation,
                 &activity_id,
                 &i32::from(answer.status),
-                &answer.body.as_ref().map(Value::to_string),
+                &answer.body.as_deref(),
                 &now_millis(),
             ],
         )

@@ -217,7 +217,7 @@ pub fn timers_conformance(store: &dyn Database) {
 pub fn dedup_conformance(db: &dyn Database) {
     let answer = Answer {
         status: 200,
-        body: Some(json!({"activities": [{"text": "Count: 1"}]})),
+        body: Some(json!({"activities": [{"text": "Count: 1"}]}).to_string()),
     };
     db.record("bot", "c", "a1", &answer).unwrap();
     assert_eq!(
