@@ -111,6 +111,41 @@ impl HostProcess {
         Ok(HostProcess { child, port })
     }
 
+    /// Starts the Bot Framework SDK's echo bot in Python
+    /// (`bench/botbuilder-python`: botbuilder-python on aiohttp) on a free
+    /// port, from the virtual environment `cargo xtask bench` makes there.
+    pub fn botbuilder_python() -> anyhow::Result<Self> {
+        let dir = root().join("bench/botbuilder-python");
+        let python = dir.join(".venv/bin/python");
+        anyhow::ensure!(
+            python.is_file(),
+            "{} is missing: make the virtual environment (cargo xtask bench does)",
+            python.display()
+        );
+        let port = free_port()?;
+        let child = Command::new(python)
+            .arg(dir.join("app.py"))
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(HostProcess { child, port })
+    }
+
+    /// Starts `bench-ceiling` (a bare hyper server that answers every
+    /// request at once, built beside this binary) on a free port: what any
+    /// HTTP server can serve on this machine under the same load.
+    pub fn ceiling() -> anyhow::Result<Self> {
+        let binary = turnbox_binary()?.with_file_name("bench-ceiling");
+        let port = free_port()?;
+        let child = Command::new(&binary)
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        Ok(HostProcess { child, port })
+    }
+
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
@@ -131,6 +166,11 @@ impl HostProcess {
         }
     }
 
+    /// CPU time the process has used so far (user and system), in seconds.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        cpu_seconds(&format!("/proc/{}/stat", self.pid()))
+    }
+
     /// Resident memory (VmRSS), in bytes.
     pub fn resident_bytes(&self) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
@@ -149,6 +189,24 @@ impl Drop for HostProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// User and system CPU seconds from a `/proc/…/stat` file (clock ticks of
+/// 1/100 s, as on every Linux this runs on).
+pub fn cpu_seconds(stat_file: &str) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(stat_file)?;
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("no command name in stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |n: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(n).context("short stat")?.parse::<f64>()?)
+    };
+    // utime and stime are fields 14 and 15, so 11 and 12 after the name.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// One HTTP/1.1 keep-alive connection, requests written and answers read by
@@ -264,10 +322,13 @@ pub struct Load {
     pub service_url: String,
     /// Stops after this many turns in all, if set.
     pub max_turns: Option<u64>,
+    /// GETs the paths instead of posting activities: HTTP alone, no turn.
+    pub get_only: bool,
 }
 
 /// Runs `load`: each connection posts one conversation's turns back to
-/// back; every answer must be 200 (others count as failed).
+/// back; every answer must be 2xx (others count as failed; the Python SDK
+/// answers a turn in normal mode with 201).
 pub async fn run_load(load: &Load, run: &str) -> anyhow::Result<LoadResult> {
     let sent = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -298,8 +359,13 @@ pub async fn run_load(load: &Load, run: &str) -> anyhow::Result<LoadResult> {
                     load.expect_replies,
                 );
                 let begun = Instant::now();
-                match connection.call("POST", &path, Some(&body)).await {
-                    Ok((200, _)) => micros.push(begun.elapsed().as_secs_f64() * 1e6),
+                let call = if load.get_only {
+                    connection.call("GET", &path, None).await
+                } else {
+                    connection.call("POST", &path, Some(&body)).await
+                };
+                match call {
+                    Ok((200..=299, _)) => micros.push(begun.elapsed().as_secs_f64() * 1e6),
                     Ok(_) => failed += 1,
                     Err(_) => {
                         failed += 1;
@@ -338,8 +404,13 @@ pub struct FastConnector {
 
 impl FastConnector {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_on(0).await
+    }
+
+    /// The same on loopback port `port` (0: a free one).
+    pub async fn start_on(port: u16) -> anyhow::Result<Self> {
         use hyper::service::service_fn;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let calls = Arc::new(AtomicU64::new(0));
         let counted = calls.clone();

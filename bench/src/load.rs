@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
             expect_replies: service_url.is_none(),
             service_url: service_url.unwrap_or_else(|| "http://127.0.0.1:9/".into()),
             max_turns: None,
+            get_only: false,
         },
         // Activity ids unique to this run: a second run against the same
         // host must not re-send the first run's ids, which the host would

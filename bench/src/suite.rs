@@ -9,7 +9,11 @@
 //!    Rust in the host (`[instances] policy = "native-echo"`), and the ratio;
 //!    pooled instances too, for reference;
 //!    and the Bot Framework SDK's echo bot (botbuilder-js 4.23 on restify,
-//!    `bench/botbuilder-js`) under the same load, both modes;
+//!    `bench/botbuilder-js`; botbuilder-python 4.17 on aiohttp,
+//!    `bench/botbuilder-python`) under the same load, both modes;
+//!    where a turn's time goes: the same load on a bare hyper server, on
+//!    turnbox's `/healthz`, on the native echo without and with
+//!    de-duplication and on the wasm echo, with the CPU per answer;
 //! 4. throughput against concurrency, wasm and native, drawn as an SVG;
 //! 5. hot-reload latency: the bot file replaced 20 times, alternating two
 //!    bots, from the rename to the first reply of the new version;
@@ -22,7 +26,7 @@
 //! prints a summary.
 //!
 //!   cargo xtask bench            # or, with a release build at hand:
-//!   target/release/bench-suite [--seconds N] [--only throughput|sdk|curve|reload|density]
+//!   target/release/bench-suite [--seconds N] [--only throughput|sdk|costs|curve|reload|density]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -64,13 +68,16 @@ impl Drop for Scratch {
 }
 
 /// A host serving the Rust echo bot as `bot`, with `manifest` if any.
-async fn echo_host(manifest: Option<&str>) -> anyhow::Result<(HostProcess, Scratch)> {
+async fn echo_host(
+    manifest: Option<&str>,
+    extra: &[&str],
+) -> anyhow::Result<(HostProcess, Scratch)> {
     let scratch = Scratch::new("echo")?;
     std::fs::copy(guest("rust-echo")?, scratch.bots().join("bot.wasm"))?;
     if let Some(manifest) = manifest {
         std::fs::write(scratch.bots().join("bot.toml"), manifest)?;
     }
-    let host = HostProcess::start(&scratch.bots(), &scratch.data(), &[])?;
+    let host = HostProcess::start(&scratch.bots(), &scratch.data(), extra)?;
     host.wait_ready(Instant::now()).await?;
     Ok((host, scratch))
 }
@@ -91,6 +98,7 @@ fn load(
         expect_replies,
         service_url: service_url.to_owned(),
         max_turns: None,
+        get_only: false,
     }
 }
 
@@ -159,7 +167,7 @@ async fn throughput(seconds: f64, connector: &FastConnector) -> anyhow::Result<V
         ("wasm-pooled", Some(POOLED)),
         ("native", Some(NATIVE)),
     ] {
-        let (host, _scratch) = echo_host(manifest).await?;
+        let (host, _scratch) = echo_host(manifest, &[]).await?;
         let row = both_modes(&host, &bot_path("bot"), seconds, connector, name).await?;
         rows.insert(name.into(), row);
     }
@@ -181,18 +189,35 @@ async fn throughput(seconds: f64, connector: &FastConnector) -> anyhow::Result<V
     Ok(Value::Object(rows))
 }
 
-/// The Bot Framework SDK's echo bot (botbuilder-js on restify) under the
-/// same load, both modes, and how many times as many turns turnbox's
-/// wasm-fresh echo served.
-async fn botbuilder_js(
+/// How a server under test is started.
+type StartServer = fn() -> anyhow::Result<HostProcess>;
+
+/// The Bot Framework SDK's echo bot in JavaScript (botbuilder-js on
+/// restify) and in Python (botbuilder-python on aiohttp) under the same
+/// load, both modes, and how many times as many turns turnbox's wasm-fresh
+/// echo served.
+async fn bot_framework_sdks(
     seconds: f64,
     connector: &FastConnector,
     turnbox: Option<&Value>,
 ) -> anyhow::Result<Value> {
     println!("the Bot Framework SDK, {CONCURRENCY} connections, {seconds} s each:");
-    let sdk = HostProcess::botbuilder_js()?;
-    sdk.wait_ready(Instant::now()).await?;
-    let mut row = both_modes(&sdk, "/api/messages", seconds, connector, "botbuilder-js").await?;
+    let mut rows = serde_json::Map::new();
+    let starts: [(&str, StartServer); 2] = [
+        ("botbuilder-js", HostProcess::botbuilder_js),
+        ("botbuilder-python", HostProcess::botbuilder_python),
+    ];
+    for (name, start) in starts {
+        let sdk = start()?;
+        sdk.wait_ready(Instant::now()).await?;
+        let row = both_modes(&sdk, "/api/messages", seconds, connector, name).await?;
+        rows.insert(name.into(), compared(row, name, turnbox));
+    }
+    Ok(Value::Object(rows))
+}
+
+/// `row` with turnbox's ratio to it, if turnbox was measured.
+fn compared(mut row: Value, name: &str, turnbox: Option<&Value>) -> Value {
     if let Some(turnbox) = turnbox {
         let times = |mode: &str| {
             turnbox["wasm-fresh"][mode]["turns_per_second"]
@@ -202,13 +227,96 @@ async fn botbuilder_js(
         };
         let ratios = json!({"expect_replies": times("expect_replies"), "normal": times("normal")});
         println!(
-            "  turnbox wasm-fresh / botbuilder-js: {:.1}× (expectReplies), {:.1}× (normal)",
+            "  turnbox wasm-fresh / {name}: {:.1}× (expectReplies), {:.1}× (normal)",
             ratios["expect_replies"].as_f64().unwrap_or(0.0),
             ratios["normal"].as_f64().unwrap_or(0.0)
         );
         row["turnbox_over_sdk"] = ratios;
     }
-    Ok(row)
+    row
+}
+
+/// Where a turn's time goes: the same load (`expectReplies`, 32
+/// connections) on servers that each do a little more than the one before,
+/// from a bare hyper server to the wasm echo, in one run; with the CPU
+/// each server process and the load generator spent per answer.
+async fn costs(seconds: f64) -> anyhow::Result<Value> {
+    println!(
+        "where a turn's time goes, expectReplies, {CONCURRENCY} connections, {seconds} s each:"
+    );
+    let mut rows = Vec::new();
+    let steps: [(&str, &str); 5] = [
+        ("bare hyper server (no routing, JSON or storage)", "ceiling"),
+        ("turnbox GET /healthz (its HTTP stack, no turn)", "healthz"),
+        ("turnbox native echo, de-duplication off", "native-nodedup"),
+        ("turnbox native echo (the native floor)", "native"),
+        ("turnbox wasm echo, fresh instance", "wasm-fresh"),
+    ];
+    for (label, name) in steps {
+        let (server, _scratch) = match name {
+            "ceiling" => {
+                let server = HostProcess::ceiling()?;
+                server.wait_ready(Instant::now()).await?;
+                (server, None)
+            }
+            "native-nodedup" => {
+                let (host, scratch) =
+                    echo_host(Some(NATIVE), &["--dedup-window-secs", "0"]).await?;
+                (host, Some(scratch))
+            }
+            "native" => {
+                let (host, scratch) = echo_host(Some(NATIVE), &[]).await?;
+                (host, Some(scratch))
+            }
+            _ => {
+                let (host, scratch) = echo_host(None, &[]).await?;
+                (host, Some(scratch))
+            }
+        };
+        let mut run = load(
+            &server,
+            &bot_path("bot"),
+            CONCURRENCY,
+            seconds,
+            true,
+            "http://127.0.0.1:9/",
+        );
+        if name == "healthz" {
+            run.paths = vec!["/healthz".into()];
+            run.get_only = true;
+        }
+        let mut warm = run.clone();
+        warm.duration = Duration::from_secs(1);
+        run_load(&warm, &format!("{name}-warm")).await?;
+        let (server_before, generator_before) =
+            (server.cpu_seconds()?, cpu_seconds("/proc/self/stat")?);
+        let result = run_load(&run, name).await?;
+        let (server_cpu, generator_cpu) = (
+            server.cpu_seconds()? - server_before,
+            cpu_seconds("/proc/self/stat")? - generator_before,
+        );
+        anyhow::ensure!(
+            result.failed == 0,
+            "{name}: {} requests failed",
+            result.failed
+        );
+        let per_answer = |cpu: f64| cpu * 1e6 / result.turns.max(1) as f64;
+        println!(
+            "  {label:<50} {:>8.0} /s  p50 {:>5.2} ms  server {:>4.0} µs CPU/answer ({:.2} cores), load generator {:>3.0} µs",
+            result.turns_per_second,
+            result.p50_ms,
+            per_answer(server_cpu),
+            server_cpu / result.seconds,
+            per_answer(generator_cpu)
+        );
+        rows.push(json!({
+            "step": name, "what": label, "result": result,
+            "server_cpu_us_per_answer": per_answer(server_cpu),
+            "server_cores": server_cpu / result.seconds,
+            "load_generator_cpu_us_per_answer": per_answer(generator_cpu),
+        }));
+    }
+    Ok(Value::Array(rows))
 }
 
 /// 4: turns/s against concurrency, wasm (fresh) and native.
@@ -216,7 +324,7 @@ async fn curve(seconds: f64) -> anyhow::Result<Value> {
     println!("throughput against concurrency, expectReplies, {seconds} s each:");
     let mut series = serde_json::Map::new();
     for (name, manifest) in [("wasm-fresh", None), ("native", Some(NATIVE))] {
-        let (host, _scratch) = echo_host(manifest).await?;
+        let (host, _scratch) = echo_host(manifest, &[]).await?;
         let mut points = Vec::new();
         for concurrency in CURVE {
             let result = measure(
@@ -335,6 +443,7 @@ async fn density(connections: usize) -> anyhow::Result<Value> {
             expect_replies: true,
             service_url: "http://127.0.0.1:9/".into(),
             max_turns: Some(DENSITY_TURNS),
+            get_only: false,
         },
         "density",
     )
@@ -510,20 +619,24 @@ async fn main() -> anyhow::Result<()> {
             Some("curve") => drop(curve((seconds / 3.0).max(1.0)).await?),
             Some("reload") => drop(reload().await?),
             Some("density") => drop(density(CONCURRENCY).await?),
-            Some("sdk") => drop(botbuilder_js(seconds, &connector, None).await?),
-            other => anyhow::bail!("--only throughput|sdk|curve|reload|density, not {other:?}"),
+            Some("sdk") => drop(bot_framework_sdks(seconds, &connector, None).await?),
+            Some("costs") => drop(costs(seconds).await?),
+            other => {
+                anyhow::bail!("--only throughput|sdk|costs|curve|reload|density, not {other:?}")
+            }
         }
         return Ok(());
     }
     let throughput = throughput(seconds, &connector).await?;
-    let sdk = botbuilder_js(seconds, &connector, Some(&throughput)).await?;
+    let sdks = bot_framework_sdks(seconds, &connector, Some(&throughput)).await?;
+    let costs = costs(seconds).await?;
     let curve = curve((seconds / 3.0).max(1.0)).await?;
     let reload = reload().await?;
     let density = density(CONCURRENCY).await?;
     let report = json!({
         "benchmark": "suite", "profile": profile, "machine": machine(),
         "measured_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        "seconds": seconds, "throughput": throughput, "botbuilder_js": sdk, "curve": curve, "reload": reload, "density": density,
+        "seconds": seconds, "throughput": throughput, "bot_framework_sdks": sdks, "costs": costs, "curve": curve, "reload": reload, "density": density,
     });
     let results = root().join("bench/results");
     std::fs::create_dir_all(&results)?;

@@ -58,6 +58,27 @@ fn main() -> Result<()> {
                     .current_dir(root.join("bench/botbuilder-js"));
                 c
             })?;
+            // And its Python edition, in a virtual environment of its own.
+            let python = root.join("bench/botbuilder-python");
+            if !python.join(".venv/bin/python").is_file() {
+                run({
+                    let mut c = Command::new("python3");
+                    c.args(["-m", "venv", ".venv"]).current_dir(&python);
+                    c
+                })?;
+            }
+            run({
+                let mut c = Command::new(python.join(".venv/bin/pip"));
+                c.args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                    "requirements.txt",
+                ])
+                .current_dir(&python);
+                c
+            })?;
             let release = root.join("target/release");
             // The sandbox cost per turn, then everything over HTTP.
             run({
