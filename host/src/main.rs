@@ -15,12 +15,6 @@ use turnbox::config::{DEFAULT_MAX_BODY_BYTES, ServeConfig, TurnLimits};
 use turnbox::connector::ServiceUrlPolicy;
 use turnbox::manifest::{AppType, BotDefaults, Credentials, Secret};
 
-/// mimalloc instead of glibc's malloc: a turn allocates and frees many
-/// small objects on several threads (HTTP, JSON, the group commit), where
-/// glibc's arenas cost ~10% of the host's CPU (docs/PERFORMANCE.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "turnbox",
