@@ -77,16 +77,28 @@ impl HostProcess {
     /// Starts the host on a free port with `bots` and `data`, logging
     /// warnings only.
     pub fn start(bots: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn(|port| {
+            let mut command = Command::new(turnbox_binary()?);
+            command
+                .args(["serve", "--port", &port.to_string(), "--bots"])
+                .arg(bots)
+                .arg("--data")
+                .arg(data)
+                .args(extra)
+                .env("RUST_LOG", "warn");
+            Ok(command)
+        })
+    }
+
+    /// Spawns the server `command` builds for a free port, its output
+    /// discarded (errors go to stderr).
+    fn spawn(command: impl FnOnce(u16) -> anyhow::Result<Command>) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let child = Command::new(turnbox_binary()?)
-            .args(["serve", "--port", &port.to_string(), "--bots"])
-            .arg(bots)
-            .arg("--data")
-            .arg(data)
-            .args(extra)
-            .env("RUST_LOG", "warn")
+        let mut command = command(port)?;
+        let child = command
             .stdout(Stdio::null())
-            .spawn()?;
+            .spawn()
+            .with_context(|| format!("cannot start {:?}", command.get_program()))?;
         Ok(HostProcess { child, port })
     }
 
@@ -99,16 +111,15 @@ impl HostProcess {
             "{} has no node_modules: run `npm ci` there (cargo xtask bench does)",
             dir.display()
         );
-        let port = free_port()?;
-        let child = Command::new("node")
-            .arg(dir.join("index.js"))
-            .env("PORT", port.to_string())
-            .env("NODE_ENV", "production")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start node (Node.js is needed for the comparison)")?;
-        Ok(HostProcess { child, port })
+        Self::spawn(|port| {
+            let mut command = Command::new("node");
+            command
+                .arg(dir.join("index.js"))
+                .env("PORT", port.to_string())
+                .env("NODE_ENV", "production")
+                .stderr(Stdio::null());
+            Ok(command)
+        })
     }
 
     /// Starts the Bot Framework SDK's echo bot in Python
@@ -122,28 +133,25 @@ impl HostProcess {
             "{} is missing: make the virtual environment (cargo xtask bench does)",
             python.display()
         );
-        let port = free_port()?;
-        let child = Command::new(python)
-            .arg(dir.join("app.py"))
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Ok(HostProcess { child, port })
+        Self::spawn(|port| {
+            let mut command = Command::new(python);
+            command
+                .arg(dir.join("app.py"))
+                .env("PORT", port.to_string())
+                .stderr(Stdio::null());
+            Ok(command)
+        })
     }
 
     /// Starts `bench-ceiling` (a bare hyper server that answers every
     /// request at once, built beside this binary) on a free port: what any
     /// HTTP server can serve on this machine under the same load.
     pub fn ceiling() -> anyhow::Result<Self> {
-        let binary = turnbox_binary()?.with_file_name("bench-ceiling");
-        let port = free_port()?;
-        let child = Command::new(&binary)
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        Ok(HostProcess { child, port })
+        Self::spawn(|port| {
+            let mut command = Command::new(turnbox_binary()?.with_file_name("bench-ceiling"));
+            command.arg(port.to_string());
+            Ok(command)
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -352,16 +360,18 @@ pub async fn run_load(load: &Load, run: &str) -> anyhow::Result<LoadResult> {
                     break;
                 }
                 n += 1;
-                let body = activity(
-                    &format!("{run}-{worker}-{n}"),
-                    &conversation,
-                    &load.service_url,
-                    load.expect_replies,
-                );
-                let begun = Instant::now();
+                let begun;
                 let call = if load.get_only {
+                    begun = Instant::now();
                     connection.call("GET", &path, None).await
                 } else {
+                    let body = activity(
+                        &format!("{run}-{worker}-{n}"),
+                        &conversation,
+                        &load.service_url,
+                        load.expect_replies,
+                    );
+                    begun = Instant::now();
                     connection.call("POST", &path, Some(&body)).await
                 };
                 match call {

@@ -102,11 +102,17 @@ fn load(
     }
 }
 
-/// A warm-up, then the timed run.
-async fn measure(load: &Load, label: &str) -> anyhow::Result<LoadResult> {
+/// One second of `load`, not measured.
+async fn warm_up(load: &Load, label: &str) -> anyhow::Result<()> {
     let mut warm = load.clone();
     warm.duration = Duration::from_secs(1);
     run_load(&warm, &format!("{label}-warm")).await?;
+    Ok(())
+}
+
+/// A warm-up, then the timed run.
+async fn measure(load: &Load, label: &str) -> anyhow::Result<LoadResult> {
+    warm_up(load, label).await?;
     let result = run_load(load, label).await?;
     println!(
         "  {label:<34} {:>8.0} turns/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} connections, {} failed)",
@@ -244,33 +250,50 @@ async fn costs(seconds: f64) -> anyhow::Result<Value> {
     println!(
         "where a turn's time goes, expectReplies, {CONCURRENCY} connections, {seconds} s each:"
     );
-    let mut rows = Vec::new();
-    let steps: [(&str, &str); 5] = [
-        ("bare hyper server (no routing, JSON or storage)", "ceiling"),
-        ("turnbox GET /healthz (its HTTP stack, no turn)", "healthz"),
-        ("turnbox native echo, de-duplication off", "native-nodedup"),
-        ("turnbox native echo (the native floor)", "native"),
-        ("turnbox wasm echo, fresh instance", "wasm-fresh"),
+    /// The server a step loads: the bare one, or turnbox with the echo
+    /// bot's manifest and these flags (`GET /healthz` instead of turns).
+    enum Server {
+        Ceiling,
+        Turnbox(Option<&'static str>, &'static [&'static str], bool),
+    }
+    let steps = [
+        (
+            "bare hyper server (no routing, JSON or storage)",
+            "ceiling",
+            Server::Ceiling,
+        ),
+        (
+            "turnbox GET /healthz (its HTTP stack, no turn)",
+            "healthz",
+            Server::Turnbox(None, &[], true),
+        ),
+        (
+            "turnbox native echo, de-duplication off",
+            "native-nodedup",
+            Server::Turnbox(Some(NATIVE), &["--dedup-window-secs", "0"], false),
+        ),
+        (
+            "turnbox native echo (the native floor)",
+            "native",
+            Server::Turnbox(Some(NATIVE), &[], false),
+        ),
+        (
+            "turnbox wasm echo, fresh instance",
+            "wasm-fresh",
+            Server::Turnbox(None, &[], false),
+        ),
     ];
-    for (label, name) in steps {
-        let (server, _scratch) = match name {
-            "ceiling" => {
+    let mut rows = Vec::new();
+    for (label, name, server) in steps {
+        let (server, _scratch, healthz) = match server {
+            Server::Ceiling => {
                 let server = HostProcess::ceiling()?;
                 server.wait_ready(Instant::now()).await?;
-                (server, None)
+                (server, None, false)
             }
-            "native-nodedup" => {
-                let (host, scratch) =
-                    echo_host(Some(NATIVE), &["--dedup-window-secs", "0"]).await?;
-                (host, Some(scratch))
-            }
-            "native" => {
-                let (host, scratch) = echo_host(Some(NATIVE), &[]).await?;
-                (host, Some(scratch))
-            }
-            _ => {
-                let (host, scratch) = echo_host(None, &[]).await?;
-                (host, Some(scratch))
+            Server::Turnbox(manifest, extra, healthz) => {
+                let (host, scratch) = echo_host(manifest, extra).await?;
+                (host, Some(scratch), healthz)
             }
         };
         let mut run = load(
@@ -281,13 +304,11 @@ async fn costs(seconds: f64) -> anyhow::Result<Value> {
             true,
             "http://127.0.0.1:9/",
         );
-        if name == "healthz" {
+        if healthz {
             run.paths = vec!["/healthz".into()];
             run.get_only = true;
         }
-        let mut warm = run.clone();
-        warm.duration = Duration::from_secs(1);
-        run_load(&warm, &format!("{name}-warm")).await?;
+        warm_up(&run, name).await?;
         let (server_before, generator_before) =
             (server.cpu_seconds()?, cpu_seconds("/proc/self/stat")?);
         let result = run_load(&run, name).await?;

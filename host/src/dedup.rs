@@ -54,18 +54,12 @@ impl Deduplicator {
     pub async fn answered(&self, bot: &str, activity: &Activity) -> Option<Answer> {
         let (conversation, id) = delivery(activity)?;
         let since = now_millis() - self.window_ms;
+        const WHAT: &str = "read de-duplication records";
         if self.store.quick_reads() {
-            return self
-                .store
-                .answered(bot, &conversation, &id, since)
-                .inspect_err(
-                    |err| tracing::warn!(error = %err, "cannot read de-duplication records"),
-                )
-                .ok()
-                .flatten();
+            return logged(WHAT, self.store.answered(bot, &conversation, &id, since)).flatten();
         }
         let (store, bot) = (self.store.clone(), bot.to_owned());
-        off_thread("read de-duplication records", move || {
+        off_thread(WHAT, move || {
             store.answered(&bot, &conversation, &id, since)
         })
         .await
@@ -105,14 +99,17 @@ async fn off_thread<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Option<T> {
     match tokio::task::spawn_blocking(call).await {
-        Ok(Ok(value)) => Some(value),
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "cannot {what}");
-            None
-        }
+        Ok(result) => logged(what, result),
         Err(err) => {
             tracing::warn!(error = %err, "cannot {what}");
             None
         }
     }
+}
+
+/// A storage call's value; a failure is logged and gives `None`.
+fn logged<T>(what: &str, result: Result<T, StorageError>) -> Option<T> {
+    result
+        .inspect_err(|err| tracing::warn!(error = %err, "cannot {what}"))
+        .ok()
 }

@@ -103,6 +103,7 @@ impl DedupStore for SqliteStorage {
             )
             .map_err(backend)
     }
+
     fn quick_reads(&self) -> bool {
         SqliteStorage::quick_reads(self)
     }
