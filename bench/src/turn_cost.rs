@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::json;
-use turnbox::activity::Activity;
-use turnbox::offline::OfflineBot;
+use turnbox::cli::offline::OfflineBot;
+use turnbox::schema::activity::Activity;
 
 /// The manifest of the pooled runs: warm instances that are never recycled
 /// within the run.
@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
             "pooled" => pooled_manifest.clone(),
             _ => manifests.join("none.toml"),
         };
-        let offline = OfflineBot::load(&wasm, &manifest).map_err(anyhow::Error::msg)?;
+        let offline = OfflineBot::load(&wasm, &manifest)?;
         let load_ms = loading.elapsed().as_secs_f64() * 1e3;
         for _ in 0..20 {
             offline.turn(&activity).await?;

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use turnbox::activity::Activity;
-use turnbox::bindings::turnbox::bot::types as wit;
+use turnbox::schema::activity::Activity;
+use turnbox::schema::bindings::turnbox::runtime::bot::types as wit;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(activity) = Activity::from_json_bytes(data) else {

@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use turnbox::directline::api::parse_watermark;
-use turnbox::directline::tokens::TokenIssuer;
+use turnbox::http::directline::api::parse_watermark;
+use turnbox::channels::directline::tokens::TokenIssuer;
 
 fuzz_target!(|data: &[u8]| {
     static ISSUER: OnceLock<TokenIssuer> = OnceLock::new();

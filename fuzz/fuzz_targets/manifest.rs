@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use turnbox::manifest::{BotDefaults, Manifest};
+use turnbox::schema::manifest::{BotDefaults, Manifest};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)

@@ -1,31 +1,12 @@
-//! Host settings that the rest of the runtime reads: where bots live, where
-//! to listen, and the limits every turn runs under.
+//! The settings of `turnbox serve`, gathered from the command line and the
+//! environment by `main.rs` and read by `server.rs` to start the host.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::connector::ServiceUrlPolicy;
-use crate::manifest::BotDefaults;
-
-/// The resources one turn may use.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TurnLimits {
-    /// The most linear memory the bot's instance may grow to, in bytes.
-    pub memory_bytes: usize,
-    /// How long a turn may take, from the start of instantiation to the
-    /// bot's return, host calls included.
-    pub deadline: Duration,
-}
-
-impl Default for TurnLimits {
-    fn default() -> Self {
-        TurnLimits {
-            memory_bytes: 64 << 20,
-            deadline: Duration::from_secs(10),
-        }
-    }
-}
+use crate::channels::connector::ServiceUrlPolicy;
+use crate::schema::manifest::BotDefaults;
 
 /// Everything `turnbox serve` needs.
 #[derive(Debug, Clone)]
@@ -63,7 +44,7 @@ pub struct ServeConfig {
     /// another host may take it over.
     pub timer_lease: Duration,
     /// Connections served at once, and the head and body read deadlines.
-    pub connections: crate::http_server::ConnectionLimits,
+    pub connections: crate::http::server::ConnectionLimits,
     /// How long channel deliveries are remembered for de-duplication;
     /// zero: off.
     pub dedup_window: Duration,

@@ -11,9 +11,10 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use turnbox::auth::AuthSettings;
-use turnbox::config::{DEFAULT_MAX_BODY_BYTES, ServeConfig, TurnLimits};
-use turnbox::connector::ServiceUrlPolicy;
-use turnbox::manifest::{AppType, BotDefaults, Credentials, Secret};
+use turnbox::channels::connector::ServiceUrlPolicy;
+use turnbox::config::{DEFAULT_MAX_BODY_BYTES, ServeConfig};
+use turnbox::schema::manifest::TurnLimits;
+use turnbox::schema::manifest::{AppType, BotDefaults, Credentials, Secret};
 
 #[derive(Parser)]
 #[command(
@@ -45,7 +46,7 @@ struct NewArgs {
     name: String,
     /// The language of the project.
     #[arg(long, value_enum)]
-    lang: turnbox::scaffold::Language,
+    lang: turnbox::cli::scaffold::Language,
     /// Where to create the project folder.
     #[arg(long, default_value = ".")]
     dir: PathBuf,
@@ -114,7 +115,7 @@ struct ServeArgs {
     /// How long a delivered activity is remembered, so that a channel's
     /// re-delivery gets the first answer instead of a second turn, in
     /// seconds; 0 turns de-duplication off.
-    #[arg(long, env = "TURNBOX_DEDUP_WINDOW_SECS", default_value_t = turnbox::dedup::DEFAULT_WINDOW.as_secs())]
+    #[arg(long, env = "TURNBOX_DEDUP_WINDOW_SECS", default_value_t = turnbox::turn::dedup::DEFAULT_WINDOW.as_secs())]
     dedup_window_secs: u64,
     /// Where state, transcripts, timers and delivery records live: `sqlite`
     /// (the file `state.db` in the data folder) or a PostgreSQL URL
@@ -162,7 +163,7 @@ struct ServeArgs {
     #[arg(long, env = "TURNBOX_DIRECTLINE_SECRET", hide_env_values = true)]
     directline_secret: Option<String>,
     /// How long Direct Line tokens live, in seconds.
-    #[arg(long, env = "TURNBOX_DIRECTLINE_TOKEN_SECONDS", default_value_t = turnbox::directline::TOKEN_LIFETIME_SECONDS,
+    #[arg(long, env = "TURNBOX_DIRECTLINE_TOKEN_SECONDS", default_value_t = turnbox::channels::directline::TOKEN_LIFETIME_SECONDS,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     directline_token_seconds: u64,
     /// How long a Direct Line conversation with no new activity is kept, in
@@ -282,7 +283,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::New(args) => {
-            let root = turnbox::scaffold::scaffold(&args.name, args.lang, &args.dir)?;
+            let root = turnbox::cli::scaffold::scaffold(&args.name, args.lang, &args.dir)?;
             println!(
                 "Created {}. See its README.md to build it and drop the .wasm into the bots folder.",
                 root.display()
@@ -293,7 +294,7 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            runtime.block_on(turnbox::terminal_chat::chat(
+            runtime.block_on(turnbox::cli::terminal_chat::chat(
                 &args.url,
                 args.bot.as_deref(),
                 args.secret.as_deref(),
@@ -307,9 +308,12 @@ fn main() -> anyhow::Result<()> {
             let manifest = args
                 .manifest
                 .unwrap_or_else(|| args.bot.with_extension("toml"));
-            let transcript = turnbox::replay::read_transcript(&args.transcript)?;
-            let report =
-                runtime.block_on(turnbox::replay::replay(&args.bot, &manifest, &transcript))?;
+            let transcript = turnbox::cli::replay::read_transcript(&args.transcript)?;
+            let report = runtime.block_on(turnbox::cli::replay::replay(
+                &args.bot,
+                &manifest,
+                &transcript,
+            ))?;
             for mismatch in &report.mismatches {
                 println!("MISMATCH {mismatch}");
             }
@@ -352,7 +356,7 @@ fn main() -> anyhow::Result<()> {
                 storage: args.storage,
                 storage_ca_file: args.storage_ca_file,
                 timer_lease: Duration::from_secs(args.timer_lease_secs),
-                connections: turnbox::http_server::ConnectionLimits {
+                connections: turnbox::http::server::ConnectionLimits {
                     max_connections: args.max_connections as usize,
                     header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
                     body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),

@@ -5,31 +5,33 @@
 use std::sync::Arc;
 
 use crate::auth::{Authenticator, OutboundTokens};
-use crate::cache::CompileCache;
+use crate::bots::registry::BotRegistry;
+use crate::channels::connector::{ConnectorClient, http_client};
 use crate::config::ServeConfig;
-use crate::connector::{ConnectorClient, http_client};
-use crate::engine::Runtime;
-use crate::ingress::{AppState, router};
-use crate::metrics::Metrics;
-use crate::registry::BotRegistry;
+use crate::http::app::AppState;
+use crate::http::routes::router;
+use crate::runtime::cache::CompileCache;
+use crate::runtime::engine::Runtime;
+use crate::support::metrics::Metrics;
+use crate::turn::services::TurnServices;
 
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
+    Engine(#[from] crate::runtime::engine::EngineError),
     #[error(transparent)]
-    Registry(#[from] crate::registry::RegistryError),
+    Registry(#[from] crate::bots::registry::RegistryError),
     #[error(transparent)]
-    Cache(#[from] crate::cache::CacheError),
+    Cache(#[from] crate::runtime::cache::CacheError),
     #[error(transparent)]
-    Watch(#[from] crate::watch::WatchError),
+    Watch(#[from] crate::bots::watch::WatchError),
     #[error("cannot open the state database: {0}")]
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot set up Direct Line: {0}")]
     DirectLine(String),
     #[error(transparent)]
-    Connector(#[from] crate::connector::ConnectorError),
+    Connector(#[from] crate::channels::connector::ConnectorError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -42,7 +44,7 @@ pub enum ServeError {
 /// Loads the bots, watches their folder and serves until a shutdown signal.
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // Pool slots are sized for the largest memory a manifest may ask for.
-    let runtime = Arc::new(Runtime::new(crate::manifest::MAX_MEMORY_MIB << 20)?);
+    let runtime = Arc::new(Runtime::new(crate::schema::manifest::MAX_MEMORY_MIB << 20)?);
     tracing::info!(pooling = runtime.pooling, "engine ready");
     let cache = Arc::new(CompileCache::open(
         &config.data_dir.join("cache"),
@@ -61,7 +63,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         config.default_bot.clone(),
     ));
     registry.load_all().await?;
-    let _watch = crate::watch::watch(registry.clone())?;
+    let _watch = crate::bots::watch::watch(registry.clone())?;
     tracing::info!(
         routes = ?registry.route_names(),
         dir = %config.bots_dir.display(),
@@ -84,7 +86,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         );
         let store = database.clone();
         tokio::task::spawn_blocking(move || {
-            crate::directline::api::DirectLine::new(secret, lifetime, retention, store)
+            crate::channels::directline::DirectLine::new(secret, lifetime, retention, store)
         })
         .await
         .map_err(|e| ServeError::DirectLine(e.to_string()))?
@@ -93,19 +95,19 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     directline.listening_on(local);
     let connector = ConnectorClient::new(config.service_urls.clone(), http.clone());
     let records = Arc::new(
-        crate::group_commit::GroupCommit::start(database.clone()).map_err(ServeError::Serve)?,
+        crate::storage::group_commit::GroupCommit::start(database.clone())
+            .map_err(ServeError::Serve)?,
     );
-    let state = Arc::new(AppState {
+    let turns = Arc::new(TurnServices {
         runtime,
         registry,
         connector: Arc::new(connector),
-        authenticator: Authenticator::new(config.auth.clone(), http.clone()),
-        tokens: OutboundTokens::new(config.auth.clone(), http),
+        tokens: OutboundTokens::new(config.auth.clone(), http.clone()),
         metrics,
         storage: database.clone(),
         transcripts: database.clone(),
         references: database.clone(),
-        dedup: crate::dedup::Deduplicator::new(
+        dedup: crate::turn::dedup::Deduplicator::new(
             database.clone(),
             records.clone(),
             config.dedup_window,
@@ -113,22 +115,26 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         records,
         timers: database,
         directline,
+    });
+    let state = Arc::new(AppState {
+        turns: turns.clone(),
+        authenticator: Authenticator::new(config.auth.clone(), http),
         admin_token: config.admin_token.clone(),
         max_body_bytes: config.max_body_bytes,
         body_read_timeout: config.connections.body_read_timeout,
     });
 
-    crate::scheduler::start(state.clone());
+    crate::turn::scheduler::start(turns.clone());
 
     tracing::info!("turnbox listening on http://{local}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
-    let server = crate::http_server::serve(
+    let server = crate::http::server::serve(
         listener,
         app,
         config.connections,
-        state.metrics.clone(),
+        turns.metrics.clone(),
         async move {
             shutdown_signal().await;
             let _ = stopping_tx.send(());
@@ -150,7 +156,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
     }
     // The records submitted without waiting (conversation references).
-    if tokio::time::timeout(std::time::Duration::from_secs(5), state.records.drain())
+    if tokio::time::timeout(std::time::Duration::from_secs(5), turns.records.drain())
         .await
         .is_err()
     {

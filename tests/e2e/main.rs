@@ -23,4 +23,5 @@ mod postgres;
 mod scaffold;
 mod slow_clients;
 mod state;
+mod storage_suite;
 mod turn_path;

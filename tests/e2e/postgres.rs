@@ -243,7 +243,7 @@ async fn postgres_passes_the_storage_suite_and_migrates_once() {
     let url = cluster.database("suite");
     let storage = tokio::task::spawn_blocking(move || {
         let storage = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
-        turnbox::storage::suite::conformance(&storage);
+        crate::storage_suite::conformance(&storage);
         // A second host connecting finds the schema current.
         let second = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
         assert_eq!(second.schema_version().unwrap(), 2);
@@ -261,7 +261,7 @@ async fn connections_use_tls_verified_against_the_given_ca() {
     tokio::task::spawn_blocking(move || {
         let storage = PgStorage::connect(&url, Duration::from_secs(60), Some(&ca)).unwrap();
         assert!(storage.connection_is_encrypted().unwrap());
-        turnbox::storage::suite::state_conformance(&storage);
+        crate::storage_suite::state_conformance(&storage);
         // The public roots alone do not vouch for this server.
         let refused = PgStorage::connect(&url, Duration::from_secs(60), None)
             .err()

@@ -109,7 +109,7 @@ impl Host {
             .arg(data)
             .args(["--bind", "127.0.0.1", "--port", "0"])
             .args(args)
-            .env("RUST_LOG", "info,turnbox::dispatch=debug")
+            .env("RUST_LOG", "info,turnbox::turn::dispatch=debug")
             .env_remove("PORT")
             .env_remove("MicrosoftAppId")
             .env_remove("MicrosoftAppPassword")
@@ -231,13 +231,15 @@ impl Host {
     }
 
     /// Asserts that the host itself never panicked. A bot's own panic
-    /// message arrives through its stderr (`turnbox::guest_log`) and is
+    /// message arrives through its stderr (`turnbox::runtime::guest_log`) and is
     /// not a host panic.
     pub fn assert_no_panic(&self) {
         let log = self.log.lock().unwrap();
         let host_panics: Vec<&String> = log
             .iter()
-            .filter(|line| line.contains("panicked") && !line.contains("turnbox::guest_log"))
+            .filter(|line| {
+                line.contains("panicked") && !line.contains("turnbox::runtime::guest_log")
+            })
             .collect();
         assert!(
             host_panics.is_empty(),

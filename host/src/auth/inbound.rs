@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::keys::KeyCache;
 use super::settings::AuthSettings;
-use crate::activity::Activity;
-use crate::manifest::Credentials;
+use crate::schema::activity::Activity;
+use crate::schema::manifest::Credentials;
 
 /// Clock skew allowed on `exp` and `nbf`.
 const CLOCK_SKEW_SECONDS: u64 = 300;

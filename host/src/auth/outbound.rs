@@ -10,8 +10,9 @@ use serde::Deserialize;
 use url::Url;
 
 use super::settings::AuthSettings;
-use crate::connector::{BoxFuture, TokenProvider};
-use crate::manifest::{AppType, Credentials};
+use crate::channels::connector::TokenProvider;
+use crate::schema::manifest::{AppType, Credentials};
+use crate::support::errors::BoxFuture;
 
 /// A token is refreshed this long before it expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -32,7 +33,7 @@ struct CachedToken {
 pub struct ClientCredentials {
     endpoint: String,
     client_id: String,
-    client_secret: Option<crate::manifest::Secret>,
+    client_secret: Option<crate::schema::manifest::Secret>,
     app_type: Option<AppType>,
     scope: String,
     http: reqwest::Client,

@@ -1,17 +1,32 @@
 //! Storage for bot state: a small key-value trait with optimistic
 //! concurrency (every item has an eTag), namespaced per bot, with quotas.
-//! SQLite (`sqlite.rs`) is the embedded default, PostgreSQL
-//! (`postgres.rs`) the one several hosts share; every backend must pass the
-//! suite in `suite.rs`. The other stores (transcripts, references, timers,
-//! de-duplication records, Direct Line conversations) live in the same
-//! database: `Database` is all of them.
+//! SQLite (`sqlite/`) is the embedded default, PostgreSQL (`postgres/`) the
+//! one several hosts share; every backend must pass the conformance suite
+//! in `tests/e2e/storage_suite.rs`. The other stores (transcripts,
+//! references, timers, de-duplication records, Direct Line conversations)
+//! live in the same database: `Database` is all of them.
+//!
+//! The layout: traits at the top, one file per store in each backend.
+//! - `mod.rs` (this file): the contract: the `Storage` trait, its types
+//!   (`StoreItem`, `Condition`, `Change`, `Quota`, `StorageError`),
+//!   `Database`, `TurnRecord`/`TurnRecords` and `StorageLocation`.
+//! - `transcripts.rs`, `references.rs`, `timers.rs`, `dedup.rs`,
+//!   `directline.rs`: each store's trait, its types and the helpers both
+//!   backends share.
+//! - `group_commit.rs`: the turn records, committed in groups.
+//! - `sqlite/`: `SqliteStorage`: `mod.rs` the connections and the turn
+//!   records, `state.rs` the `Storage` impl, and one file per store.
+//! - `postgres/`: `PgStorage`: `mod.rs` the pool, connecting, TLS and the
+//!   turn records, `migrations.rs` the versioned schema, `state.rs` the
+//!   `Storage` impl, one file per store, and `listen.rs` the Direct Line
+//!   `LISTEN` loop.
 
 pub mod dedup;
 pub mod directline;
+pub mod group_commit;
 pub mod postgres;
 pub mod references;
 pub mod sqlite;
-pub mod suite;
 pub mod timers;
 pub mod transcripts;
 
@@ -213,33 +228,6 @@ pub trait Storage: Send + Sync {
     fn total_bytes(&self, namespace: &str) -> Result<u64, StorageError>;
 }
 
-/// Lets a periodic chore (forgetting expired rows) run at most once a
-/// minute, whichever of the tasks that may trigger it gets there first.
-#[derive(Debug, Default)]
-pub struct OncePerMinute(std::sync::atomic::AtomicI64);
-
-impl OncePerMinute {
-    /// True for the one caller that should run the chore at `now` (Unix ms).
-    pub fn due(&self, now: i64) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        let last = self.0.load(Relaxed);
-        now - last > 60_000 && self.0.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
-    }
-
-    /// Makes the chore due again at once.
-    pub fn reset(&self) {
-        self.0.store(0, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Now, in milliseconds since the Unix epoch: the stores' unit of time.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 /// A stored state value (JSON text) read back; `key` names it in the error.
 fn parse_stored_value(key: &str, text: &str) -> Result<Value, StorageError> {
     serde_json::from_str(text)
@@ -248,14 +236,5 @@ fn parse_stored_value(key: &str, text: &str) -> Result<Value, StorageError> {
 
 /// A fresh random eTag: never reused, even after a delete.
 pub fn new_etag() -> String {
-    let mut bytes = [0u8; 12];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Fall back to the clock; uniqueness within a process is enough.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        return format!("{nanos:x}");
-    }
-    hex::encode(bytes)
+    crate::support::ids::random_id()
 }

@@ -1,0 +1,85 @@
+//! What the HTTP handlers share: [`AppState`] (the turn services and what
+//! only HTTP needs) and [`ApiError`], every error answered as JSON.
+
+use std::sync::Arc;
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::Authenticator;
+use crate::turn::services::TurnServices;
+
+/// What every request handler shares: the turn services, and what only
+/// the HTTP layer needs.
+pub struct AppState {
+    pub turns: Arc<TurnServices>,
+    pub authenticator: Authenticator,
+    /// The bearer token of the admin API; `None`: loopback callers only.
+    pub admin_token: Option<String>,
+    /// The largest request body read, and how long it may take to arrive
+    /// (`http::server::read_body_in_time`).
+    pub max_body_bytes: usize,
+    pub body_read_timeout: std::time::Duration,
+}
+
+/// An error answered as `{"error":{"code","message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Answer with `Connection: close` (the request body was not read).
+    pub close_connection: bool,
+    /// Answer with `Retry-After: N` seconds.
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            close_connection: false,
+            retry_after: None,
+        }
+    }
+
+    /// The same error, answered with `Connection: close`: for rejections
+    /// made before the request body was read.
+    pub(crate) fn before_body(self) -> Self {
+        ApiError {
+            close_connection: true,
+            ..self
+        }
+    }
+
+    pub(crate) fn bad_argument(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", message)
+    }
+
+    /// 404 for a bot that is not loaded; `message` says which.
+    pub(crate) fn bot_not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "BotNotFound", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        if self.close_connection {
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
+        response
+    }
+}

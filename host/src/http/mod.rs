@@ -1,0 +1,12 @@
+//! The HTTP face of the host: the server loop, the routes and their shared
+//! state, the message endpoints, Direct Line, the admin API, status and the
+//! chat page. Only this layer turns a turn's answer into a response.
+
+pub mod admin;
+pub mod app;
+pub mod chat_page;
+pub mod directline;
+pub mod messages;
+pub mod routes;
+pub mod server;
+pub mod status;

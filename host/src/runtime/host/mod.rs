@@ -1,0 +1,98 @@
+//! The host side of the WIT interfaces a bot imports, one file each, all
+//! implemented on the store's [`TurnState`]: `context` (the turn context:
+//! activity, send, update, delete, conversations), `state`, `timers`,
+//! `config` and `logging`. A new guest capability is a new file here, its
+//! linker entry in `engine.rs`, its manifest section and its docs.
+//!
+//! This file holds what they share: call errors and the output limits.
+
+use crate::channels::connector::ConnectorError;
+use crate::runtime::store::TurnState;
+use crate::schema::activity::Activity;
+use crate::schema::bindings::turnbox::bot::types as wit;
+
+mod config;
+mod context;
+mod logging;
+mod state;
+mod timers;
+
+pub(super) fn call_error(code: &str, message: String, status: Option<u16>) -> wit::CallError {
+    wit::CallError {
+        code: code.to_owned(),
+        message,
+        status,
+    }
+}
+
+impl From<ConnectorError> for wit::CallError {
+    fn from(err: ConnectorError) -> Self {
+        call_error(err.code(), err.to_string(), err.status())
+    }
+}
+
+impl TurnState {
+    /// Converts a bot's activity and completes it as a reply to the incoming
+    /// activity.
+    pub(super) fn outgoing(
+        &self,
+        activity: wit::Activity,
+        keep_id: bool,
+    ) -> Result<Activity, wit::CallError> {
+        let mut activity = Activity::try_from(activity)
+            .map_err(|e| call_error("BadArgument", e.to_string(), None))?;
+        if keep_id {
+            activity.apply_conversation_reference(&self.turn.incoming);
+        } else {
+            activity.complete_reply(&self.turn.incoming);
+        }
+        Ok(activity)
+    }
+
+    pub(super) fn log_call_error(&self, operation: &str, err: &wit::CallError) {
+        tracing::warn!(bot = %self.bot, operation, code = %err.code, "{}", err.message);
+    }
+
+    /// Counts what a turn emits against its manifest: the activity's size
+    /// against `max_send_bytes_per_turn` (before converting it), and, for a
+    /// new activity, one more against `max_activities_per_turn`. Nothing is
+    /// counted when either limit refuses it.
+    pub(super) fn count_output(
+        &mut self,
+        operation: &str,
+        activity: &wit::Activity,
+        new_activity: bool,
+    ) -> Result<(), wit::CallError> {
+        let bytes = crate::schema::activity::wit_size(activity);
+        let refusal = if new_activity && self.turn.sent >= self.max_sent {
+            Some(format!(
+                "this turn already sent {} activities, the most its manifest allows",
+                self.max_sent
+            ))
+        } else if self.turn.sent_bytes.saturating_add(bytes) > self.max_sent_bytes {
+            Some(format!(
+                "this activity ({bytes} bytes) would take the turn past the {} bytes its manifest allows",
+                self.max_sent_bytes
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = refusal {
+            let err = call_error("LimitExceeded", message, None);
+            self.log_call_error(operation, &err);
+            return Err(err);
+        }
+        self.turn.sent_bytes += bytes;
+        self.turn.sent += u32::from(new_activity);
+        Ok(())
+    }
+
+    /// A connector failure as the bot sees it, logged.
+    pub(super) fn connector_failed(&self, operation: &str, err: ConnectorError) -> wit::CallError {
+        let err = wit::CallError::from(err);
+        self.log_call_error(operation, &err);
+        err
+    }
+}
+
+impl wit::Host for TurnState {}

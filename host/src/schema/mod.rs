@@ -1,0 +1,7 @@
+//! The formats turnbox reads and writes: the Bot Framework activity JSON
+//! (`activity`), the host-side types generated from the WIT world
+//! (`bindings`), and the bot manifest `NAME.toml` (`manifest`).
+
+pub mod activity;
+pub mod bindings;
+pub mod manifest;

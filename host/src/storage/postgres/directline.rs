@@ -1,0 +1,189 @@
+//! The PostgreSQL Direct Line store (`DirectLineStore`): conversations,
+//! their activity logs and the channel key, each append and typing activity
+//! announced to the other hosts with `NOTIFY` (`listen.rs` hears them).
+
+use std::sync::Weak;
+
+use serde_json::Value;
+
+use super::{PgStorage, backend, listen};
+use crate::storage::StorageError;
+use crate::storage::directline::{
+    DirectLineConversation, DirectLineStore, Notice, assign_id, decode_channel_key,
+    new_channel_key, parse_logged,
+};
+use crate::support::clock::now_millis;
+
+/// The channel of Direct Line notices.
+pub(super) const DIRECTLINE_CHANNEL: &str = "turnbox_directline";
+
+/// The largest notice payload PostgreSQL takes is 8000 bytes; a typing
+/// activity larger than this is not announced (typing is ephemeral).
+const MAX_NOTICE_BYTES: usize = 7900;
+
+impl DirectLineStore for PgStorage {
+    fn create_conversation(
+        &self,
+        conversation: &DirectLineConversation,
+    ) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO directline_conversations (id, bot, user_id, updated) VALUES ($1, $2, $3, $4)",
+                &[&conversation.id, &conversation.bot, &conversation.user, &now_millis()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn conversation(&self, id: &str) -> Result<Option<DirectLineConversation>, StorageError> {
+        Ok(self
+            .conn()?
+            .query_opt(
+                "SELECT id, bot, user_id FROM directline_conversations WHERE id = $1",
+                &[&id],
+            )
+            .map_err(backend)?
+            .map(|row| DirectLineConversation {
+                id: row.get(0),
+                bot: row.get(1),
+                user: row.get(2),
+            }))
+    }
+
+    fn start_conversation(&self, id: &str) -> Result<bool, StorageError> {
+        let changed = self
+            .conn()?
+            .execute(
+                "UPDATE directline_conversations SET started = true WHERE id = $1 AND NOT started",
+                &[&id],
+            )
+            .map_err(backend)?;
+        Ok(changed == 1)
+    }
+
+    fn append_activity(
+        &self,
+        conversation: &str,
+        mut activity: Value,
+    ) -> Result<String, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        // The row lock, held to the commit, orders appends: a position is
+        // visible only once every lower one is.
+        let position: i64 = tx
+            .query_opt(
+                "UPDATE directline_conversations SET next_position = next_position + 1, updated = $2
+                 WHERE id = $1 RETURNING next_position - 1",
+                &[&conversation, &now_millis()],
+            )
+            .map_err(backend)?
+            .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?
+            .get(0);
+        let id = assign_id(&mut activity, conversation, position);
+        tx.execute(
+            "INSERT INTO directline_activities (conversation, position, activity) VALUES ($1, $2, $3)",
+            &[&conversation, &position, &activity.to_string()],
+        )
+        .map_err(backend)?;
+        // Delivered to the listeners at the commit.
+        let notice = serde_json::json!({"o": self.origin, "c": conversation}).to_string();
+        tx.execute("SELECT pg_notify($1, $2)", &[&DIRECTLINE_CHANNEL, &notice])
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(id)
+    }
+
+    fn activities_since(
+        &self,
+        conversation: &str,
+        watermark: usize,
+    ) -> Result<(Vec<Value>, usize), StorageError> {
+        let mut conn = self.conn()?;
+        let Some(next) = conn
+            .query_opt(
+                "SELECT next_position FROM directline_conversations WHERE id = $1",
+                &[&conversation],
+            )
+            .map_err(backend)?
+            .map(|row| row.get::<_, i64>(0))
+        else {
+            return Ok((Vec::new(), 0));
+        };
+        // Every position below `next` has committed (see the append).
+        let from = watermark.min(next as usize) as i64;
+        let rows = conn
+            .query(
+                "SELECT activity FROM directline_activities
+                 WHERE conversation = $1 AND position >= $2 AND position < $3 ORDER BY position",
+                &[&conversation, &from, &next],
+            )
+            .map_err(backend)?;
+        let activities = rows
+            .iter()
+            .map(|row| parse_logged(row.get(0)))
+            .collect::<Result<_, _>>()?;
+        Ok((activities, next as usize))
+    }
+
+    fn announce_typing(&self, conversation: &str, activity: &Value) -> Result<(), StorageError> {
+        let notice =
+            serde_json::json!({"o": self.origin, "c": conversation, "t": activity}).to_string();
+        if notice.len() > MAX_NOTICE_BYTES {
+            return Ok(());
+        }
+        self.conn()?
+            .execute("SELECT pg_notify($1, $2)", &[&DIRECTLINE_CHANNEL, &notice])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn listen(&self, sink: Weak<dyn Fn(Notice) + Send + Sync>) -> Result<(), StorageError> {
+        let (config, tls, origin) = (self.config.clone(), self.tls.clone(), self.origin.clone());
+        std::thread::Builder::new()
+            .name("turnbox-directline-listen".into())
+            .spawn(move || listen::listen_forever(&config, tls, &origin, &sink))
+            .map_err(|e| StorageError::Backend(format!("cannot start the listener: {e}")))?;
+        Ok(())
+    }
+
+    fn forget_idle_conversations(&self, before_ms: i64) -> Result<usize, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        // The conversations first: a row an append holds is re-checked
+        // after it commits (and then kept, being fresh); only the logs of
+        // the conversations really gone are deleted.
+        let gone: Vec<String> = tx
+            .query(
+                "DELETE FROM directline_conversations WHERE updated < $1 RETURNING id",
+                &[&before_ms],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        tx.execute(
+            "DELETE FROM directline_activities WHERE conversation = ANY($1)",
+            &[&gone],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(gone.len())
+    }
+
+    fn channel_key(&self) -> Result<Vec<u8>, StorageError> {
+        let mut conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO directline_keys (name, key) VALUES ('channel', $1) ON CONFLICT (name) DO NOTHING",
+            &[&new_channel_key()?],
+        )
+        .map_err(backend)?;
+        let text: String = conn
+            .query_one(
+                "SELECT key FROM directline_keys WHERE name = 'channel'",
+                &[],
+            )
+            .map_err(backend)?
+            .get(0);
+        decode_channel_key(&text)
+    }
+}

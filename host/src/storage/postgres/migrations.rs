@@ -1,0 +1,135 @@
+//! The PostgreSQL schema: one migration per version, applied in order at
+//! start-up under an advisory lock (hosts may start together), and the
+//! version the database is at.
+
+use super::{PgStorage, backend};
+use crate::storage::StorageError;
+
+/// The schema, one migration per version, applied in order. Never edit a
+/// released migration: add the next one.
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "
+CREATE SEQUENCE state_versions;
+CREATE TABLE state_items (
+    namespace TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    version   BIGINT NOT NULL,
+    updated   BIGINT NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+CREATE TABLE transcript (
+    seq          BIGSERIAL PRIMARY KEY,
+    bot          TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    activity     TEXT NOT NULL
+);
+CREATE INDEX transcript_by_conversation ON transcript (bot, conversation, seq);
+CREATE TABLE conversation_refs (
+    bot          TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    reference    TEXT NOT NULL,
+    updated      BIGINT NOT NULL,
+    PRIMARY KEY (bot, conversation)
+);
+CREATE TABLE timers (
+    id            TEXT PRIMARY KEY,
+    bot           TEXT NOT NULL,
+    due           BIGINT NOT NULL,
+    name          TEXT NOT NULL,
+    value         TEXT,
+    reference     TEXT NOT NULL,
+    claimed_until BIGINT
+);
+CREATE INDEX timers_by_due ON timers (due);
+CREATE TABLE delivered (
+    bot          TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    activity_id  TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT,
+    created      BIGINT NOT NULL,
+    PRIMARY KEY (bot, conversation, activity_id)
+);
+CREATE INDEX delivered_created ON delivered (created);
+",
+    ),
+    (
+        2,
+        "
+CREATE TABLE directline_conversations (
+    id            TEXT PRIMARY KEY,
+    bot           TEXT NOT NULL,
+    user_id       TEXT NOT NULL,
+    started       BOOLEAN NOT NULL DEFAULT false,
+    next_position BIGINT NOT NULL DEFAULT 0,
+    updated       BIGINT NOT NULL
+);
+CREATE TABLE directline_activities (
+    conversation TEXT NOT NULL,
+    position     BIGINT NOT NULL,
+    activity     TEXT NOT NULL,
+    PRIMARY KEY (conversation, position)
+);
+CREATE TABLE directline_keys (
+    name TEXT PRIMARY KEY,
+    key  TEXT NOT NULL
+);
+",
+    ),
+];
+
+/// The advisory lock that serialises migrations between hosts.
+const MIGRATION_LOCK: i64 = 0x0074_7572_6e62_6f78; // "turnbox" in ASCII
+
+impl PgStorage {
+    /// Applies the migrations this database lacks; refuses a schema newer
+    /// than this binary knows.
+    pub(super) fn migrate(&self) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(backend)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS turnbox_schema (
+                 version    INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )
+        .map_err(backend)?;
+        let current: i32 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM turnbox_schema", &[])
+            .map_err(backend)?
+            .get(0);
+        let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+        if current > newest {
+            return Err(StorageError::Backend(format!(
+                "the database schema is version {current}, newer than this turnbox knows ({newest}): upgrade turnbox"
+            )));
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            tx.batch_execute(sql)
+                .map_err(|e| StorageError::Backend(format!("migration {version} failed: {e}")))?;
+            tx.execute(
+                "INSERT INTO turnbox_schema (version) VALUES ($1)",
+                &[version],
+            )
+            .map_err(backend)?;
+            tracing::info!(version, "PostgreSQL schema migrated");
+        }
+        tx.commit().map_err(backend)
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i32, StorageError> {
+        Ok(self
+            .conn()?
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM turnbox_schema", &[])
+            .map_err(backend)?
+            .get(0))
+    }
+}

@@ -1,0 +1,97 @@
+//! The SQLite de-duplication records (`DedupStore`): the `delivered`
+//! table, read through the read-only connections on every channel turn.
+
+use super::{SqliteStorage, backend};
+use crate::storage::StorageError;
+use crate::storage::dedup::{Answer, DedupStore};
+use crate::support::clock::now_millis;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS delivered (
+    bot          TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    activity_id  TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT,
+    created      INTEGER NOT NULL,
+    PRIMARY KEY (bot, conversation, activity_id)
+);
+CREATE INDEX IF NOT EXISTS delivered_created ON delivered (created);
+";
+
+impl DedupStore for SqliteStorage {
+    fn answered(
+        &self,
+        bot: &str,
+        conversation: &str,
+        activity_id: &str,
+        since_ms: i64,
+    ) -> Result<Option<Answer>, StorageError> {
+        use rusqlite::OptionalExtension;
+        // Cached statements: these run on every channel turn.
+        let row: Option<(u16, Option<String>)> = self
+            .reader()
+            .prepare_cached(
+                "SELECT status, body FROM delivered
+                 WHERE bot = ?1 AND conversation = ?2 AND activity_id = ?3 AND created >= ?4",
+            )
+            .map_err(backend)?
+            .query_row(
+                rusqlite::params![bot, conversation, activity_id, since_ms],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+        Ok(row.map(|(status, body)| Answer { status, body }))
+    }
+
+    fn record(
+        &self,
+        bot: &str,
+        conversation: &str,
+        activity_id: &str,
+        answer: &Answer,
+    ) -> Result<(), StorageError> {
+        record_delivery(&self.conn(), bot, conversation, activity_id, answer)
+    }
+
+    fn expire(&self, before_ms: i64) -> Result<usize, StorageError> {
+        self.conn()
+            .execute(
+                "DELETE FROM delivered WHERE created < ?1",
+                rusqlite::params![before_ms],
+            )
+            .map_err(backend)
+    }
+
+    fn quick_reads(&self) -> bool {
+        SqliteStorage::quick_reads(self)
+    }
+}
+
+/// Records the answer to a delivery on `conn` (in a transaction or not).
+pub(super) fn record_delivery(
+    conn: &rusqlite::Connection,
+    bot: &str,
+    conversation: &str,
+    activity_id: &str,
+    answer: &Answer,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "INSERT INTO delivered (bot, conversation, activity_id, status, body, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
+           status = excluded.status, body = excluded.body, created = excluded.created",
+    )
+    .map_err(backend)?
+    .execute(rusqlite::params![
+        bot,
+        conversation,
+        activity_id,
+        answer.status,
+        answer.body.as_deref(),
+        now_millis()
+    ])
+    .map_err(backend)?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The embedded SQLite storage (WAL): `SqliteStorage`, its connections
+//! and the `TurnRecords` it commits together. Each store keeps its tables
+//! and queries in a file of its own here (`state.rs`: one table of items
+//! keyed by namespace and key, each with its eTag; `transcripts.rs`,
+//! `references.rs`, `timers.rs`, `dedup.rs`, `directline.rs`); opening the
+//! database makes every store's schema. Calls block: use them off the
+//! executor, except the point reads that `quick_reads` allows on it (a file
+//! database has read-only connections of their own, which WAL never makes
+//! wait for the writer).
+
+mod dedup;
+mod directline;
+mod references;
+mod state;
+mod timers;
+mod transcripts;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+
+use super::StorageError;
+
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+    /// Read-only connections to the same file (none for an in-memory
+    /// database, which no other connection can open).
+    readers: Vec<Mutex<Connection>>,
+}
+
+/// WAL pages between automatic checkpoints.
+const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+
+/// How many read-only connections a file database keeps.
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+}
+
+/// A SQLite failure as a storage error (shared by the SQLite stores).
+fn backend(err: rusqlite::Error) -> StorageError {
+    StorageError::Backend(err.to_string())
+}
+
+impl SqliteStorage {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StorageError::Backend(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(backend)?;
+        let mut storage = Self::init(conn)?;
+        // Opened after the writer made the schema and switched to WAL.
+        for _ in 0..reader_count() {
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(backend)?;
+            reader
+                .busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(backend)?;
+            storage.readers.push(Mutex::new(reader));
+        }
+        Ok(storage)
+    }
+
+    /// A private in-memory database (tests, `turnbox test`).
+    pub fn in_memory() -> Result<Self, StorageError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StorageError> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        // Every channel turn writes a few rows (`group_commit.rs`): with
+        // checkpoints every 10,000 pages (a WAL of up to ~40 MiB) instead of
+        // SQLite's 1,000, a page rewritten by many turns is copied back to
+        // the database once per checkpoint, not ten times (+6% turns/s in
+        // docs/PERFORMANCE.md's harness).
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .map_err(backend)?;
+        conn.execute_batch(state::SCHEMA).map_err(backend)?;
+        conn.execute_batch(transcripts::SCHEMA).map_err(backend)?;
+        conn.execute_batch(references::SCHEMA).map_err(backend)?;
+        conn.execute_batch(timers::SCHEMA).map_err(backend)?;
+        conn.execute_batch(dedup::SCHEMA).map_err(backend)?;
+        conn.execute_batch(directline::SCHEMA).map_err(backend)?;
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+            readers: Vec::new(),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether point reads through `reader` are quick enough to run on the
+    /// async executor: only with read-only connections, which no writer
+    /// holds up.
+    pub fn quick_reads(&self) -> bool {
+        !self.readers.is_empty()
+    }
+
+    /// A free read-only connection (the writer's when there are none).
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        for reader in &self.readers {
+            if let Ok(free) = reader.try_lock() {
+                return free;
+            }
+        }
+        match self.readers.first() {
+            Some(reader) => reader.lock().unwrap_or_else(|p| p.into_inner()),
+            None => self.conn(),
+        }
+    }
+}
+
+impl super::TurnRecords for SqliteStorage {
+    fn commit_records(&self, records: &[super::TurnRecord]) -> Result<(), StorageError> {
+        use super::TurnRecord;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        for record in records {
+            match record {
+                TurnRecord::Delivered {
+                    bot,
+                    conversation,
+                    activity_id,
+                    answer,
+                } => dedup::record_delivery(&tx, bot, conversation, activity_id, answer)?,
+                TurnRecord::Reference {
+                    bot,
+                    conversation,
+                    reference,
+                } => references::save(&tx, bot, conversation, reference)?,
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+}

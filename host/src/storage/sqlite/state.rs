@@ -1,0 +1,140 @@
+//! The SQLite state store (`Storage`): bot state items in the
+//! `state_items` table, keyed by namespace and key, each with a random eTag
+//! checked in the write's immediate transaction.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStorage, backend};
+use crate::storage::{
+    Change, Condition, Quota, Storage, StorageError, StoreItem, new_etag, parse_stored_value,
+};
+use crate::support::clock::now_millis;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS state_items (
+    namespace TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    etag      TEXT NOT NULL,
+    updated   INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+";
+
+impl Storage for SqliteStorage {
+    fn read(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoreItem>, StorageError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached("SELECT value, etag FROM state_items WHERE namespace = ?1 AND key = ?2")
+            .map_err(backend)?;
+        let mut items = HashMap::new();
+        for key in keys {
+            let row: Option<(String, String)> = statement
+                .query_row(params![namespace, key], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()
+                .map_err(backend)?;
+            if let Some((text, etag)) = row {
+                let value = parse_stored_value(key, &text)?;
+                items.insert(key.clone(), StoreItem { value, etag });
+            }
+        }
+        Ok(items)
+    }
+
+    fn write(
+        &self,
+        namespace: &str,
+        changes: &[Change],
+        quota: &Quota,
+    ) -> Result<HashMap<String, String>, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let mut etags = HashMap::new();
+        for change in changes {
+            let text = change.value.to_string();
+            let size = text.len() as u64;
+            if size > quota.max_value_bytes {
+                return Err(StorageError::ValueTooLarge {
+                    key: change.key.clone(),
+                    size,
+                    limit: quota.max_value_bytes,
+                });
+            }
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT etag FROM state_items WHERE namespace = ?1 AND key = ?2",
+                    params![namespace, change.key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            let allowed = match (&change.condition, &current) {
+                (Condition::Any, _) => true,
+                (Condition::Match(_), None) => true,
+                (Condition::Match(expected), Some(actual)) => expected == actual,
+                (Condition::Absent, current) => current.is_none(),
+            };
+            if !allowed {
+                return Err(StorageError::Conflict(change.key.clone()));
+            }
+            let etag = new_etag();
+            tx.execute(
+                "INSERT INTO state_items (namespace, key, value, etag, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, etag = excluded.etag, updated = excluded.updated",
+                params![namespace, change.key, text, etag, now_millis()],
+            )
+            .map_err(backend)?;
+            etags.insert(change.key.clone(), etag);
+        }
+        let total: i64 = tx
+            .query_row(
+                "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM state_items WHERE namespace = ?1",
+                params![namespace],
+                |row| row.get(0),
+            )
+            .map_err(backend)?;
+        if total as u64 > quota.max_total_bytes {
+            return Err(StorageError::QuotaExceeded {
+                size: total as u64,
+                limit: quota.max_total_bytes,
+            });
+        }
+        tx.commit().map_err(backend)?;
+        Ok(etags)
+    }
+
+    fn delete(&self, namespace: &str, keys: &[String]) -> Result<(), StorageError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        for key in keys {
+            tx.execute(
+                "DELETE FROM state_items WHERE namespace = ?1 AND key = ?2",
+                params![namespace, key],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn total_bytes(&self, namespace: &str) -> Result<u64, StorageError> {
+        let total: i64 = self
+            .conn()
+            .query_row(
+                "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM state_items WHERE namespace = ?1",
+                params![namespace],
+                |row| row.get(0),
+            )
+            .map_err(backend)?;
+        Ok(total as u64)
+    }
+}

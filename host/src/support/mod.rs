@@ -1,0 +1,11 @@
+//! The bottom layer: small helpers every other layer may use, which import
+//! nothing of the crate above `support`: the clock, random ids, retry
+//! backoff, error chains, per-key FIFO ordering, the Prometheus metric
+//! families.
+
+pub mod backoff;
+pub mod clock;
+pub mod errors;
+pub mod ids;
+pub mod metrics;
+pub mod ordering;

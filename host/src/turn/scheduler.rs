@@ -1,0 +1,109 @@
+//! The timer loop: claims due timers from the store and runs each as a turn
+//! of its bot in its conversation (an `event` with the timer's name and
+//! value), then removes it, so it fires once. Claims left by a host that
+//! stopped mid-fire are released at start-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use crate::schema::activity::continuation_activity;
+use crate::storage::timers::Timer;
+use crate::support::clock::now_millis;
+use crate::turn::dispatch::{DispatchError, dispatch};
+use crate::turn::services::TurnServices;
+
+/// How often due timers are looked for.
+pub const TICK: Duration = Duration::from_millis(200);
+/// Timers claimed per tick.
+const BATCH: u32 = 32;
+/// When a timer's bot is not loaded (or is busy), it is tried again this
+/// much later.
+const RETRY_LATER: Duration = Duration::from_secs(5);
+
+/// Starts the loop; it runs until the process ends.
+pub fn start(app: Arc<TurnServices>) {
+    let store = app.timers.clone();
+    tokio::spawn(async move {
+        let released = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.release_all()).await
+        };
+        if !matches!(released, Ok(Ok(()))) {
+            tracing::error!("cannot release timer claims at start-up");
+        }
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let claim = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.claim_due(now_millis(), BATCH)).await
+            };
+            let timers = match claim {
+                Ok(Ok(timers)) => timers,
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "cannot read due timers");
+                    continue;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "the timer task failed");
+                    continue;
+                }
+            };
+            for timer in timers {
+                let app = app.clone();
+                tokio::spawn(async move { fire(&app, timer).await });
+            }
+        }
+    });
+}
+
+/// Runs the turn of one due timer, then removes or reschedules it.
+async fn fire(app: &TurnServices, timer: Timer) {
+    let store = app.timers.clone();
+    let id = timer.id.clone();
+    let later = |store: Arc<dyn crate::storage::timers::TimerStore>, id: String| async move {
+        let due = now_millis() + RETRY_LATER.as_millis() as i64;
+        let _ = tokio::task::spawn_blocking(move || store.release(&id, due)).await;
+    };
+    let slot = app.registry.slot_named(&timer.bot);
+    let Some((slot, version)) = slot.and_then(|s| s.current().map(|v| (s, v))) else {
+        tracing::warn!(bot = %timer.bot, timer = %id, "a timer is due but its bot is not loaded; retrying later");
+        later(store, id).await;
+        return;
+    };
+    let mut activity = match continuation_activity(&timer.reference, timer.value.clone()) {
+        Ok(activity) => activity,
+        Err(err) => {
+            tracing::error!(bot = %timer.bot, timer = %id, error = %err, "a timer's reference is unusable; dropping it");
+            let _ = tokio::task::spawn_blocking(move || store.complete(&id)).await;
+            return;
+        }
+    };
+    activity.name = Some(timer.name.clone());
+    let outbound = app.outbound_for_proactive(&version, &mut activity);
+    let span = crate::turn::dispatch::turn_span(&slot.name, &activity, "timer");
+    let result = dispatch(app, &slot, &version, Arc::new(activity), outbound, false)
+        .instrument(span.clone())
+        .await;
+    match result {
+        Err(DispatchError::Busy { message, .. }) => {
+            tracing::warn!(parent: &span, reason = %message, "a timer's bot is busy; retrying later");
+            later(store, id).await;
+        }
+        other => {
+            match other {
+                Ok(_) => tracing::info!(parent: &span, name = %timer.name, "timer fired"),
+                Err(err) => {
+                    tracing::error!(parent: &span, name = %timer.name, error = %err, "a timer's turn failed; the timer is spent")
+                }
+            }
+            let removed = tokio::task::spawn_blocking(move || store.complete(&id)).await;
+            if !matches!(removed, Ok(Ok(()))) {
+                tracing::error!(parent: &span, "cannot remove a fired timer");
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! What running a turn needs from the host, whoever asks for it (a
+//! channel's request, Direct Line, the admin API, a timer): the runtime and
+//! the bots, the connector with the bots' tokens, the stores, the metrics.
+
+use std::sync::Arc;
+
+use crate::auth::OutboundTokens;
+use crate::bots::registry::BotRegistry;
+use crate::channels::connector::{ConnectorClient, Outbound};
+use crate::channels::directline::DirectLine;
+use crate::runtime::bot::BotVersion;
+use crate::runtime::engine::Runtime;
+use crate::schema::activity::Activity;
+use crate::storage::Storage;
+use crate::storage::group_commit::GroupCommit;
+use crate::storage::references::ReferenceStore;
+use crate::storage::timers::TimerStore;
+use crate::storage::transcripts::TranscriptStore;
+use crate::support::metrics::Metrics;
+use crate::turn::dedup::Deduplicator;
+
+/// The host's parts a turn runs on.
+pub struct TurnServices {
+    pub runtime: Arc<Runtime>,
+    pub registry: Arc<BotRegistry>,
+    pub connector: Arc<ConnectorClient>,
+    pub tokens: OutboundTokens,
+    pub metrics: Arc<Metrics>,
+    pub storage: Arc<dyn Storage>,
+    pub transcripts: Arc<dyn TranscriptStore>,
+    pub references: Arc<dyn ReferenceStore>,
+    pub timers: Arc<dyn TimerStore>,
+    /// The built-in Direct Line channel's state.
+    pub directline: DirectLine,
+    /// De-duplication of channel deliveries; `None`: off.
+    pub dedup: Option<Deduplicator>,
+    /// The per-turn records (delivery answers, references), committed in
+    /// groups.
+    pub records: Arc<GroupCommit>,
+}
+
+impl TurnServices {
+    /// How a turn of `version` in a conversation on `channel` calls the
+    /// connector: with the bot's token when it has an app id, else in dev
+    /// mode. For inbound requests, use it only once they are authenticated.
+    pub fn outbound_for(&self, version: &BotVersion, channel: Option<&str>) -> Outbound {
+        match self.tokens.provider(&version.credentials, channel) {
+            Some(tokens) => Outbound::Authenticated(tokens),
+            None => Outbound::Dev,
+        }
+    }
+
+    /// How a proactive turn (a timer, the admin API) with a stored
+    /// reference calls the connector: a built-in Direct Line conversation's
+    /// replies go to this host's own endpoint (the host that stored the
+    /// reference may have stopped; the conversation is in the shared
+    /// database), others as `outbound_for`.
+    pub fn outbound_for_proactive(
+        &self,
+        version: &BotVersion,
+        activity: &mut Activity,
+    ) -> Outbound {
+        if let Some(own) = activity
+            .service_url
+            .as_deref()
+            .and_then(|url| self.directline.own_service_url(url))
+        {
+            activity.service_url = Some(own);
+            return Outbound::Internal;
+        }
+        self.outbound_for(version, activity.channel_id.as_deref())
+    }
+}
