@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use turnbox::schema::activity::Activity;
-use turnbox::schema::bindings::turnbox::runtime::bot::types as wit;
+use turnbox::schema::bindings::turnbox::bot::types as wit;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(activity) = Activity::from_json_bytes(data) else {

@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
     {
         let _ = manifest.limits(&BotDefaults::default());
         assert!(manifest.instance_policy().is_ok());
-        let _ = manifest.state_quota();
+        let _ = turnbox::runtime::bot::state_quota(&manifest);
     }
 });

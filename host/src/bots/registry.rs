@@ -105,7 +105,7 @@ pub struct BotRegistry {
     /// By file stem. Changed only under this lock, which is never held
     /// across an await.
     slots: Mutex<BTreeMap<String, Arc<BotSlot>>>,
-    /// Route name → slot, for ingress: rebuilt and swapped on every change.
+    /// Route name → slot, for `http::messages`: rebuilt and swapped on every change.
     routes: ArcSwap<BTreeMap<String, Arc<BotSlot>>>,
     /// One lock per stem: reloads of one bot run one at a time (the watcher
     /// and start-up may race); different bots load in parallel.

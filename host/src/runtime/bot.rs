@@ -190,7 +190,7 @@ impl BotVersion {
 }
 
 /// The manifest's state quotas, the storage defaults filled in.
-fn state_quota(manifest: &Manifest) -> Quota {
+pub fn state_quota(manifest: &Manifest) -> Quota {
     let defaults = Quota::default();
     Quota {
         max_value_bytes: manifest

@@ -1,5 +1,5 @@
 //! Sharing the cores between short and long turns. Epoch ticks make every
-//! running turn yield (`turn.rs`); a turn still computing at its
+//! running turn yield (`run.rs`); a turn still computing at its
 //! `LONG_AFTER_SLICES`-th tick is a *long turn*, and from then on each of
 //! its slices needs one of the host's compute lanes: one fewer than the
 //! cores, at least one. Lanes are handed out in FIFO order and given back

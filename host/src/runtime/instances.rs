@@ -1,7 +1,7 @@
 //! Warm instances for bots whose manifest picks `instances.policy =
 //! "pooled"`: a small free list of stores with their instances, per bot
 //! version. A turn takes one (or instantiates afresh when none is idle) and
-//! `turn.rs` gives it back when the bot returned normally; an instance that
+//! `run.rs` gives it back when the bot returned normally; an instance that
 //! trapped, timed out, ran out of fuel or memory, or served `max_turns`
 //! turns is dropped instead. A replaced bot version drops its pool with it.
 //!

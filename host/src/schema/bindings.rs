@@ -15,5 +15,5 @@ wasmtime::component::bindgen!({
 });
 
 /// The host side of a `turn-context` resource: a name only. The turn's
-/// data lives in the store (`runtime::turn`); the resource says which.
+/// data lives in the store (`runtime::store::TurnState`); the resource says which.
 pub struct TurnContext;

@@ -281,7 +281,8 @@ impl BotLimits {
     }
 }
 
-/// Why a manifest is unusable. The message names the file, line and key.
+/// Why a manifest is unusable: the line (where known) and the key; the
+/// loader (`runtime::bot::LoadError`) adds the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ManifestError {
     /// Not TOML, an unknown key or a bad value; `line` where it is known.

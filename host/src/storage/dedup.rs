@@ -1,6 +1,6 @@
 //! De-duplication records: the answer given to each delivered activity, by
 //! bot, conversation and activity id, kept for a window. Channels re-send
-//! an activity they got no answer to in time; the ingress answers such a
+//! an activity they got no answer to in time; `turn::dispatch` answers such a
 //! duplicate with the first answer instead of running the turn again.
 
 use super::StorageError;

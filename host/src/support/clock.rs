@@ -17,6 +17,11 @@ pub fn now_millis() -> i64 {
     since_epoch().as_millis() as i64
 }
 
+/// Now, in nanoseconds since the Unix epoch: for ids, not for time.
+pub fn now_nanos() -> u128 {
+    since_epoch().as_nanos()
+}
+
 /// Now, in whole seconds since the Unix epoch: the unit of JWT claims.
 pub fn now_seconds() -> u64 {
     since_epoch().as_secs()

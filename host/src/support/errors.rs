@@ -1,4 +1,6 @@
-//! Error helpers shared by every layer.
+//! Helpers every layer shares for errors and async traits: the chain of an
+//! error's sources for one log line, and the boxed future of object-safe
+//! async methods.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -7,7 +7,7 @@ pub fn random_id() -> String {
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness: the clock, which is unique enough within a
         // process.
-        return format!("{:x}", super::clock::now_millis());
+        return format!("{:x}", super::clock::now_nanos());
     }
     hex::encode(bytes)
 }

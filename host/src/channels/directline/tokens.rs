@@ -31,7 +31,7 @@ pub enum TokenError {
 
 /// Why a token could not be issued.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot sign a token: {0}")]
+#[error(transparent)]
 pub struct SigningError(#[from] jsonwebtoken::errors::Error);
 
 /// Issues and checks tokens.

@@ -1,8 +1,9 @@
 //! The host side of the WIT interfaces a bot imports, one file each, all
 //! implemented on the store's [`TurnState`]: `context` (the turn context:
 //! activity, send, update, delete, conversations), `state`, `timers`,
-//! `config` and `logging`. A new guest capability is a new file here, its
-//! linker entry in `engine.rs`, its manifest section and its docs.
+//! `config` and `logging`. A new guest capability is its interface in the
+//! WIT world (the generated `add_to_linker` links it), a new file here,
+//! its manifest section and its docs.
 //!
 //! This file holds what they share: call errors and the output limits.
 

@@ -6,16 +6,13 @@ use std::sync::Weak;
 
 use serde_json::Value;
 
-use super::{PgStorage, backend, listen};
+use super::{DIRECTLINE_CHANNEL, PgStorage, backend, listen};
 use crate::storage::StorageError;
 use crate::storage::directline::{
     DirectLineConversation, DirectLineStore, Notice, assign_id, decode_channel_key,
     new_channel_key, parse_logged,
 };
 use crate::support::clock::now_millis;
-
-/// The channel of Direct Line notices.
-pub(super) const DIRECTLINE_CHANNEL: &str = "turnbox_directline";
 
 /// The largest notice payload PostgreSQL takes is 8000 bytes; a typing
 /// activity larger than this is not announced (typing is ephemeral).

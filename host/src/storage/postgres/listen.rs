@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::directline::DIRECTLINE_CHANNEL;
+use super::DIRECTLINE_CHANNEL;
 use crate::storage::directline::Notice;
 
 /// How long the listener waits for a notice before it checks that its

@@ -41,6 +41,10 @@ type Connection = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsCon
 /// The default lease of a claimed timer: longer than any turn may take.
 pub const DEFAULT_TIMER_LEASE: Duration = Duration::from_secs(60);
 
+/// The channel of Direct Line notices (`directline.rs` sends them, `listen.rs`
+/// receives them).
+const DIRECTLINE_CHANNEL: &str = "turnbox_directline";
+
 pub struct PgStorage {
     /// Always `Some` until dropped (see `Drop`).
     pool: Option<Pool>,
