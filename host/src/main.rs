@@ -13,8 +13,7 @@ use tracing_subscriber::EnvFilter;
 use turnbox::auth::AuthSettings;
 use turnbox::channels::connector::ServiceUrlPolicy;
 use turnbox::config::{DEFAULT_MAX_BODY_BYTES, ServeConfig};
-use turnbox::schema::manifest::TurnLimits;
-use turnbox::schema::manifest::{AppType, BotDefaults, Credentials, Secret};
+use turnbox::schema::manifest::{AppType, BotDefaults, Credentials, Secret, TurnLimits};
 
 #[derive(Parser)]
 #[command(

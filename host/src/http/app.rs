@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::Authenticator;
+use crate::channels::directline::tokens::SigningError;
 use crate::turn::services::TurnServices;
 
 /// What every request handler shares: the turn services, and what only
@@ -81,5 +82,16 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// A Direct Line token that could not be signed: a 500 of its own code.
+impl From<SigningError> for ApiError {
+    fn from(err: SigningError) -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "TokenError",
+            err.to_string(),
+        )
     }
 }

@@ -110,14 +110,7 @@ pub async fn session(
         .turns
         .directline
         .tokens
-        .issue(&route, &conversation.id, &user)
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "TokenError",
-                e.to_string(),
-            )
-        })?;
+        .issue(&route, &conversation.id, &user)?;
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

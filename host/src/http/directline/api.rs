@@ -211,18 +211,11 @@ fn user_from_body(body: &[u8]) -> Option<String> {
 }
 
 fn token_answer(state: &AppState, conversation: &Conversation) -> Result<Value, ApiError> {
-    let token = state
-        .turns
-        .directline
-        .tokens
-        .issue(&conversation.bot, &conversation.id, &conversation.user)
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "TokenError",
-                e.to_string(),
-            )
-        })?;
+    let token = state.turns.directline.tokens.issue(
+        &conversation.bot,
+        &conversation.id,
+        &conversation.user,
+    )?;
     Ok(json!({
         "conversationId": conversation.id,
         "token": token,
