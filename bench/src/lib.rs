@@ -293,15 +293,22 @@ pub async fn request(
     Connection::open(addr).await?.call(method, path, body).await
 }
 
-/// An echo activity for conversation `conversation` with id `id`.
-pub fn activity(id: &str, conversation: &str, service_url: &str, expect_replies: bool) -> Vec<u8> {
+/// A message `text` (JSON-safe: no quotes or backslashes) for
+/// conversation `conversation` with id `id`.
+pub fn activity(
+    id: &str,
+    conversation: &str,
+    service_url: &str,
+    expect_replies: bool,
+    text: &str,
+) -> Vec<u8> {
     let mode = if expect_replies {
         r#","deliveryMode":"expectReplies""#
     } else {
         ""
     };
     format!(
-        r#"{{"type":"message","id":"{id}","text":"hi","channelId":"bench","serviceUrl":"{service_url}"{mode},"from":{{"id":"user-{conversation}"}},"recipient":{{"id":"bot"}},"conversation":{{"id":"{conversation}"}}}}"#
+        r#"{{"type":"message","id":"{id}","text":"{text}","channelId":"bench","serviceUrl":"{service_url}"{mode},"from":{{"id":"user-{conversation}"}},"recipient":{{"id":"bot"}},"conversation":{{"id":"{conversation}"}}}}"#
     )
     .into_bytes()
 }
@@ -332,6 +339,8 @@ pub struct Load {
     pub max_turns: Option<u64>,
     /// GETs the paths instead of posting activities: HTTP alone, no turn.
     pub get_only: bool,
+    /// The messages' text (`hi`; `count` makes the Rust echo bot use state).
+    pub text: String,
 }
 
 /// Runs `load`: each connection posts one conversation's turns back to
@@ -370,6 +379,7 @@ pub async fn run_load(load: &Load, run: &str) -> anyhow::Result<LoadResult> {
                         &conversation,
                         &load.service_url,
                         load.expect_replies,
+                        &load.text,
                     );
                     begun = Instant::now();
                     connection.call("POST", &path, Some(&body)).await

@@ -5,6 +5,10 @@
 //!
 //!   target/release/bench-load PORT [CONCURRENCY [SECONDS [ROUTE [SERVICE_URL]]]]
 //!
+//! `BENCH_TEXT` sets the messages' text (default `hi`; `count` makes the
+//! Rust echo bot keep a counter in state, so each turn commits state and,
+//! in normal mode, posts its reply from the outbox).
+//!
 //! ROUTE is a bot's name on a turnbox host (`bot`) or a path starting with
 //! `/` (`/api/messages` of any Bot Framework bot).
 
@@ -36,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
             service_url: service_url.unwrap_or_else(|| "http://127.0.0.1:9/".into()),
             max_turns: None,
             get_only: false,
+            text: std::env::var("BENCH_TEXT").unwrap_or_else(|_| "hi".into()),
         },
         // Activity ids unique to this run: a second run against the same
         // host must not re-send the first run's ids, which the host would

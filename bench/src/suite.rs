@@ -99,6 +99,7 @@ fn load(
         service_url: service_url.to_owned(),
         max_turns: None,
         get_only: false,
+        text: "hi".into(),
     }
 }
 
@@ -377,7 +378,7 @@ fn replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// The text of the reply to `text` (expectReplies).
 async fn ask(connection: &mut Connection, id: &str, text: &str) -> anyhow::Result<String> {
-    let body = activity(id, "reload", "http://127.0.0.1:9/", true);
+    let body = activity(id, "reload", "http://127.0.0.1:9/", true, "hi");
     let body = String::from_utf8(body)?.replace(r#""text":"hi""#, &format!(r#""text":"{text}""#));
     let (status, answer) = connection
         .call("POST", "/api/bots/bot/messages", Some(body.as_bytes()))
@@ -465,6 +466,7 @@ async fn density(connections: usize) -> anyhow::Result<Value> {
             service_url: "http://127.0.0.1:9/".into(),
             max_turns: Some(DENSITY_TURNS),
             get_only: false,
+            text: "hi".into(),
         },
         "density",
     )

@@ -51,8 +51,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         &runtime.engine,
     )?);
     let metrics = Arc::new(Metrics::new());
-    // One database holds state, transcripts, references, timers and
-    // delivery records.
+    // One database holds state, transcripts, references, timers, delivery
+    // records and the outbox.
     let database = open_database(&config).await?;
     let registry = Arc::new(BotRegistry::new(
         &config.bots_dir,
@@ -107,12 +107,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         storage: database.clone(),
         transcripts: database.clone(),
         references: database.clone(),
-        dedup: crate::turn::dedup::Deduplicator::new(
-            database.clone(),
-            records.clone(),
-            config.dedup_window,
-        ),
+        dedup: crate::turn::dedup::Deduplicator::new(database.clone(), config.dedup_window),
         records,
+        outbox: database.clone(),
+        relay: Arc::default(),
+        lease: config.timer_lease,
         timers: database,
         directline,
     });
@@ -125,6 +124,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     });
 
     crate::turn::scheduler::start(turns.clone());
+    crate::turn::relay::start(turns.clone());
 
     tracing::info!("turnbox listening on http://{local}");
 
@@ -155,7 +155,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "turns still running when the shutdown grace ran out; exiting");
         }
     }
-    // The records submitted without waiting (conversation references).
+    // The records submitted without waiting (outbox rows posted).
     if tokio::time::timeout(std::time::Duration::from_secs(5), turns.records.drain())
         .await
         .is_err()

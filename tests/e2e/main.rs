@@ -11,6 +11,7 @@ mod conversations;
 mod deliveries;
 mod directline;
 mod durability;
+mod exactly_once;
 mod hostile_bots;
 mod hot_reload;
 mod instances;

@@ -101,6 +101,12 @@ impl Host {
 
     /// Starts the host on folders the caller keeps.
     pub fn start_in(bots: &Path, data: &Path, args: &[&str]) -> Host {
+        Host::start_with_env(bots, data, args, &[])
+    }
+
+    /// Starts the host on folders the caller keeps, with extra environment
+    /// variables (e.g. `TURNBOX_FAULT`).
+    pub fn start_with_env(bots: &Path, data: &Path, args: &[&str], env: &[(&str, &str)]) -> Host {
         let mut child = Command::new(env!("CARGO_BIN_EXE_turnbox"))
             .arg("serve")
             .arg("--bots")
@@ -110,6 +116,7 @@ impl Host {
             .args(["--bind", "127.0.0.1", "--port", "0"])
             .args(args)
             .env("RUST_LOG", "info,turnbox::turn::dispatch=debug")
+            .envs(env.iter().copied())
             .env_remove("PORT")
             .env_remove("MicrosoftAppId")
             .env_remove("MicrosoftAppPassword")
@@ -187,6 +194,19 @@ impl Host {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status();
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// Waits (up to 30 s) for the process to end by itself, e.g. at an
+    /// injected fault.
+    pub async fn wait_exit(&mut self) -> Option<std::process::ExitStatus> {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {

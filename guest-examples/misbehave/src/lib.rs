@@ -14,6 +14,8 @@
 //! - `state setfail SCOPE KEY JSON`: sets a value, then fails the turn;
 //! - `incr SCOPE KEY [MS]`: adds one to a number in state, pausing MS
 //!   milliseconds between reading and writing it, and replies `KEY=N`;
+//! - `tally KEY N`: adds one to the conversation's number `KEY`, then
+//!   sends N replies `KEY=N part I/N` (held back for the commit);
 //! - `timer NAME MS`: schedules a timer; `timer2 NAME1 MS1 NAME2 MS2`
 //!   schedules two and cancels the second; both reply with what they did;
 //! - an `event` activity (a timer, a proactive turn): replies
@@ -134,6 +136,17 @@ impl Guest for Misbehave {
                 let n: u32 = text["spam ".len()..].trim().parse().unwrap_or(0);
                 for i in 0..n {
                     reply(ctx, &mut incoming, format!("spam {i}"))?;
+                }
+                Ok(None)
+            }
+            _ if text.starts_with("tally ") => {
+                let (key, parts) = match text.split(' ').collect::<Vec<_>>().as_slice() {
+                    [_, key, n] => (key.to_string(), n.parse::<u32>().unwrap_or(1)),
+                    _ => (String::from("n"), 1),
+                };
+                let counted = state_command(&format!("incr conversation {key}"))?;
+                for part in 1..=parts {
+                    reply(ctx, &mut incoming, format!("{counted} part {part}/{parts}"))?;
                 }
                 Ok(None)
             }

@@ -167,7 +167,7 @@ impl ConnectorError {
         }
     }
 
-    fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         match self {
             ConnectorError::Unreachable(_) => true,
             ConnectorError::Status { status, .. } => {

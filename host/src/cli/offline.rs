@@ -14,7 +14,8 @@ use crate::runtime::turn::{TurnError, TurnOutcome};
 use crate::schema::activity::Activity;
 use crate::schema::manifest::BotDefaults;
 use crate::storage::SqliteStorage;
-use crate::turn::attempts::{Attempts, run_to_commit};
+use crate::storage::group_commit::GroupCommit;
+use crate::turn::attempts::{Attempts, Commitment, run_to_commit};
 
 /// Why a bot could not be loaded offline.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +24,7 @@ pub enum OfflineError {
     Engine(#[from] crate::runtime::engine::EngineError),
     #[error(transparent)]
     Cache(#[from] crate::runtime::cache::CacheError),
-    #[error("cannot make a folder for the compile cache: {0}")]
+    #[error("cannot make a folder for the compile cache, or start the committer: {0}")]
     CacheFolder(std::io::Error),
     #[error(transparent)]
     Load(#[from] crate::runtime::bot::LoadError),
@@ -36,6 +37,8 @@ pub struct OfflineBot {
     runtime: Runtime,
     pub bot: BotVersion,
     database: Arc<SqliteStorage>,
+    /// Where turns commit (on `database`).
+    records: Arc<GroupCommit>,
     connector: Arc<ConnectorClient>,
     /// Keeps the compile cache's folder for the bot's lifetime.
     _cache_dir: tempfile::TempDir,
@@ -61,10 +64,13 @@ impl OfflineBot {
             manifest,
             files,
         )?;
+        let database = Arc::new(SqliteStorage::in_memory()?);
+        let records = GroupCommit::start(database.clone()).map_err(OfflineError::CacheFolder)?;
         Ok(OfflineBot {
             runtime,
             bot,
-            database: Arc::new(SqliteStorage::in_memory()?),
+            database,
+            records: Arc::new(records),
             // Replies come back in the turn's outcome: nothing is posted, so
             // the connector may reach no URL at all.
             connector: Arc::new(ConnectorClient::new(
@@ -87,7 +93,14 @@ impl OfflineBot {
             storage: self.database.clone(),
             outgoing: Arc::new(PassThrough),
             timers: self.database.clone(),
+            records: self.records.clone(),
+            outbox: self.database.clone(),
+            lease: std::time::Duration::from_secs(60),
+            relay: Arc::default(),
         };
-        run_to_commit(&self.runtime, &self.bot, incoming, &attempts).await
+        let commitment = Commitment::default();
+        run_to_commit(&self.runtime, &self.bot, incoming, &attempts, &commitment)
+            .await
+            .map(|(outcome, _)| outcome)
     }
 }

@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::bots::registry::BotSlot;
 use crate::http::app::{ApiError, AppState};
 use crate::schema::activity::{continuation_activity, names};
-use crate::turn::dispatch::{DispatchError, Dispatched, dispatch};
+use crate::turn::dispatch::{DispatchError, Dispatched, Origin, dispatch};
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
@@ -200,12 +200,12 @@ pub async fn proactive(
         &version,
         Arc::new(activity),
         outbound,
-        false,
+        Origin::Other,
     )
     .instrument(span)
     .await;
     match result {
-        Ok(Dispatched::Done(_) | Dispatched::ShortCircuited(_) | Dispatched::Duplicate(_)) => {
+        Ok(Dispatched::Done(..) | Dispatched::ShortCircuited(_) | Dispatched::Duplicate(_)) => {
             Ok(axum::Json(json!({"conversationId": conversation})).into_response())
         }
         Err(DispatchError::Busy { code, message }) => Err(ApiError {

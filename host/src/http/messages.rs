@@ -20,8 +20,7 @@ use crate::http::app::{ApiError, AppState};
 use crate::runtime::turn::TurnError;
 use crate::schema::activity::Activity;
 use crate::storage::dedup::Answer;
-use crate::turn::answer::turn_answer;
-use crate::turn::dispatch::{DispatchError, Dispatched, dispatch};
+use crate::turn::dispatch::{DispatchError, Dispatched, Origin, dispatch};
 
 pub(super) async fn default_bot_messages(
     State(state): State<Arc<AppState>>,
@@ -151,7 +150,6 @@ async fn take_turn(
     } else {
         Outbound::Dev
     };
-    remember_reference(&state, &slot.name, &activity);
     let activity = Arc::new(activity);
     let started = std::time::Instant::now();
     let result = dispatch(
@@ -160,12 +158,12 @@ async fn take_turn(
         &version,
         activity.clone(),
         outbound,
-        true,
+        Origin::Channel,
     )
     .await;
     let ms = started.elapsed().as_millis() as u64;
-    let outcome = match result {
-        Ok(Dispatched::Done(outcome)) => outcome,
+    let (outcome, answer) = match result {
+        Ok(Dispatched::Done(outcome, answer)) => (outcome, answer),
         Ok(Dispatched::Duplicate(answer)) => return answer_response(answer),
         Ok(Dispatched::ShortCircuited(answer)) => {
             tracing::info!(ms, status = answer.status, "turn answered by middleware");
@@ -193,7 +191,7 @@ async fn take_turn(
         "turn done"
     );
 
-    answer_response(turn_answer(&activity, &outcome))
+    answer_response(answer)
 }
 
 fn answer_response(answer: Answer) -> Response {
@@ -212,23 +210,6 @@ fn answer_response(answer: Answer) -> Response {
     }
 }
 
-/// Stores the conversation reference of an inbound turn, for proactive
-/// messages, off the request path.
-fn remember_reference(state: &AppState, bot: &str, activity: &Activity) {
-    let Some(conversation) = activity.conversation_id().filter(|c| !c.is_empty()) else {
-        return;
-    };
-    // Committed with the next batch of records (`group_commit.rs`).
-    state
-        .turns
-        .records
-        .submit(crate::storage::TurnRecord::Reference {
-            bot: bot.to_owned(),
-            conversation: conversation.to_owned(),
-            reference: crate::schema::activity::conversation_reference(activity),
-        });
-}
-
 /// 503 with `Retry-After: 1`.
 fn busy(code: &'static str, message: String) -> ApiError {
     ApiError {
@@ -241,7 +222,8 @@ fn busy(code: &'static str, message: String) -> ApiError {
 /// for everything that went wrong in the bot.
 fn turn_failed(err: &TurnError) -> ApiError {
     match err {
-        TurnError::Busy => busy(err.code(), err.to_string()),
+        // A re-delivery now holds the claim: it answers the channel.
+        TurnError::Busy | TurnError::ClaimLost => busy(err.code(), err.to_string()),
         _ => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             err.code(),

@@ -13,7 +13,8 @@ use crate::runtime::outgoing::{Flow, Outgoing, OutgoingFilter};
 use crate::runtime::scopes::TurnStateCache;
 use crate::schema::activity::{Activity, names};
 use crate::storage::Change;
-use crate::storage::timers::{Timer, TimerStore};
+pub use crate::storage::timers::TimerOp;
+use crate::storage::timers::TimerStore;
 
 /// What a finished turn produced.
 #[derive(Debug, Default)]
@@ -34,13 +35,6 @@ pub struct TurnOutcome {
     pub posted_before_state: Vec<String>,
     /// Timers scheduled and cancelled, to be stored with the state.
     pub timer_ops: Vec<TimerOp>,
-}
-
-/// A timer change made by a turn, applied when the turn commits.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TimerOp {
-    Schedule(Timer),
-    Cancel(String),
 }
 
 /// What a turn runs on, besides the bot.
@@ -101,6 +95,8 @@ pub enum TurnError {
     StateSave(String),
     #[error("the state was saved but a reply could not be posted: {0}")]
     ReplyFailed(String),
+    #[error("another attempt took this delivery over; nothing was saved")]
+    ClaimLost,
 }
 
 impl TurnError {
@@ -117,6 +113,7 @@ impl TurnError {
             TurnError::StateConflict(_) => "StateConflict",
             TurnError::StateSave(_) => "StateSaveFailed",
             TurnError::ReplyFailed(_) => "ReplyFailed",
+            TurnError::ClaimLost => "DeliveryTakenOver",
         }
     }
 }

@@ -1,17 +1,25 @@
-//! Group commit of what the host records on every channel turn (the
-//! delivery's answer for de-duplication, the conversation reference): one
-//! thread takes every record waiting and commits them in one transaction.
-//! A caller that awaits its record is answered once it is committed, so
-//! nothing is acknowledged before it is durable, but a busy host pays one
-//! transaction (and one thread wake-up) per batch instead of one per record.
+//! Group commit of what the host records on every turn (`commit.rs`: a
+//! turn's state, timers, delivery record, reference and outbox; outbox rows
+//! posted): a committer thread takes every record waiting and commits them
+//! in one transaction, each turn in a savepoint of its own, so a turn whose
+//! compare-and-set fails is rolled back alone and told so. A caller that
+//! awaits its record is answered once it is committed, so nothing is
+//! acknowledged before it is durable, but a busy host pays one transaction
+//! (and one thread wake-up) per batch instead of one per turn.
+//!
+//! A database that takes concurrent transactions (PostgreSQL) gets several
+//! committers; a conversation's records always go to the same one, so they
+//! commit in the order they were submitted.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use crate::storage::{Database, StorageError, TurnRecord};
+use crate::storage::{Committed, Database, StorageError, TurnRecord};
 
-/// The most records in one transaction.
-const MAX_BATCH: usize = 512;
+/// The most records in one transaction (PostgreSQL keeps up to 64
+/// subtransactions per transaction in its cache; each turn is one).
+const MAX_BATCH: usize = 64;
 
 /// Why a record was not committed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -22,54 +30,53 @@ pub enum CommitError {
     Storage(#[from] StorageError),
 }
 
+type Outcome = Result<Committed, CommitError>;
+
 struct Job {
     record: Option<TurnRecord>,
     /// Told the outcome once the batch is committed.
-    done: Option<tokio::sync::oneshot::Sender<Result<(), CommitError>>>,
+    done: Option<tokio::sync::oneshot::Sender<Outcome>>,
 }
 
-/// The committer; its thread ends when it is dropped.
+/// The committers; their threads end when it is dropped.
 pub struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+    shards: Vec<mpsc::Sender<Job>>,
 }
 
 impl GroupCommit {
-    /// Starts the committing thread over `store`.
+    /// Starts the committing threads over `store` (`store.committers()`).
     pub fn start(store: Arc<dyn Database>) -> std::io::Result<Self> {
-        let (jobs, waiting) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("turnbox-records".into())
-            .spawn(move || {
-                while let Ok(first) = waiting.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH {
-                        match waiting.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    let records: Vec<TurnRecord> =
-                        batch.iter_mut().filter_map(|job| job.record.take()).collect();
-                    let outcome = if records.is_empty() {
-                        Ok(())
-                    } else {
-                        store.commit_records(&records).map_err(CommitError::from)
-                    };
-                    if let Err(err) = &outcome {
-                        tracing::warn!(error = %err, records = records.len(), "cannot record turns");
-                    }
-                    for done in batch.into_iter().filter_map(|job| job.done) {
-                        let _ = done.send(outcome.clone());
-                    }
-                }
-            })?;
-        Ok(GroupCommit { jobs })
+        let count = store.committers().max(1);
+        let mut shards = Vec::with_capacity(count);
+        for n in 0..count {
+            let (jobs, waiting) = mpsc::channel::<Job>();
+            let store = store.clone();
+            std::thread::Builder::new()
+                .name(format!("turnbox-commit-{n}"))
+                .spawn(move || commit_loop(&*store, &waiting))?;
+            shards.push(jobs);
+        }
+        Ok(GroupCommit { shards })
     }
 
-    /// Commits `record` with the others waiting; returns once it is durable.
-    pub async fn commit(&self, record: TurnRecord) -> Result<(), CommitError> {
+    /// The committer of `record`'s conversation.
+    fn shard(&self, record: Option<&TurnRecord>) -> &mpsc::Sender<Job> {
+        let index = match record.and_then(TurnRecord::conversation) {
+            Some(key) if self.shards.len() > 1 => {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                key.hash(&mut hasher);
+                (hasher.finish() % self.shards.len() as u64) as usize
+            }
+            _ => 0,
+        };
+        &self.shards[index]
+    }
+
+    /// Commits `record` with the others waiting; returns once it is durable,
+    /// with its own outcome.
+    pub async fn commit(&self, record: TurnRecord) -> Result<Committed, CommitError> {
         let (done, committed) = tokio::sync::oneshot::channel();
-        self.jobs
+        self.shard(Some(&record))
             .send(Job {
                 record: Some(record),
                 done: Some(done),
@@ -80,7 +87,7 @@ impl GroupCommit {
 
     /// Commits `record` with the next batch, without waiting for it.
     pub fn submit(&self, record: TurnRecord) {
-        let _ = self.jobs.send(Job {
+        let _ = self.shard(Some(&record)).send(Job {
             record: Some(record),
             done: None,
         });
@@ -89,16 +96,62 @@ impl GroupCommit {
     /// Returns once everything submitted before has been committed (at
     /// shutdown).
     pub async fn drain(&self) {
-        let (done, drained) = tokio::sync::oneshot::channel();
-        if self
-            .jobs
-            .send(Job {
-                record: None,
-                done: Some(done),
-            })
-            .is_ok()
-        {
-            let _ = drained.await;
+        for shard in &self.shards {
+            let (done, drained) = tokio::sync::oneshot::channel();
+            if shard
+                .send(Job {
+                    record: None,
+                    done: Some(done),
+                })
+                .is_ok()
+            {
+                let _ = drained.await;
+            }
+        }
+    }
+}
+
+/// One committer: batches of waiting jobs, one transaction each.
+fn commit_loop(store: &dyn Database, waiting: &mpsc::Receiver<Job>) {
+    while let Ok(first) = waiting.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match waiting.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let has_record: Vec<bool> = batch.iter().map(|job| job.record.is_some()).collect();
+        let records: Vec<TurnRecord> = batch.iter_mut().filter_map(|j| j.record.take()).collect();
+        let outcomes = if records.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.commit_records(&records)
+        };
+        let mut outcomes = match outcomes {
+            Ok(outcomes) => outcomes.into_iter(),
+            Err(err) => {
+                tracing::warn!(error = %err, records = records.len(), "cannot commit turns");
+                for done in batch.into_iter().filter_map(|job| job.done) {
+                    let _ = done.send(Err(CommitError::Storage(err.clone())));
+                }
+                continue;
+            }
+        };
+        // Jobs with a record get its outcome, in order; a drain marker
+        // (no record) is told it is done.
+        for (job, has_record) in batch.into_iter().zip(has_record) {
+            let outcome = if has_record {
+                outcomes
+                    .next()
+                    .unwrap_or_else(|| Err(StorageError::Backend("no outcome".into())))
+                    .map_err(CommitError::from)
+            } else {
+                Ok(Committed::default())
+            };
+            if let Some(done) = job.done {
+                let _ = done.send(outcome);
+            }
         }
     }
 }
@@ -106,50 +159,102 @@ impl GroupCommit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::SqliteStorage;
+    use crate::storage::commit::DeliveryRecord;
     use crate::storage::dedup::{Answer, DedupStore};
     use crate::storage::references::ReferenceStore;
+    use crate::storage::{Change, Condition, SqliteStorage, Storage, TurnCommit};
     use serde_json::json;
 
+    fn turn(n: usize, condition: Condition) -> TurnRecord {
+        TurnRecord::Turn(Box::new(TurnCommit {
+            bot: "b".into(),
+            state: vec![Change {
+                key: format!("k{}", n % 7),
+                value: json!(n),
+                condition,
+            }],
+            delivery: Some(DeliveryRecord {
+                conversation: "c".into(),
+                activity_id: format!("a{n}"),
+                owner: "me".into(),
+                answer: Answer {
+                    status: 200,
+                    body: Some(json!({"n": n}).to_string()),
+                },
+            }),
+            reference: Some(("c".into(), json!({"activityId": n}))),
+            ..Default::default()
+        }))
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn records_are_durable_when_answered_and_drained_at_the_end() {
+    async fn turns_are_durable_when_answered_and_a_conflict_fails_alone() {
         let store = Arc::new(SqliteStorage::in_memory().unwrap());
+        let keys: Vec<Change> = (0..7)
+            .map(|k| Change {
+                key: format!("k{k}"),
+                value: json!(0),
+                condition: Condition::Any,
+            })
+            .collect();
+        store.write("b", &keys, &Default::default()).unwrap();
         let committer = Arc::new(GroupCommit::start(store.clone()).unwrap());
         let mut turns = Vec::new();
         for n in 0..200 {
             let committer = committer.clone();
+            // Every tenth turn expects an eTag no key has: it conflicts.
+            let condition = if n % 10 == 3 {
+                Condition::Match("stale".into())
+            } else {
+                Condition::Any
+            };
             turns.push(tokio::spawn(async move {
-                let answer = Answer {
-                    status: 200,
-                    body: Some(json!({"n": n}).to_string()),
-                };
-                committer
-                    .commit(TurnRecord::Delivered {
-                        bot: "b".into(),
-                        conversation: "c".into(),
-                        activity_id: format!("a{n}"),
-                        answer,
-                    })
-                    .await
+                committer.commit(turn(n, condition)).await
             }));
         }
         for (n, turn) in turns.into_iter().enumerate() {
-            turn.await.unwrap().unwrap();
-            // Answered means committed.
+            let outcome = turn.await.unwrap();
             let found = store.answered("b", "c", &format!("a{n}"), 0).unwrap();
+            if n % 10 == 3 {
+                // The conflict rolls back the whole turn, its record too;
+                // the turns beside it in the batch commit.
+                assert!(
+                    matches!(
+                        outcome,
+                        Err(CommitError::Storage(StorageError::Conflict(_)))
+                    ),
+                    "{outcome:?}"
+                );
+                assert_eq!(found, None, "a conflicting turn records nothing");
+                continue;
+            }
+            outcome.unwrap();
+            // Answered means committed, with the turn's answer.
             assert_eq!(found.unwrap().body, Some(json!({"n": n}).to_string()));
         }
+        assert!(store.reference("b", "c").unwrap().is_some());
+        assert!(!store.read("b", &["k0".to_string()]).unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn submitted_records_are_committed_by_the_drain() {
+        let store = Arc::new(SqliteStorage::in_memory().unwrap());
+        let committer = GroupCommit::start(store.clone()).unwrap();
         for n in 0..50 {
-            committer.submit(TurnRecord::Reference {
+            committer.submit(TurnRecord::Answer {
                 bot: "b".into(),
                 conversation: "c".into(),
-                reference: json!({"activityId": n}),
+                activity_id: "a".into(),
+                answer: Answer {
+                    status: 200,
+                    body: Some(n.to_string()),
+                },
             });
         }
         committer.drain().await;
         assert_eq!(
-            store.reference("b", "c").unwrap(),
-            Some(json!({"activityId": 49})),
+            store.answered("b", "c", "a", 0).unwrap().unwrap().body,
+            Some("49".into()),
             "the last one submitted wins"
         );
     }

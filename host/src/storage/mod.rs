@@ -13,6 +13,9 @@
 //! - `transcripts.rs`, `references.rs`, `timers.rs`, `dedup.rs`,
 //!   `directline.rs`: each store's trait, its types and the helpers both
 //!   backends share.
+//! - `commit.rs`: what one turn commits in one transaction (`TurnCommit`),
+//!   and `TurnRecords`, the backends' side of it.
+//! - `outbox.rs`: the sends held back for the commit, until posted.
 //! - `group_commit.rs`: the turn records, committed in groups.
 //! - `sqlite/`: `SqliteStorage`: `mod.rs` the connections and the turn
 //!   records, `state.rs` the `Storage` impl, and one file per store.
@@ -21,9 +24,11 @@
 //!   `Storage` impl, one file per store, and `listen.rs` the Direct Line
 //!   `LISTEN` loop.
 
+pub mod commit;
 pub mod dedup;
 pub mod directline;
 pub mod group_commit;
+pub mod outbox;
 pub mod postgres;
 pub mod references;
 pub mod sqlite;
@@ -34,6 +39,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+pub use commit::{Committed, RecordOutcomes, TurnCommit, TurnRecord, TurnRecords};
 pub use postgres::PgStorage;
 pub use sqlite::SqliteStorage;
 
@@ -45,6 +51,7 @@ pub trait Database:
     + timers::TimerStore
     + dedup::DedupStore
     + directline::DirectLineStore
+    + outbox::OutboxStore
     + TurnRecords
 {
 }
@@ -56,32 +63,9 @@ impl<T> Database for T where
         + timers::TimerStore
         + dedup::DedupStore
         + directline::DirectLineStore
+        + outbox::OutboxStore
         + TurnRecords
 {
-}
-
-/// What the host records on every channel turn, committed in groups
-/// (`group_commit.rs`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum TurnRecord {
-    /// The answer to a delivery (`dedup.rs`).
-    Delivered {
-        bot: String,
-        conversation: String,
-        activity_id: String,
-        answer: dedup::Answer,
-    },
-    /// The conversation's latest reference, for proactive messages.
-    Reference {
-        bot: String,
-        conversation: String,
-        reference: Value,
-    },
-}
-
-/// Records committed together: all or none.
-pub trait TurnRecords: Send + Sync {
-    fn commit_records(&self, records: &[TurnRecord]) -> Result<(), StorageError>;
 }
 
 /// Where the host keeps its data.
@@ -202,6 +186,8 @@ pub enum StorageError {
     ValueTooLarge { key: String, size: u64, limit: u64 },
     #[error("the state would hold {size} bytes, over the limit of {limit}")]
     QuotaExceeded { size: u64, limit: u64 },
+    #[error("the delivery's claim passed to another attempt; nothing was saved")]
+    ClaimLost,
     #[error("storage failed: {0}")]
     Backend(String),
 }

@@ -18,6 +18,13 @@ pub struct Timer {
     pub reference: Value,
 }
 
+/// A timer change made by a turn, applied when the turn commits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimerOp {
+    Schedule(Timer),
+    Cancel(String),
+}
+
 pub trait TimerStore: Send + Sync {
     fn schedule(&self, timer: &Timer) -> Result<(), StorageError>;
     /// Removes a pending timer of `bot`; false when there was none.

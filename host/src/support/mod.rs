@@ -1,11 +1,13 @@
 //! The bottom layer: small helpers every other layer may use, which import
 //! nothing of the crate above `support`: the clock, random ids, retry
-//! backoff, error chains, per-key FIFO ordering, the Prometheus metric
+//! backoff, error chains, fault-injection points (test builds), per-key
+//! FIFO ordering, the Prometheus metric
 //! families.
 
 pub mod backoff;
 pub mod clock;
 pub mod errors;
+pub mod faults;
 pub mod ids;
 pub mod metrics;
 pub mod ordering;

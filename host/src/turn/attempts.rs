@@ -1,24 +1,36 @@
-//! A turn to its committed end: run an attempt, save its state changes with
-//! the eTags they were read with, and post the sends it held back. When the
+//! A turn to its committed end: run an attempt, then commit everything it
+//! changed in one transaction (`storage::commit`): its state with the eTags
+//! it was read with, its timers, the delivery record with its answer, the
+//! conversation reference and its held-back sends as outbox rows. When the
 //! state changed meanwhile (an eTag conflict), the attempt is discarded and
 //! the turn runs again in a fresh instance on the fresh state: at most
 //! [`MAX_ATTEMPTS`] attempts within the turn's deadline, with exponential
 //! backoff and jitter. Nothing of a discarded attempt is saved or posted.
+//! Once committed, the held-back sends are posted in order (`outbox.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::channels::connector::{ConnectorClient, Outbound};
 use crate::runtime::bot::BotVersion;
 use crate::runtime::engine::Runtime;
-use crate::runtime::outgoing::{Flow, Outgoing, OutgoingFilter};
+use crate::runtime::outgoing::OutgoingFilter;
 use crate::runtime::run::run_turn;
 use crate::runtime::scopes::TurnStateCache;
-use crate::runtime::turn::{TimerOp, TurnError, TurnOutcome, TurnRequest};
+use crate::runtime::turn::{TurnError, TurnOutcome, TurnRequest};
 use crate::schema::activity::Activity;
+use crate::storage::commit::DeliveryRecord;
+use crate::storage::dedup::Answer;
+use crate::storage::group_commit::{CommitError, GroupCommit};
+use crate::storage::outbox::{OutboxStore, Route};
 use crate::storage::timers::TimerStore;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Storage, StorageError, TurnCommit, TurnRecord};
 use crate::support::backoff;
+use crate::support::clock::now_millis;
+use crate::turn::answer::turn_answer;
+use crate::turn::outbox::{HeldBack, Poster, post_held_back};
 
 /// Attempts of one turn before it fails with `StateConflict`.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -35,16 +47,47 @@ pub struct Attempts {
     /// What sees each activity the turn emits (its middleware).
     pub outgoing: Arc<dyn OutgoingFilter>,
     pub timers: Arc<dyn TimerStore>,
+    /// Where the turn commits.
+    pub records: Arc<GroupCommit>,
+    /// Where the relay's rows are handed over.
+    pub outbox: Arc<dyn OutboxStore>,
+    /// How long the committing host holds its outbox rows before another
+    /// host's relay may post them.
+    pub lease: Duration,
+    /// Woken when the relay has rows to post (`relay.rs`).
+    pub relay: Arc<tokio::sync::Notify>,
 }
 
-/// Runs the turn until an attempt's state is saved, then posts its held-back
-/// sends in order.
+/// What the commit records besides the attempt's own changes.
+#[derive(Default)]
+pub struct Commitment {
+    /// The claimed delivery (conversation, activity id, claim owner) whose
+    /// answer is recorded.
+    pub delivery: Option<(String, String, String)>,
+    /// The conversation reference to remember: (conversation, reference).
+    pub reference: Option<(String, Value)>,
+    /// The timer whose turn this is.
+    pub fired_timer: Option<String>,
+}
+
+/// The route of the turn's outbound, stored with its outbox rows.
+fn route_of(outbound: &Outbound) -> Route {
+    match outbound {
+        Outbound::Dev => Route::Dev,
+        Outbound::Authenticated(_) => Route::Bot,
+        Outbound::Internal => Route::Internal,
+    }
+}
+
+/// Runs the turn until an attempt commits, then posts its held-back sends
+/// in order. Returns the outcome and the answer recorded for it.
 pub async fn run_to_commit(
     runtime: &Runtime,
     bot: &BotVersion,
     incoming: Arc<Activity>,
     with: &Attempts,
-) -> Result<TurnOutcome, TurnError> {
+    commitment: &Commitment,
+) -> Result<(TurnOutcome, Answer), TurnError> {
     let started = Instant::now();
     let deadline = bot.limits.turn().deadline;
     let mut already_posted = Vec::new();
@@ -67,58 +110,62 @@ pub async fn run_to_commit(
             timers: with.timers.clone(),
         };
         let mut outcome = run_turn(runtime, bot, request).await?;
-        let changes = std::mem::take(&mut outcome.state_changes);
-        if !changes.is_empty() {
-            let storage = with.storage.clone();
-            let namespace = bot.name.to_string();
-            let quota = bot.state_quota;
-            let saved =
-                tokio::task::spawn_blocking(move || storage.write(&namespace, &changes, &quota))
-                    .await
-                    .map_err(|e| TurnError::StateSave(e.to_string()))?;
-            match saved {
-                Ok(_) => {}
-                Err(StorageError::Conflict(key)) => {
-                    if attempt >= MAX_ATTEMPTS || started.elapsed() >= deadline {
-                        return Err(TurnError::StateConflict(attempt));
-                    }
-                    let pause = pauses.next().unwrap_or(FIRST_BACKOFF);
-                    tracing::info!(attempt, %key, pause_ms = pause.as_millis() as u64, "state conflict; running the turn again on fresh state");
-                    tokio::time::sleep(pause).await;
-                    already_posted = outcome.posted_before_state;
-                    attempt += 1;
-                    continue;
-                }
-                Err(err) => return Err(TurnError::StateSave(err.to_string())),
-            }
+        let answer = turn_answer(&incoming, &outcome);
+        let held_back = HeldBack::stamp(outcome.held_back.drain(..).flatten().collect());
+        let commit = TurnCommit {
+            bot: bot.name.to_string(),
+            state: std::mem::take(&mut outcome.state_changes),
+            quota: bot.state_quota,
+            timers: std::mem::take(&mut outcome.timer_ops),
+            fired_timer: commitment.fired_timer.clone(),
+            delivery: commitment
+                .delivery
+                .as_ref()
+                .map(|(c, id, owner)| DeliveryRecord {
+                    conversation: c.clone(),
+                    activity_id: id.clone(),
+                    owner: owner.clone(),
+                    answer: answer.clone(),
+                }),
+            reference: commitment.reference.clone(),
+            outbox: held_back.rows(route_of(&with.outbound))?,
+            outbox_lease_until: now_millis() + with.lease.as_millis() as i64,
+        };
+        if commit.is_empty() {
+            return Ok((outcome, answer));
         }
-        let ops = std::mem::take(&mut outcome.timer_ops);
-        if !ops.is_empty() {
-            let (store, bot) = (with.timers.clone(), bot.name.to_string());
-            tokio::task::spawn_blocking(move || {
-                ops.iter().try_for_each(|op| match op {
-                    TimerOp::Schedule(timer) => store.schedule(timer),
-                    TimerOp::Cancel(id) => store.cancel(&bot, id).map(|_| ()),
-                })
-            })
+        match with
+            .records
+            .commit(TurnRecord::Turn(Box::new(commit)))
             .await
-            .map_err(|e| TurnError::StateSave(e.to_string()))?
-            .map_err(|e| TurnError::StateSave(format!("timers: {e}")))?;
-        }
-        for mut activity in outcome.held_back.drain(..).flatten() {
-            if with
-                .outgoing
-                .filter(&mut Outgoing::Send(&mut activity))
-                .await
-                == Flow::Drop
-            {
-                continue;
+        {
+            Ok(committed) => {
+                crate::support::faults::point("after-commit");
+                let poster = Poster {
+                    connector: &with.connector,
+                    outbound: &with.outbound,
+                    outgoing: with.outgoing.as_ref(),
+                    records: &with.records,
+                    outbox: &with.outbox,
+                    relay: &with.relay,
+                };
+                post_held_back(&poster, &bot.name, held_back, committed).await;
+                return Ok((outcome, answer));
             }
-            with.connector
-                .send(&activity, &with.outbound)
-                .await
-                .map_err(|e| TurnError::ReplyFailed(e.to_string()))?;
+            Err(CommitError::Storage(StorageError::Conflict(key))) => {
+                if attempt >= MAX_ATTEMPTS || started.elapsed() >= deadline {
+                    return Err(TurnError::StateConflict(attempt));
+                }
+                let pause = pauses.next().unwrap_or(FIRST_BACKOFF);
+                tracing::info!(attempt, %key, pause_ms = pause.as_millis() as u64, "state conflict; running the turn again on fresh state");
+                tokio::time::sleep(pause).await;
+                already_posted = outcome.posted_before_state;
+                attempt += 1;
+            }
+            Err(CommitError::Storage(StorageError::ClaimLost)) => {
+                return Err(TurnError::ClaimLost);
+            }
+            Err(err) => return Err(TurnError::StateSave(err.to_string())),
         }
-        return Ok(outcome);
     }
 }

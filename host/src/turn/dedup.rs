@@ -1,31 +1,52 @@
 //! De-duplication of channel deliveries. A channel that got no answer in
 //! time (15 s for Bot Framework channels) sends the same activity again;
 //! the bot must not run the turn twice. For each bot, conversation and
-//! activity id, the answer of a turn that ended well is recorded
-//! (`storage/dedup.rs`) inside the conversation's turn order, so a
-//! duplicate, which queues behind the original, finds it and gets the same
-//! answer without a turn. A failed turn records nothing: its retry runs.
+//! activity id, the delivery is claimed when its turn starts
+//! (`storage/dedup.rs`), inside the conversation's turn order, and the
+//! turn's answer is recorded by the turn's own commit, in the same
+//! transaction as its effects (`attempts.rs`). A duplicate finds the answer
+//! and gets it without a turn; one that arrives while the first attempt
+//! still runs, on this host or another, waits for the claim to be answered
+//! or to lapse (the first host died: then it runs). A failed turn releases
+//! its claim and records nothing: its retry runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::schema::activity::Activity;
-use crate::storage::dedup::{Answer, DedupStore};
-use crate::storage::group_commit::GroupCommit;
-use crate::storage::{StorageError, TurnRecord};
+use crate::storage::StorageError;
+use crate::storage::dedup::{Answer, Claim, DedupStore};
 use crate::support::clock::now_millis;
 
 /// How long deliveries are remembered by default.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
 
+/// How often a duplicate looks again at a claim another attempt holds.
+const WAIT_STEP: Duration = Duration::from_millis(100);
+
 /// The de-duplication window over a store.
 pub struct Deduplicator {
     store: Arc<dyn DedupStore>,
-    /// Where answers are recorded (in the same database).
-    records: Arc<GroupCommit>,
     window_ms: i64,
     /// Old records are forgotten at most once a minute.
     expiry: crate::support::clock::OncePerMinute,
+}
+
+/// A delivery this turn claimed: what its commit records the answer under.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub conversation: String,
+    pub activity_id: String,
+    /// This attempt's claim.
+    pub owner: String,
+}
+
+/// Whether the turn runs.
+pub enum Admission {
+    /// Run it; its commit records the answer (when the delivery has an id).
+    Run(Option<Delivery>),
+    /// Answered before: the same answer, no turn.
+    Answered(Answer),
 }
 
 /// What identifies a delivery: its conversation and activity id, both set.
@@ -37,80 +58,98 @@ fn delivery(activity: &Activity) -> Option<(String, String)> {
 
 impl Deduplicator {
     /// `None` when `window` is zero: de-duplication is off.
-    pub fn new(
-        store: Arc<dyn DedupStore>,
-        records: Arc<GroupCommit>,
-        window: Duration,
-    ) -> Option<Self> {
+    pub fn new(store: Arc<dyn DedupStore>, window: Duration) -> Option<Self> {
         (!window.is_zero()).then(|| Deduplicator {
             store,
-            records,
             window_ms: window.as_millis() as i64,
             expiry: Default::default(),
         })
     }
 
-    /// The answer already given to this delivery of `activity` to `bot`.
-    /// A storage failure is logged and counts as "not seen": the turn runs.
-    pub async fn answered(&self, bot: &str, activity: &Activity) -> Option<Answer> {
-        let (conversation, id) = delivery(activity)?;
-        let since = now_millis() - self.window_ms;
-        const WHAT: &str = "read de-duplication records";
-        if self.store.quick_reads() {
-            return logged(WHAT, self.store.answered(bot, &conversation, &id, since)).flatten();
-        }
-        let (store, bot) = (self.store.clone(), bot.to_owned());
-        off_thread(WHAT, move || {
-            store.answered(&bot, &conversation, &id, since)
-        })
-        .await
-        .flatten()
-    }
-
-    /// Records the answer to this delivery, and now and then forgets
-    /// records older than the window.
-    pub async fn record(&self, bot: &str, activity: &Activity, answer: Answer) {
+    /// Claims this delivery of `activity` to `bot` for `hold` (past the
+    /// turn's deadline), waiting while another attempt holds it. A storage
+    /// failure is logged and counts as "not seen": the turn runs.
+    pub async fn claim(&self, bot: &str, activity: &Activity, hold: Duration) -> Admission {
         let Some((conversation, id)) = delivery(activity) else {
-            return;
+            return Admission::Run(None);
         };
+        let owner = crate::support::ids::random_id();
+        let mut waited = false;
+        loop {
+            let since = now_millis() - self.window_ms;
+            let until = now_millis() + hold.as_millis() as i64;
+            let claimed = if self.store.quick_reads() {
+                self.store
+                    .claim(bot, &conversation, &id, &owner, until, since)
+            } else {
+                let (store, bot, conversation, id, owner) = (
+                    self.store.clone(),
+                    bot.to_owned(),
+                    conversation.clone(),
+                    id.clone(),
+                    owner.clone(),
+                );
+                off_thread(move || store.claim(&bot, &conversation, &id, &owner, until, since))
+                    .await
+            };
+            let run = Admission::Run(Some(Delivery {
+                conversation: conversation.clone(),
+                activity_id: id.clone(),
+                owner: owner.clone(),
+            }));
+            match claimed {
+                Ok(Claim::Claimed) => return run,
+                Ok(Claim::Answered(answer)) => return Admission::Answered(answer),
+                Ok(Claim::Held { until }) => {
+                    if !waited {
+                        tracing::info!(
+                            until,
+                            "the delivery is claimed by a running attempt; waiting"
+                        );
+                        waited = true;
+                    }
+                    let left = Duration::from_millis((until - now_millis()).max(1) as u64);
+                    tokio::time::sleep(left.min(WAIT_STEP)).await;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot claim the delivery; running the turn");
+                    return run;
+                }
+            }
+        }
+    }
+
+    /// Gives up a failed turn's claim, so that its retry runs at once.
+    pub async fn release(&self, bot: &str, delivery: &Delivery) {
+        let (store, bot, d) = (self.store.clone(), bot.to_owned(), delivery.clone());
+        let released = off_thread(move || {
+            store.release_claim(&bot, &d.conversation, &d.activity_id, &d.owner)
+        })
+        .await;
+        if let Err(err) = released {
+            tracing::warn!(error = %err, "cannot release the delivery's claim; a retry waits for it to lapse");
+        }
+    }
+
+    /// Now and then (at most once a minute) forgets records older than
+    /// the window.
+    pub async fn forget_old(&self) {
         let now = now_millis();
-        let expire_before = self.expiry.due(now).then_some(now - self.window_ms);
-        let record = TurnRecord::Delivered {
-            bot: bot.to_owned(),
-            conversation,
-            activity_id: id,
-            answer,
-        };
-        // Committed with the other turns' records; durable before the
-        // answer leaves.
-        if let Err(err) = self.records.commit(record).await {
-            tracing::warn!(error = %err, "cannot record the delivery");
+        if !self.expiry.due(now) {
+            return;
         }
-        if let Some(before) = expire_before {
-            let store = self.store.clone();
-            off_thread("forget old deliveries", move || store.expire(before)).await;
+        let (store, before) = (self.store.clone(), now - self.window_ms);
+        if let Err(err) = off_thread(move || store.expire(before)).await {
+            tracing::warn!(error = %err, "cannot forget old deliveries");
         }
     }
 }
 
-/// Runs a storage call on the blocking pool; a failure is logged (the turn
-/// goes on without de-duplication) and gives `None`.
+/// Runs a storage call on the blocking pool.
 async fn off_thread<T: Send + 'static>(
-    what: &'static str,
     call: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
-) -> Option<T> {
-    match tokio::task::spawn_blocking(call).await {
-        Ok(result) => logged(what, result),
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot {what}");
-            None
-        }
-    }
-}
-
-/// A storage call's value; a failure is logged and gives `None`.
-fn logged<T>(what: &str, result: Result<T, StorageError>) -> Option<T> {
-    result
-        .inspect_err(|err| tracing::warn!(error = %err, "cannot {what}"))
-        .ok()
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| StorageError::Backend(e.to_string()))?
 }

@@ -1,7 +1,8 @@
 //! Running a turn for a bot, whoever asks for it (an HTTP request, the
 //! proactive API, a timer): admission (the bot's concurrency limit, then the
-//! conversation's order), the middleware pipeline around the turn, the
-//! attempts to a committed state, and the bot's turn counters.
+//! conversation's order, then a channel delivery's claim), the middleware
+//! pipeline around the turn, the attempts to a commit, and the bot's turn
+//! counters.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,17 +13,35 @@ use crate::runtime::bot::BotVersion;
 use crate::runtime::outgoing::{Flow, Outgoing};
 use crate::runtime::turn::{TurnError, TurnOutcome};
 use crate::schema::activity::Activity;
+use crate::schema::activity::conversation_reference;
+use crate::storage::commit::DeliveryRecord;
 use crate::storage::dedup::Answer;
-use crate::turn::attempts::{Attempts, run_to_commit};
+use crate::storage::{TurnCommit, TurnRecord};
+use crate::turn::answer::turn_answer;
+use crate::turn::attempts::{Attempts, Commitment, run_to_commit};
+use crate::turn::dedup::Admission;
 use crate::turn::middleware::{
     Middleware, Pipeline, SharedPipeline, ShortCircuit, ShowTyping, TranscriptLogger, TurnEnd,
     TurnInfo, TurnMetrics,
 };
 use crate::turn::services::TurnServices;
 
+/// Who asks for a turn, which decides what its commit records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// A channel's delivery: de-duplicated, its answer and conversation
+    /// reference recorded.
+    Channel,
+    /// A due timer (its id): removed by the turn's commit.
+    Timer(String),
+    /// Anything else (Direct Line, the admin API).
+    Other,
+}
+
 /// How a dispatched turn ended well.
 pub enum Dispatched {
-    Done(TurnOutcome),
+    /// The turn ran and committed; the answer to its request.
+    Done(TurnOutcome, Answer),
     ShortCircuited(ShortCircuit),
     /// A channel's re-delivery of an activity already answered: no turn ran.
     Duplicate(Answer),
@@ -71,16 +90,16 @@ fn middleware_for(app: &TurnServices, version: &BotVersion) -> Vec<Arc<dyn Middl
     list
 }
 
-/// Runs a turn of `version` on `activity`. With `deduplicate` (a channel's
-/// delivery), an activity already answered gets that answer again
-/// (`dedup.rs`), and this turn's answer is recorded.
+/// Runs a turn of `version` on `activity`. A channel's delivery
+/// (`Origin::Channel`) already answered gets that answer again (`dedup.rs`);
+/// otherwise the turn's answer is recorded with its effects.
 pub async fn dispatch(
     app: &TurnServices,
     slot: &BotSlot,
     version: &Arc<BotVersion>,
     activity: Arc<Activity>,
     outbound: Outbound,
-    deduplicate: bool,
+    origin: Origin,
 ) -> Result<Dispatched, DispatchError> {
     // Past the bot's concurrency limit the caller is told to come back,
     // rather than piling up turns without bound.
@@ -105,18 +124,42 @@ pub async fn dispatch(
         });
     };
 
-    // Inside the conversation's order: an original still running is ahead.
-    let dedup = app.dedup.as_ref().filter(|_| deduplicate);
-    if let Some(dedup) = dedup
-        && let Some(answer) = dedup.answered(&slot.name, &activity).await
-    {
-        tracing::info!(
-            status = answer.status,
-            "duplicate delivery: answered as the first time"
-        );
-        app.metrics.turn(&slot.name, "duplicate");
-        return Ok(Dispatched::Duplicate(answer));
+    // Inside the conversation's order: an original still running here is
+    // ahead; one on another host holds the claim.
+    let dedup = app.dedup.as_ref().filter(|_| origin == Origin::Channel);
+    let mut delivery = None;
+    if let Some(dedup) = dedup {
+        match dedup
+            .claim(&slot.name, &activity, deadline + app.lease)
+            .await
+        {
+            Admission::Answered(answer) => {
+                tracing::info!(
+                    status = answer.status,
+                    "duplicate delivery: answered as the first time"
+                );
+                app.metrics.turn(&slot.name, "duplicate");
+                return Ok(Dispatched::Duplicate(answer));
+            }
+            Admission::Run(claimed) => delivery = claimed,
+        }
+        crate::support::faults::point("after-claim");
     }
+    let commitment = Commitment {
+        delivery: delivery.as_ref().map(|d| {
+            (
+                d.conversation.clone(),
+                d.activity_id.clone(),
+                d.owner.clone(),
+            )
+        }),
+        reference: (origin == Origin::Channel && !conversation.is_empty())
+            .then(|| (conversation.clone(), conversation_reference(&activity))),
+        fired_timer: match &origin {
+            Origin::Timer(id) => Some(id.clone()),
+            _ => None,
+        },
+    };
 
     let turn = Arc::new(TurnInfo {
         bot: version.name.clone(),
@@ -136,13 +179,11 @@ pub async fn dispatch(
             .after(&TurnEnd::ShortCircuited(&answer))
             .await;
         slot.counters.ok.fetch_add(1, Ordering::Relaxed);
-        if let Some(dedup) = dedup {
-            let recorded = Answer {
-                status: answer.status,
-                body: answer.body.as_ref().map(|body| body.to_string()),
-            };
-            dedup.record(&slot.name, &activity, recorded).await;
-        }
+        let recorded = Answer {
+            status: answer.status,
+            body: answer.body.as_ref().map(|body| body.to_string()),
+        };
+        commit_short_circuit(app, &version.name, commitment, recorded).await;
         return Ok(Dispatched::ShortCircuited(answer));
     }
 
@@ -152,24 +193,56 @@ pub async fn dispatch(
         storage: app.storage.clone(),
         outgoing: pipeline.clone(),
         timers: app.timers.clone(),
+        records: app.records.clone(),
+        outbox: app.outbox.clone(),
+        lease: app.lease,
+        relay: app.relay.clone(),
     };
-    let result = run_to_commit(&app.runtime, version, activity.clone(), &attempts).await;
+    let result = run_to_commit(
+        &app.runtime,
+        version,
+        activity.clone(),
+        &attempts,
+        &commitment,
+    )
+    .await;
     let mut pipeline = pipeline.lock().await;
     match result {
-        Ok(mut outcome) => {
+        Ok((mut outcome, mut answer)) => {
             // Replies returned in the response leave the turn now.
             outcome.buffered_replies.retain_mut(|reply| {
                 pipeline.outgoing(&mut Outgoing::Send(reply)) == Flow::Continue
             });
+            if activity.expects_replies() {
+                let filtered = turn_answer(&activity, &outcome);
+                if filtered != answer {
+                    // The middleware changed the replies: a duplicate gets
+                    // them as they left.
+                    if let Some(d) = &delivery {
+                        let corrected = TurnRecord::Answer {
+                            bot: version.name.to_string(),
+                            conversation: d.conversation.clone(),
+                            activity_id: d.activity_id.clone(),
+                            answer: filtered.clone(),
+                        };
+                        if let Err(err) = app.records.commit(corrected).await {
+                            tracing::warn!(error = %err, "cannot record the replies as the middleware left them");
+                        }
+                    }
+                    answer = filtered;
+                }
+            }
             pipeline.after(&TurnEnd::Done(&outcome)).await;
             slot.counters.ok.fetch_add(1, Ordering::Relaxed);
             if let Some(dedup) = dedup {
-                let answer = crate::turn::answer::turn_answer(&activity, &outcome);
-                dedup.record(&slot.name, &activity, answer).await;
+                dedup.forget_old().await;
             }
-            Ok(Dispatched::Done(outcome))
+            Ok(Dispatched::Done(outcome, answer))
         }
         Err(err) => {
+            if let (Some(dedup), Some(d)) = (dedup, &delivery) {
+                dedup.release(&slot.name, d).await;
+            }
             pipeline.after(&TurnEnd::Failed(&err)).await;
             let counter = match err {
                 TurnError::Timeout(_) => &slot.counters.timed_out,
@@ -178,5 +251,35 @@ pub async fn dispatch(
             counter.fetch_add(1, Ordering::Relaxed);
             Err(DispatchError::Turn(err))
         }
+    }
+}
+
+/// Commits what a turn answered by middleware records: its delivery's
+/// answer, the reference, the fired timer.
+async fn commit_short_circuit(
+    app: &TurnServices,
+    bot: &str,
+    commitment: Commitment,
+    answer: Answer,
+) {
+    let commit = TurnCommit {
+        bot: bot.to_owned(),
+        fired_timer: commitment.fired_timer,
+        delivery: commitment
+            .delivery
+            .map(|(conversation, activity_id, owner)| DeliveryRecord {
+                conversation,
+                activity_id,
+                owner,
+                answer,
+            }),
+        reference: commitment.reference,
+        ..Default::default()
+    };
+    if commit.is_empty() {
+        return;
+    }
+    if let Err(err) = app.records.commit(TurnRecord::Turn(Box::new(commit))).await {
+        tracing::warn!(error = %err, "cannot record the answer of a turn answered by middleware");
     }
 }

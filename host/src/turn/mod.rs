@@ -1,11 +1,15 @@
 //! Turn processing without HTTP: whoever asks (a channel's request, Direct
 //! Line, the admin API, a timer) gets a turn admitted, de-duplicated, run
-//! through the middleware to a committed end, and its answer as data.
+//! through the middleware to a committed end, and its answer as data; the
+//! replies it held back for its commit are posted from the outbox
+//! (`outbox.rs`, and `relay.rs` for whatever is left behind).
 
 pub mod answer;
 pub mod attempts;
 pub mod dedup;
 pub mod dispatch;
 pub mod middleware;
+pub mod outbox;
+pub mod relay;
 pub mod scheduler;
 pub mod services;

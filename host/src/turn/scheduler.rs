@@ -1,6 +1,7 @@
 //! The timer loop: claims due timers from the store and runs each as a turn
 //! of its bot in its conversation (an `event` with the timer's name and
-//! value), then removes it, so it fires once. Claims left by a host that
+//! value); the turn's commit removes it with the turn's effects, so it
+//! fires once. Claims left by a host that
 //! stopped mid-fire are released at start-up.
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use tracing::Instrument;
 use crate::schema::activity::continuation_activity;
 use crate::storage::timers::Timer;
 use crate::support::clock::now_millis;
-use crate::turn::dispatch::{DispatchError, dispatch};
+use crate::turn::dispatch::{DispatchError, Origin, dispatch};
 use crate::turn::services::TurnServices;
 
 /// How often due timers are looked for.
@@ -85,7 +86,8 @@ async fn fire(app: &TurnServices, timer: Timer) {
     activity.name = Some(timer.name.clone());
     let outbound = app.outbound_for_proactive(&version, &mut activity);
     let span = crate::turn::dispatch::turn_span(&slot.name, &activity, "timer");
-    let result = dispatch(app, &slot, &version, Arc::new(activity), outbound, false)
+    let origin = Origin::Timer(id.clone());
+    let result = dispatch(app, &slot, &version, Arc::new(activity), outbound, origin)
         .instrument(span.clone())
         .await;
     match result {

@@ -13,6 +13,7 @@ use crate::runtime::engine::Runtime;
 use crate::schema::activity::Activity;
 use crate::storage::Storage;
 use crate::storage::group_commit::GroupCommit;
+use crate::storage::outbox::OutboxStore;
 use crate::storage::references::ReferenceStore;
 use crate::storage::timers::TimerStore;
 use crate::storage::transcripts::TranscriptStore;
@@ -34,9 +35,16 @@ pub struct TurnServices {
     pub directline: DirectLine,
     /// De-duplication of channel deliveries; `None`: off.
     pub dedup: Option<Deduplicator>,
-    /// The per-turn records (delivery answers, references), committed in
-    /// groups.
+    /// Where turns commit (state, timers, delivery answers, references,
+    /// outbox rows), in groups.
     pub records: Arc<GroupCommit>,
+    /// The sends held back for a commit, until posted.
+    pub outbox: Arc<dyn OutboxStore>,
+    /// Wakes the outbox relay (`relay.rs`).
+    pub relay: Arc<tokio::sync::Notify>,
+    /// How long a host's claim (of a delivery, past the turn's deadline;
+    /// of outbox rows) holds before another host may take it over.
+    pub lease: std::time::Duration,
 }
 
 impl TurnServices {

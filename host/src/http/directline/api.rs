@@ -471,7 +471,7 @@ pub async fn post_activity(
         &version,
         Arc::new(activity),
         Outbound::Internal,
-        false,
+        crate::turn::dispatch::Origin::Other,
     )
     .instrument(span)
     .await;

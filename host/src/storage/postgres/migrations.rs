@@ -81,10 +81,35 @@ CREATE TABLE directline_keys (
 );
 ",
     ),
+    (
+        3,
+        "
+-- A delivery with status 0 is claimed, in progress: `owner`'s attempt
+-- holds it until `claimed_until` (Unix ms).
+ALTER TABLE delivered
+    ADD COLUMN owner TEXT,
+    ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE outbox (
+    seq           BIGSERIAL PRIMARY KEY,
+    bot           TEXT NOT NULL,
+    conversation  TEXT NOT NULL,
+    activity      TEXT NOT NULL,
+    route         TEXT NOT NULL,
+    claimed_until BIGINT NOT NULL DEFAULT 0,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    created       BIGINT NOT NULL
+);
+CREATE INDEX outbox_by_conversation ON outbox (bot, conversation, seq);
+",
+    ),
 ];
 
 /// The advisory lock that serialises migrations between hosts.
 const MIGRATION_LOCK: i64 = 0x0074_7572_6e62_6f78; // "turnbox" in ASCII
+
+/// The advisory lock that serialises the outbox relays' claims between
+/// hosts (`outbox.rs`); distinct from `MIGRATION_LOCK`.
+pub(super) const OUTBOX_LOCK: i64 = MIGRATION_LOCK + 1;
 
 impl PgStorage {
     /// Applies the migrations this database lacks; refuses a schema newer

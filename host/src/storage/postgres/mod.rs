@@ -1,26 +1,35 @@
 //! The PostgreSQL backend (`--storage postgres://…`): state, transcripts,
-//! conversation references, timers and de-duplication records in one
-//! database that several hosts share. The schema is versioned and migrated
-//! at start-up under an advisory lock (hosts may start together). State
-//! eTags are the row's version, drawn from one sequence and checked by
-//! compare-and-set in SQL, so an eTag is never reused, even after a delete.
-//! Timers are claimed with `FOR UPDATE SKIP LOCKED` and a lease: a claim
-//! that its host never completes (the host died) lapses, and another host
-//! takes the timer over. Connections use TLS (rustls) whenever the server
-//! offers it, verified against the webpki roots and an optional CA file;
-//! `sslmode=require` in the URL refuses a server without TLS. Calls block:
-//! use them off the executor.
+//! conversation references, timers, de-duplication records and the outbox
+//! in one database that several hosts share. The schema is versioned and
+//! migrated at start-up under an advisory lock (hosts may start together).
+//! State eTags are the row's version, drawn from one sequence and checked
+//! by compare-and-set in SQL, so an eTag is never reused, even after a
+//! delete. Timers are claimed with `FOR UPDATE SKIP LOCKED` and a lease: a
+//! claim that its host never completes (the host died) lapses, and another
+//! host takes the timer over; deliveries (an "in progress" row with an
+//! owner) and outbox rows are claimed with leases too. A turn commits
+//! everything it changed (state, timers, its delivery's answer, the
+//! conversation reference, its outbox rows) in one transaction, several
+//! turns together, each in a savepoint of its own; a deadlock between
+//! concurrent commits fails the turn with a `Conflict`, and it runs again.
+//! Connections use TLS (rustls) whenever the server offers it, verified
+//! against the webpki roots and an optional CA file; `sslmode=require` in
+//! the URL refuses a server without TLS. Calls block: use them off the
+//! executor.
 //!
 //! One file per concern: this one holds `PgStorage`, its connection pool,
-//! connecting and TLS, and the turn records committed together;
-//! `migrations.rs` the versioned schema; `state.rs`, `transcripts.rs`,
-//! `references.rs`, `timers.rs`, `dedup.rs` and `directline.rs` one store
-//! each; `listen.rs` the Direct Line listener (`LISTEN`/`NOTIFY`).
+//! connecting and TLS; `commit.rs` the turn records committed together
+//! (`commit_records`, `commit_turn`); `migrations.rs` the versioned
+//! schema; `state.rs`, `transcripts.rs`, `references.rs`, `timers.rs`,
+//! `dedup.rs`, `directline.rs` and `outbox.rs` one store each; `listen.rs`
+//! the Direct Line listener (`LISTEN`/`NOTIFY`).
 
+mod commit;
 mod dedup;
 mod directline;
 mod listen;
 mod migrations;
+mod outbox;
 mod references;
 mod state;
 mod timers;
@@ -33,7 +42,7 @@ use std::time::Duration;
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{StorageError, TurnRecord, TurnRecords};
+use super::StorageError;
 
 type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 type Connection = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
@@ -171,27 +180,4 @@ fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StorageError> {
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
-}
-
-impl TurnRecords for PgStorage {
-    fn commit_records(&self, records: &[TurnRecord]) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(backend)?;
-        for record in records {
-            match record {
-                TurnRecord::Delivered {
-                    bot,
-                    conversation,
-                    activity_id,
-                    answer,
-                } => dedup::record_delivery(&mut tx, bot, conversation, activity_id, answer)?,
-                TurnRecord::Reference {
-                    bot,
-                    conversation,
-                    reference,
-                } => references::save_reference(&mut tx, bot, conversation, reference)?,
-            }
-        }
-        tx.commit().map_err(backend)
-    }
 }

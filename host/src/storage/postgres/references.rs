@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::commit::turn_error;
 use super::{PgStorage, backend};
 use crate::storage::StorageError;
 use crate::storage::references::ReferenceStore;
@@ -43,6 +44,6 @@ pub(super) fn save_reference(
              ON CONFLICT (bot, conversation) DO UPDATE SET reference = excluded.reference, updated = excluded.updated",
             &[&bot, &conversation, &reference.to_string(), &now_millis()],
         )
-        .map_err(backend)?;
+        .map_err(turn_error)?;
     Ok(())
 }

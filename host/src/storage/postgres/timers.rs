@@ -4,41 +4,77 @@
 
 use serde_json::Value;
 
+use super::commit::turn_error;
 use super::{PgStorage, backend};
 use crate::storage::StorageError;
-use crate::storage::timers::{Timer, TimerStore};
+use crate::storage::timers::{Timer, TimerOp, TimerStore};
 use crate::support::clock::now_millis;
 
 /// A timer no host holds: never claimed, or its claim lapsed.
 const UNCLAIMED: &str = "(claimed_until IS NULL OR claimed_until < $3)";
 
+/// Applies a turn's timer change on `client` (in its commit).
+pub(super) fn apply(
+    client: &mut impl postgres::GenericClient,
+    bot: &str,
+    op: &TimerOp,
+) -> Result<(), StorageError> {
+    match op {
+        TimerOp::Schedule(timer) => schedule(client, timer),
+        TimerOp::Cancel(id) => cancel(client, bot, id).map(|_| ()),
+    }
+}
+
+fn schedule(client: &mut impl postgres::GenericClient, timer: &Timer) -> Result<(), StorageError> {
+    client
+        .execute(
+            "INSERT INTO timers (id, bot, due, name, value, reference) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &timer.id,
+                &timer.bot,
+                &timer.due,
+                &timer.name,
+                &timer.value.as_ref().map(Value::to_string),
+                &timer.reference.to_string(),
+            ],
+        )
+        .map_err(turn_error)?;
+    Ok(())
+}
+
+/// Removes a pending (unclaimed) timer; false when there was none.
+fn cancel(
+    client: &mut impl postgres::GenericClient,
+    bot: &str,
+    id: &str,
+) -> Result<bool, StorageError> {
+    let removed = client
+        .execute(
+            &format!("DELETE FROM timers WHERE id = $1 AND bot = $2 AND {UNCLAIMED}"),
+            &[&id, &bot, &now_millis()],
+        )
+        .map_err(turn_error)?;
+    Ok(removed > 0)
+}
+
+/// Removes a fired timer on `client` (in a turn's commit or not).
+pub(super) fn complete(
+    client: &mut impl postgres::GenericClient,
+    id: &str,
+) -> Result<(), StorageError> {
+    client
+        .execute("DELETE FROM timers WHERE id = $1", &[&id])
+        .map_err(turn_error)?;
+    Ok(())
+}
+
 impl TimerStore for PgStorage {
     fn schedule(&self, timer: &Timer) -> Result<(), StorageError> {
-        self.conn()?
-            .execute(
-                "INSERT INTO timers (id, bot, due, name, value, reference) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &timer.id,
-                    &timer.bot,
-                    &timer.due,
-                    &timer.name,
-                    &timer.value.as_ref().map(Value::to_string),
-                    &timer.reference.to_string(),
-                ],
-            )
-            .map_err(backend)?;
-        Ok(())
+        schedule(&mut *self.conn()?, timer)
     }
 
     fn cancel(&self, bot: &str, id: &str) -> Result<bool, StorageError> {
-        let removed = self
-            .conn()?
-            .execute(
-                &format!("DELETE FROM timers WHERE id = $1 AND bot = $2 AND {UNCLAIMED}"),
-                &[&id, &bot, &now_millis()],
-            )
-            .map_err(backend)?;
-        Ok(removed > 0)
+        cancel(&mut *self.conn()?, bot, id)
     }
 
     fn exists(&self, bot: &str, id: &str) -> Result<bool, StorageError> {
@@ -87,10 +123,7 @@ impl TimerStore for PgStorage {
     }
 
     fn complete(&self, id: &str) -> Result<(), StorageError> {
-        self.conn()?
-            .execute("DELETE FROM timers WHERE id = $1", &[&id])
-            .map_err(backend)?;
-        Ok(())
+        complete(&mut *self.conn()?, id)
     }
 
     fn release(&self, id: &str, due: i64) -> Result<(), StorageError> {

@@ -3,7 +3,7 @@
 
 use super::{SqliteStorage, backend};
 use crate::storage::StorageError;
-use crate::storage::dedup::{Answer, DedupStore};
+use crate::storage::dedup::{Answer, Claim, DedupStore};
 use crate::support::clock::now_millis;
 
 pub(super) const SCHEMA: &str = "
@@ -20,6 +20,29 @@ CREATE INDEX IF NOT EXISTS delivered_created ON delivered (created);
 ";
 
 impl DedupStore for SqliteStorage {
+    /// One host alone uses the database, and it runs a conversation's turns
+    /// in order: the claim is that order, so this only looks for an answer.
+    fn claim(
+        &self,
+        bot: &str,
+        conversation: &str,
+        activity_id: &str,
+        _owner: &str,
+        _until: i64,
+        since_ms: i64,
+    ) -> Result<Claim, StorageError> {
+        Ok(
+            match self.answered(bot, conversation, activity_id, since_ms)? {
+                Some(answer) => Claim::Answered(answer),
+                None => Claim::Claimed,
+            },
+        )
+    }
+
+    fn release_claim(&self, _: &str, _: &str, _: &str, _: &str) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     fn answered(
         &self,
         bot: &str,

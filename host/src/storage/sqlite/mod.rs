@@ -10,6 +10,7 @@
 
 mod dedup;
 mod directline;
+mod outbox;
 mod references;
 mod state;
 mod timers;
@@ -20,13 +21,17 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
-use super::StorageError;
+use super::{Committed, RecordOutcomes, StorageError, TurnCommit, TurnRecord, TurnRecords};
 
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
     /// Read-only connections to the same file (none for an in-memory
     /// database, which no other connection can open).
     readers: Vec<Mutex<Connection>>,
+    /// The exclusive lock on `<db>.lock`, held while open: one host alone
+    /// uses a database file (its claims of deliveries and timers are its
+    /// own memory and order).
+    _lock: Option<std::fs::File>,
 }
 
 /// WAL pages between automatic checkpoints.
@@ -48,8 +53,20 @@ impl SqliteStorage {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StorageError::Backend(e.to_string()))?;
         }
+        let lock_path = path.with_extension("db.lock");
+        let lock = std::fs::File::create(&lock_path).map_err(|e| {
+            StorageError::Backend(format!("cannot create {}: {e}", lock_path.display()))
+        })?;
+        lock.try_lock().map_err(|e| {
+            StorageError::Backend(format!(
+                "{} is in use by another turnbox host ({e}); one host alone may use an SQLite database: \
+                 stop it, use another --data folder, or share a PostgreSQL database (--storage)",
+                path.display()
+            ))
+        })?;
         let conn = Connection::open(path).map_err(backend)?;
         let mut storage = Self::init(conn)?;
+        storage._lock = Some(lock);
         // Opened after the writer made the schema and switched to WAL.
         for _ in 0..reader_count() {
             let reader = Connection::open_with_flags(
@@ -91,9 +108,11 @@ impl SqliteStorage {
         conn.execute_batch(timers::SCHEMA).map_err(backend)?;
         conn.execute_batch(dedup::SCHEMA).map_err(backend)?;
         conn.execute_batch(directline::SCHEMA).map_err(backend)?;
+        conn.execute_batch(outbox::SCHEMA).map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             readers: Vec::new(),
+            _lock: None,
         })
     }
 
@@ -122,28 +141,64 @@ impl SqliteStorage {
     }
 }
 
-impl super::TurnRecords for SqliteStorage {
-    fn commit_records(&self, records: &[super::TurnRecord]) -> Result<(), StorageError> {
-        use super::TurnRecord;
+impl TurnRecords for SqliteStorage {
+    fn commit_records(&self, records: &[TurnRecord]) -> Result<RecordOutcomes, StorageError> {
         let mut conn = self.conn();
-        let tx = conn
+        let mut tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
+        let mut outcomes = Vec::with_capacity(records.len());
         for record in records {
-            match record {
-                TurnRecord::Delivered {
+            let outcome = match record {
+                TurnRecord::Turn(turn) => {
+                    // Dropped on an error: rolled back alone.
+                    let savepoint = tx.savepoint().map_err(backend)?;
+                    let committed = commit_turn(&savepoint, turn);
+                    if committed.is_ok() {
+                        savepoint.commit().map_err(backend)?;
+                    }
+                    committed
+                }
+                TurnRecord::Answer {
                     bot,
                     conversation,
                     activity_id,
                     answer,
-                } => dedup::record_delivery(&tx, bot, conversation, activity_id, answer)?,
-                TurnRecord::Reference {
-                    bot,
-                    conversation,
-                    reference,
-                } => references::save(&tx, bot, conversation, reference)?,
-            }
+                } => dedup::record_delivery(&tx, bot, conversation, activity_id, answer)
+                    .map(|()| Committed::default()),
+                TurnRecord::Posted { seqs, .. } => {
+                    outbox::remove(&tx, seqs).map(|()| Committed::default())
+                }
+            };
+            outcomes.push(outcome);
         }
-        tx.commit().map_err(backend)
+        tx.commit().map_err(backend)?;
+        Ok(outcomes)
     }
+}
+
+/// Everything one turn commits, on `conn` (its savepoint).
+fn commit_turn(conn: &Connection, turn: &TurnCommit) -> Result<Committed, StorageError> {
+    if !turn.state.is_empty() {
+        state::write_changes(conn, &turn.bot, &turn.state, &turn.quota)?;
+    }
+    for op in &turn.timers {
+        timers::apply(conn, &turn.bot, op)?;
+    }
+    if let Some(id) = &turn.fired_timer {
+        timers::complete(conn, id)?;
+    }
+    if let Some(delivery) = &turn.delivery {
+        dedup::record_delivery(
+            conn,
+            &turn.bot,
+            &delivery.conversation,
+            &delivery.activity_id,
+            &delivery.answer,
+        )?;
+    }
+    if let Some((conversation, reference)) = &turn.reference {
+        references::save(conn, &turn.bot, conversation, reference)?;
+    }
+    outbox::insert(conn, &turn.bot, &turn.outbox, turn.outbox_lease_until)
 }

@@ -59,56 +59,7 @@ impl Storage for SqliteStorage {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let mut etags = HashMap::new();
-        for change in changes {
-            let text = change.value.to_string();
-            let size = text.len() as u64;
-            if size > quota.max_value_bytes {
-                return Err(StorageError::ValueTooLarge {
-                    key: change.key.clone(),
-                    size,
-                    limit: quota.max_value_bytes,
-                });
-            }
-            let current: Option<String> = tx
-                .query_row(
-                    "SELECT etag FROM state_items WHERE namespace = ?1 AND key = ?2",
-                    params![namespace, change.key],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            let allowed = match (&change.condition, &current) {
-                (Condition::Any, _) => true,
-                (Condition::Match(_), None) => true,
-                (Condition::Match(expected), Some(actual)) => expected == actual,
-                (Condition::Absent, current) => current.is_none(),
-            };
-            if !allowed {
-                return Err(StorageError::Conflict(change.key.clone()));
-            }
-            let etag = new_etag();
-            tx.execute(
-                "INSERT INTO state_items (namespace, key, value, etag, updated) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, etag = excluded.etag, updated = excluded.updated",
-                params![namespace, change.key, text, etag, now_millis()],
-            )
-            .map_err(backend)?;
-            etags.insert(change.key.clone(), etag);
-        }
-        let total: i64 = tx
-            .query_row(
-                "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM state_items WHERE namespace = ?1",
-                params![namespace],
-                |row| row.get(0),
-            )
-            .map_err(backend)?;
-        if total as u64 > quota.max_total_bytes {
-            return Err(StorageError::QuotaExceeded {
-                size: total as u64,
-                limit: quota.max_total_bytes,
-            });
-        }
+        let etags = write_changes(&tx, namespace, changes, quota)?;
         tx.commit().map_err(backend)?;
         Ok(etags)
     }
@@ -137,4 +88,66 @@ impl Storage for SqliteStorage {
             .map_err(backend)?;
         Ok(total as u64)
     }
+}
+
+/// Applies `changes` on `conn` (inside the caller's transaction or
+/// savepoint, which the caller rolls back on an error): each checked
+/// against its condition, then the namespace's quota.
+pub(super) fn write_changes(
+    conn: &rusqlite::Connection,
+    namespace: &str,
+    changes: &[Change],
+    quota: &Quota,
+) -> Result<HashMap<String, String>, StorageError> {
+    let mut etags = HashMap::new();
+    let now = now_millis();
+    for change in changes {
+        let text = change.value.to_string();
+        let size = text.len() as u64;
+        if size > quota.max_value_bytes {
+            return Err(StorageError::ValueTooLarge {
+                key: change.key.clone(),
+                size,
+                limit: quota.max_value_bytes,
+            });
+        }
+        let current: Option<String> = conn
+            .prepare_cached("SELECT etag FROM state_items WHERE namespace = ?1 AND key = ?2")
+            .map_err(backend)?
+            .query_row(params![namespace, change.key], |row| row.get(0))
+            .optional()
+            .map_err(backend)?;
+        let allowed = match (&change.condition, &current) {
+            (Condition::Any, _) => true,
+            (Condition::Match(_), None) => true,
+            (Condition::Match(expected), Some(actual)) => expected == actual,
+            (Condition::Absent, current) => current.is_none(),
+        };
+        if !allowed {
+            return Err(StorageError::Conflict(change.key.clone()));
+        }
+        let etag = new_etag();
+        conn.prepare_cached(
+            "INSERT INTO state_items (namespace, key, value, etag, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, etag = excluded.etag, updated = excluded.updated",
+        )
+        .map_err(backend)?
+        .execute(params![namespace, change.key, text, etag, now])
+        .map_err(backend)?;
+        etags.insert(change.key.clone(), etag);
+    }
+    let total: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM state_items WHERE namespace = ?1",
+        )
+        .map_err(backend)?
+        .query_row(params![namespace], |row| row.get(0))
+        .map_err(backend)?;
+    if total as u64 > quota.max_total_bytes {
+        return Err(StorageError::QuotaExceeded {
+            size: total as u64,
+            limit: quota.max_total_bytes,
+        });
+    }
+    Ok(etags)
 }

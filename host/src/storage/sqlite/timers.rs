@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{SqliteStorage, backend};
 use crate::storage::StorageError;
-use crate::storage::timers::{Timer, TimerStore};
+use crate::storage::timers::{Timer, TimerOp, TimerStore};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS timers (
@@ -20,33 +20,60 @@ CREATE TABLE IF NOT EXISTS timers (
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (claimed, due);
 ";
 
+/// Applies a turn's timer change on `conn` (in its commit).
+pub(super) fn apply(
+    conn: &rusqlite::Connection,
+    bot: &str,
+    op: &TimerOp,
+) -> Result<(), StorageError> {
+    match op {
+        TimerOp::Schedule(timer) => schedule(conn, timer),
+        TimerOp::Cancel(id) => cancel(conn, bot, id).map(|_| ()),
+    }
+}
+
+fn schedule(conn: &rusqlite::Connection, timer: &Timer) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "INSERT INTO timers (id, bot, due, name, value, reference) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .map_err(backend)?
+    .execute(rusqlite::params![
+        timer.id,
+        timer.bot,
+        timer.due,
+        timer.name,
+        timer.value.as_ref().map(Value::to_string),
+        timer.reference.to_string()
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn cancel(conn: &rusqlite::Connection, bot: &str, id: &str) -> Result<bool, StorageError> {
+    let removed = conn
+        .prepare_cached("DELETE FROM timers WHERE id = ?1 AND bot = ?2 AND claimed = 0")
+        .map_err(backend)?
+        .execute(rusqlite::params![id, bot])
+        .map_err(backend)?;
+    Ok(removed > 0)
+}
+
+/// Removes a fired timer on `conn` (in its turn's commit).
+pub(super) fn complete(conn: &rusqlite::Connection, id: &str) -> Result<(), StorageError> {
+    conn.prepare_cached("DELETE FROM timers WHERE id = ?1")
+        .map_err(backend)?
+        .execute(rusqlite::params![id])
+        .map_err(backend)?;
+    Ok(())
+}
+
 impl TimerStore for SqliteStorage {
     fn schedule(&self, timer: &Timer) -> Result<(), StorageError> {
-        self.conn()
-            .execute(
-                "INSERT INTO timers (id, bot, due, name, value, reference) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![
-                    timer.id,
-                    timer.bot,
-                    timer.due,
-                    timer.name,
-                    timer.value.as_ref().map(Value::to_string),
-                    timer.reference.to_string()
-                ],
-            )
-            .map_err(backend)?;
-        Ok(())
+        schedule(&self.conn(), timer)
     }
 
     fn cancel(&self, bot: &str, id: &str) -> Result<bool, StorageError> {
-        let removed = self
-            .conn()
-            .execute(
-                "DELETE FROM timers WHERE id = ?1 AND bot = ?2 AND claimed = 0",
-                rusqlite::params![id, bot],
-            )
-            .map_err(backend)?;
-        Ok(removed > 0)
+        cancel(&self.conn(), bot, id)
     }
 
     fn exists(&self, bot: &str, id: &str) -> Result<bool, StorageError> {

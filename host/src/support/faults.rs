@@ -1,0 +1,51 @@
+//! Fault injection for the crash tests: named points on a turn's way from
+//! "received" to "answered" where the process can be made to die at once,
+//! as `kill -9` would. `TURNBOX_FAULT=point` (or `point@N`, the Nth time the
+//! point is reached) arms one point; only debug builds read it, so a
+//! release build ignores the variable and every point is a no-op.
+//!
+//! The points: `after-claim` (a delivery claimed, the turn not run),
+//! `after-commit` (the turn committed, its held-back sends not posted),
+//! `between-posts` (one held-back send posted, the next not),
+//! `after-posts` (all posted, not yet removed from the outbox).
+
+/// Dies here if this point is the armed one (debug builds only).
+#[inline]
+pub fn point(name: &str) {
+    #[cfg(debug_assertions)]
+    armed::check(name);
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}
+
+#[cfg(debug_assertions)]
+mod armed {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// The armed point and on which arrival it fires.
+    fn armed() -> Option<&'static (String, u64)> {
+        static ARMED: OnceLock<Option<(String, u64)>> = OnceLock::new();
+        ARMED
+            .get_or_init(|| {
+                let spec = std::env::var("TURNBOX_FAULT").ok()?;
+                let (name, nth) = match spec.split_once('@') {
+                    Some((name, nth)) => (name, nth.parse().ok()?),
+                    None => (spec.as_str(), 1),
+                };
+                Some((name.to_owned(), nth))
+            })
+            .as_ref()
+    }
+
+    pub fn check(name: &str) {
+        static ARRIVALS: AtomicU64 = AtomicU64::new(0);
+        let Some((armed, nth)) = armed() else {
+            return;
+        };
+        if armed == name && ARRIVALS.fetch_add(1, Ordering::SeqCst) + 1 == *nth {
+            eprintln!("turnbox: fault injected at `{name}`: aborting");
+            std::process::abort();
+        }
+    }
+}

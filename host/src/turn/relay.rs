@@ -1,0 +1,174 @@
+//! The outbox relay: posts the outbox rows nobody is posting, on whichever
+//! host runs it: rows a crashed host left behind (at start-up on SQLite,
+//! once their lease lapses on a shared database), rows whose post failed
+//! and is due again, and rows that waited behind earlier ones. It claims a
+//! conversation only when its earliest row is free, and posts its rows in
+//! order; a row that keeps failing is given up after
+//! [`MAX_POSTS`](crate::turn::outbox::MAX_POSTS) tries. The turn's
+//! middleware is gone by then: relayed rows are posted as stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use crate::channels::connector::Outbound;
+use crate::schema::activity::Activity;
+use crate::storage::TurnRecord;
+use crate::storage::outbox::{Route, Unsent};
+use crate::support::clock::now_millis;
+use crate::turn::outbox::{MAX_POSTS, retry_at, worth_retrying};
+use crate::turn::services::TurnServices;
+
+/// How often the outbox is looked at, besides the wake-ups.
+pub const TICK: Duration = Duration::from_millis(500);
+/// Conversations claimed per look.
+const CONVERSATIONS: u32 = 16;
+
+/// Starts the relay; it runs until the process ends.
+pub fn start(app: Arc<TurnServices>) {
+    tokio::spawn(async move {
+        let store = app.outbox.clone();
+        let released = tokio::task::spawn_blocking(move || store.release_all_unsent()).await;
+        if !matches!(released, Ok(Ok(()))) {
+            tracing::error!("cannot release outbox claims at start-up");
+        }
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = app.relay.notified() => {}
+            }
+            let store = app.outbox.clone();
+            let until = now_millis() + app.lease.as_millis() as i64;
+            let claimed = tokio::task::spawn_blocking(move || {
+                store.claim_unsent(now_millis(), until, CONVERSATIONS)
+            })
+            .await;
+            let rows = match claimed {
+                Ok(Ok(rows)) => rows,
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "cannot read the outbox");
+                    continue;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "the outbox task failed");
+                    continue;
+                }
+            };
+            for rows in by_conversation(rows) {
+                let Some(first) = rows.first() else { continue };
+                let span = tracing::info_span!("relay", bot = %first.bot, conversation = %first.conversation);
+                let app = app.clone();
+                tokio::spawn(async move { post_conversation(&app, rows).await }.instrument(span));
+            }
+        }
+    });
+}
+
+/// Rows grouped by (bot, conversation), each group in order.
+fn by_conversation(mut rows: Vec<Unsent>) -> Vec<Vec<Unsent>> {
+    rows.sort_by(|a, b| (&a.bot, &a.conversation, a.seq).cmp(&(&b.bot, &b.conversation, b.seq)));
+    let mut groups: Vec<Vec<Unsent>> = Vec::new();
+    for row in rows {
+        match groups.last_mut() {
+            Some(group)
+                if group.last().is_some_and(|last| {
+                    last.bot == row.bot && last.conversation == row.conversation
+                }) =>
+            {
+                group.push(row)
+            }
+            _ => groups.push(vec![row]),
+        }
+    }
+    groups
+}
+
+/// How a row reaches its channel now; `None` while its bot is not loaded.
+fn outbound_for(app: &TurnServices, row: &Unsent, activity: &mut Activity) -> Option<Outbound> {
+    match row.route {
+        Route::Dev => Some(Outbound::Dev),
+        Route::Internal => {
+            let own = activity
+                .service_url
+                .as_deref()
+                .and_then(|url| app.directline.own_service_url(url))?;
+            activity.service_url = Some(own);
+            Some(Outbound::Internal)
+        }
+        Route::Bot => {
+            let version = app.registry.slot_named(&row.bot)?.current()?;
+            Some(app.outbound_for(&version, activity.channel_id.as_deref()))
+        }
+    }
+}
+
+/// Posts one conversation's claimed rows in order; stops at the first that
+/// fails for now, leaving it and the rest for later.
+async fn post_conversation(app: &TurnServices, rows: Vec<Unsent>) {
+    let Some(first) = rows.first() else { return };
+    let (bot, conversation) = (first.bot.clone(), first.conversation.clone());
+    let mut done = Vec::new();
+    let mut later: Option<(usize, i64, bool)> = None;
+    for (n, row) in rows.iter().enumerate() {
+        let mut activity = match Activity::from_json_bytes(row.activity.as_bytes()) {
+            Ok(activity) => activity,
+            Err(err) => {
+                tracing::error!(seq = row.seq, error = %err, "an outbox row is unreadable; given up");
+                done.push(row.seq);
+                continue;
+            }
+        };
+        let Some(outbound) = outbound_for(app, row, &mut activity) else {
+            tracing::warn!(
+                seq = row.seq,
+                "the bot of an outbox row is not loaded; retrying later"
+            );
+            later = Some((n, retry_at(3), false));
+            break;
+        };
+        match app.connector.send(&activity, &outbound).await {
+            Ok(_) => {
+                tracing::info!(
+                    seq = row.seq,
+                    attempts = row.attempts,
+                    "reply posted from the outbox"
+                );
+                done.push(row.seq);
+            }
+            Err(err) if worth_retrying(&err) && row.attempts + 1 < MAX_POSTS => {
+                tracing::warn!(seq = row.seq, attempts = row.attempts + 1, error = %err, "a reply could not be posted; retrying later");
+                later = Some((n, retry_at(row.attempts + 1), true));
+                break;
+            }
+            Err(err) => {
+                tracing::error!(seq = row.seq, attempts = row.attempts + 1, error = %err, "a reply could not be posted and is given up");
+                done.push(row.seq);
+            }
+        }
+    }
+    if let Some((n, at, failed)) = later {
+        let store = app.outbox.clone();
+        let (head, rest): (Vec<i64>, Vec<i64>) = (
+            vec![rows[n].seq],
+            rows[n + 1..].iter().map(|row| row.seq).collect(),
+        );
+        let released = tokio::task::spawn_blocking(move || {
+            store.release_unsent(&head, at, failed)?;
+            store.release_unsent(&rest, 0, false)
+        })
+        .await;
+        if !matches!(released, Ok(Ok(()))) {
+            tracing::warn!("cannot release outbox rows; they are retried once their lease lapses");
+        }
+    }
+    if !done.is_empty() {
+        app.records.submit(TurnRecord::Posted {
+            bot,
+            conversation,
+            seqs: done,
+        });
+    }
+}
