@@ -123,6 +123,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         body_read_timeout: config.connections.body_read_timeout,
     });
 
+    crate::turn::relay::release_claims(&turns).await;
     crate::turn::scheduler::start(turns.clone());
     crate::turn::relay::start(turns.clone());
 

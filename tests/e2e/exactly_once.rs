@@ -171,9 +171,10 @@ async fn a_reply_the_channel_refuses_for_now_is_retried_before_later_replies() {
     let service_url = connector.service_url();
     let host = Host::start(BotsDir::with(&[("bot", "misbehave")]), &[]);
     let url = host.url("/api/bots/bot/messages");
-    // More failures than the connector client retries on its own: the
-    // first reply is left to the outbox relay.
-    connector.fail_next(&[StatusCode::SERVICE_UNAVAILABLE; 5]);
+    // More failures than the connector client retries on its own (3
+    // retries), twice over: the first reply is left to the outbox relay,
+    // whose first try fails too.
+    connector.fail_next(&[StatusCode::SERVICE_UNAVAILABLE; 8]);
     for (n, id) in ["r1", "r2", "r3"].iter().enumerate() {
         let (status, body) =
             post_activity(&url, &delivery(&service_url, "retried", id, "tally n 2")).await;
@@ -189,19 +190,23 @@ async fn a_reply_the_channel_refuses_for_now_is_retried_before_later_replies() {
     host.assert_no_panic();
 }
 
-#[test]
-fn a_second_host_cannot_open_the_same_sqlite_data() {
+#[tokio::test]
+async fn a_second_host_cannot_open_the_same_sqlite_data() {
     let bots = BotsDir::with(&[("bot", "misbehave")]);
     let data = tempfile::tempdir().unwrap();
     let _first = Host::start_in(bots.path(), data.path(), &[]);
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_turnbox"))
+    let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_turnbox"))
         .arg("serve")
         .arg("--bots")
         .arg(bots.path())
         .arg("--data")
         .arg(data.path())
         .args(["--bind", "127.0.0.1", "--port", "0"])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let second = tokio::time::timeout(Duration::from_secs(60), second)
+        .await
+        .expect("the second host exits instead of serving")
         .unwrap();
     assert!(!second.status.success());
     let said = String::from_utf8_lossy(&second.stderr).to_string()
@@ -213,14 +218,8 @@ fn a_second_host_cannot_open_the_same_sqlite_data() {
 /// a dead host's claims lapse soon (deadline + the 2 s lease).
 fn pg_host(url: &str, fault: Option<&str>) -> Host {
     let bots = BotsDir::with_manifest("bot", "misbehave", "[limits]\nturn_deadline_ms = 3000\n");
-    let data = tempfile::tempdir().unwrap();
     let env: Vec<(&str, &str)> = fault.map(|f| ("TURNBOX_FAULT", f)).into_iter().collect();
-    let args = ["--storage", url, "--timer-lease-secs", "2"];
-    let host = Host::start_with_env(bots.path(), data.path(), &args, &env);
-    // The folders outlive the host process (the test ends first).
-    std::mem::forget(bots);
-    std::mem::forget(data);
-    host
+    Host::start_with(bots, &["--storage", url, "--timer-lease-secs", "2"], &env)
 }
 
 #[tokio::test]
@@ -236,7 +235,9 @@ async fn a_redelivery_to_another_host_waits_for_the_running_attempt_and_gets_its
         let (url, slow) = (a.url("/api/bots/bot/messages"), slow.clone());
         tokio::spawn(async move { post_activity(&url, &slow).await })
     };
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The first attempt holds the claim before the re-delivery comes.
+    assert!(a.wait_for_log("turn admitted").await, "{}", a.log());
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, again) = post_activity(&b.url("/api/bots/bot/messages"), &slow).await;
     let (first_status, first) = first.await.unwrap();
     assert_eq!((first_status, status), (StatusCode::OK, StatusCode::OK));
@@ -262,9 +263,9 @@ async fn hosts_dying_at_each_step_under_load_apply_every_turn_once() {
     let service_url = connector.service_url();
     // Two hosts die at injected points, one by kill -9 mid-run; one stays.
     let mut hosts = [
-        pg_host(&url, Some("after-commit@5")),
-        pg_host(&url, Some("between-posts@7")),
-        pg_host(&url, Some("after-claim@9")),
+        pg_host(&url, Some("after-commit@3")),
+        pg_host(&url, Some("between-posts@3")),
+        pg_host(&url, Some("after-claim@4")),
         pg_host(&url, None),
         pg_host(&url, None),
     ];

@@ -92,8 +92,13 @@ impl Host {
     /// Starts the host on a free port, serving `bots`, with extra flags and
     /// a data folder of its own.
     pub fn start(bots: BotsDir, args: &[&str]) -> Host {
+        Host::start_with(bots, args, &[])
+    }
+
+    /// As `start`, with extra environment variables.
+    pub fn start_with(bots: BotsDir, args: &[&str], env: &[(&str, &str)]) -> Host {
         let data = tempfile::tempdir().expect("temp dir");
-        let mut host = Host::start_in(bots.path(), data.path(), args);
+        let mut host = Host::start_with_env(bots.path(), data.path(), args, env);
         host._bots = Some(bots);
         host._data = Some(data);
         host

@@ -24,8 +24,10 @@ pub enum OfflineError {
     Engine(#[from] crate::runtime::engine::EngineError),
     #[error(transparent)]
     Cache(#[from] crate::runtime::cache::CacheError),
-    #[error("cannot make a folder for the compile cache, or start the committer: {0}")]
+    #[error("cannot make a folder for the compile cache: {0}")]
     CacheFolder(std::io::Error),
+    #[error("cannot start the committer thread: {0}")]
+    Committer(std::io::Error),
     #[error(transparent)]
     Load(#[from] crate::runtime::bot::LoadError),
     #[error(transparent)]
@@ -65,7 +67,7 @@ impl OfflineBot {
             files,
         )?;
         let database = Arc::new(SqliteStorage::in_memory()?);
-        let records = GroupCommit::start(database.clone()).map_err(OfflineError::CacheFolder)?;
+        let records = GroupCommit::start(database.clone()).map_err(OfflineError::Committer)?;
         Ok(OfflineBot {
             runtime,
             bot,

@@ -22,7 +22,9 @@ pub struct TurnCommit {
     pub quota: Quota,
     /// Timers scheduled and cancelled, in order.
     pub timers: Vec<TimerOp>,
-    /// The timer whose turn this is: removed, so it fires once.
+    /// The timer whose turn this is: removed, so it fires once. When it is
+    /// gone already (another host fired it after this host's claim lapsed),
+    /// the commit fails with `ClaimLost`.
     pub fired_timer: Option<String>,
     /// The channel delivery this turn answers (de-duplication).
     pub delivery: Option<DeliveryRecord>,
@@ -34,6 +36,8 @@ pub struct TurnCommit {
     /// Until when the outbox rows are claimed by the committing host, which
     /// posts them at once; another host's relay takes them over after that.
     pub outbox_lease_until: i64,
+    /// The committing attempt's claim on its outbox rows.
+    pub outbox_owner: String,
 }
 
 impl TurnCommit {
@@ -56,6 +60,10 @@ pub struct DeliveryRecord {
     /// Who claimed the delivery (`dedup.rs`): on a backend that hosts share,
     /// the record is written only while the claim is still this owner's.
     pub owner: String,
+    /// The start of the de-duplication window (Unix ms): an answer recorded
+    /// since then means another attempt applied this delivery already, and
+    /// this commit fails with `ClaimLost`.
+    pub since: i64,
     pub answer: Answer,
 }
 

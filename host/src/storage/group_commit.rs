@@ -177,6 +177,7 @@ mod tests {
                 conversation: "c".into(),
                 activity_id: format!("a{n}"),
                 owner: "me".into(),
+                since: 0,
                 answer: Answer {
                     status: 200,
                     body: Some(json!({"n": n}).to_string()),
@@ -234,6 +235,37 @@ mod tests {
         }
         assert!(store.reference("b", "c").unwrap().is_some());
         assert!(!store.read("b", &["k0".to_string()]).unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_turn_applied_already_loses_its_claim_and_saves_nothing() {
+        let store = Arc::new(SqliteStorage::in_memory().unwrap());
+        let committer = GroupCommit::start(store.clone()).unwrap();
+        committer.commit(turn(1, Condition::Any)).await.unwrap();
+        // The same delivery again, within the window: another attempt
+        // applied it; this one must not.
+        let again = committer.commit(turn(1, Condition::Any)).await;
+        assert!(
+            matches!(again, Err(CommitError::Storage(StorageError::ClaimLost))),
+            "{again:?}"
+        );
+        // A timer's turn whose timer is gone (another host fired it).
+        let fired = TurnRecord::Turn(Box::new(TurnCommit {
+            bot: "b".into(),
+            state: vec![Change {
+                key: "fired".into(),
+                value: json!(true),
+                condition: Condition::Any,
+            }],
+            fired_timer: Some("gone".into()),
+            ..Default::default()
+        }));
+        let outcome = committer.commit(fired).await;
+        assert!(
+            matches!(outcome, Err(CommitError::Storage(StorageError::ClaimLost))),
+            "{outcome:?}"
+        );
+        assert!(store.read("b", &["fired".to_string()]).unwrap().is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,12 +28,13 @@ impl Route {
         }
     }
 
-    /// A stored route; anything unknown is posted as dev mode would.
-    pub fn parse(text: &str) -> Route {
+    /// A stored route; `None` for one this host does not know.
+    pub fn parse(text: &str) -> Option<Route> {
         match text {
-            "bot" => Route::Bot,
-            "internal" => Route::Internal,
-            _ => Route::Dev,
+            "dev" => Some(Route::Dev),
+            "bot" => Some(Route::Bot),
+            "internal" => Some(Route::Internal),
+            _ => None,
         }
     }
 }
@@ -54,13 +55,17 @@ pub struct Unsent {
     pub bot: String,
     pub conversation: String,
     pub activity: String,
-    pub route: Route,
+    /// `None`: a route this host does not know (given up).
+    pub route: Option<Route>,
     /// Failed posts so far.
     pub attempts: u32,
 }
 
+/// Every claim of rows has an owner (a random token): only the owner renews
+/// or frees them, so a poster whose lease lapsed cannot free rows another
+/// poster took over.
 pub trait OutboxStore: Send + Sync {
-    /// Claims, until `until`, the rows of up to `conversations`
+    /// Claims for `owner`, until `until`, the rows of up to `conversations`
     /// conversations whose earliest row is free at `now` (never claimed, or
     /// its claim lapsed, or its retry is due): every free row of each, in
     /// order.
@@ -68,15 +73,23 @@ pub trait OutboxStore: Send + Sync {
         &self,
         now: i64,
         until: i64,
+        owner: &str,
         conversations: u32,
     ) -> Result<Vec<Unsent>, StorageError>;
 
-    /// Frees claimed rows at `at` (0: at once); `failed` counts one more
-    /// failed post on each.
-    fn release_unsent(&self, seqs: &[i64], at: i64, failed: bool) -> Result<(), StorageError>;
+    /// Extends `owner`'s claim on rows to `until`; false when one of them is
+    /// no longer `owner`'s (its claim lapsed and another poster took it).
+    fn renew_unsent(&self, seqs: &[i64], owner: &str, until: i64) -> Result<bool, StorageError>;
 
-    /// Removes rows (posted, or given up).
-    fn remove_unsent(&self, seqs: &[i64]) -> Result<(), StorageError>;
+    /// Frees `owner`'s rows at `at` (0: at once); `failed` counts one more
+    /// failed post on each.
+    fn release_unsent(
+        &self,
+        seqs: &[i64],
+        owner: &str,
+        at: i64,
+        failed: bool,
+    ) -> Result<(), StorageError>;
 
     /// Run at start-up: frees the claims no live host can hold. One host
     /// alone (SQLite) frees them all; a shared backend lets them lapse.

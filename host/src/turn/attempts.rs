@@ -21,7 +21,6 @@ use crate::runtime::run::run_turn;
 use crate::runtime::scopes::TurnStateCache;
 use crate::runtime::turn::{TurnError, TurnOutcome, TurnRequest};
 use crate::schema::activity::Activity;
-use crate::storage::commit::DeliveryRecord;
 use crate::storage::dedup::Answer;
 use crate::storage::group_commit::{CommitError, GroupCommit};
 use crate::storage::outbox::{OutboxStore, Route};
@@ -30,6 +29,7 @@ use crate::storage::{Storage, StorageError, TurnCommit, TurnRecord};
 use crate::support::backoff;
 use crate::support::clock::now_millis;
 use crate::turn::answer::turn_answer;
+use crate::turn::dedup::Delivery;
 use crate::turn::outbox::{HeldBack, Poster, post_held_back};
 
 /// Attempts of one turn before it fails with `StateConflict`.
@@ -61,9 +61,8 @@ pub struct Attempts {
 /// What the commit records besides the attempt's own changes.
 #[derive(Default)]
 pub struct Commitment {
-    /// The claimed delivery (conversation, activity id, claim owner) whose
-    /// answer is recorded.
-    pub delivery: Option<(String, String, String)>,
+    /// The claimed delivery whose answer is recorded.
+    pub delivery: Option<Delivery>,
     /// The conversation reference to remember: (conversation, reference).
     pub reference: Option<(String, Value)>,
     /// The timer whose turn this is.
@@ -121,15 +120,11 @@ pub async fn run_to_commit(
             delivery: commitment
                 .delivery
                 .as_ref()
-                .map(|(c, id, owner)| DeliveryRecord {
-                    conversation: c.clone(),
-                    activity_id: id.clone(),
-                    owner: owner.clone(),
-                    answer: answer.clone(),
-                }),
+                .map(|d| d.record(answer.clone())),
             reference: commitment.reference.clone(),
             outbox: held_back.rows(route_of(&with.outbound))?,
             outbox_lease_until: now_millis() + with.lease.as_millis() as i64,
+            outbox_owner: held_back.owner.clone(),
         };
         if commit.is_empty() {
             return Ok((outcome, answer));
@@ -141,15 +136,19 @@ pub async fn run_to_commit(
         {
             Ok(committed) => {
                 crate::support::faults::point("after-commit");
+                if held_back.activities.is_empty() {
+                    return Ok((outcome, answer));
+                }
                 let poster = Poster {
-                    connector: &with.connector,
-                    outbound: &with.outbound,
-                    outgoing: with.outgoing.as_ref(),
-                    records: &with.records,
-                    outbox: &with.outbox,
-                    relay: &with.relay,
+                    connector: with.connector.clone(),
+                    outbound: with.outbound.clone(),
+                    outgoing: with.outgoing.clone(),
+                    records: with.records.clone(),
+                    outbox: with.outbox.clone(),
+                    relay: with.relay.clone(),
+                    lease: with.lease,
                 };
-                post_held_back(&poster, &bot.name, held_back, committed).await;
+                post_held_back(poster, &bot.name, held_back, committed).await;
                 return Ok((outcome, answer));
             }
             Err(CommitError::Storage(StorageError::Conflict(key))) => {

@@ -7,14 +7,16 @@
 //! transaction as its effects (`attempts.rs`). A duplicate finds the answer
 //! and gets it without a turn; one that arrives while the first attempt
 //! still runs, on this host or another, waits for the claim to be answered
-//! or to lapse (the first host died: then it runs). A failed turn releases
-//! its claim and records nothing: its retry runs.
+//! or to lapse (the first host died: then it runs), for at most the turn's
+//! deadline, then is told to come back (503). A failed turn releases its
+//! claim and records nothing: its retry runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::schema::activity::Activity;
 use crate::storage::StorageError;
+use crate::storage::commit::DeliveryRecord;
 use crate::storage::dedup::{Answer, Claim, DedupStore};
 use crate::support::clock::now_millis;
 
@@ -39,6 +41,21 @@ pub struct Delivery {
     pub activity_id: String,
     /// This attempt's claim.
     pub owner: String,
+    /// The start of the de-duplication window when it was claimed.
+    pub since: i64,
+}
+
+impl Delivery {
+    /// The record of `answer` to this delivery, for the turn's commit.
+    pub fn record(&self, answer: Answer) -> DeliveryRecord {
+        DeliveryRecord {
+            conversation: self.conversation.clone(),
+            activity_id: self.activity_id.clone(),
+            owner: self.owner.clone(),
+            since: self.since,
+            answer,
+        }
+    }
 }
 
 /// Whether the turn runs.
@@ -47,6 +64,9 @@ pub enum Admission {
     Run(Option<Delivery>),
     /// Answered before: the same answer, no turn.
     Answered(Answer),
+    /// Another attempt still holds it after the wait, or the claim could
+    /// not be read: the channel should deliver it again shortly.
+    Busy(&'static str),
 }
 
 /// What identifies a delivery: its conversation and activity id, both set.
@@ -67,13 +87,21 @@ impl Deduplicator {
     }
 
     /// Claims this delivery of `activity` to `bot` for `hold` (past the
-    /// turn's deadline), waiting while another attempt holds it. A storage
-    /// failure is logged and counts as "not seen": the turn runs.
-    pub async fn claim(&self, bot: &str, activity: &Activity, hold: Duration) -> Admission {
+    /// turn's deadline), waiting up to `wait` while another attempt holds
+    /// it. A storage failure is logged and answers `Busy`: running the turn
+    /// unclaimed could apply it twice.
+    pub async fn claim(
+        &self,
+        bot: &str,
+        activity: &Activity,
+        hold: Duration,
+        wait: Duration,
+    ) -> Admission {
         let Some((conversation, id)) = delivery(activity) else {
             return Admission::Run(None);
         };
         let owner = crate::support::ids::random_id();
+        let give_up = now_millis() + wait.as_millis() as i64;
         let mut waited = false;
         loop {
             let since = now_millis() - self.window_ms;
@@ -96,10 +124,17 @@ impl Deduplicator {
                 conversation: conversation.clone(),
                 activity_id: id.clone(),
                 owner: owner.clone(),
+                since,
             }));
             match claimed {
                 Ok(Claim::Claimed) => return run,
                 Ok(Claim::Answered(answer)) => return Admission::Answered(answer),
+                Ok(Claim::Held { .. }) if now_millis() >= give_up => {
+                    tracing::warn!(
+                        "the delivery is still claimed by another attempt; asking the channel to retry"
+                    );
+                    return Admission::Busy("DeliveryInProgress");
+                }
                 Ok(Claim::Held { until }) => {
                     if !waited {
                         tracing::info!(
@@ -112,8 +147,8 @@ impl Deduplicator {
                     tokio::time::sleep(left.min(WAIT_STEP)).await;
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, "cannot claim the delivery; running the turn");
-                    return run;
+                    tracing::warn!(error = %err, "cannot claim the delivery; asking the channel to retry");
+                    return Admission::Busy("StorageUnavailable");
                 }
             }
         }

@@ -14,7 +14,6 @@ use crate::runtime::outgoing::{Flow, Outgoing};
 use crate::runtime::turn::{TurnError, TurnOutcome};
 use crate::schema::activity::Activity;
 use crate::schema::activity::conversation_reference;
-use crate::storage::commit::DeliveryRecord;
 use crate::storage::dedup::Answer;
 use crate::storage::{TurnCommit, TurnRecord};
 use crate::turn::answer::turn_answer;
@@ -130,7 +129,7 @@ pub async fn dispatch(
     let mut delivery = None;
     if let Some(dedup) = dedup {
         match dedup
-            .claim(&slot.name, &activity, deadline + app.lease)
+            .claim(&slot.name, &activity, deadline + app.lease, deadline)
             .await
         {
             Admission::Answered(answer) => {
@@ -142,17 +141,17 @@ pub async fn dispatch(
                 return Ok(Dispatched::Duplicate(answer));
             }
             Admission::Run(claimed) => delivery = claimed,
+            Admission::Busy(code) => {
+                return Err(DispatchError::Busy {
+                    code,
+                    message: "this activity's first delivery is still being answered; deliver it again shortly".into(),
+                });
+            }
         }
         crate::support::faults::point("after-claim");
     }
     let commitment = Commitment {
-        delivery: delivery.as_ref().map(|d| {
-            (
-                d.conversation.clone(),
-                d.activity_id.clone(),
-                d.owner.clone(),
-            )
-        }),
+        delivery: delivery.clone(),
         reference: (origin == Origin::Channel && !conversation.is_empty())
             .then(|| (conversation.clone(), conversation_reference(&activity))),
         fired_timer: match &origin {
@@ -183,7 +182,11 @@ pub async fn dispatch(
             status: answer.status,
             body: answer.body.as_ref().map(|body| body.to_string()),
         };
-        commit_short_circuit(app, &version.name, commitment, recorded).await;
+        if !commit_short_circuit(app, &version.name, commitment, recorded).await
+            && let (Some(dedup), Some(d)) = (dedup, &delivery)
+        {
+            dedup.release(&slot.name, d).await;
+        }
         return Ok(Dispatched::ShortCircuited(answer));
     }
 
@@ -243,6 +246,15 @@ pub async fn dispatch(
             if let (Some(dedup), Some(d)) = (dedup, &delivery) {
                 dedup.release(&slot.name, d).await;
             }
+            // The reference is host bookkeeping, not the bot's effect: kept
+            // for proactive messages even when the turn failed.
+            if let Some(reference) = commitment.reference {
+                app.records.submit(TurnRecord::Turn(Box::new(TurnCommit {
+                    bot: version.name.to_string(),
+                    reference: Some(reference),
+                    ..Default::default()
+                })));
+            }
             pipeline.after(&TurnEnd::Failed(&err)).await;
             let counter = match err {
                 TurnError::Timeout(_) => &slot.counters.timed_out,
@@ -255,31 +267,28 @@ pub async fn dispatch(
 }
 
 /// Commits what a turn answered by middleware records: its delivery's
-/// answer, the reference, the fired timer.
+/// answer, the reference, the fired timer. False when it could not.
 async fn commit_short_circuit(
     app: &TurnServices,
     bot: &str,
     commitment: Commitment,
     answer: Answer,
-) {
+) -> bool {
     let commit = TurnCommit {
         bot: bot.to_owned(),
         fired_timer: commitment.fired_timer,
-        delivery: commitment
-            .delivery
-            .map(|(conversation, activity_id, owner)| DeliveryRecord {
-                conversation,
-                activity_id,
-                owner,
-                answer,
-            }),
+        delivery: commitment.delivery.map(|d| d.record(answer)),
         reference: commitment.reference,
         ..Default::default()
     };
     if commit.is_empty() {
-        return;
+        return true;
     }
-    if let Err(err) = app.records.commit(TurnRecord::Turn(Box::new(commit))).await {
-        tracing::warn!(error = %err, "cannot record the answer of a turn answered by middleware");
+    match app.records.commit(TurnRecord::Turn(Box::new(commit))).await {
+        Ok(_) => true,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot record the answer of a turn answered by middleware");
+            false
+        }
     }
 }

@@ -1,12 +1,16 @@
 //! A committed turn's held-back sends, posted: each gets a stable activity
-//! id before the commit stores it as an outbox row, so a channel (or a
-//! test) recognises a repeat. When no earlier row of the conversation waits,
-//! the committing host posts them at once, in order, through the turn's
+//! id before the commit stores it as an outbox row, so a repeat can be
+//! recognised. When no earlier row of the conversation waits, the
+//! committing host posts them at once, in order, through the turn's
 //! middleware, and removes them; a send that fails for now is left with a
 //! retry time for the relay (`relay.rs`), which also posts whatever a
-//! crashed host left behind. Posting is at least once.
+//! crashed host left behind. Posting is at least once. A poster keeps its
+//! claim on the rows alive while it posts ([`LeaseKeeper`]) and stops as soon
+//! as another poster took them over.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::channels::connector::{ConnectorClient, ConnectorError, Outbound};
 use crate::runtime::outgoing::{Flow, Outgoing, OutgoingFilter};
@@ -17,24 +21,29 @@ use crate::storage::outbox::{OutboxRow, OutboxStore, Route};
 use crate::storage::{Committed, TurnRecord};
 use crate::support::clock::now_millis;
 use crate::support::faults;
+use tracing::Instrument;
 
 /// Failed posts of a row before it is given up.
 pub const MAX_POSTS: u32 = 10;
 
 /// Where a committed turn's sends go, and what it tells when it cannot.
-pub struct Poster<'a> {
-    pub connector: &'a ConnectorClient,
-    pub outbound: &'a Outbound,
+pub struct Poster {
+    pub connector: Arc<ConnectorClient>,
+    pub outbound: Outbound,
     /// The turn's middleware.
-    pub outgoing: &'a dyn OutgoingFilter,
-    pub records: &'a GroupCommit,
-    pub outbox: &'a Arc<dyn OutboxStore>,
-    pub relay: &'a tokio::sync::Notify,
+    pub outgoing: Arc<dyn OutgoingFilter>,
+    pub records: Arc<GroupCommit>,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub relay: Arc<tokio::sync::Notify>,
+    /// How long a claim on rows holds unless renewed.
+    pub lease: Duration,
 }
 
-/// A turn's held-back sends, in order, each with its stable id.
+/// A turn's held-back sends, in order, each with its stable id, and the
+/// attempt's claim on their rows.
 pub struct HeldBack {
     pub activities: Vec<Activity>,
+    pub owner: String,
 }
 
 impl HeldBack {
@@ -45,7 +54,12 @@ impl HeldBack {
                 activity.id = Some(crate::support::ids::random_id());
             }
         }
-        HeldBack { activities }
+        let owner = if activities.is_empty() {
+            String::new()
+        } else {
+            crate::support::ids::random_id()
+        };
+        HeldBack { activities, owner }
     }
 
     /// The outbox rows of these sends, for the commit.
@@ -75,9 +89,73 @@ pub fn retry_at(attempts: u32) -> i64 {
     now_millis() + (1_000i64 << attempts.min(9)).min(300_000)
 }
 
+/// Renews a claim on outbox rows every third of the lease while they are
+/// posted (a slow channel may take longer than the lease); stops when
+/// dropped. `lost()` once another poster holds them.
+pub struct LeaseKeeper {
+    lost: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LeaseKeeper {
+    pub fn start(
+        store: Arc<dyn OutboxStore>,
+        seqs: Vec<i64>,
+        owner: String,
+        lease: Duration,
+    ) -> LeaseKeeper {
+        let lost = Arc::new(AtomicBool::new(false));
+        let flag = lost.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                let (store, seqs, owner) = (store.clone(), seqs.clone(), owner.clone());
+                let until = now_millis() + lease.as_millis() as i64;
+                let renewed =
+                    tokio::task::spawn_blocking(move || store.renew_unsent(&seqs, &owner, until))
+                        .await;
+                match renewed {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => {
+                        flag.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    _ => tracing::warn!("cannot renew the claim on replies being posted"),
+                }
+            }
+        });
+        LeaseKeeper { lost, task }
+    }
+
+    /// Whether another poster took the rows over.
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Posts a committed turn's held-back sends in order, unless earlier rows
-/// of the conversation wait (then the relay posts them after those).
-pub async fn post_held_back(with: &Poster<'_>, bot: &str, held: HeldBack, committed: Committed) {
+/// of the conversation wait (then the relay posts them after those). On a
+/// task of its own: a channel that hangs up (it waits 15 s) and so drops
+/// the turn does not cut the posts short.
+pub async fn post_held_back(with: Poster, bot: &str, held: HeldBack, committed: Committed) {
+    if held.activities.is_empty() {
+        return;
+    }
+    let bot = bot.to_owned();
+    let posting =
+        tokio::spawn(async move { post(&with, &bot, held, committed).await }.in_current_span());
+    if let Err(err) = posting.await {
+        tracing::error!(error = %err, "posting the replies failed; the relay posts them once their lease lapses");
+    }
+}
+
+async fn post(with: &Poster, bot: &str, held: HeldBack, committed: Committed) {
     let Some(conversation) = held.activities.first().and_then(Activity::conversation_id) else {
         return;
     };
@@ -91,11 +169,21 @@ pub async fn post_held_back(with: &Poster<'_>, bot: &str, held: HeldBack, commit
         return;
     }
     let seqs = committed.outbox;
+    let keeper = LeaseKeeper::start(
+        with.outbox.clone(),
+        seqs.clone(),
+        held.owner.clone(),
+        with.lease,
+    );
     let mut done = Vec::new();
     for (n, mut activity) in held.activities.into_iter().enumerate() {
         let Some(&seq) = seqs.get(n) else { break };
         if n > 0 {
             faults::point("between-posts");
+        }
+        if keeper.lost() {
+            tracing::warn!("another poster took these replies over; leaving the rest to it");
+            break;
         }
         if with
             .outgoing
@@ -106,11 +194,11 @@ pub async fn post_held_back(with: &Poster<'_>, bot: &str, held: HeldBack, commit
             done.push(seq);
             continue;
         }
-        match with.connector.send(&activity, with.outbound).await {
+        match with.connector.send(&activity, &with.outbound).await {
             Ok(_) => done.push(seq),
             Err(err) if worth_retrying(&err) => {
                 tracing::warn!(error = %err, "a reply could not be posted; the outbox relay retries it");
-                leave_for_relay(with, seq, seqs[n + 1..].to_vec()).await;
+                leave_for_relay(with, &held.owner, seq, seqs[n + 1..].to_vec()).await;
                 break;
             }
             Err(err) => {
@@ -119,6 +207,7 @@ pub async fn post_held_back(with: &Poster<'_>, bot: &str, held: HeldBack, commit
             }
         }
     }
+    drop(keeper);
     faults::point("after-posts");
     if !done.is_empty() {
         // Awaited: the conversation's next turn, on any host, must find
@@ -136,11 +225,11 @@ pub async fn post_held_back(with: &Poster<'_>, bot: &str, held: HeldBack, commit
 
 /// Leaves the failed row `seq` to the relay with a retry time, and the
 /// rows after it free (they wait behind it).
-async fn leave_for_relay(with: &Poster<'_>, seq: i64, later: Vec<i64>) {
-    let store = with.outbox.clone();
+async fn leave_for_relay(with: &Poster, owner: &str, seq: i64, later: Vec<i64>) {
+    let (store, owner) = (with.outbox.clone(), owner.to_owned());
     let released = tokio::task::spawn_blocking(move || {
-        store.release_unsent(&[seq], retry_at(0), true)?;
-        store.release_unsent(&later, 0, false)
+        store.release_unsent(&[seq], &owner, retry_at(0), true)?;
+        store.release_unsent(&later, &owner, 0, false)
     })
     .await;
     if !matches!(released, Ok(Ok(()))) {

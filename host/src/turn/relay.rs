@@ -17,7 +17,7 @@ use crate::schema::activity::Activity;
 use crate::storage::TurnRecord;
 use crate::storage::outbox::{Route, Unsent};
 use crate::support::clock::now_millis;
-use crate::turn::outbox::{MAX_POSTS, retry_at, worth_retrying};
+use crate::turn::outbox::{LeaseKeeper, MAX_POSTS, retry_at, worth_retrying};
 use crate::turn::services::TurnServices;
 
 /// How often the outbox is looked at, besides the wake-ups.
@@ -25,14 +25,19 @@ pub const TICK: Duration = Duration::from_millis(500);
 /// Conversations claimed per look.
 const CONVERSATIONS: u32 = 16;
 
+/// Run before the host serves: frees the outbox claims no live host can
+/// hold (SQLite: all of them; a shared database: none, they lapse).
+pub async fn release_claims(app: &TurnServices) {
+    let store = app.outbox.clone();
+    let released = tokio::task::spawn_blocking(move || store.release_all_unsent()).await;
+    if !matches!(released, Ok(Ok(()))) {
+        tracing::error!("cannot release outbox claims at start-up");
+    }
+}
+
 /// Starts the relay; it runs until the process ends.
 pub fn start(app: Arc<TurnServices>) {
     tokio::spawn(async move {
-        let store = app.outbox.clone();
-        let released = tokio::task::spawn_blocking(move || store.release_all_unsent()).await;
-        if !matches!(released, Ok(Ok(()))) {
-            tracing::error!("cannot release outbox claims at start-up");
-        }
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -41,9 +46,11 @@ pub fn start(app: Arc<TurnServices>) {
                 () = app.relay.notified() => {}
             }
             let store = app.outbox.clone();
+            let owner = crate::support::ids::random_id();
             let until = now_millis() + app.lease.as_millis() as i64;
+            let claimer = owner.clone();
             let claimed = tokio::task::spawn_blocking(move || {
-                store.claim_unsent(now_millis(), until, CONVERSATIONS)
+                store.claim_unsent(now_millis(), until, &claimer, CONVERSATIONS)
             })
             .await;
             let rows = match claimed {
@@ -60,8 +67,10 @@ pub fn start(app: Arc<TurnServices>) {
             for rows in by_conversation(rows) {
                 let Some(first) = rows.first() else { continue };
                 let span = tracing::info_span!("relay", bot = %first.bot, conversation = %first.conversation);
-                let app = app.clone();
-                tokio::spawn(async move { post_conversation(&app, rows).await }.instrument(span));
+                let (app, owner) = (app.clone(), owner.clone());
+                tokio::spawn(
+                    async move { post_conversation(&app, rows, &owner).await }.instrument(span),
+                );
             }
         }
     });
@@ -86,9 +95,10 @@ fn by_conversation(mut rows: Vec<Unsent>) -> Vec<Vec<Unsent>> {
     groups
 }
 
-/// How a row reaches its channel now; `None` while its bot is not loaded.
+/// How a row reaches its channel now; `None` while it cannot (its bot is
+/// not loaded, its route unknown, its Direct Line URL not this host's kind).
 fn outbound_for(app: &TurnServices, row: &Unsent, activity: &mut Activity) -> Option<Outbound> {
-    match row.route {
+    match row.route? {
         Route::Dev => Some(Outbound::Dev),
         Route::Internal => {
             let own = activity
@@ -105,14 +115,26 @@ fn outbound_for(app: &TurnServices, row: &Unsent, activity: &mut Activity) -> Op
     }
 }
 
-/// Posts one conversation's claimed rows in order; stops at the first that
-/// fails for now, leaving it and the rest for later.
-async fn post_conversation(app: &TurnServices, rows: Vec<Unsent>) {
+/// Posts one conversation's rows, claimed by `owner`, in order; stops at
+/// the first that fails for now, leaving it and the rest for later. A row
+/// is given up after [`MAX_POSTS`] failed tries, or at once when the
+/// channel refuses it for good.
+async fn post_conversation(app: &TurnServices, rows: Vec<Unsent>, owner: &str) {
     let Some(first) = rows.first() else { return };
     let (bot, conversation) = (first.bot.clone(), first.conversation.clone());
+    let keeper = LeaseKeeper::start(
+        app.outbox.clone(),
+        rows.iter().map(|row| row.seq).collect(),
+        owner.to_owned(),
+        app.lease,
+    );
     let mut done = Vec::new();
-    let mut later: Option<(usize, i64, bool)> = None;
+    let mut later: Option<(usize, i64)> = None;
     for (n, row) in rows.iter().enumerate() {
+        if keeper.lost() {
+            tracing::warn!("another poster took these replies over; leaving the rest to it");
+            break;
+        }
         let mut activity = match Activity::from_json_bytes(row.activity.as_bytes()) {
             Ok(activity) => activity,
             Err(err) => {
@@ -121,12 +143,21 @@ async fn post_conversation(app: &TurnServices, rows: Vec<Unsent>) {
                 continue;
             }
         };
+        let gives_up = row.attempts + 1 >= MAX_POSTS;
         let Some(outbound) = outbound_for(app, row, &mut activity) else {
+            if gives_up {
+                tracing::error!(
+                    seq = row.seq,
+                    "an outbox row has no way to its channel (its bot is not loaded, or its route unknown); given up"
+                );
+                done.push(row.seq);
+                continue;
+            }
             tracing::warn!(
                 seq = row.seq,
-                "the bot of an outbox row is not loaded; retrying later"
+                "an outbox row has no way to its channel now (its bot is not loaded?); retrying later"
             );
-            later = Some((n, retry_at(3), false));
+            later = Some((n, retry_at(row.attempts + 1)));
             break;
         };
         match app.connector.send(&activity, &outbound).await {
@@ -138,9 +169,9 @@ async fn post_conversation(app: &TurnServices, rows: Vec<Unsent>) {
                 );
                 done.push(row.seq);
             }
-            Err(err) if worth_retrying(&err) && row.attempts + 1 < MAX_POSTS => {
+            Err(err) if worth_retrying(&err) && !gives_up => {
                 tracing::warn!(seq = row.seq, attempts = row.attempts + 1, error = %err, "a reply could not be posted; retrying later");
-                later = Some((n, retry_at(row.attempts + 1), true));
+                later = Some((n, retry_at(row.attempts + 1)));
                 break;
             }
             Err(err) => {
@@ -149,15 +180,16 @@ async fn post_conversation(app: &TurnServices, rows: Vec<Unsent>) {
             }
         }
     }
-    if let Some((n, at, failed)) = later {
-        let store = app.outbox.clone();
+    drop(keeper);
+    if let Some((n, at)) = later {
+        let (store, owner) = (app.outbox.clone(), owner.to_owned());
         let (head, rest): (Vec<i64>, Vec<i64>) = (
             vec![rows[n].seq],
             rows[n + 1..].iter().map(|row| row.seq).collect(),
         );
         let released = tokio::task::spawn_blocking(move || {
-            store.release_unsent(&head, at, failed)?;
-            store.release_unsent(&rest, 0, false)
+            store.release_unsent(&head, &owner, at, true)?;
+            store.release_unsent(&rest, &owner, 0, false)
         })
         .await;
         if !matches!(released, Ok(Ok(()))) {

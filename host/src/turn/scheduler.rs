@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
+use crate::runtime::turn::TurnError;
 use crate::schema::activity::continuation_activity;
 use crate::storage::timers::Timer;
 use crate::support::clock::now_millis;
@@ -95,13 +96,13 @@ async fn fire(app: &TurnServices, timer: Timer) {
             tracing::warn!(parent: &span, reason = %message, "a timer's bot is busy; retrying later");
             later(store, id).await;
         }
-        other => {
-            match other {
-                Ok(_) => tracing::info!(parent: &span, name = %timer.name, "timer fired"),
-                Err(err) => {
-                    tracing::error!(parent: &span, name = %timer.name, error = %err, "a timer's turn failed; the timer is spent")
-                }
-            }
+        // Its commit removed it.
+        Ok(_) => tracing::info!(parent: &span, name = %timer.name, "timer fired"),
+        Err(DispatchError::Turn(TurnError::ClaimLost)) => {
+            tracing::warn!(parent: &span, name = %timer.name, "another host fired this timer after this host's claim lapsed; nothing saved")
+        }
+        Err(err) => {
+            tracing::error!(parent: &span, name = %timer.name, error = %err, "a timer's turn failed; the timer is spent");
             let removed = tokio::task::spawn_blocking(move || store.complete(&id)).await;
             if !matches!(removed, Ok(Ok(()))) {
                 tracing::error!(parent: &span, "cannot remove a fired timer");

@@ -80,8 +80,10 @@ fn commit_turn(
     for op in &turn.timers {
         timers::apply(client, &turn.bot, op)?;
     }
-    if let Some(id) = &turn.fired_timer {
-        timers::complete(client, id)?;
+    if let Some(id) = &turn.fired_timer
+        && !timers::complete(client, id)?
+    {
+        return Err(StorageError::ClaimLost);
     }
     if let Some(delivery) = &turn.delivery {
         dedup::record_claimed_delivery(client, &turn.bot, delivery)?;
@@ -89,7 +91,13 @@ fn commit_turn(
     if let Some((conversation, reference)) = &turn.reference {
         references::save_reference(client, &turn.bot, conversation, reference)?;
     }
-    outbox::insert(client, &turn.bot, &turn.outbox, turn.outbox_lease_until)
+    outbox::insert(
+        client,
+        &turn.bot,
+        &turn.outbox,
+        turn.outbox_lease_until,
+        &turn.outbox_owner,
+    )
 }
 
 /// A failed statement of a turn's commit as a storage error: a deadlock or

@@ -192,8 +192,9 @@ pub(super) fn record_claimed_delivery(
              ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
                status = excluded.status, body = excluded.body, created = excluded.created,
                owner = NULL, claimed_until = 0
-             WHERE delivered.status = 0
-               AND (delivered.owner IS NOT DISTINCT FROM $7 OR delivered.claimed_until < $6)
+             WHERE (delivered.status = 0
+                    AND (delivered.owner IS NOT DISTINCT FROM $7 OR delivered.claimed_until < $6))
+                OR (delivered.status <> 0 AND delivered.created < $8)
              RETURNING 1",
             &[
                 &bot,
@@ -203,6 +204,7 @@ pub(super) fn record_claimed_delivery(
                 &delivery.answer.body.as_deref(),
                 &now_millis(),
                 &delivery.owner,
+                &delivery.since,
             ],
         )
         .map_err(turn_error)?;

@@ -96,6 +96,7 @@ CREATE TABLE outbox (
     activity      TEXT NOT NULL,
     route         TEXT NOT NULL,
     claimed_until BIGINT NOT NULL DEFAULT 0,
+    owner         TEXT NOT NULL DEFAULT '',
     attempts      INTEGER NOT NULL DEFAULT 0,
     created       BIGINT NOT NULL
 );

@@ -12,14 +12,15 @@ use crate::storage::outbox::{OutboxRow, OutboxStore, Route, Unsent};
 use crate::storage::{Committed, StorageError};
 use crate::support::clock::now_millis;
 
-/// Stores a turn's held-back sends on `client` (in its commit): claimed
-/// until `lease_until` for the committer when no earlier row of the
-/// conversation waits, else free, for the relay to post after those.
+/// Stores a turn's held-back sends on `client` (in its commit): claimed by
+/// `owner` until `lease_until` when no earlier row of the conversation
+/// waits, else free, for the relay to post after those.
 pub(super) fn insert(
     client: &mut impl postgres::GenericClient,
     bot: &str,
     rows: &[OutboxRow],
     lease_until: i64,
+    owner: &str,
 ) -> Result<Committed, StorageError> {
     let Some(first) = rows.first() else {
         return Ok(Committed::default());
@@ -32,11 +33,15 @@ pub(super) fn insert(
         .map_err(turn_error)?
         .try_get(0)
         .map_err(backend)?;
-    let claimed_until = if waiting { 0 } else { lease_until };
+    let (claimed_until, owner) = if waiting {
+        (0, "")
+    } else {
+        (lease_until, owner)
+    };
     let statement = client
         .prepare(
-            "INSERT INTO outbox (bot, conversation, activity, route, claimed_until, created)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO outbox (bot, conversation, activity, route, claimed_until, owner, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              RETURNING seq",
         )
         .map_err(turn_error)?;
@@ -52,6 +57,7 @@ pub(super) fn insert(
                     &row.activity,
                     &row.route.as_str(),
                     &claimed_until,
+                    &owner,
                     &now,
                 ],
             )
@@ -85,6 +91,7 @@ impl OutboxStore for PgStorage {
         &self,
         now: i64,
         until: i64,
+        owner: &str,
         conversations: u32,
     ) -> Result<Vec<Unsent>, StorageError> {
         let mut conn = self.conn()?;
@@ -118,7 +125,7 @@ impl OutboxStore for PgStorage {
             .map_err(backend)?;
         let statement = tx
             .prepare(
-                "UPDATE outbox SET claimed_until = $1
+                "UPDATE outbox SET claimed_until = $1, owner = $5
                  WHERE bot = $2 AND conversation = $3 AND claimed_until <= $4
                  RETURNING seq, activity, route, attempts",
             )
@@ -128,7 +135,7 @@ impl OutboxStore for PgStorage {
             let bot: String = head.try_get(0).map_err(backend)?;
             let conversation: String = head.try_get(1).map_err(backend)?;
             for row in tx
-                .query(&statement, &[&until, &bot, &conversation, &now])
+                .query(&statement, &[&until, &bot, &conversation, &now, &owner])
                 .map_err(backend)?
             {
                 let route: String = row.try_get(2).map_err(backend)?;
@@ -148,22 +155,38 @@ impl OutboxStore for PgStorage {
         Ok(claimed)
     }
 
-    fn release_unsent(&self, seqs: &[i64], at: i64, failed: bool) -> Result<(), StorageError> {
+    fn renew_unsent(&self, seqs: &[i64], owner: &str, until: i64) -> Result<bool, StorageError> {
+        if seqs.is_empty() {
+            return Ok(true);
+        }
+        let renewed = self
+            .conn()?
+            .execute(
+                "UPDATE outbox SET claimed_until = $1 WHERE seq = ANY($2) AND owner = $3",
+                &[&until, &seqs, &owner],
+            )
+            .map_err(backend)?;
+        Ok(renewed as usize == seqs.len())
+    }
+
+    fn release_unsent(
+        &self,
+        seqs: &[i64],
+        owner: &str,
+        at: i64,
+        failed: bool,
+    ) -> Result<(), StorageError> {
         if seqs.is_empty() {
             return Ok(());
         }
         self.conn()?
             .execute(
-                "UPDATE outbox SET claimed_until = $1, attempts = attempts + $2
-                 WHERE seq = ANY($3)",
-                &[&at, &i32::from(failed), &seqs],
+                "UPDATE outbox SET claimed_until = $1, attempts = attempts + $2, owner = ''
+                 WHERE seq = ANY($3) AND owner = $4",
+                &[&at, &i32::from(failed), &seqs, &owner],
             )
             .map_err(backend)?;
         Ok(())
-    }
-
-    fn remove_unsent(&self, seqs: &[i64]) -> Result<(), StorageError> {
-        remove(&mut *self.conn()?, seqs)
     }
 
     /// Other hosts may hold live claims: nothing is freed here; the claims

@@ -61,11 +61,11 @@ fn cancel(
 pub(super) fn complete(
     client: &mut impl postgres::GenericClient,
     id: &str,
-) -> Result<(), StorageError> {
-    client
+) -> Result<bool, StorageError> {
+    let removed = client
         .execute("DELETE FROM timers WHERE id = $1", &[&id])
         .map_err(turn_error)?;
-    Ok(())
+    Ok(removed > 0)
 }
 
 impl TimerStore for PgStorage {
@@ -123,7 +123,7 @@ impl TimerStore for PgStorage {
     }
 
     fn complete(&self, id: &str) -> Result<(), StorageError> {
-        complete(&mut *self.conn()?, id)
+        complete(&mut *self.conn()?, id).map(|_| ())
     }
 
     fn release(&self, id: &str, due: i64) -> Result<(), StorageError> {

@@ -3,6 +3,7 @@
 
 use super::{SqliteStorage, backend};
 use crate::storage::StorageError;
+use crate::storage::commit::DeliveryRecord;
 use crate::storage::dedup::{Answer, Claim, DedupStore};
 use crate::support::clock::now_millis;
 
@@ -90,6 +91,39 @@ impl DedupStore for SqliteStorage {
     fn quick_reads(&self) -> bool {
         SqliteStorage::quick_reads(self)
     }
+}
+
+/// Records a turn's answer to the delivery it claimed, on `conn` (in its
+/// commit): `ClaimLost` when an answer was recorded since the window began
+/// (another attempt applied the delivery: this turn must not).
+pub(super) fn record_claimed_delivery(
+    conn: &rusqlite::Connection,
+    bot: &str,
+    delivery: &DeliveryRecord,
+) -> Result<(), StorageError> {
+    let written = conn
+        .prepare_cached(
+            "INSERT INTO delivered (bot, conversation, activity_id, status, body, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (bot, conversation, activity_id) DO UPDATE SET
+               status = excluded.status, body = excluded.body, created = excluded.created
+             WHERE delivered.created < ?7",
+        )
+        .map_err(backend)?
+        .execute(rusqlite::params![
+            bot,
+            delivery.conversation,
+            delivery.activity_id,
+            delivery.answer.status,
+            delivery.answer.body.as_deref(),
+            now_millis(),
+            delivery.since
+        ])
+        .map_err(backend)?;
+    if written == 0 {
+        return Err(StorageError::ClaimLost);
+    }
+    Ok(())
 }
 
 /// Records the answer to a delivery on `conn` (in a transaction or not).

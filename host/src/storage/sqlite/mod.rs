@@ -2,7 +2,8 @@
 //! and the `TurnRecords` it commits together. Each store keeps its tables
 //! and queries in a file of its own here (`state.rs`: one table of items
 //! keyed by namespace and key, each with its eTag; `transcripts.rs`,
-//! `references.rs`, `timers.rs`, `dedup.rs`, `directline.rs`); opening the
+//! `references.rs`, `timers.rs`, `dedup.rs`, `directline.rs`, `outbox.rs`);
+//! `commit_records` here commits turns, each in a savepoint; opening the
 //! database makes every store's schema. Calls block: use them off the
 //! executor, except the point reads that `quick_reads` allows on it (a file
 //! database has read-only connections of their own, which WAL never makes
@@ -144,21 +145,30 @@ impl SqliteStorage {
 impl TurnRecords for SqliteStorage {
     fn commit_records(&self, records: &[TurnRecord]) -> Result<RecordOutcomes, StorageError> {
         let mut conn = self.conn();
-        let mut tx = conn
+        let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
         let mut outcomes = Vec::with_capacity(records.len());
         for record in records {
             let outcome = match record {
-                TurnRecord::Turn(turn) => {
-                    // Dropped on an error: rolled back alone.
-                    let savepoint = tx.savepoint().map_err(backend)?;
-                    let committed = commit_turn(&savepoint, turn);
-                    if committed.is_ok() {
-                        savepoint.commit().map_err(backend)?;
+                TurnRecord::Turn(turn) if writes_before_checks(turn) => {
+                    // Rolled back alone on an error.
+                    run_cached(&tx, "SAVEPOINT turn")?;
+                    let committed = commit_turn(&tx, turn);
+                    if committed.is_err() {
+                        run_cached(&tx, "ROLLBACK TO turn")?;
                     }
+                    run_cached(&tx, "RELEASE turn")?;
                     committed
                 }
+                // Its first write is its only check (the delivery's): a
+                // refusal there wrote nothing; any other failure after a
+                // write fails the batch, which writes nothing at all.
+                TurnRecord::Turn(turn) => match commit_turn(&tx, turn) {
+                    Err(err @ StorageError::ClaimLost) => Err(err),
+                    Err(err) => return Err(err),
+                    ok => ok,
+                },
                 TurnRecord::Answer {
                     bot,
                     conversation,
@@ -177,6 +187,23 @@ impl TurnRecords for SqliteStorage {
     }
 }
 
+/// Whether a turn writes before a step that may refuse it (its state's
+/// eTag checks, its fired timer's presence, the delivery record): then it
+/// needs a savepoint of its own to be rolled back alone.
+fn writes_before_checks(turn: &TurnCommit) -> bool {
+    !turn.state.is_empty() || !turn.timers.is_empty() || turn.fired_timer.is_some()
+}
+
+/// Runs a statement without parameters through the statement cache (a
+/// savepoint per turn is on every commit's path).
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), StorageError> {
+    conn.prepare_cached(sql)
+        .map_err(backend)?
+        .execute([])
+        .map_err(backend)?;
+    Ok(())
+}
+
 /// Everything one turn commits, on `conn` (its savepoint).
 fn commit_turn(conn: &Connection, turn: &TurnCommit) -> Result<Committed, StorageError> {
     if !turn.state.is_empty() {
@@ -185,20 +212,22 @@ fn commit_turn(conn: &Connection, turn: &TurnCommit) -> Result<Committed, Storag
     for op in &turn.timers {
         timers::apply(conn, &turn.bot, op)?;
     }
-    if let Some(id) = &turn.fired_timer {
-        timers::complete(conn, id)?;
+    if let Some(id) = &turn.fired_timer
+        && !timers::complete(conn, id)?
+    {
+        return Err(StorageError::ClaimLost);
     }
     if let Some(delivery) = &turn.delivery {
-        dedup::record_delivery(
-            conn,
-            &turn.bot,
-            &delivery.conversation,
-            &delivery.activity_id,
-            &delivery.answer,
-        )?;
+        dedup::record_claimed_delivery(conn, &turn.bot, delivery)?;
     }
     if let Some((conversation, reference)) = &turn.reference {
         references::save(conn, &turn.bot, conversation, reference)?;
     }
-    outbox::insert(conn, &turn.bot, &turn.outbox, turn.outbox_lease_until)
+    outbox::insert(
+        conn,
+        &turn.bot,
+        &turn.outbox,
+        turn.outbox_lease_until,
+        &turn.outbox_owner,
+    )
 }

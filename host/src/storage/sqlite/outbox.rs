@@ -17,20 +17,22 @@ CREATE TABLE IF NOT EXISTS outbox (
     activity      TEXT NOT NULL,
     route         TEXT NOT NULL,
     claimed_until INTEGER NOT NULL DEFAULT 0,
+    owner         TEXT NOT NULL DEFAULT '',
     attempts      INTEGER NOT NULL DEFAULT 0,
     created       INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_by_conversation ON outbox (bot, conversation, seq);
 ";
 
-/// Stores a turn's held-back sends on `conn` (in its commit): claimed
-/// until `lease_until` for the committer when no earlier row of the
-/// conversation waits, else free, for the relay to post after those.
+/// Stores a turn's held-back sends on `conn` (in its commit): claimed by
+/// `owner` until `lease_until` when no earlier row of the conversation
+/// waits, else free, for the relay to post after those.
 pub(super) fn insert(
     conn: &rusqlite::Connection,
     bot: &str,
     rows: &[OutboxRow],
     lease_until: i64,
+    owner: &str,
 ) -> Result<Committed, StorageError> {
     let Some(first) = rows.first() else {
         return Ok(Committed::default());
@@ -40,11 +42,15 @@ pub(super) fn insert(
         .map_err(backend)?
         .query_row(params![bot, first.conversation], |row| row.get(0))
         .map_err(backend)?;
-    let claimed_until = if waiting { 0 } else { lease_until };
+    let (claimed_until, owner) = if waiting {
+        (0, "")
+    } else {
+        (lease_until, owner)
+    };
     let mut statement = conn
         .prepare_cached(
-            "INSERT INTO outbox (bot, conversation, activity, route, claimed_until, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO outbox (bot, conversation, activity, route, claimed_until, owner, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(backend)?;
     let now = now_millis();
@@ -57,6 +63,7 @@ pub(super) fn insert(
                 row.activity,
                 row.route.as_str(),
                 claimed_until,
+                owner,
                 now
             ])
             .map_err(backend)?;
@@ -84,6 +91,7 @@ impl OutboxStore for SqliteStorage {
         &self,
         now: i64,
         until: i64,
+        owner: &str,
         conversations: u32,
     ) -> Result<Vec<Unsent>, StorageError> {
         // Most ticks find nothing: look on a reader first.
@@ -118,12 +126,12 @@ impl OutboxStore for SqliteStorage {
         for (bot, conversation) in heads {
             let rows = tx
                 .prepare_cached(
-                    "UPDATE outbox SET claimed_until = ?1
+                    "UPDATE outbox SET claimed_until = ?1, owner = ?5
                      WHERE bot = ?2 AND conversation = ?3 AND claimed_until <= ?4
                      RETURNING seq, activity, route, attempts",
                 )
                 .map_err(backend)?
-                .query_map(params![until, bot, conversation, now], |row| {
+                .query_map(params![until, bot, conversation, now, owner], |row| {
                     Ok(Unsent {
                         seq: row.get(0)?,
                         bot: bot.clone(),
@@ -143,34 +151,54 @@ impl OutboxStore for SqliteStorage {
         Ok(claimed)
     }
 
-    fn release_unsent(&self, seqs: &[i64], at: i64, failed: bool) -> Result<(), StorageError> {
+    fn renew_unsent(&self, seqs: &[i64], owner: &str, until: i64) -> Result<bool, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        let mut renewed = 0;
+        {
+            let mut statement = tx
+                .prepare_cached(
+                    "UPDATE outbox SET claimed_until = ?1 WHERE seq = ?2 AND owner = ?3",
+                )
+                .map_err(backend)?;
+            for seq in seqs {
+                renewed += statement
+                    .execute(params![until, seq, owner])
+                    .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)?;
+        Ok(renewed == seqs.len())
+    }
+
+    fn release_unsent(
+        &self,
+        seqs: &[i64],
+        owner: &str,
+        at: i64,
+        failed: bool,
+    ) -> Result<(), StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(backend)?;
         {
             let mut statement = tx
                 .prepare_cached(
-                    "UPDATE outbox SET claimed_until = ?1, attempts = attempts + ?2 WHERE seq = ?3",
+                    "UPDATE outbox SET claimed_until = ?1, attempts = attempts + ?2, owner = ''
+                     WHERE seq = ?3 AND owner = ?4",
                 )
                 .map_err(backend)?;
             for seq in seqs {
                 statement
-                    .execute(params![at, i64::from(failed), seq])
+                    .execute(params![at, i64::from(failed), seq, owner])
                     .map_err(backend)?;
             }
         }
         tx.commit().map_err(backend)
     }
 
-    fn remove_unsent(&self, seqs: &[i64]) -> Result<(), StorageError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(backend)?;
-        remove(&tx, seqs)?;
-        tx.commit().map_err(backend)
-    }
-
     fn release_all_unsent(&self) -> Result<(), StorageError> {
         self.conn()
-            .execute("UPDATE outbox SET claimed_until = 0", [])
+            .execute("UPDATE outbox SET claimed_until = 0, owner = ''", [])
             .map_err(backend)?;
         Ok(())
     }

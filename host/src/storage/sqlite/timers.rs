@@ -58,13 +58,15 @@ fn cancel(conn: &rusqlite::Connection, bot: &str, id: &str) -> Result<bool, Stor
     Ok(removed > 0)
 }
 
-/// Removes a fired timer on `conn` (in its turn's commit).
-pub(super) fn complete(conn: &rusqlite::Connection, id: &str) -> Result<(), StorageError> {
-    conn.prepare_cached("DELETE FROM timers WHERE id = ?1")
+/// Removes a fired timer on `conn` (in its turn's commit); false when it
+/// was gone already.
+pub(super) fn complete(conn: &rusqlite::Connection, id: &str) -> Result<bool, StorageError> {
+    let removed = conn
+        .prepare_cached("DELETE FROM timers WHERE id = ?1")
         .map_err(backend)?
         .execute(rusqlite::params![id])
         .map_err(backend)?;
-    Ok(())
+    Ok(removed > 0)
 }
 
 impl TimerStore for SqliteStorage {
