@@ -43,6 +43,8 @@ pub struct ServeConfig {
     /// How long a claimed timer stays claimed on a shared database before
     /// another host may take it over.
     pub timer_lease: Duration,
+    /// Bots' outbound HTTP: extra CAs, fixed name resolutions.
+    pub outbound: crate::runtime::http::OutboundConfig,
     /// Connections served at once, and the head and body read deadlines.
     pub connections: crate::http::server::ConnectionLimits,
     /// How long channel deliveries are remembered for de-duplication;

@@ -134,6 +134,15 @@ struct ServeArgs {
     #[arg(long, env = "TURNBOX_TIMER_LEASE_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timer_lease_secs: u64,
+    /// A PEM file of certificate authorities bots' outbound HTTPS trusts
+    /// besides the webpki roots.
+    #[arg(long, env = "TURNBOX_HTTP_CA_FILE")]
+    http_ca_file: Option<PathBuf>,
+    /// `NAME=ADDRESS`: bots' outbound HTTP resolves NAME to ADDRESS instead
+    /// of through DNS (as curl's `--resolve`; repeatable). The address
+    /// guard still applies.
+    #[arg(long = "http-resolve", value_name = "NAME=ADDRESS")]
+    http_resolve: Vec<String>,
     /// The most HTTP connections served at once (Direct Line streams
     /// included); past it a connection gets 503 with `Retry-After`. Keep
     /// the process's open-file limit above it.
@@ -355,6 +364,10 @@ fn main() -> anyhow::Result<()> {
                 storage: args.storage,
                 storage_ca_file: args.storage_ca_file,
                 timer_lease: Duration::from_secs(args.timer_lease_secs),
+                outbound: turnbox::runtime::http::OutboundConfig::new(
+                    args.http_ca_file.as_deref(),
+                    &args.http_resolve,
+                )?,
                 connections: turnbox::http::server::ConnectionLimits {
                     max_connections: args.max_connections as usize,
                     header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),

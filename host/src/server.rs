@@ -44,7 +44,9 @@ pub enum ServeError {
 /// Loads the bots, watches their folder and serves until a shutdown signal.
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // Pool slots are sized for the largest memory a manifest may ask for.
-    let runtime = Arc::new(Runtime::new(crate::schema::manifest::MAX_MEMORY_MIB << 20)?);
+    let mut runtime = Runtime::new(crate::schema::manifest::MAX_MEMORY_MIB << 20)?;
+    runtime.outbound = config.outbound.clone();
+    let runtime = Arc::new(runtime);
     tracing::info!(pooling = runtime.pooling, "engine ready");
     let cache = Arc::new(CompileCache::open(
         &config.data_dir.join("cache"),

@@ -20,6 +20,7 @@ mod languages;
 mod manifests;
 mod misbehaving_bots;
 mod operations;
+mod outbound_http;
 mod postgres;
 mod scaffold;
 mod slow_clients;

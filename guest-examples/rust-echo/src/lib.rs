@@ -62,6 +62,24 @@ impl ActivityHandler for EchoBot {
                 fin.id = Some(sent.id);
                 ctx.update(&fin)?;
             }
+            text if text.starts_with("fetch ") => {
+                // Outbound HTTP: only to the manifest's [http] allowed_hosts.
+                let url = text["fetch ".len()..].trim();
+                let reply = match turnbox_guest::http::get(url) {
+                    Ok(response) => {
+                        let status = response.status;
+                        match response.text() {
+                            Ok(body) => {
+                                let head: String = body.chars().take(64).collect();
+                                format!("fetched {status}: {head}")
+                            }
+                            Err(err) => format!("fetch failed: {err}"),
+                        }
+                    }
+                    Err(err) => format!("fetch failed: {err}"),
+                };
+                ctx.send_text(reply)?;
+            }
             text => {
                 log(Level::Debug, &format!("echoing {} bytes", text.len()));
                 let mut reply = MessageFactory::text(format!("Echo: {text}"));

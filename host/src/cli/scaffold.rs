@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const WIT: &str = include_str!("../../../wit/bot.wit");
 
 /// The Rust SDK crate, written into Rust projects as `turnbox-guest/`.
-const RUST_SDK: [(&str, &str); 8] = [
+const RUST_SDK: [(&str, &str); 9] = [
     (
         "turnbox-guest/Cargo.toml",
         include_str!("../../../sdk/rust/turnbox-guest/Cargo.toml"),
@@ -37,6 +37,10 @@ const RUST_SDK: [(&str, &str); 8] = [
     (
         "turnbox-guest/src/handler.rs",
         include_str!("../../../sdk/rust/turnbox-guest/src/handler.rs"),
+    ),
+    (
+        "turnbox-guest/src/http.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/http.rs"),
     ),
     (
         "turnbox-guest/src/state.rs",

@@ -49,6 +49,8 @@ pub struct BotVersion {
     pub instance_policy: InstancePolicy,
     /// Warm instances, under the pooled policy.
     pub pool: Option<InstancePool>,
+    /// Its outbound HTTP: allowlist, limits, its own client.
+    pub http: Arc<crate::runtime::http::BotHttp>,
 }
 
 impl BotVersion {
@@ -88,6 +90,8 @@ pub enum LoadError {
     BadName(String),
     #[error("the route `{route}` is already served by bot `{other}`")]
     RouteTaken { route: String, other: String },
+    #[error("cannot set up the bot's outbound HTTP: {0}")]
+    Http(String),
 }
 
 impl BotFiles {
@@ -158,6 +162,9 @@ impl BotVersion {
             .map_err(world_error)?;
         let pre = BotPre::new(instance_pre).map_err(world_error)?;
         let limits = manifest.limits(defaults);
+        let http =
+            crate::runtime::http::BotHttp::new(name.into(), &manifest.http, &runtime.outbound)
+                .map_err(|e| LoadError::Http(e.to_string()))?;
         let instance_policy = manifest.instance_policy().map_err(manifest_error)?;
         let pool = match instance_policy {
             InstancePolicy::Fresh | InstancePolicy::NativeEcho => None,
@@ -185,6 +192,7 @@ impl BotVersion {
             _component: component,
             instance_policy,
             pool,
+            http: Arc::new(http),
         })
     }
 }

@@ -31,6 +31,8 @@ pub struct Runtime {
     pub pooling: bool,
     /// The cores long turns may use (`compute_lanes.rs`).
     pub lanes: crate::runtime::compute_lanes::ComputeLanes,
+    /// The host's settings for bots' outbound HTTP.
+    pub outbound: crate::runtime::http::OutboundConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,12 +101,17 @@ impl Runtime {
             .map_err(|e| EngineError(e.to_string()))?;
         BotWorld::add_to_linker::<TurnState, HasSelf<TurnState>>(&mut linker, |state| state)
             .map_err(|e| EngineError(e.to_string()))?;
+        // The standard outbound HTTP, for every language's ordinary client;
+        // each request is checked in `host/http.rs`.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| EngineError(e.to_string()))?;
 
         Ok(Runtime {
             engine,
             linker,
             pooling,
             lanes: crate::runtime::compute_lanes::ComputeLanes::for_this_machine(),
+            outbound: Default::default(),
         })
     }
 }

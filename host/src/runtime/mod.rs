@@ -1,7 +1,8 @@
 //! Running bots as WebAssembly components: the engine and its compute
 //! lanes, the compile cache, one loaded bot version, warm instances, one
-//! turn in its store under its limits, and the host side of each WIT
-//! interface a bot imports. Knows nothing of HTTP or of middleware.
+//! turn in its store under its limits, the host side of each WIT interface
+//! a bot imports, and the policy of bots' outbound HTTP (`http/`). Knows
+//! nothing of the host's own HTTP server or of middleware.
 
 pub mod bot;
 pub mod cache;
@@ -9,6 +10,7 @@ pub mod compute_lanes;
 pub mod engine;
 pub mod guest_log;
 mod host;
+pub mod http;
 pub mod instances;
 pub mod outgoing;
 pub mod run;

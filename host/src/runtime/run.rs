@@ -14,6 +14,7 @@ use crate::runtime::bot::BotVersion;
 use crate::runtime::compute_lanes::NextSlice;
 use crate::runtime::engine::Runtime;
 use crate::runtime::guest_log::{GuestOutput, LogBudget, Stream};
+use crate::runtime::host::http::TurnHttp;
 use crate::runtime::store::{MemoryLimitExceeded, TurnLimiter, TurnState, WarmInstance};
 use crate::runtime::turn::{InvokeResponse, Turn, TurnError, TurnOutcome, TurnRequest};
 use crate::schema::activity::{Activity, names};
@@ -50,6 +51,7 @@ fn new_store(
         .build();
     let state = TurnState {
         wasi,
+        http_ctx: Default::default(),
         table: ResourceTable::new(),
         limiter: TurnLimiter { memory_bytes },
         bot: bot.name.clone(),
@@ -86,10 +88,12 @@ pub async fn run_turn(
 ) -> Result<TurnOutcome, TurnError> {
     let limits = bot.limits.turn();
     let fuel = bot.limits.fuel;
+    let deadline = Instant::now() + limits.deadline;
     let mut turn = Turn::new(
         request,
-        Instant::now() + limits.deadline,
+        deadline,
         runtime.lanes.new_turn(),
+        TurnHttp::new(bot.http.clone(), deadline),
     );
     if bot.instance_policy == InstancePolicy::NativeEcho {
         native_echo(&mut turn).await?;

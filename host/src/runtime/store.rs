@@ -54,6 +54,7 @@ impl ResourceLimiter for TurnLimiter {
 /// The host side of each WIT interface is implemented on it in `host/`.
 pub struct TurnState {
     pub(super) wasi: WasiCtx,
+    pub(super) http_ctx: wasmtime_wasi_http::WasiHttpCtx,
     pub(super) table: ResourceTable,
     pub(super) limiter: TurnLimiter,
     pub(super) bot: Arc<str>,

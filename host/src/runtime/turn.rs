@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::channels::connector::{ConnectorClient, ConnectorError, Outbound};
 use crate::runtime::compute_lanes::LaneUse;
+use crate::runtime::host::http::TurnHttp;
 use crate::runtime::outgoing::{Flow, Outgoing, OutgoingFilter};
 use crate::runtime::scopes::TurnStateCache;
 use crate::schema::activity::{Activity, names};
@@ -140,10 +141,17 @@ pub(super) struct Turn {
     pub(super) outgoing: Arc<dyn OutgoingFilter>,
     pub(super) timers: Arc<dyn TimerStore>,
     pub(super) timer_ops: Vec<TimerOp>,
+    /// Its outbound HTTP and what it used of the limits.
+    pub(super) http: TurnHttp,
 }
 
 impl Turn {
-    pub(super) fn new(request: TurnRequest, deadline: Instant, lane: LaneUse) -> Turn {
+    pub(super) fn new(
+        request: TurnRequest,
+        deadline: Instant,
+        lane: LaneUse,
+        http: TurnHttp,
+    ) -> Turn {
         let TurnRequest {
             incoming,
             connector,
@@ -169,6 +177,7 @@ impl Turn {
             outgoing,
             timers,
             timer_ops: Vec::new(),
+            http,
         }
     }
 }

@@ -109,6 +109,9 @@ pub struct Manifest {
     pub directline: DirectLineSection,
     #[serde(default)]
     pub instances: InstancesSection,
+    /// Outbound HTTP: where the bot may go, and its limits.
+    #[serde(default)]
+    pub http: crate::schema::outbound::HttpSection,
 }
 
 /// How a bot's turns get an instance, as written in the manifest.

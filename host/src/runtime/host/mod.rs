@@ -1,7 +1,8 @@
 //! The host side of the WIT interfaces a bot imports, one file each, all
 //! implemented on the store's [`TurnState`]: `context` (the turn context:
 //! activity, send, update, delete, conversations), `state`, `timers`,
-//! `config` and `logging`. A new guest capability is its interface in the
+//! `config`, `logging`, and the standard `wasi:http/outgoing-handler`
+//! (`http`). A new guest capability is its interface in the
 //! WIT world (the generated `add_to_linker` links it), a new file here,
 //! its manifest section and its docs.
 //!
@@ -14,6 +15,7 @@ use crate::schema::bindings::turnbox::bot::types as wit;
 
 mod config;
 mod context;
+pub(super) mod http;
 mod logging;
 mod state;
 mod timers;

@@ -27,6 +27,7 @@ mod context;
 mod error;
 mod factory;
 mod handler;
+pub mod http;
 mod state;
 
 /// The raw bindings of the `turnbox:bot` world, for what the SDK does not

@@ -1,0 +1,209 @@
+//! `wasi:http/outgoing-handler` for bots: each request a turn makes is
+//! checked against the bot's allowlist (`runtime/http`), counted against
+//! the turn's limits (requests, concurrent requests, request and response
+//! bytes, timeouts within the turn's deadline), sent on the bot's own
+//! client, and its response body handed to the guest as it arrives. A
+//! refused request gets the standard error (`HTTP-request-denied` for a
+//! host not on the allowlist) and one log line; the turn goes on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::http;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Limited, StreamBody};
+use hyper::body::{Bytes, Frame};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::runtime::http::BotHttp;
+use crate::runtime::http::guard::Prohibited;
+use crate::runtime::store::TurnState;
+use crate::schema::outbound::default_port;
+
+/// A turn's outbound HTTP: the bot's policy and what the turn used of its
+/// limits.
+pub struct TurnHttp {
+    bot: Arc<BotHttp>,
+    deadline: Instant,
+    requests: u32,
+    request_bytes: u64,
+    response_bytes: Arc<AtomicU64>,
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+impl TurnHttp {
+    pub fn new(bot: Arc<BotHttp>, deadline: Instant) -> TurnHttp {
+        let concurrent = bot.limits.max_concurrent_requests as usize;
+        TurnHttp {
+            bot,
+            deadline,
+            requests: 0,
+            request_bytes: 0,
+            response_bytes: Arc::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(concurrent)),
+        }
+    }
+
+    /// Whether the request may go: the allowlist, then the turn's count.
+    fn admit(&mut self, request: &http::Request<WasiBody>) -> Result<reqwest::Client, Error> {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
+        let host = uri
+            .host()
+            .ok_or(Error::HttpRequestUriInvalid)?
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
+        let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
+        let bot = &self.bot;
+        let client = match &bot.client {
+            Some(client) if bot.allows(&scheme, &host, port) => client.clone(),
+            _ => {
+                tracing::warn!(bot = %bot.bot, host = %host, port, "outbound HTTP denied: not on the bot's [http] allowed_hosts");
+                return Err(Error::HttpRequestDenied);
+            }
+        };
+        if self.requests >= bot.limits.max_requests_per_turn {
+            tracing::warn!(bot = %bot.bot, limit = bot.limits.max_requests_per_turn, "outbound HTTP refused: the turn's request limit is reached");
+            return Err(Error::ConnectionLimitReached);
+        }
+        self.requests += 1;
+        Ok(client)
+    }
+}
+
+impl WasiHttpView for TurnState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.turn.http,
+        }
+    }
+}
+
+type Sent = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), Error>> + Send>,
+                ),
+                Error,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for TurnHttp {
+    /// The client sets `Host` from the URL itself.
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Sent {
+        let client = match self.admit(&request) {
+            Ok(client) => client,
+            Err(err) => return Box::new(async move { Err(err) }),
+        };
+        let limits = self.bot.limits;
+        let left = limits
+            .max_request_bytes_per_turn
+            .saturating_sub(self.request_bytes);
+        // Counted in full up front: a body cut short still used its share.
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        self.request_bytes = self.request_bytes.saturating_add(declared);
+        let timeout = limits
+            .timeout
+            .min(self.deadline.saturating_duration_since(Instant::now()));
+        let first_byte = limits.first_byte_timeout.min(timeout);
+        let (response_bytes, in_flight) = (self.response_bytes.clone(), self.in_flight.clone());
+        let bot = self.bot.bot.clone();
+        Box::new(async move {
+            let Ok(permit) = in_flight.try_acquire_owned() else {
+                tracing::warn!(bot = %bot, limit = limits.max_concurrent_requests, "outbound HTTP refused: too many requests at once");
+                return Err(Error::ConnectionLimitReached);
+            };
+            let (parts, body) = request.into_parts();
+            let body = Limited::new(body, left as usize)
+                .collect()
+                .await
+                .map_err(|_| Error::HttpRequestBodySize(Some(left)))?
+                .to_bytes();
+            let request = client
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .timeout(timeout)
+                .body(body)
+                .build()
+                .map_err(|_| Error::HttpRequestUriInvalid)?;
+            let response = match tokio::time::timeout(first_byte, client.execute(request)).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(err)) => return Err(connect_error(&err)),
+                Err(_) => return Err(Error::HttpResponseTimeout),
+            };
+            let cap = limits.max_response_bytes_per_turn;
+            let mut head = http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            if let Some(headers) = head.headers_mut() {
+                *headers = response.headers().clone();
+            }
+            let chunks = response.bytes_stream().map(move |chunk| {
+                // The permit is the response's: held until its body ends.
+                let _held = &permit;
+                let chunk: Bytes = chunk.map_err(|e| body_error(&e))?;
+                let used = response_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed)
+                    + chunk.len() as u64;
+                if used > cap {
+                    return Err(Error::HttpResponseBodySize(Some(cap)));
+                }
+                Ok(Frame::data(chunk))
+            });
+            let response = head
+                .body(StreamBody::new(chunks).boxed_unsync())
+                .map_err(|e| Error::InternalError(Some(e.to_string())))?;
+            Ok((
+                response,
+                Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+/// A failed request (before the response head) as the guest sees it.
+fn connect_error(err: &reqwest::Error) -> Error {
+    if err.is_timeout() {
+        return Error::HttpResponseTimeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<Prohibited>().is_some() {
+            return Error::DestinationIpProhibited;
+        }
+        source = cause.source();
+    }
+    if err.is_connect() {
+        Error::ConnectionRefused
+    } else {
+        Error::HttpProtocolError
+    }
+}
+
+/// A failed read of the response body.
+fn body_error(err: &reqwest::Error) -> Error {
+    if err.is_timeout() {
+        Error::HttpResponseTimeout
+    } else {
+        Error::HttpResponseIncomplete
+    }
+}
