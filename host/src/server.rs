@@ -44,15 +44,16 @@ pub enum ServeError {
 /// Loads the bots, watches their folder and serves until a shutdown signal.
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // Pool slots are sized for the largest memory a manifest may ask for.
+    let metrics = Arc::new(Metrics::new());
     let mut runtime = Runtime::new(crate::schema::manifest::MAX_MEMORY_MIB << 20)?;
     runtime.outbound = config.outbound.clone();
+    runtime.outbound.metrics = Some(metrics.clone());
     let runtime = Arc::new(runtime);
     tracing::info!(pooling = runtime.pooling, "engine ready");
     let cache = Arc::new(CompileCache::open(
         &config.data_dir.join("cache"),
         &runtime.engine,
     )?);
-    let metrics = Arc::new(Metrics::new());
     // One database holds state, transcripts, references, timers, delivery
     // records and the outbox.
     let database = open_database(&config).await?;

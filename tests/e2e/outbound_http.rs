@@ -17,6 +17,16 @@ use crate::support::*;
 async fn upstream() -> (u16, tokio::task::JoinHandle<()>) {
     let app = Router::new()
         .route("/hello", get(|| async { "hello from upstream" }))
+        .route(
+            "/trace",
+            get(|headers: axum::http::HeaderMap| async move {
+                headers
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+                    .to_owned()
+            }),
+        )
         .route("/big", get(|| async { "x".repeat(2 << 20) }))
         .route(
             "/slow",
@@ -81,6 +91,20 @@ async fn a_bot_reaches_an_allowed_upstream_and_nothing_else() {
     let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/hello")).await;
     assert_eq!(reply, "fetched 200: hello from upstream");
 
+    // A W3C traceparent goes upstream: version, 32-hex trace id, 16-hex
+    // span id, sampled.
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/trace")).await;
+    let traceparent = reply.trim_start_matches("fetched 200: ");
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{reply}");
+    assert_eq!((parts[0], parts[3]), ("00", "01"), "{reply}");
+    assert!(parts[1].len() == 32 && parts[2].len() == 16, "{reply}");
+    assert!(
+        parts[1..3]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+    );
+
     // Not on the allowlist: another port, another name, the metadata IP.
     for url in [
         format!("http://127.0.0.1:{}/hello", port + 1),
@@ -135,6 +159,21 @@ async fn a_bot_reaches_an_allowed_upstream_and_nothing_else() {
     // Still serving.
     assert_eq!(say(&host, "hi").await, "Echo: hi");
     host.assert_no_panic();
+
+    // Counted by upstream host and class, denials too: /hello, /trace and
+    // /big answered 2xx (the cap cut /big's body), /slow timed out.
+    let metrics = host.get_text("/metrics").await;
+    for needle in [
+        r#"turnbox_http_requests_total{bot="bot",host="127.0.0.1",class="2xx"} 3"#,
+        r#"turnbox_http_requests_total{bot="bot",host="127.0.0.1",class="3xx"} 1"#,
+        r#"turnbox_http_requests_total{bot="bot",host="127.0.0.1",class="error"} 1"#,
+        r#"turnbox_http_requests_total{bot="bot",host="localhost",class="denied"} 1"#,
+        r#"turnbox_http_requests_total{bot="bot",host="internal.example",class="denied"} 1"#,
+        r#"turnbox_http_bytes_total{bot="bot",direction="received"}"#,
+        r#"turnbox_http_duration_seconds_count{bot="bot"}"#,
+    ] {
+        assert!(metrics.contains(needle), "{needle} not in\n{metrics}");
+    }
 }
 
 #[tokio::test]
@@ -172,4 +211,32 @@ async fn a_hundred_concurrent_turns_each_make_a_request() {
             "fetched 200: hello from upstream"
         );
     }
+}
+
+#[tokio::test]
+async fn the_turn_deadline_cuts_a_request_still_in_flight() {
+    let (port, _upstream) = upstream().await;
+    let manifest = format!(
+        "[limits]\nturn_deadline_ms = 1000\n[http]\nallowed_hosts = [\"http://127.0.0.1:{port}\"]\ntimeout_ms = 60000\n"
+    );
+    let host = Host::start(BotsDir::with_manifest("bot", "rust-echo", &manifest), &[]);
+    let started = std::time::Instant::now();
+    let mut activity = message(
+        "http://127.0.0.1:9/",
+        &format!("fetch http://127.0.0.1:{port}/slow"),
+    );
+    activity["deliveryMode"] = json!("expectReplies");
+    let (status, body) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
+    // Cut at the deadline, well before the upstream's 10 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let reply = body["activities"][0]["text"].as_str().unwrap_or_default();
+    let cut = (status == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && body["error"]["code"] == "TurnTimeout")
+        || reply.starts_with("fetch failed: HttpResponseTimeout");
+    assert!(cut, "{status} {body}");
+    assert_eq!(say(&host, "hi").await, "Echo: hi");
 }

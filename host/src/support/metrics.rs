@@ -1,6 +1,7 @@
 //! Prometheus metrics (`GET /metrics`, OpenMetrics text): turns by bot and
 //! outcome, turn duration, instantiation time, reloads and compile-cache
-//! results, open and refused connections.
+//! results, open and refused connections, bots' outbound HTTP (requests by
+//! upstream host and status class, bytes, time to the response's head).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -32,6 +33,21 @@ pub struct CacheLabel {
     pub result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub bot: String,
+    pub host: String,
+    /// `2xx` … `5xx`, `denied` (not allowed, or over a limit), `error`.
+    pub class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BytesLabels {
+    pub bot: String,
+    /// `sent` or `received`.
+    pub direction: &'static str,
+}
+
 type HistogramFamily = Family<BotLabel, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
@@ -50,6 +66,9 @@ pub struct Metrics {
     pub connections_open: Gauge,
     pub connections_refused: Counter,
     pub request_bodies_timed_out: Counter,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_bytes: Family<BytesLabels, Counter>,
+    pub http_duration: HistogramFamily,
 }
 
 impl Default for Metrics {
@@ -109,8 +128,29 @@ impl Metrics {
             "Requests answered 408 because their body did not arrive in time",
             request_bodies_timed_out.clone(),
         );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Bots' outbound HTTP requests by upstream host and status class (or denied, error)",
+            http_requests.clone(),
+        );
+        let http_bytes = Family::<BytesLabels, Counter>::default();
+        registry.register(
+            "http_bytes",
+            "Bytes of bots' outbound HTTP bodies, sent and received",
+            http_bytes.clone(),
+        );
+        let http_duration: HistogramFamily = Family::new_with_constructor(duration_histogram);
+        registry.register(
+            "http_duration_seconds",
+            "Time from a bot's outbound request to its response's head",
+            http_duration.clone(),
+        );
         Metrics {
             registry,
+            http_requests,
+            http_bytes,
+            http_duration,
             turns,
             turn_duration,
             instantiation,
@@ -138,6 +178,27 @@ impl Metrics {
                 result,
             })
             .inc();
+    }
+
+    /// One outbound request of `bot` to `host`, by class.
+    pub fn http_request(&self, bot: &str, host: &str, class: &'static str) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                bot: bot.to_owned(),
+                host: host.to_owned(),
+                class,
+            })
+            .inc();
+    }
+
+    /// Outbound body bytes of `bot`.
+    pub fn http_bytes(&self, bot: &str, direction: &'static str, bytes: u64) {
+        self.http_bytes
+            .get_or_create(&BytesLabels {
+                bot: bot.to_owned(),
+                direction,
+            })
+            .inc_by(bytes);
     }
 
     pub fn bot_histogram<'a>(

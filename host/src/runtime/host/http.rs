@@ -4,7 +4,10 @@
 //! bytes, timeouts within the turn's deadline), sent on the bot's own
 //! client, and its response body handed to the guest as it arrives. A
 //! refused request gets the standard error (`HTTP-request-denied` for a
-//! host not on the allowlist) and one log line; the turn goes on.
+//! host not on the allowlist) and one log line; the turn goes on. Each
+//! request has a span under the turn's, a W3C `traceparent` sent upstream
+//! (the turn's trace id, the request's span id), and its metrics; headers
+//! and bodies are never logged.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +17,7 @@ use axum::http;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Limited, StreamBody};
 use hyper::body::{Bytes, Frame};
+use tracing::Instrument;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -27,6 +31,8 @@ use crate::schema::outbound::default_port;
 pub struct TurnHttp {
     bot: Arc<BotHttp>,
     deadline: Instant,
+    /// The W3C trace id of the turn's requests (made on the first).
+    trace_id: Option<String>,
     requests: u32,
     request_bytes: u64,
     response_bytes: Arc<AtomicU64>,
@@ -39,6 +45,7 @@ impl TurnHttp {
         TurnHttp {
             bot,
             deadline,
+            trace_id: None,
             requests: 0,
             request_bytes: 0,
             response_bytes: Arc::default(),
@@ -47,7 +54,11 @@ impl TurnHttp {
     }
 
     /// Whether the request may go: the allowlist, then the turn's count.
-    fn admit(&mut self, request: &http::Request<WasiBody>) -> Result<reqwest::Client, Error> {
+    /// Returns the client and the upstream host.
+    fn admit(
+        &mut self,
+        request: &http::Request<WasiBody>,
+    ) -> Result<(reqwest::Client, String), Error> {
         let uri = request.uri();
         let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
         let host = uri
@@ -61,15 +72,45 @@ impl TurnHttp {
             Some(client) if bot.allows(&scheme, &host, port) => client.clone(),
             _ => {
                 tracing::warn!(bot = %bot.bot, host = %host, port, "outbound HTTP denied: not on the bot's [http] allowed_hosts");
+                count(bot, &host, "denied");
                 return Err(Error::HttpRequestDenied);
             }
         };
         if self.requests >= bot.limits.max_requests_per_turn {
             tracing::warn!(bot = %bot.bot, limit = bot.limits.max_requests_per_turn, "outbound HTTP refused: the turn's request limit is reached");
+            count(bot, &host, "denied");
             return Err(Error::ConnectionLimitReached);
         }
         self.requests += 1;
-        Ok(client)
+        Ok((client, host))
+    }
+
+    /// The `traceparent` of a new request: the turn's trace id, a new span
+    /// id, sampled.
+    fn traceparent(&mut self) -> String {
+        let random = crate::support::ids::random_id;
+        let trace = self
+            .trace_id
+            .get_or_insert_with(|| format!("{}{}", random(), random())[..32].to_owned());
+        format!("00-{trace}-{}-01", &random()[..16])
+    }
+}
+
+/// Counts one request of `bot` to `host` in `class`.
+fn count(bot: &BotHttp, host: &str, class: &'static str) {
+    if let Some(metrics) = &bot.metrics {
+        metrics.http_request(&bot.bot, host, class);
+    }
+}
+
+/// The status class label of a response.
+fn class_of(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "error",
     }
 }
 
@@ -107,10 +148,18 @@ impl WasiHttpHooks for TurnHttp {
         _options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Sent {
-        let client = match self.admit(&request) {
-            Ok(client) => client,
+        let (client, host) = match self.admit(&request) {
+            Ok(admitted) => admitted,
             Err(err) => return Box::new(async move { Err(err) }),
         };
+        let traceparent = self.traceparent();
+        let span = tracing::info_span!(
+            "http_request",
+            bot = %self.bot.bot,
+            host = %host,
+            method = %request.method(),
+            traceparent = %traceparent,
+        );
         let limits = self.bot.limits;
         let left = limits
             .max_request_bytes_per_turn
@@ -127,18 +176,30 @@ impl WasiHttpHooks for TurnHttp {
             .min(self.deadline.saturating_duration_since(Instant::now()));
         let first_byte = limits.first_byte_timeout.min(timeout);
         let (response_bytes, in_flight) = (self.response_bytes.clone(), self.in_flight.clone());
-        let bot = self.bot.bot.clone();
-        Box::new(async move {
+        let bot = self.bot.clone();
+        let send = async move {
             let Ok(permit) = in_flight.try_acquire_owned() else {
-                tracing::warn!(bot = %bot, limit = limits.max_concurrent_requests, "outbound HTTP refused: too many requests at once");
+                tracing::warn!(
+                    limit = limits.max_concurrent_requests,
+                    "outbound HTTP refused: too many requests at once"
+                );
+                count(&bot, &host, "denied");
                 return Err(Error::ConnectionLimitReached);
             };
-            let (parts, body) = request.into_parts();
+            let (mut parts, body) = request.into_parts();
+            if !parts.headers.contains_key("traceparent")
+                && let Ok(value) = http::HeaderValue::from_str(&traceparent)
+            {
+                parts.headers.insert("traceparent", value);
+            }
             let body = Limited::new(body, left as usize)
                 .collect()
                 .await
                 .map_err(|_| Error::HttpRequestBodySize(Some(left)))?
                 .to_bytes();
+            if let Some(metrics) = &bot.metrics {
+                metrics.http_bytes(&bot.bot, "sent", body.len() as u64);
+            }
             let request = client
                 .request(parts.method, parts.uri.to_string())
                 .headers(parts.headers)
@@ -146,11 +207,34 @@ impl WasiHttpHooks for TurnHttp {
                 .body(body)
                 .build()
                 .map_err(|_| Error::HttpRequestUriInvalid)?;
+            let started = Instant::now();
             let response = match tokio::time::timeout(first_byte, client.execute(request)).await {
                 Ok(Ok(response)) => response,
-                Ok(Err(err)) => return Err(connect_error(&err)),
-                Err(_) => return Err(Error::HttpResponseTimeout),
+                Ok(Err(err)) => {
+                    let err = connect_error(&err);
+                    tracing::info!(error = ?err, "outbound HTTP failed");
+                    let class = match err {
+                        Error::DestinationIpProhibited => "denied",
+                        _ => "error",
+                    };
+                    count(&bot, &host, class);
+                    return Err(err);
+                }
+                Err(_) => {
+                    tracing::info!("outbound HTTP timed out before the response's head");
+                    count(&bot, &host, "error");
+                    return Err(Error::HttpResponseTimeout);
+                }
             };
+            let status = response.status().as_u16();
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::info!(status, ms, "outbound HTTP answered");
+            count(&bot, &host, class_of(status));
+            if let Some(metrics) = &bot.metrics {
+                crate::support::metrics::Metrics::bot_histogram(&metrics.http_duration, &bot.bot)
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            let received = bot.clone();
             let cap = limits.max_response_bytes_per_turn;
             let mut head = http::Response::builder()
                 .status(response.status())
@@ -162,6 +246,9 @@ impl WasiHttpHooks for TurnHttp {
                 // The permit is the response's: held until its body ends.
                 let _held = &permit;
                 let chunk: Bytes = chunk.map_err(|e| body_error(&e))?;
+                if let Some(metrics) = &received.metrics {
+                    metrics.http_bytes(&received.bot, "received", chunk.len() as u64);
+                }
                 let used = response_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed)
                     + chunk.len() as u64;
                 if used > cap {
@@ -176,7 +263,8 @@ impl WasiHttpHooks for TurnHttp {
                 response,
                 Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
             ))
-        })
+        };
+        Box::new(send.instrument(span))
     }
 }
 

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::schema::outbound::{AllowedHost, HostPattern, HttpLimits, HttpSection};
+use crate::support::metrics::Metrics;
 
 /// The host's settings for every bot's outbound HTTP.
 #[derive(Clone, Default)]
@@ -22,6 +23,8 @@ pub struct OutboundConfig {
     /// Names resolved to these addresses instead of through DNS (as
     /// curl's `--resolve`); the guard still checks the addresses.
     pub resolve: HashMap<String, Vec<IpAddr>>,
+    /// Where requests are counted (the host's `/metrics`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for OutboundConfig {
@@ -84,6 +87,7 @@ impl OutboundConfig {
 /// A bot's outbound HTTP: what it may reach, its limits, its client.
 pub struct BotHttp {
     pub bot: Arc<str>,
+    pub metrics: Option<Arc<Metrics>>,
     pub allowed: Vec<AllowedHost>,
     pub limits: HttpLimits,
     /// `None` when nothing is allowed: no client, no pool.
@@ -127,6 +131,7 @@ impl BotHttp {
         };
         Ok(BotHttp {
             bot,
+            metrics: config.metrics.clone(),
             allowed,
             limits,
             client,
