@@ -46,7 +46,9 @@ fi
 # JavaScript.
 if stale "$out/js-echo.wasm" "$here/js-echo" "$root/sdk/js" "$root/wit"; then
   # npm ci rejects this lock file (npm 11 and componentize-js's optional
-  # platform packages), so install from it instead. preview2-shim is pinned
+  # platform packages), so install from it instead, without saving: a plain
+  # `npm install` rewrites the tracked lock file (~400 lines), and a build
+  # must leave the checkout clean. preview2-shim is pinned
   # in package.json: componentize-js imports it but the lock alone does not
   # hoist it.
   # componentize-js reads modules only from the source's folder: stage the
@@ -54,7 +56,7 @@ if stale "$out/js-echo.wasm" "$here/js-echo" "$root/sdk/js" "$root/wit"; then
   stage=$root/target/guests/js-echo-src
   rm -rf "$stage" && mkdir -p "$stage"
   cp "$here/js-echo/src/"*.js "$root/sdk/js/turnbox.js" "$stage/"
-  (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error; } \
+  (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; } \
     && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
          -d stdio random clocks http fetch-event -o "$out/js-echo.wasm.tmp")
   mv "$out/js-echo.wasm.tmp" "$out/js-echo.wasm"

@@ -143,6 +143,8 @@ struct ServeArgs {
     /// guard still applies.
     #[arg(long = "http-resolve", value_name = "NAME=ADDRESS")]
     http_resolve: Vec<String>,
+    #[command(flatten)]
+    http_defaults: turnbox::schema::outbound::HttpDefaults,
     /// The most HTTP connections served at once (Direct Line streams
     /// included); past it a connection gets 503 with `Retry-After`. Keep
     /// the process's open-file limit above it.
@@ -367,6 +369,7 @@ fn main() -> anyhow::Result<()> {
                 outbound: turnbox::runtime::http::OutboundConfig::new(
                     args.http_ca_file.as_deref(),
                     &args.http_resolve,
+                    args.http_defaults.limits(),
                 )?,
                 connections: turnbox::http::server::ConnectionLimits {
                     max_connections: args.max_connections as usize,

@@ -254,3 +254,27 @@ async fn every_language_passes_the_echo_transcript() {
         assert!(stdout.contains("0 mismatches"), "{bot}: {stdout}");
     }
 }
+
+#[test]
+fn building_the_examples_leaves_their_lock_files_as_committed() {
+    guest_dir();
+    let root = root();
+    if !root.join(".git").exists() {
+        return; // not a checkout: nothing committed to compare with
+    }
+    let locks = [
+        "guest-examples/js-echo/package-lock.json",
+        "guest-examples/Cargo.lock",
+    ];
+    let diff = std::process::Command::new("git")
+        .args(["diff", "--stat", "HEAD", "--"])
+        .args(locks)
+        .current_dir(&root)
+        .output()
+        .expect("git runs");
+    let changed = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        changed.trim().is_empty(),
+        "the example builds rewrote a committed lock file (or it is not committed yet):\n{changed}"
+    );
+}

@@ -240,3 +240,28 @@ async fn the_turn_deadline_cuts_a_request_still_in_flight() {
     assert!(cut, "{status} {body}");
     assert_eq!(say(&host, "hi").await, "Echo: hi");
 }
+
+#[tokio::test]
+async fn host_flags_set_the_limits_a_manifest_leaves_unset() {
+    let (port, _upstream) = upstream().await;
+    let manifest = format!("[http]\nallowed_hosts = [\"http://127.0.0.1:{port}\"]\n");
+    let host = Host::start(
+        BotsDir::with_manifest("bot", "rust-echo", &manifest),
+        &[
+            "--http-timeout-ms",
+            "500",
+            "--http-max-response-bytes-per-turn",
+            "10",
+        ],
+    );
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/slow")).await;
+    assert!(
+        reply.starts_with("fetch failed: HttpResponseTimeout"),
+        "{reply}"
+    );
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/hello")).await;
+    assert!(
+        reply.contains("body size exceeds limit: 10 bytes"),
+        "{reply}"
+    );
+}

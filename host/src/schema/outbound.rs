@@ -175,10 +175,71 @@ impl Default for HttpLimits {
     }
 }
 
-impl HttpSection {
-    /// The limits, the defaults filled in.
+/// The host's defaults for the `[http]` limits a manifest leaves unset
+/// (`turnbox serve --http-…` flags); unset flags keep the built-in ones.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args)]
+pub struct HttpDefaults {
+    /// Bots' outbound HTTP: requests per turn.
+    #[arg(
+        long = "http-max-requests-per-turn",
+        env = "TURNBOX_HTTP_MAX_REQUESTS_PER_TURN"
+    )]
+    pub max_requests_per_turn: Option<u32>,
+    /// Bots' outbound HTTP: requests in flight at once per turn.
+    #[arg(
+        long = "http-max-concurrent-requests",
+        env = "TURNBOX_HTTP_MAX_CONCURRENT_REQUESTS"
+    )]
+    pub max_concurrent_requests: Option<u32>,
+    /// Bots' outbound HTTP: connect timeout, ms.
+    #[arg(
+        long = "http-connect-timeout-ms",
+        env = "TURNBOX_HTTP_CONNECT_TIMEOUT_MS"
+    )]
+    pub connect_timeout_ms: Option<u64>,
+    /// Bots' outbound HTTP: time to the response's head, ms.
+    #[arg(
+        long = "http-first-byte-timeout-ms",
+        env = "TURNBOX_HTTP_FIRST_BYTE_TIMEOUT_MS"
+    )]
+    pub first_byte_timeout_ms: Option<u64>,
+    /// Bots' outbound HTTP: the whole request, ms (the turn deadline bounds it too).
+    #[arg(long = "http-timeout-ms", env = "TURNBOX_HTTP_TIMEOUT_MS")]
+    pub timeout_ms: Option<u64>,
+    /// Bots' outbound HTTP: request body bytes per turn.
+    #[arg(
+        long = "http-max-request-bytes-per-turn",
+        env = "TURNBOX_HTTP_MAX_REQUEST_BYTES_PER_TURN"
+    )]
+    pub max_request_bytes_per_turn: Option<u64>,
+    /// Bots' outbound HTTP: response body bytes per turn.
+    #[arg(
+        long = "http-max-response-bytes-per-turn",
+        env = "TURNBOX_HTTP_MAX_RESPONSE_BYTES_PER_TURN"
+    )]
+    pub max_response_bytes_per_turn: Option<u64>,
+}
+
+impl HttpDefaults {
+    /// The built-in limits with these flags over them.
     pub fn limits(&self) -> HttpLimits {
-        let d = HttpLimits::default();
+        HttpSection {
+            allowed_hosts: Vec::new(),
+            max_requests_per_turn: self.max_requests_per_turn,
+            max_concurrent_requests: self.max_concurrent_requests,
+            connect_timeout_ms: self.connect_timeout_ms,
+            first_byte_timeout_ms: self.first_byte_timeout_ms,
+            timeout_ms: self.timeout_ms,
+            max_request_bytes_per_turn: self.max_request_bytes_per_turn,
+            max_response_bytes_per_turn: self.max_response_bytes_per_turn,
+        }
+        .limits(&HttpLimits::default())
+    }
+}
+
+impl HttpSection {
+    /// The limits, `d` (the host's defaults) where the manifest sets none.
+    pub fn limits(&self, d: &HttpLimits) -> HttpLimits {
         let ms = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_millis);
         HttpLimits {
             max_requests_per_turn: self

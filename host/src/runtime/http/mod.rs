@@ -25,6 +25,8 @@ pub struct OutboundConfig {
     pub resolve: HashMap<String, Vec<IpAddr>>,
     /// Where requests are counted (the host's `/metrics`).
     pub metrics: Option<Arc<Metrics>>,
+    /// The limits a manifest's `[http]` leaves unset.
+    pub defaults: HttpLimits,
 }
 
 impl std::fmt::Debug for OutboundConfig {
@@ -32,6 +34,7 @@ impl std::fmt::Debug for OutboundConfig {
         f.debug_struct("OutboundConfig")
             .field("extra_roots", &self.extra_roots.len())
             .field("resolve", &self.resolve)
+            .field("defaults", &self.defaults)
             .finish()
     }
 }
@@ -52,8 +55,12 @@ impl OutboundConfig {
     pub fn new(
         ca_file: Option<&std::path::Path>,
         resolve: &[String],
+        defaults: HttpLimits,
     ) -> Result<Self, HttpSetupError> {
-        let mut config = OutboundConfig::default();
+        let mut config = OutboundConfig {
+            defaults,
+            ..Default::default()
+        };
         if let Some(path) = ca_file {
             let bad = |reason: String| HttpSetupError::CaFile {
                 path: path.display().to_string(),
@@ -101,7 +108,7 @@ impl BotHttp {
         section: &HttpSection,
         config: &OutboundConfig,
     ) -> Result<BotHttp, HttpSetupError> {
-        let limits = section.limits();
+        let limits = section.limits(&config.defaults);
         let allowed = section.allowed_hosts.clone();
         let client = if allowed.is_empty() {
             None
