@@ -58,6 +58,6 @@ if stale "$out/js-echo.wasm" "$here/js-echo" "$root/sdk/js" "$root/wit"; then
   cp "$here/js-echo/src/"*.js "$root/sdk/js/turnbox.js" "$stage/"
   (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; } \
     && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
-         -d stdio random clocks http fetch-event -o "$out/js-echo.wasm.tmp")
+         -d stdio random clocks fetch-event -o "$out/js-echo.wasm.tmp")
   mv "$out/js-echo.wasm.tmp" "$out/js-echo.wasm"
 fi

@@ -280,6 +280,21 @@ export const timers = {
   },
 };
 
+function isPromise(value) {
+  return value !== null && typeof value === 'object' && typeof value.then === 'function';
+}
+
+/** Runs `steps` (functions) in order. A step that returns a promise makes
+ * the rest wait for it, and a promise of the whole is returned; all
+ * synchronous, nothing is. */
+function sequence(steps, from = 0) {
+  for (let i = from; i < steps.length; i++) {
+    const result = steps[i]();
+    if (isPromise(result)) return result.then(() => sequence(steps, i + 1));
+  }
+  return undefined;
+}
+
 /** A bot: register handlers for the activities it handles, then export
  * `bot.handler()` as `handler`. Handlers of one kind run in the order they
  * were registered. */
@@ -293,8 +308,10 @@ export class ActivityHandler {
     return this;
   }
 
+  /** Runs the handlers of `kind` in order; when one is async (returns a
+   * promise), the rest wait for it and a promise of them all is returned. */
   emit(kind, ...args) {
-    for (const handler of this.handlers[kind] ?? []) handler(...args);
+    return sequence((this.handlers[kind] ?? []).map((handler) => () => handler(...args)));
   }
 
   /** Every activity, before the handlers for its type: (ctx). */
@@ -335,43 +352,54 @@ export class ActivityHandler {
   /** (ctx): any other activity type. */
   onUnrecognizedActivityType(handler) { return this.on('unrecognized', handler); }
 
-  /** Runs one turn; returns the invoke response, if any. */
+  /** Runs one turn; returns the invoke response, if any (a promise of it
+   * when a handler is async). */
   run(ctx) {
     const a = ctx.activity;
-    this.emit('turn', ctx);
+    const steps = [() => this.emit('turn', ctx)];
+    const then = (kind, ...args) => steps.push(() => this.emit(kind, ...args));
     switch (a.type) {
       case 'message':
-        this.emit('message', ctx);
+        then('message', ctx);
         break;
       case 'conversationUpdate': {
-        this.emit('conversationUpdate', ctx);
+        then('conversationUpdate', ctx);
         const others = (list) => (list ?? []).filter((m) => m.id !== a.recipient?.id);
         const added = others(a.membersAdded);
-        if (added.length) this.emit('membersAdded', ctx, added);
+        if (added.length) then('membersAdded', ctx, added);
         const removed = others(a.membersRemoved);
-        if (removed.length) this.emit('membersRemoved', ctx, removed);
+        if (removed.length) then('membersRemoved', ctx, removed);
         break;
       }
       case 'messageReaction':
-        this.emit('messageReaction', ctx);
-        if (a.reactionsAdded?.length) this.emit('reactionsAdded', ctx, a.reactionsAdded);
-        if (a.reactionsRemoved?.length) this.emit('reactionsRemoved', ctx, a.reactionsRemoved);
+        then('messageReaction', ctx);
+        if (a.reactionsAdded?.length) then('reactionsAdded', ctx, a.reactionsAdded);
+        if (a.reactionsRemoved?.length) then('reactionsRemoved', ctx, a.reactionsRemoved);
         break;
       case 'event':
-        this.emit(`event:${a.name}`, ctx, a.value);
-        this.emit('event', ctx, a.name, a.value);
+        then(`event:${a.name}`, ctx, a.value);
+        then('event', ctx, a.name, a.value);
         break;
-      case 'invoke':
-        return this.invoke(ctx, a.name, a.value);
+      case 'invoke': {
+        let response;
+        steps.push(() => {
+          const r = this.invoke(ctx, a.name, a.value);
+          if (isPromise(r)) return r.then((v) => { response = v; });
+          response = r;
+          return undefined;
+        });
+        const done = sequence(steps);
+        return isPromise(done) ? done.then(() => response) : response;
+      }
       case 'endOfConversation':
       case 'typing':
       case 'installationUpdate':
-        this.emit(a.type, ctx);
+        then(a.type, ctx);
         break;
       default:
-        this.emit('unrecognized', ctx);
+        then('unrecognized', ctx);
     }
-    return undefined;
+    return sequence(steps);
   }
 
   invoke(ctx, name, value) {
@@ -379,19 +407,27 @@ export class ActivityHandler {
     const response = named
       ? named[0](ctx, value)
       : this.handlers.invoke?.[0]?.(ctx, name, value);
-    if (!present(response)) return undefined;
-    return { status: response.status ?? 200, body: present(response.body) ? JSON.stringify(response.body) : undefined };
+    const answer = (r) => (present(r)
+      ? { status: r.status ?? 200, body: present(r.body) ? JSON.stringify(r.body) : undefined }
+      : undefined);
+    return isPromise(response) ? response.then(answer) : answer(response);
   }
 
   /** The `handler` export of the bot world. */
   handler() {
     return {
       onTurn: (raw) => {
-        try {
-          return this.run(new TurnContext(raw));
-        } catch (e) {
-          // A WIT `bot-error`: the turn fails and the caller gets 500.
+        // A WIT `bot-error`: the turn fails and the caller gets 500.
+        const fail = (e) => {
           throw { code: e?.code ?? 'BotError', message: String(e?.message ?? e) };
+        };
+        try {
+          const result = this.run(new TurnContext(raw));
+          // An async handler: componentize-js runs the event loop (fetch,
+          // timers) until the promise settles.
+          return isPromise(result) ? result.catch(fail) : result;
+        } catch (e) {
+          return fail(e);
         }
       },
     };

@@ -265,3 +265,21 @@ async fn host_flags_set_the_limits_a_manifest_leaves_unset() {
         "{reply}"
     );
 }
+
+#[tokio::test]
+async fn a_javascript_bot_fetches_in_an_async_handler() {
+    let (port, _upstream) = upstream().await;
+    let manifest = format!("[http]\nallowed_hosts = [\"http://127.0.0.1:{port}\"]\n");
+    let host = Host::start(BotsDir::with_manifest("bot", "js-echo", &manifest), &[]);
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/hello")).await;
+    assert_eq!(reply, "fetched 200: hello from upstream");
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{}/hello", port + 1)).await;
+    assert!(reply.starts_with("fetch failed"), "{reply}");
+    assert!(
+        host.log().contains("outbound HTTP denied"),
+        "{}",
+        host.log()
+    );
+    // The synchronous handlers still answer as before.
+    assert_eq!(say(&host, "hi").await, "Echo: hi");
+}

@@ -43,10 +43,27 @@ bot.onMessage((ctx) => {
   } else if (text === 'edit') {
     const { id } = ctx.sendActivity('draft');
     ctx.updateActivity({ ...MessageFactory.text('final'), id });
+  } else if (text.startsWith('fetch ')) {
+    // Outbound HTTP (the manifest's [http] allowed_hosts): an async
+    // handler, awaited by the SDK.
+    return fetchReply(ctx, text.slice('fetch '.length).trim());
   } else {
     ctx.sendActivity(`Echo: ${text}`);
   }
+  return undefined;
 });
+
+async function fetchReply(ctx, url) {
+  let reply;
+  try {
+    const response = await fetch(url);
+    const body = await response.text();
+    reply = `fetched ${response.status}: ${body.slice(0, 64)}`;
+  } catch (e) {
+    reply = `fetch failed: ${e?.message ?? e}`;
+  }
+  ctx.sendActivity(reply);
+}
 
 bot.onMembersAdded((ctx, members) => {
   for (const m of members) ctx.sendActivity(`Welcome, ${m.name ?? m.id}!`);
