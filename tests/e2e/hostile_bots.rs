@@ -1,6 +1,6 @@
 //! Hostile bots, all at once: an endless loop, a memory bomb, deep
-//! recursion, a trap, 100k sends, a 50 MB text, WASI escapes, a sleeper
-//! and a flood of logs. Each is contained by its own limit, and a
+//! recursion, a trap, 100k sends, a 50 MB text, WASI escapes, a sleeper,
+//! a flood of logs and a flood of outbound HTTP requests. Each is contained by its own limit, and a
 //! well-behaved bot on the same host answers every one of its turns
 //! meanwhile.
 
@@ -13,12 +13,12 @@ use crate::support::*;
 
 /// The hostile bot's manifest: room for a 50 MB string, a short deadline
 /// and a small log allowance.
-const HOSTILE: &str =
-    "[limits]\nmemory_mib = 160\nturn_deadline_ms = 1500\nmax_log_bytes_per_turn = 32768\n";
+const HOSTILE: &str = "[limits]\nmemory_mib = 160\nturn_deadline_ms = 1500\nmax_log_bytes_per_turn = 32768\n\
+     [http]\nallowed_hosts = [\"http://127.0.0.1:9\"]\n";
 
 /// What each hostile request must end in: the status, the error code, and
 /// a piece of the error message or reply text.
-const CASES: [(&str, StatusCode, &str, &str); 9] = [
+const CASES: [(&str, StatusCode, &str, &str); 10] = [
     ("loop", StatusCode::INTERNAL_SERVER_ERROR, "TurnTimeout", ""),
     (
         "oom",
@@ -58,6 +58,14 @@ const CASES: [(&str, StatusCode, &str, &str); 9] = [
         "env=none file=denied dir=denied net=denied",
     ),
     ("chatty 3000", StatusCode::OK, "", "ok: chatty 3000"),
+    // 32 requests a turn (the default limit) reach the (closed) port; the
+    // rest are refused at once.
+    (
+        "httpflood http://127.0.0.1:9/ 5000",
+        StatusCode::OK,
+        "",
+        "flood: ok=0 failed=5000",
+    ),
 ];
 
 async fn hostile(host: &Host, n: usize, text: &str) -> (StatusCode, Value) {
@@ -123,6 +131,21 @@ async fn hostile_bots_are_contained_and_a_good_bot_keeps_answering() {
         log.contains("logged more than its limit"),
         "the cut is logged"
     );
+    // The request flood was cut at the turn's request limit, its refusals
+    // logged a few times only, and no request past the 32nd reached the
+    // network.
+    assert!(log.contains("the turn's request limit is reached"));
+    let refusals = log
+        .lines()
+        .filter(|l| l.contains("the turn's request limit is reached"))
+        .count();
+    assert!(refusals <= 3, "{refusals} refusals logged");
+    assert!(log.contains("further refusals in this turn are counted"));
+    let reached = log
+        .lines()
+        .filter(|l| l.contains("outbound HTTP failed"))
+        .count();
+    assert!(reached <= 32, "{reached} requests reached the network");
 
     // The hostile bot still serves an ordinary turn.
     let (status, body) = hostile(&host, 99, "fine").await;

@@ -29,6 +29,9 @@
 //! - `escape ADDR`: tries to read an env var, a file and the preopened
 //!   directories, and to connect to ADDR, and reports what it got;
 //! - `big N`: sends one message whose text is N bytes long;
+//! - `httpflood URL N`: makes N outbound `wasi:http` GETs to URL, one after
+//!   another, and replies `flood: ok=A failed=B` (the host's per-turn
+//!   limits refuse most of them);
 //! - `chatty N`: writes N lines of 1 KiB through `logging.log`, stdout and
 //!   stderr (a third each), then replies `ok: chatty N`;
 //! - `turns`: replies `turns=N`, the turns this instance has served (always
@@ -115,6 +118,15 @@ impl Guest for Misbehave {
                 let ms: u64 = text["sleep ".len()..].trim().parse().unwrap_or(0);
                 std::thread::sleep(std::time::Duration::from_millis(ms));
                 reply(ctx, &mut incoming, format!("ok: {text}"))
+            }
+            _ if text.starts_with("httpflood ") => {
+                let words: Vec<&str> = text.split(' ').collect();
+                let (url, n) = match words.as_slice() {
+                    [_, url, n] => (*url, n.parse::<u32>().unwrap_or(1)),
+                    _ => ("http://127.0.0.1:9/", 1),
+                };
+                let (ok, failed) = http_flood(url, n);
+                reply(ctx, &mut incoming, format!("flood: ok={ok} failed={failed}"))
             }
             _ if text.starts_with("big ") => {
                 let n: usize = text["big ".len()..].trim().parse().unwrap_or(0);
@@ -330,3 +342,30 @@ fn escape_attempts(addr: &str) -> String {
 }
 
 export!(Misbehave);
+
+/// `n` GETs of `url` (`http://host:port/path`) through `wasi:http`, one
+/// after another; how many got a response and how many failed.
+fn http_flood(url: &str, n: u32) -> (u32, u32) {
+    use wasip2::http::outgoing_handler::handle;
+    use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+    let rest = url.trim_start_matches("http://");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (mut ok, mut failed) = (0, 0);
+    for _ in 0..n {
+        let request = OutgoingRequest::new(Fields::new());
+        let _ = request.set_scheme(Some(&Scheme::Http));
+        let _ = request.set_authority(Some(authority));
+        let _ = request.set_path_with_query(Some(if path.is_empty() { "/" } else { path }));
+        match handle(request, None) {
+            Ok(pending) => {
+                pending.subscribe().block();
+                match pending.get() {
+                    Some(Ok(Ok(_))) => ok += 1,
+                    _ => failed += 1,
+                }
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    (ok, failed)
+}

@@ -33,6 +33,9 @@ pub struct TurnHttp {
     deadline: Instant,
     /// The W3C trace id of the turn's requests (made on the first).
     trace_id: Option<String>,
+    /// Refusals logged this turn: a bot refused in a loop cannot flood the
+    /// log.
+    refusals_logged: u32,
     requests: u32,
     request_bytes: u64,
     response_bytes: Arc<AtomicU64>,
@@ -46,6 +49,7 @@ impl TurnHttp {
             bot,
             deadline,
             trace_id: None,
+            refusals_logged: 0,
             requests: 0,
             request_bytes: 0,
             response_bytes: Arc::default(),
@@ -67,22 +71,38 @@ impl TurnHttp {
             .trim_matches(['[', ']'])
             .to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
-        let bot = &self.bot;
+        // A handle of its own: the refusal log below borrows `self`.
+        let bot = Arc::clone(&self.bot);
         let client = match &bot.client {
             Some(client) if bot.allows(&scheme, &host, port) => client.clone(),
             _ => {
-                tracing::warn!(bot = %bot.bot, host = %host, port, "outbound HTTP denied: not on the bot's [http] allowed_hosts");
-                count(bot, &host, "denied");
+                if self.log_refusal() {
+                    tracing::warn!(bot = %bot.bot, host = %host, port, "outbound HTTP denied: not on the bot's [http] allowed_hosts");
+                }
+                count(&bot, &host, "denied");
                 return Err(Error::HttpRequestDenied);
             }
         };
         if self.requests >= bot.limits.max_requests_per_turn {
-            tracing::warn!(bot = %bot.bot, limit = bot.limits.max_requests_per_turn, "outbound HTTP refused: the turn's request limit is reached");
-            count(bot, &host, "denied");
+            if self.log_refusal() {
+                tracing::warn!(bot = %bot.bot, limit = bot.limits.max_requests_per_turn, "outbound HTTP refused: the turn's request limit is reached");
+            }
+            count(&bot, &host, "denied");
             return Err(Error::ConnectionLimitReached);
         }
         self.requests += 1;
         Ok((client, host))
+    }
+
+    /// Whether to log this refusal: the first few of a turn, then one line
+    /// saying the rest are not.
+    fn log_refusal(&mut self) -> bool {
+        const LOGGED: u32 = 3;
+        self.refusals_logged += 1;
+        if self.refusals_logged == LOGGED + 1 {
+            tracing::warn!(bot = %self.bot.bot, "outbound HTTP: further refusals in this turn are counted in /metrics, not logged");
+        }
+        self.refusals_logged <= LOGGED
     }
 
     /// The `traceparent` of a new request: the turn's trace id, a new span
