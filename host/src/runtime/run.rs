@@ -14,7 +14,7 @@ use crate::runtime::bot::BotVersion;
 use crate::runtime::compute_lanes::NextSlice;
 use crate::runtime::engine::Runtime;
 use crate::runtime::guest_log::{GuestOutput, LogBudget, Stream};
-use crate::runtime::host::http::TurnHttp;
+use crate::runtime::http::turn::TurnHttp;
 use crate::runtime::store::{MemoryLimitExceeded, TurnLimiter, TurnState, WarmInstance};
 use crate::runtime::turn::{InvokeResponse, Turn, TurnError, TurnOutcome, TurnRequest};
 use crate::schema::activity::{Activity, names};

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::channels::connector::{ConnectorClient, ConnectorError, Outbound};
 use crate::runtime::compute_lanes::LaneUse;
-use crate::runtime::host::http::TurnHttp;
+use crate::runtime::http::turn::TurnHttp;
 use crate::runtime::outgoing::{Flow, Outgoing, OutgoingFilter};
 use crate::runtime::scopes::TurnStateCache;
 use crate::schema::activity::{Activity, names};

@@ -3,10 +3,12 @@
 //! with another bot; TLS through rustls with the webpki roots and the
 //! host's extra CA file; HTTP/1.1 and HTTP/2; no redirects followed), its
 //! allowlist and limits from the manifest's `[http]`, and the address guard
-//! (`guard.rs`) through which every name is resolved. The WIT side is
+//! (`guard.rs`) through which every name is resolved; a turn's requests
+//! and what they used of the limits (`turn.rs`). The WIT side is
 //! `runtime/host/http.rs`.
 
 pub mod guard;
+pub mod turn;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
