@@ -126,7 +126,11 @@ impl Guest for Misbehave {
                     _ => ("http://127.0.0.1:9/", 1),
                 };
                 let (ok, failed) = http_flood(url, n);
-                reply(ctx, &mut incoming, format!("flood: ok={ok} failed={failed}"))
+                reply(
+                    ctx,
+                    &mut incoming,
+                    format!("flood: ok={ok} failed={failed}"),
+                )
             }
             _ if text.starts_with("big ") => {
                 let n: usize = text["big ".len()..].trim().parse().unwrap_or(0);

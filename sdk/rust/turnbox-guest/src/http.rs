@@ -61,7 +61,10 @@ pub fn send(
             .map_err(|e| failed("BadHeader", format!("{name}: {e:?}")))?;
     }
     if let Some(body) = body {
-        let _ = fields.set(&"content-length".to_string(), &[body.len().to_string().into_bytes()]);
+        let _ = fields.set(
+            &"content-length".to_string(),
+            &[body.len().to_string().into_bytes()],
+        );
     }
     let request = OutgoingRequest::new(fields);
     let method = match method.to_ascii_uppercase().as_str() {
@@ -76,7 +79,9 @@ pub fn send(
     };
     let bad = |what: &str| failed("BadRequest", format!("cannot set the {what} of {url}"));
     request.set_method(&method).map_err(|()| bad("method"))?;
-    request.set_scheme(Some(&scheme)).map_err(|()| bad("scheme"))?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| bad("scheme"))?;
     request
         .set_authority(Some(authority))
         .map_err(|()| bad("host"))?;
@@ -172,7 +177,12 @@ fn split_url(url: &str) -> Result<(Scheme, &str, &str)> {
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
-        _ => return Err(failed("BadRequest", format!("`{url}` is not an http(s) URL"))),
+        _ => {
+            return Err(failed(
+                "BadRequest",
+                format!("`{url}` is not an http(s) URL"),
+            ));
+        }
     };
     let at = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(at);
@@ -192,7 +202,10 @@ fn failed(code: &str, message: String) -> Error {
 /// host the manifest does not allow, and so on.
 fn from_code(code: ErrorCode) -> Error {
     let name = format!("{code:?}");
-    let name = name.strip_prefix("ErrorCode::").unwrap_or(&name).to_string();
+    let name = name
+        .strip_prefix("ErrorCode::")
+        .unwrap_or(&name)
+        .to_string();
     let short = name
         .split(['(', ' ', '{'])
         .next()
