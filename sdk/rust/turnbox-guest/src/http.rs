@@ -57,14 +57,11 @@ pub fn send(
     let fields = Fields::new();
     for (name, value) in headers {
         fields
-            .append(&name.to_string(), &value.as_bytes().to_vec())
+            .append(name, value.as_bytes())
             .map_err(|e| failed("BadHeader", format!("{name}: {e:?}")))?;
     }
     if let Some(body) = body {
-        let _ = fields.set(
-            &"content-length".to_string(),
-            &[body.len().to_string().into_bytes()],
-        );
+        let _ = fields.set("content-length", &[body.len().to_string().into_bytes()]);
     }
     let request = OutgoingRequest::new(fields);
     let method = match method.to_ascii_uppercase().as_str() {
