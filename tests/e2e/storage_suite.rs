@@ -24,6 +24,7 @@ pub fn conformance(database: &dyn Database) {
     dedup_conformance(database);
     transcripts_and_references_conformance(database);
     directline_conformance(database);
+    crate::commit_suite::commit_conformance(database);
 }
 
 /// State: eTags, conditions, atomic writes, deletes, namespaces, quotas.

@@ -74,6 +74,10 @@ fn commit_turn(
     client: &mut impl postgres::GenericClient,
     turn: &TurnCommit,
 ) -> Result<Committed, StorageError> {
+    // The delivery first: a duplicate is refused before anything else.
+    if let Some(delivery) = &turn.delivery {
+        dedup::record_claimed_delivery(client, &turn.bot, delivery)?;
+    }
     if !turn.state.is_empty() {
         state::write_changes(client, &turn.bot, &turn.state, &turn.quota)?;
     }
@@ -84,9 +88,6 @@ fn commit_turn(
         && !timers::complete(client, id)?
     {
         return Err(StorageError::ClaimLost);
-    }
-    if let Some(delivery) = &turn.delivery {
-        dedup::record_claimed_delivery(client, &turn.bot, delivery)?;
     }
     if let Some((conversation, reference)) = &turn.reference {
         references::save_reference(client, &turn.bot, conversation, reference)?;

@@ -187,9 +187,10 @@ impl TurnRecords for SqliteStorage {
     }
 }
 
-/// Whether a turn writes before a step that may refuse it (its state's
-/// eTag checks, its fired timer's presence, the delivery record): then it
-/// needs a savepoint of its own to be rolled back alone.
+/// Whether a turn writes before a step that may refuse it (the delivery
+/// record comes first; then its state's eTag checks and its fired timer's
+/// presence): then it needs a savepoint of its own to be rolled back
+/// alone.
 fn writes_before_checks(turn: &TurnCommit) -> bool {
     !turn.state.is_empty() || !turn.timers.is_empty() || turn.fired_timer.is_some()
 }
@@ -206,6 +207,10 @@ fn run_cached(conn: &Connection, sql: &str) -> Result<(), StorageError> {
 
 /// Everything one turn commits, on `conn` (its savepoint).
 fn commit_turn(conn: &Connection, turn: &TurnCommit) -> Result<Committed, StorageError> {
+    // The delivery first: a duplicate is refused before anything else.
+    if let Some(delivery) = &turn.delivery {
+        dedup::record_claimed_delivery(conn, &turn.bot, delivery)?;
+    }
     if !turn.state.is_empty() {
         state::write_changes(conn, &turn.bot, &turn.state, &turn.quota)?;
     }
@@ -216,9 +221,6 @@ fn commit_turn(conn: &Connection, turn: &TurnCommit) -> Result<Committed, Storag
         && !timers::complete(conn, id)?
     {
         return Err(StorageError::ClaimLost);
-    }
-    if let Some(delivery) = &turn.delivery {
-        dedup::record_claimed_delivery(conn, &turn.bot, delivery)?;
     }
     if let Some((conversation, reference)) = &turn.reference {
         references::save(conn, &turn.bot, conversation, reference)?;
