@@ -198,7 +198,9 @@ async fn post(with: &Poster, bot: &str, held: HeldBack, committed: Committed) {
             Ok(_) => done.push(seq),
             Err(err) if worth_retrying(&err) => {
                 tracing::warn!(error = %err, "a reply could not be posted; the outbox relay retries it");
-                leave_for_relay(with, &held.owner, seq, seqs[n + 1..].to_vec()).await;
+                let rest = seqs[n + 1..].to_vec();
+                hand_back(&with.outbox, &held.owner, seq, rest, retry_at(0)).await;
+                with.relay.notify_one();
                 break;
             }
             Err(err) => {
@@ -223,20 +225,26 @@ async fn post(with: &Poster, bot: &str, held: HeldBack, committed: Committed) {
     }
 }
 
-/// Leaves the failed row `seq` to the relay with a retry time, and the
-/// rows after it free (they wait behind it).
-async fn leave_for_relay(with: &Poster, owner: &str, seq: i64, later: Vec<i64>) {
-    let (store, owner) = (with.outbox.clone(), owner.to_owned());
+/// Hands `owner`'s rows back after the post of `head` failed for now:
+/// `head` due again at `at`, one more failure counted, the rows after it
+/// free (they wait behind it). Used by the committer and the relay alike.
+pub async fn hand_back(
+    store: &Arc<dyn OutboxStore>,
+    owner: &str,
+    head: i64,
+    rest: Vec<i64>,
+    at: i64,
+) {
+    let (store, owner) = (store.clone(), owner.to_owned());
     let released = tokio::task::spawn_blocking(move || {
-        store.release_unsent(&[seq], &owner, retry_at(0), true)?;
-        store.release_unsent(&later, &owner, 0, false)
+        store.release_unsent(&[head], &owner, at, true)?;
+        store.release_unsent(&rest, &owner, 0, false)
     })
     .await;
     if !matches!(released, Ok(Ok(()))) {
         // Their lease lapses instead.
         tracing::warn!(
-            "cannot hand replies to the outbox relay now; they are retried once their lease lapses"
+            "cannot hand replies back to the outbox; they are retried once their lease lapses"
         );
     }
-    with.relay.notify_one();
 }

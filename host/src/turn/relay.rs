@@ -17,7 +17,7 @@ use crate::schema::activity::Activity;
 use crate::storage::TurnRecord;
 use crate::storage::outbox::{Route, Unsent};
 use crate::support::clock::now_millis;
-use crate::turn::outbox::{LeaseKeeper, MAX_POSTS, retry_at, worth_retrying};
+use crate::turn::outbox::{LeaseKeeper, MAX_POSTS, hand_back, retry_at, worth_retrying};
 use crate::turn::services::TurnServices;
 
 /// How often the outbox is looked at, besides the wake-ups.
@@ -182,19 +182,8 @@ async fn post_conversation(app: &TurnServices, rows: Vec<Unsent>, owner: &str) {
     }
     drop(keeper);
     if let Some((n, at)) = later {
-        let (store, owner) = (app.outbox.clone(), owner.to_owned());
-        let (head, rest): (Vec<i64>, Vec<i64>) = (
-            vec![rows[n].seq],
-            rows[n + 1..].iter().map(|row| row.seq).collect(),
-        );
-        let released = tokio::task::spawn_blocking(move || {
-            store.release_unsent(&head, &owner, at, true)?;
-            store.release_unsent(&rest, &owner, 0, false)
-        })
-        .await;
-        if !matches!(released, Ok(Ok(()))) {
-            tracing::warn!("cannot release outbox rows; they are retried once their lease lapses");
-        }
+        let rest = rows[n + 1..].iter().map(|row| row.seq).collect();
+        hand_back(&app.outbox, owner, rows[n].seq, rest, at).await;
     }
     if !done.is_empty() {
         app.records.submit(TurnRecord::Posted {
