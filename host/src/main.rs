@@ -108,6 +108,13 @@ struct ServeArgs {
     #[arg(long, env = "TURNBOX_MAX_CONCURRENT_TURNS", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_concurrent_turns: u32,
+    /// How long a channel's request (not `expectReplies` or `invoke`) waits
+    /// for its turn, in ms: then it is answered 202 and the turn goes on,
+    /// sending its replies through the connector (a manifest may override
+    /// it with `limits.ack_after_ms`).
+    #[arg(long, env = "TURNBOX_ACK_AFTER_MS", default_value_t = turnbox::schema::manifest::DEFAULT_ACK_AFTER.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    ack_after_ms: u64,
     /// The most activities one turn may send (a manifest may override it).
     #[arg(long, env = "TURNBOX_MAX_ACTIVITIES_PER_TURN", default_value_t = 100)]
     max_activities_per_turn: u32,
@@ -353,6 +360,7 @@ fn main() -> anyhow::Result<()> {
                     },
                     max_concurrent_turns: args.max_concurrent_turns,
                     max_activities_per_turn: args.max_activities_per_turn,
+                    ack_after: Duration::from_millis(args.ack_after_ms),
                     credentials: args.credentials.into_credentials()?,
                 },
                 shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),

@@ -113,6 +113,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         dedup: crate::turn::dedup::Deduplicator::new(database.clone(), config.dedup_window),
         records,
         outbox: database.clone(),
+        accepted: database.clone(),
+        background: tokio_util::task::TaskTracker::new(),
+        owner: crate::support::ids::random_id(),
         relay: Arc::default(),
         lease: config.timer_lease,
         timers: database,
@@ -127,8 +130,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     });
 
     crate::turn::relay::release_claims(&turns).await;
+    crate::turn::resume::release_claims(&turns).await;
     crate::turn::scheduler::start(turns.clone());
     crate::turn::relay::start(turns.clone());
+    crate::turn::resume::start(turns.clone());
 
     tracing::info!("turnbox listening on http://{local}");
 
@@ -151,8 +156,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
         tokio::time::sleep(grace).await;
     };
+    let background = turns.background.clone();
+    let all_turns = async move {
+        server.await;
+        // Turns whose requests were answered before they ended.
+        background.close();
+        background.wait().await;
+    };
     tokio::select! {
-        () = server => {
+        () = all_turns => {
             tracing::info!("all turns finished; bye");
         }
         _ = grace_expired => {

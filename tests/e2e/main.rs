@@ -18,6 +18,7 @@ mod hot_reload;
 mod instances;
 mod isolation;
 mod languages;
+mod long_turns;
 mod manifests;
 mod misbehaving_bots;
 mod operations;

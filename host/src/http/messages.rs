@@ -1,8 +1,9 @@
 //! The Bot Framework message endpoints (`/api/messages`,
 //! `/api/bots/{bot}/messages`): reading and checking the activity,
 //! authenticating the caller, the turn's tracing span, then the turn
-//! (`turn::dispatch`), and its answer written as the response of
-//! botbuilder's CloudAdapter (expectReplies, invoke, errors as JSON).
+//! (`turn::accept`: 202 when it outlasts `ack_after_ms`), and its answer
+//! written as the response of botbuilder's CloudAdapter (expectReplies,
+//! invoke, errors as JSON).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,7 +21,8 @@ use crate::http::app::{ApiError, AppState};
 use crate::runtime::turn::TurnError;
 use crate::schema::activity::Activity;
 use crate::storage::dedup::Answer;
-use crate::turn::dispatch::{DispatchError, Dispatched, Origin, dispatch};
+use crate::turn::accept::{Reply, dispatch_or_accept};
+use crate::turn::dispatch::{DispatchError, Dispatched};
 
 pub(super) async fn default_bot_messages(
     State(state): State<Arc<AppState>>,
@@ -152,15 +154,19 @@ async fn take_turn(
     };
     let activity = Arc::new(activity);
     let started = std::time::Instant::now();
-    let result = dispatch(
+    let result = match dispatch_or_accept(
         &state.turns,
-        &slot,
-        &version,
+        slot.clone(),
+        version.clone(),
         activity.clone(),
         outbound,
-        Origin::Channel,
     )
-    .await;
+    .await
+    {
+        Reply::Ended(result) => result,
+        // The turn goes on; its replies go through the connector.
+        Reply::Accepted => return StatusCode::ACCEPTED.into_response(),
+    };
     let ms = started.elapsed().as_millis() as u64;
     let (outcome, answer) = match result {
         Ok(Dispatched::Done(outcome, answer)) => (outcome, answer),

@@ -2,7 +2,8 @@
 //! ([`TurnOutcome`]) or why it failed ([`TurnError`]), and the [`Turn`]
 //! itself with its send rules (buffered under `expectReplies`, held back
 //! once state is touched, else through the outgoing filter to the
-//! connector).
+//! connector; interim stream updates at once, or not at all where replies
+//! do not stream).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +13,7 @@ use crate::runtime::compute_lanes::LaneUse;
 use crate::runtime::http::turn::TurnHttp;
 use crate::runtime::outgoing::{Flow, Outgoing, OutgoingFilter};
 use crate::runtime::scopes::TurnStateCache;
-use crate::schema::activity::{Activity, names};
+use crate::schema::activity::{Activity, names, streaming};
 use crate::storage::Change;
 pub use crate::storage::timers::TimerOp;
 use crate::storage::timers::TimerStore;
@@ -132,6 +133,8 @@ pub(super) struct Turn {
     pub(super) buffered_replies: Vec<Activity>,
     /// Activities sent (or buffered) so far.
     pub(super) sent: u32,
+    /// Interim stream updates sent so far (counted apart from `sent`).
+    pub(super) stream_updates: u32,
     /// Bytes of activity JSON sent, updated or buffered so far.
     pub(super) sent_bytes: u64,
     pub(super) state: TurnStateCache,
@@ -169,6 +172,7 @@ impl Turn {
             lane,
             buffered_replies: Vec::new(),
             sent: 0,
+            stream_updates: 0,
             sent_bytes: 0,
             state,
             held_back: Vec::new(),
@@ -193,6 +197,13 @@ impl Turn {
             && activity.channel_id.as_deref() != Some(names::EMULATOR_CHANNEL);
         if is_trace {
             return Ok(String::new());
+        }
+        if streaming::is_interim_update(&activity) {
+            return self.send_interim(activity).await;
+        }
+        if !streaming::streams_to(&self.incoming) && streaming::stream_type(&activity).is_some() {
+            // Nothing was streamed here: the final is a plain message.
+            streaming::strip_stream_markers(&mut activity);
         }
         if self.incoming.expects_replies() {
             self.buffered_replies.push(activity);
@@ -220,6 +231,25 @@ impl Turn {
         let response = self.connector.send(&activity, &self.outbound).await?;
         self.posted_before_state.push(response.id.clone());
         Ok(response.id)
+    }
+
+    /// An interim stream update: ephemeral, so sent at once through the
+    /// pipeline even while other sends are held back for the commit, and
+    /// sent again by a re-run attempt. Dropped (answered with an empty id)
+    /// where replies do not stream: another channel, or `expectReplies`.
+    async fn send_interim(&mut self, mut activity: Activity) -> Result<String, ConnectorError> {
+        if !streaming::streams_to(&self.incoming) {
+            return Ok(String::new());
+        }
+        if self
+            .outgoing
+            .filter(&mut Outgoing::Send(&mut activity))
+            .await
+            == Flow::Drop
+        {
+            return Ok(String::new());
+        }
+        Ok(self.connector.send(&activity, &self.outbound).await?.id)
     }
 
     /// What the turn produced, once it ended well.

@@ -74,6 +74,10 @@ pub struct LimitsSection {
     pub memory_mib: Option<u32>,
     #[serde(default, deserialize_with = "deadline_ms")]
     pub turn_deadline_ms: Option<u64>,
+    /// How long a channel's request waits for a turn before it is answered
+    /// and the turn goes on without it.
+    #[serde(default, deserialize_with = "ack_after_ms")]
+    pub ack_after_ms: Option<u64>,
     #[serde(default, deserialize_with = "positive_u64")]
     pub fuel: Option<u64>,
     #[serde(default, deserialize_with = "concurrency")]
@@ -181,6 +185,9 @@ pub struct StateSection {
 pub struct BotLimits {
     pub memory_mib: u32,
     pub turn_deadline_ms: u64,
+    /// A channel's request (not `expectReplies`, not `invoke`) is answered
+    /// when the turn ends or after this long, whichever comes first.
+    pub ack_after_ms: u64,
     pub fuel: Option<u64>,
     pub max_concurrent_turns: u32,
     pub max_activities_per_turn: u32,
@@ -253,12 +260,18 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// How long a channel's request waits for its turn by default: well inside
+/// the 15 s a Bot Framework channel waits.
+pub const DEFAULT_ACK_AFTER: Duration = Duration::from_secs(5);
+
 /// Host-wide defaults for what a manifest leaves unset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BotDefaults {
     pub turn: TurnLimits,
     pub max_concurrent_turns: u32,
     pub max_activities_per_turn: u32,
+    /// How long a channel's request waits for its turn (`ack_after_ms`).
+    pub ack_after: Duration,
     /// Credentials from the environment, for bots whose manifest names no
     /// app id.
     pub credentials: Credentials,
@@ -270,6 +283,7 @@ impl Default for BotDefaults {
             turn: TurnLimits::default(),
             max_concurrent_turns: 64,
             max_activities_per_turn: 100,
+            ack_after: DEFAULT_ACK_AFTER,
             credentials: Credentials::default(),
         }
     }
@@ -350,6 +364,9 @@ impl Manifest {
             turn_deadline_ms: l
                 .turn_deadline_ms
                 .unwrap_or(defaults.turn.deadline.as_millis() as u64),
+            ack_after_ms: l
+                .ack_after_ms
+                .unwrap_or(defaults.ack_after.as_millis() as u64),
             fuel: l.fuel,
             max_concurrent_turns: l
                 .max_concurrent_turns
@@ -390,6 +407,10 @@ fn memory_mib<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> 
 
 fn deadline_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     ranged(d, "limits.turn_deadline_ms", 1, 600_000)
+}
+
+fn ack_after_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    ranged(d, "limits.ack_after_ms", 1, 600_000)
 }
 
 fn positive_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {

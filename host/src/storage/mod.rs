@@ -16,6 +16,8 @@
 //! - `commit.rs`: what one turn commits in one transaction (`TurnCommit`),
 //!   and `TurnRecords`, the backends' side of it.
 //! - `outbox.rs`: the sends held back for the commit, until posted.
+//! - `accepted.rs`: turns whose request was answered before they ended,
+//!   until they are over.
 //! - `group_commit.rs`: the turn records, committed in groups.
 //! - `sqlite/`: `SqliteStorage`: `mod.rs` the connections and the turn
 //!   records, `state.rs` the `Storage` impl, and one file per store.
@@ -24,6 +26,7 @@
 //!   `Storage` impl, one file per store, and `listen.rs` the Direct Line
 //!   `LISTEN` loop.
 
+pub mod accepted;
 pub mod commit;
 pub mod dedup;
 pub mod directline;
@@ -52,6 +55,7 @@ pub trait Database:
     + dedup::DedupStore
     + directline::DirectLineStore
     + outbox::OutboxStore
+    + accepted::AcceptedStore
     + TurnRecords
 {
 }
@@ -64,6 +68,7 @@ impl<T> Database for T where
         + dedup::DedupStore
         + directline::DirectLineStore
         + outbox::OutboxStore
+        + accepted::AcceptedStore
         + TurnRecords
 {
 }

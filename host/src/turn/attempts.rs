@@ -70,7 +70,7 @@ pub struct Commitment {
 }
 
 /// The route of the turn's outbound, stored with its outbox rows.
-fn route_of(outbound: &Outbound) -> Route {
+pub fn route_of(outbound: &Outbound) -> Route {
     match outbound {
         Outbound::Dev => Route::Dev,
         Outbound::Authenticated(_) => Route::Bot,

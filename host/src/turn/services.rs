@@ -12,6 +12,7 @@ use crate::runtime::bot::BotVersion;
 use crate::runtime::engine::Runtime;
 use crate::schema::activity::Activity;
 use crate::storage::Storage;
+use crate::storage::accepted::AcceptedStore;
 use crate::storage::group_commit::GroupCommit;
 use crate::storage::outbox::OutboxStore;
 use crate::storage::references::ReferenceStore;
@@ -42,6 +43,13 @@ pub struct TurnServices {
     pub outbox: Arc<dyn OutboxStore>,
     /// Wakes the outbox relay (`relay.rs`).
     pub relay: Arc<tokio::sync::Notify>,
+    /// Turns whose request was answered before they ended (`accept.rs`).
+    pub accepted: Arc<dyn AcceptedStore>,
+    /// The turns running without a request waiting (accepted, resumed):
+    /// a graceful shutdown waits for them.
+    pub background: tokio_util::task::TaskTracker,
+    /// This host's random name in the claims it holds.
+    pub owner: String,
     /// How long a host's claim (of a delivery, past the turn's deadline;
     /// of outbox rows) holds before another host may take it over.
     pub lease: std::time::Duration,

@@ -20,7 +20,8 @@ use crate::channels::directline::tokens::{TokenClaims, TokenError};
 use crate::channels::directline::{CHANNEL_ID, same_secret};
 use crate::http::app::{ApiError, AppState};
 use crate::schema::activity::Activity;
-use crate::turn::dispatch::{DispatchError, dispatch, turn_span};
+use crate::turn::accept::{Reply, dispatch_or_accept};
+use crate::turn::dispatch::{DispatchError, turn_span};
 
 /// A storage failure as the API answers it.
 pub fn storage_failed(err: crate::storage::StorageError) -> ApiError {
@@ -465,18 +466,22 @@ pub async fn post_activity(
     activity.id = Some(activity_id.clone());
 
     let span = turn_span(&slot.name, &activity, activity.kind());
-    let result = dispatch(
+    let reply = dispatch_or_accept(
         &state.turns,
-        &slot,
-        &version,
+        slot.clone(),
+        version,
         Arc::new(activity),
         Outbound::Internal,
-        crate::turn::dispatch::Origin::Other,
     )
     .instrument(span)
     .await;
+    let result = match reply {
+        Reply::Ended(result) => result.map(|_| ()),
+        // A long turn: its replies arrive in the conversation as it goes.
+        Reply::Accepted => Ok(()),
+    };
     match result {
-        Ok(_) => Ok(axum::Json(json!({"id": activity_id})).into_response()),
+        Ok(()) => Ok(axum::Json(json!({"id": activity_id})).into_response()),
         Err(DispatchError::Busy { code, message }) => Err(ApiError {
             retry_after: Some(1),
             ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)

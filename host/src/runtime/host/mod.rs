@@ -11,6 +11,7 @@
 use crate::channels::connector::ConnectorError;
 use crate::runtime::store::TurnState;
 use crate::schema::activity::Activity;
+use crate::schema::activity::streaming::is_interim_parts;
 use crate::schema::bindings::turnbox::bot::types as wit;
 
 mod config;
@@ -19,6 +20,11 @@ pub(super) mod http;
 mod logging;
 mod state;
 mod timers;
+
+/// The most interim stream updates one turn may send: ten minutes of
+/// updates every 500 ms, with room to spare. They count against neither
+/// `max_activities_per_turn` nor `max_send_bytes_per_turn`.
+pub const MAX_STREAM_UPDATES_PER_TURN: u32 = 2000;
 
 pub(super) fn call_error(code: &str, message: String, status: Option<u16>) -> wit::CallError {
     wit::CallError {
@@ -66,6 +72,15 @@ impl TurnState {
         activity: &wit::Activity,
         new_activity: bool,
     ) -> Result<(), wit::CallError> {
+        if new_activity
+            && is_interim_parts(
+                &activity.type_,
+                activity.channel_data.as_deref(),
+                activity.entities.as_deref(),
+            )
+        {
+            return self.count_stream_update(operation);
+        }
         let bytes = crate::schema::activity::wit_size(activity);
         let refusal = if new_activity && self.turn.sent >= self.max_sent {
             Some(format!(
@@ -87,6 +102,24 @@ impl TurnState {
         }
         self.turn.sent_bytes += bytes;
         self.turn.sent += u32::from(new_activity);
+        Ok(())
+    }
+
+    /// Interim stream updates are counted on their own (a long answer
+    /// streams many), against [`MAX_STREAM_UPDATES_PER_TURN`].
+    fn count_stream_update(&mut self, operation: &str) -> Result<(), wit::CallError> {
+        if self.turn.stream_updates >= MAX_STREAM_UPDATES_PER_TURN {
+            let err = call_error(
+                "LimitExceeded",
+                format!(
+                    "this turn already sent {MAX_STREAM_UPDATES_PER_TURN} stream updates, the most a turn may"
+                ),
+                None,
+            );
+            self.log_call_error(operation, &err);
+            return Err(err);
+        }
+        self.turn.stream_updates += 1;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod streaming;
 mod wit;
 pub use wit::wit_size;
 

@@ -103,6 +103,24 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_by_conversation ON outbox (bot, conversation, seq);
 ",
     ),
+    (
+        4,
+        "
+-- Turns whose request was answered before they ended, kept until they are
+-- over; `owner` runs the turn until `claimed_until` (Unix ms).
+CREATE TABLE accepted (
+    bot           TEXT NOT NULL,
+    conversation  TEXT NOT NULL,
+    activity_id   TEXT NOT NULL,
+    activity      TEXT NOT NULL,
+    route         TEXT NOT NULL,
+    claimed_until BIGINT NOT NULL,
+    owner         TEXT NOT NULL,
+    created       BIGINT NOT NULL,
+    PRIMARY KEY (bot, conversation, activity_id)
+);
+",
+    ),
 ];
 
 /// The advisory lock that serialises migrations between hosts.

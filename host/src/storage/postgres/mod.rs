@@ -24,6 +24,7 @@
 //! `dedup.rs`, `directline.rs` and `outbox.rs` one store each; `listen.rs`
 //! the Direct Line listener (`LISTEN`/`NOTIFY`).
 
+mod accepted;
 mod commit;
 mod dedup;
 mod directline;

@@ -9,6 +9,7 @@
 //! database has read-only connections of their own, which WAL never makes
 //! wait for the writer).
 
+mod accepted;
 mod dedup;
 mod directline;
 mod outbox;
@@ -110,6 +111,7 @@ impl SqliteStorage {
         conn.execute_batch(dedup::SCHEMA).map_err(backend)?;
         conn.execute_batch(directline::SCHEMA).map_err(backend)?;
         conn.execute_batch(outbox::SCHEMA).map_err(backend)?;
+        conn.execute_batch(accepted::SCHEMA).map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             readers: Vec::new(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{Middleware, ShortCircuit, TurnEnd, TurnHook, TurnInfo};
 use crate::runtime::outgoing::{Flow, Outgoing};
 use crate::schema::activity::Activity;
+use crate::schema::activity::streaming::is_interim_update;
 use crate::storage::transcripts::{TranscriptEntry, TranscriptStore};
 use crate::support::errors::BoxFuture;
 
@@ -57,6 +58,8 @@ impl TurnHook for TranscriptHook {
 
     fn outgoing(&mut self, turn: &TurnInfo, activity: &mut Outgoing<'_>) -> Flow {
         let logged = match activity {
+            // Interim stream updates are not transcript content.
+            Outgoing::Send(a) if is_interim_update(a) => return Flow::Continue,
             Outgoing::Send(a) => (**a).clone(),
             Outgoing::Update(a) => Activity {
                 kind: Some("messageUpdate".into()),

@@ -1,0 +1,194 @@
+//! Answering a channel before its turn ends. A channel waits about 15 s for
+//! its request; an LLM turn may take minutes. A delivery that is neither
+//! `expectReplies` nor an `invoke` (their answer is the reply) is answered
+//! when its turn ends or after the bot's `ack_after_ms`, whichever comes
+//! first; the turn then goes on in the host's background tasks, sending
+//! through the connector as before. From that moment the turn is the
+//! host's to finish: its activity is kept (`storage/accepted.rs`) until the
+//! turn is over, and a host that dies leaves it to `resume.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tracing::Instrument;
+
+use crate::bots::registry::BotSlot;
+use crate::channels::connector::Outbound;
+use crate::runtime::bot::BotVersion;
+use crate::schema::activity::{Activity, names};
+use crate::storage::accepted::AcceptedTurn;
+use crate::support::clock::now_millis;
+use crate::turn::attempts::route_of;
+use crate::turn::dispatch::{DispatchError, Dispatched, Origin, dispatch};
+use crate::turn::services::TurnServices;
+
+/// What the request gets.
+pub enum Reply {
+    /// The turn ended while the request waited: its result.
+    Ended(Result<Dispatched, DispatchError>),
+    /// The wait ran out: the request is answered now; the turn goes on.
+    Accepted,
+}
+
+/// How long a host holds a turn it runs: past this, another host may run
+/// it again. Admission and the delivery's claim may each wait up to the
+/// deadline before the turn's own deadline starts.
+pub fn lease_until(app: &TurnServices, version: &BotVersion) -> i64 {
+    let deadline = version.limits.turn().deadline;
+    now_millis() + (deadline * 3 + app.lease).as_millis() as i64
+}
+
+/// The record that keeps an accepted turn; `None` when the delivery has no
+/// id to find it by (such a request waits for its turn's end).
+fn record(slot: &BotSlot, activity: &Activity, outbound: &Outbound) -> Option<AcceptedTurn> {
+    let conversation = activity.conversation_id().filter(|c| !c.is_empty())?;
+    let activity_id = activity.id.as_deref().filter(|id| !id.is_empty())?;
+    Some(AcceptedTurn {
+        bot: slot.name.to_string(),
+        conversation: conversation.to_owned(),
+        activity_id: activity_id.to_owned(),
+        activity: serde_json::to_string(activity).ok()?,
+        route: route_of(outbound),
+    })
+}
+
+/// Runs a channel's delivery; answers the request when the turn ends or
+/// after the bot's `ack_after_ms`.
+pub async fn dispatch_or_accept(
+    app: &Arc<TurnServices>,
+    slot: Arc<BotSlot>,
+    version: Arc<BotVersion>,
+    activity: Arc<Activity>,
+    outbound: Outbound,
+) -> Reply {
+    let wait = Duration::from_millis(version.limits.ack_after_ms);
+    let answer_is_the_reply = activity.expects_replies() || activity.kind() == names::INVOKE;
+    let kept = record(&slot, &activity, &outbound)
+        .filter(|_| !answer_is_the_reply && wait < version.limits.turn().deadline);
+    let Some(kept) = kept else {
+        return Reply::Ended(
+            dispatch(app, &slot, &version, activity, outbound, Origin::Channel).await,
+        );
+    };
+    let (tx, mut rx) = oneshot::channel();
+    let task_app = app.clone();
+    let task_version = version.clone();
+    let task_kept = kept.clone();
+    let started = std::time::Instant::now();
+    app.background.spawn(
+        async move {
+            let result = dispatch(
+                &task_app,
+                &slot,
+                &task_version,
+                activity,
+                outbound,
+                Origin::Channel,
+            )
+            .await;
+            if let Err(result) = tx.send(result) {
+                // The request was answered without it: the turn ends here.
+                log_end(&result, started);
+                settle(&task_app, &task_kept, &result).await;
+            }
+        }
+        .instrument(tracing::Span::current()),
+    );
+    tokio::select! {
+        result = &mut rx => return Reply::Ended(result.unwrap_or_else(|_| Err(gone()))),
+        () = tokio::time::sleep(wait) => {}
+    }
+    if let Err(err) = keep(app, &version, &kept).await {
+        tracing::warn!(error = %err, "cannot keep the turn to answer early; the request waits for its end");
+        return Reply::Ended(rx.await.unwrap_or_else(|_| Err(gone())));
+    }
+    // From here the task ends the turn, unless it already has.
+    rx.close();
+    if let Ok(result) = rx.try_recv() {
+        settle(app, &kept, &result).await;
+        return Reply::Ended(result);
+    }
+    app.metrics.turn(&kept.bot, "accepted");
+    tracing::info!(
+        ack_after_ms = wait.as_millis() as u64,
+        "turn goes on after its request was answered"
+    );
+    Reply::Accepted
+}
+
+fn gone() -> DispatchError {
+    DispatchError::Busy {
+        code: "TurnLost",
+        message: "the turn's task ended without a result".into(),
+    }
+}
+
+/// Logs how a turn whose request was answered early ended.
+pub fn log_end(result: &Result<Dispatched, DispatchError>, started: std::time::Instant) {
+    let ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(_) => tracing::info!(ms, "turn done (its request was answered before)"),
+        Err(DispatchError::Busy { message, .. }) => {
+            tracing::warn!(ms, reason = %message, "turn not run (its request was answered before); it is kept for a later try")
+        }
+        Err(DispatchError::Turn(err)) => {
+            tracing::error!(ms, code = err.code(), error = %err, "turn failed (its request was answered before)")
+        }
+    }
+}
+
+async fn keep(
+    app: &TurnServices,
+    version: &BotVersion,
+    kept: &AcceptedTurn,
+) -> Result<(), crate::storage::StorageError> {
+    let (store, kept, until) = (
+        app.accepted.clone(),
+        kept.clone(),
+        lease_until(app, version),
+    );
+    let owner = app.owner.clone();
+    tokio::task::spawn_blocking(move || store.accept_turn(&kept, &owner, until))
+        .await
+        .map_err(|e| crate::storage::StorageError::Backend(e.to_string()))?
+}
+
+/// After a kept turn's run: forgotten when it is over (done, answered
+/// before, or failed: the bot's error is not retried), kept for another
+/// try soon when it was not admitted.
+pub async fn settle(
+    app: &TurnServices,
+    kept: &AcceptedTurn,
+    result: &Result<Dispatched, DispatchError>,
+) {
+    if let Err(DispatchError::Busy { .. }) = result {
+        let (store, kept) = (app.accepted.clone(), kept.clone());
+        let (owner, soon) = (app.owner.clone(), now_millis() + RETRY_AFTER_MS);
+        let kept_again =
+            tokio::task::spawn_blocking(move || store.accept_turn(&kept, &owner, soon)).await;
+        if !matches!(kept_again, Ok(Ok(()))) {
+            tracing::warn!(
+                "cannot schedule another try of a kept turn; it is tried once its lease lapses"
+            );
+        }
+        return;
+    }
+    finish(app, kept).await;
+}
+
+/// How soon a kept turn that was not admitted is tried again.
+const RETRY_AFTER_MS: i64 = 1000;
+
+/// Forgets a kept turn that is over.
+pub async fn finish(app: &TurnServices, kept: &AcceptedTurn) {
+    let (store, kept) = (app.accepted.clone(), kept.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        store.finish_turn(&kept.bot, &kept.conversation, &kept.activity_id)
+    })
+    .await;
+    if !matches!(done, Ok(Ok(()))) {
+        // It is run again later and answered from its delivery record.
+        tracing::warn!("cannot forget a finished turn's kept activity");
+    }
+}

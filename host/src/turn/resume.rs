@@ -1,0 +1,145 @@
+//! Resuming accepted turns (`accept.rs`) that their host did not finish:
+//! it died, or stopped before they ended. At start-up (SQLite: at once, as
+//! this host alone uses the database) and then every second, this host
+//! claims kept turns whose lease lapsed and runs them again as channel
+//! deliveries: one whose first run committed is answered from its delivery
+//! record without a second turn (`dedup.rs`), so nothing is applied twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use crate::channels::connector::Outbound;
+use crate::schema::activity::Activity;
+use crate::storage::accepted::AcceptedTurn;
+use crate::storage::outbox::Route;
+use crate::support::clock::now_millis;
+use crate::turn::accept::{finish, lease_until, log_end, settle};
+use crate::turn::dispatch::{Origin, dispatch, turn_span};
+use crate::turn::services::TurnServices;
+
+/// How often kept turns are looked at.
+const TICK: Duration = Duration::from_secs(1);
+/// Turns claimed per look.
+const BATCH: u32 = 8;
+
+/// Run before the host serves: frees the claims no live host can hold
+/// (SQLite: all of them; a shared database: none, they lapse).
+pub async fn release_claims(app: &TurnServices) {
+    let store = app.accepted.clone();
+    let released = tokio::task::spawn_blocking(move || store.release_all_accepted()).await;
+    if !matches!(released, Ok(Ok(()))) {
+        tracing::error!("cannot release the claims of accepted turns at start-up");
+    }
+}
+
+/// Starts the loop; it runs until the process ends.
+pub fn start(app: Arc<TurnServices>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let store = app.accepted.clone();
+            let owner = app.owner.clone();
+            let until = now_millis() + app.lease.as_millis() as i64;
+            let claimed = tokio::task::spawn_blocking(move || {
+                store.claim_accepted(now_millis(), until, &owner, BATCH)
+            })
+            .await;
+            let turns = match claimed {
+                Ok(Ok(turns)) => turns,
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "cannot read the accepted turns");
+                    continue;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "the accepted turns' task failed");
+                    continue;
+                }
+            };
+            for kept in turns {
+                let app2 = app.clone();
+                app.background
+                    .spawn(async move { resume(&app2, kept).await });
+            }
+        }
+    });
+}
+
+/// Runs a kept turn again.
+async fn resume(app: &Arc<TurnServices>, kept: AcceptedTurn) {
+    let mut activity = match Activity::from_json_bytes(kept.activity.as_bytes()) {
+        Ok(activity) => activity,
+        Err(err) => {
+            tracing::error!(bot = %kept.bot, error = %err, "a kept turn's activity is unreadable; it is dropped");
+            finish(app, &kept).await;
+            return;
+        }
+    };
+    let Some((slot, version)) = app
+        .registry
+        .slot_named(&kept.bot)
+        .and_then(|slot| slot.current().map(|version| (slot, version)))
+    else {
+        tracing::warn!(bot = %kept.bot, "a kept turn's bot is not loaded; it is tried again later");
+        return;
+    };
+    let Some(outbound) = outbound_for(app, kept.route, &version, &mut activity) else {
+        tracing::warn!(bot = %kept.bot, "a kept turn's Direct Line conversation is not this host's kind; it is tried again later");
+        return;
+    };
+    let span = turn_span(&slot.name, &activity, activity.kind());
+    async {
+        // Held for the whole run, as the first host held it.
+        let owner = app.owner.clone();
+        let (store, until, record) = (
+            app.accepted.clone(),
+            lease_until(app, &version),
+            kept.clone(),
+        );
+        let renewed =
+            tokio::task::spawn_blocking(move || store.accept_turn(&record, &owner, until)).await;
+        if !matches!(renewed, Ok(Ok(()))) {
+            tracing::warn!("cannot extend the claim of a kept turn; running it anyway");
+        }
+        tracing::info!("resuming a turn whose request was answered before its host stopped");
+        let started = std::time::Instant::now();
+        let result = dispatch(
+            app,
+            &slot,
+            &version,
+            Arc::new(activity),
+            outbound,
+            Origin::Channel,
+        )
+        .await;
+        log_end(&result, started);
+        settle(app, &kept, &result).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+/// How a kept turn's replies reach its channel now; `None` while they
+/// cannot (a Direct Line URL not of this host's kind).
+fn outbound_for(
+    app: &TurnServices,
+    route: Route,
+    version: &crate::runtime::bot::BotVersion,
+    activity: &mut Activity,
+) -> Option<Outbound> {
+    match route {
+        Route::Dev => Some(Outbound::Dev),
+        Route::Internal => {
+            let own = activity
+                .service_url
+                .as_deref()
+                .and_then(|url| app.directline.own_service_url(url))?;
+            activity.service_url = Some(own);
+            Some(Outbound::Internal)
+        }
+        Route::Bot => Some(app.outbound_for(version, activity.channel_id.as_deref())),
+    }
+}

@@ -1,0 +1,275 @@
+//! Turns longer than a channel waits (issue #20): a channel's request is
+//! answered after `ack_after_ms` while the turn goes on and its replies
+//! still reach the connector; `expectReplies` still waits for the end; a
+//! Direct Line post returns before the turn ends; a graceful shutdown lets
+//! such a turn finish; and a host killed in the middle of one runs it
+//! again after restart, replying once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// A slow upstream: `/slow?ms=N` answers "late" after N ms. It counts the
+/// requests it got and the answers it finished.
+struct Upstream {
+    port: u16,
+    started: Arc<AtomicU32>,
+    finished: Arc<AtomicU32>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+#[derive(serde::Deserialize)]
+struct Slow {
+    ms: u64,
+}
+
+impl Upstream {
+    async fn start() -> Upstream {
+        let counts = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(
+                    |State((started, finished)): State<(Arc<AtomicU32>, Arc<AtomicU32>)>,
+                     Query(slow): Query<Slow>| async move {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(slow.ms)).await;
+                        finished.fetch_add(1, Ordering::SeqCst);
+                        "late"
+                    },
+                ),
+            )
+            .with_state(counts.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        Upstream {
+            port,
+            started: counts.0,
+            finished: counts.1,
+            _server: tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }),
+        }
+    }
+
+    fn started(&self) -> u32 {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    fn finished(&self) -> u32 {
+        self.finished.load(Ordering::SeqCst)
+    }
+
+    /// The rust-echo command that fetches `/slow` for `ms`.
+    fn fetch(&self, ms: u64) -> String {
+        format!("fetch http://127.0.0.1:{}/slow?ms={ms}", self.port)
+    }
+}
+
+/// A bot folder with rust-echo as `bot`, allowed to reach the upstream,
+/// with `limits` added to its `[limits]`.
+fn bots(upstream: &Upstream, limits: &str) -> BotsDir {
+    let manifest = format!(
+        "[limits]\nturn_deadline_ms = 60000\n{limits}\n[http]\nallowed_hosts = [\"http://127.0.0.1:{}\"]\ntimeout_ms = 50000\nfirst_byte_timeout_ms = 50000\n",
+        upstream.port
+    );
+    BotsDir::with_manifest("bot", "rust-echo", &manifest)
+}
+
+/// The texts of the messages the connector got.
+fn replies(connector: &Connector) -> Vec<String> {
+    connector
+        .received()
+        .iter()
+        .filter(|r| r.body["type"] == "message")
+        .filter_map(|r| r.body["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Waits up to `limit` for `check`.
+async fn within(limit: Duration, what: &str, check: impl Fn() -> bool) {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not within {limit:?}: {what}");
+}
+
+#[tokio::test]
+async fn a_thirty_second_turn_is_acknowledged_early_and_its_reply_still_arrives() {
+    let upstream = Upstream::start().await;
+    let connector = Connector::start().await;
+    let host = Host::start(bots(&upstream, ""), &[]);
+    let activity = message(&connector.service_url(), &upstream.fetch(30_000));
+    let asked = Instant::now();
+    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
+    let waited = asked.elapsed();
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Answered within the channel's 15 s, while the turn still waited.
+    assert!(
+        waited < Duration::from_secs(15),
+        "answered after {waited:?}"
+    );
+    assert_eq!(upstream.finished(), 0, "the request waited for the turn");
+    within(
+        Duration::from_secs(60),
+        "the reply reaches the connector",
+        || replies(&connector).iter().any(|t| t == "fetched 200: late"),
+    )
+    .await;
+    assert_eq!(replies(&connector), ["fetched 200: late"]);
+    assert!(
+        host.wait_for_log("turn done (its request was answered before)")
+            .await
+    );
+    host.assert_no_panic();
+}
+
+#[tokio::test]
+async fn expect_replies_and_quick_turns_still_get_their_answer_in_the_response() {
+    let upstream = Upstream::start().await;
+    let connector = Connector::start().await;
+    let host = Host::start(bots(&upstream, "ack_after_ms = 200"), &[]);
+    // expectReplies: the answer is the reply, however long it takes.
+    let mut activity = message(&connector.service_url(), &upstream.fetch(1500));
+    activity["deliveryMode"] = json!("expectReplies");
+    let (status, body) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["activities"][0]["text"], "fetched 200: late");
+    // A quick turn is answered 200 at its end, as before.
+    let quick = message(&connector.service_url(), "hello");
+    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &quick).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replies(&connector), ["Echo: hello"]);
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_lets_an_acknowledged_turn_finish() {
+    let upstream = Upstream::start().await;
+    let connector = Connector::start().await;
+    let mut host = Host::start(bots(&upstream, "ack_after_ms = 200"), &[]);
+    let activity = message(&connector.service_url(), &upstream.fetch(2000));
+    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(upstream.finished(), 0);
+    let exit = host.terminate().await.expect("the host exits");
+    assert!(exit.success(), "{exit:?}\n{}", host.log());
+    assert_eq!(replies(&connector), ["fetched 200: late"], "{}", host.log());
+}
+
+#[tokio::test]
+async fn a_host_killed_during_an_acknowledged_turn_runs_it_again_after_restart_once() {
+    let upstream = Upstream::start().await;
+    let connector = Connector::start().await;
+    let bots = bots(&upstream, "ack_after_ms = 200");
+    let data = tempfile::tempdir().unwrap();
+    let host = Host::start_in(bots.path(), data.path(), &[]);
+    let activity = message(&connector.service_url(), &upstream.fetch(3000));
+    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    within(
+        Duration::from_secs(10),
+        "the turn reaches the upstream",
+        || upstream.started() == 1,
+    )
+    .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &host.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(host);
+    assert!(replies(&connector).is_empty());
+
+    // The channel will not deliver it again: the restarted host runs it.
+    let host = Host::start_in(bots.path(), data.path(), &[]);
+    within(Duration::from_secs(30), "the resumed turn replies", || {
+        !replies(&connector).is_empty()
+    })
+    .await;
+    assert!(host.wait_for_log("resuming a turn").await);
+    assert_eq!(upstream.started(), 2, "the turn ran again");
+    // Once: a later look finds nothing kept.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(replies(&connector), ["fetched 200: late"]);
+    assert_eq!(upstream.started(), 2);
+    let reply = connector
+        .received()
+        .into_iter()
+        .find(|r| r.body["type"] == "message")
+        .unwrap();
+    assert_eq!(reply.body["replyToId"], activity["id"]);
+    host.assert_no_panic();
+}
+
+/// Posts to a Direct Line conversation as its user; the status and when
+/// it returned.
+async fn post_directline(host: &Host, conversation: &Value, text: &str) -> StatusCode {
+    let id = conversation["conversationId"].as_str().unwrap();
+    let token = conversation["token"].as_str().unwrap();
+    client()
+        .post(host.url(&format!("/v3/directline/conversations/{id}/activities")))
+        .bearer_auth(token)
+        .json(&json!({"type": "message", "from": {"id": "user"}, "text": text}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_direct_line_post_returns_before_a_long_turn_ends() {
+    let upstream = Upstream::start().await;
+    let host = Host::start(
+        bots(&upstream, "ack_after_ms = 200"),
+        &["--directline-secret", "dl-secret"],
+    );
+    let (status, conversation) = read(
+        client()
+            .post(host.url("/v3/directline/conversations"))
+            .bearer_auth("dl-secret")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{conversation}");
+    let status = post_directline(&host, &conversation, &upstream.fetch(2000)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(upstream.finished(), 0, "the post waited for the turn");
+    let id = conversation["conversationId"].as_str().unwrap().to_owned();
+    let token = conversation["token"].as_str().unwrap().to_owned();
+    let mut texts = Vec::new();
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until && !texts.iter().any(|t| t == "fetched 200: late") {
+        let (_, set) = read(
+            client()
+                .get(host.url(&format!("/v3/directline/conversations/{id}/activities")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        texts = set["activities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["from"]["role"] == "bot")
+            .filter_map(|a| a["text"].as_str().map(str::to_owned))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(texts, ["fetched 200: late"]);
+}
