@@ -25,6 +25,62 @@ pub fn conformance(database: &dyn Database) {
     transcripts_and_references_conformance(database);
     directline_conformance(database);
     crate::commit_suite::commit_conformance(database);
+    accepted_conformance(database);
+}
+
+/// Turns accepted before they ended: kept by an owner until a lease, then
+/// claimable by one other owner at a time, oldest first; replaced by a
+/// second accept; forgotten once finished.
+pub fn accepted_conformance(db: &dyn Database) {
+    use turnbox::storage::accepted::AcceptedTurn;
+    use turnbox::storage::outbox::Route;
+    let kept = |id: &str, route: Route| AcceptedTurn {
+        bot: "ab".into(),
+        conversation: "c".into(),
+        activity_id: id.into(),
+        activity: format!("{{\"id\":\"{id}\"}}"),
+        route,
+    };
+    db.accept_turn(&kept("t1", Route::Dev), "h1", 1_000)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    db.accept_turn(&kept("t2", Route::Internal), "h1", 5_000)
+        .unwrap();
+    // Held until its lease: nothing to claim before.
+    assert!(db.claim_accepted(999, 10_000, "h2", 10).unwrap().is_empty());
+    // Lapsed: claimed once, by one owner.
+    assert_eq!(
+        db.claim_accepted(1_000, 10_000, "h2", 10).unwrap(),
+        vec![kept("t1", Route::Dev)]
+    );
+    assert!(
+        db.claim_accepted(1_000, 10_000, "h3", 10)
+            .unwrap()
+            .is_empty()
+    );
+    // Both lapsed: oldest first, at most n.
+    let claimed = db.claim_accepted(20_000, 30_000, "h3", 1).unwrap();
+    assert_eq!(claimed, vec![kept("t1", Route::Dev)]);
+    let claimed = db.claim_accepted(20_000, 30_000, "h3", 10).unwrap();
+    assert_eq!(claimed, vec![kept("t2", Route::Internal)]);
+    // Accepting again replaces the claim (a resumed run extends its own).
+    db.accept_turn(&kept("t2", Route::Internal), "h4", 40_000)
+        .unwrap();
+    assert_eq!(
+        db.claim_accepted(35_000, 50_000, "h5", 10).unwrap(),
+        vec![kept("t1", Route::Dev)],
+        "t2 is held again; t1's claim lapsed"
+    );
+    // Finished: gone for good.
+    db.finish_turn("ab", "c", "t1").unwrap();
+    db.finish_turn("ab", "c", "t2").unwrap();
+    assert!(
+        db.claim_accepted(i64::MAX / 2, i64::MAX / 2, "h6", 10)
+            .unwrap()
+            .is_empty()
+    );
+    // Finishing what is not kept is no error.
+    db.finish_turn("ab", "c", "none").unwrap();
 }
 
 /// State: eTags, conditions, atomic writes, deletes, namespaces, quotas.
