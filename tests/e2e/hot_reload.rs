@@ -260,3 +260,26 @@ async fn bots_with_the_same_bytes_share_one_compiled_component() {
     }
     host.assert_no_panic();
 }
+
+#[tokio::test]
+async fn a_reload_does_not_set_off_another_by_reading_the_files() {
+    let bots = BotsDir::with(&[("calm", "rust-echo")]);
+    let dir = bots.path().to_owned();
+    let host = Host::start_with(
+        bots,
+        &[],
+        &[("RUST_LOG", "info,turnbox::bots::watch=debug")],
+    );
+    std::fs::write(dir.join("calm.toml"), "[limits]\nturn_deadline_ms = 5000\n").unwrap();
+    assert!(host.wait_for_log("folder change handled").await);
+    // The reload opened and read the bot's files; those reads are not
+    // changes, so nothing more happens while nobody touches the folder.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let handled = host.log().matches("folder change handled").count();
+    assert!(
+        handled <= 2,
+        "{handled} reloads after one change:\n{}",
+        host.log()
+    );
+    assert_eq!(host.ask("calm", "a").await.0, StatusCode::OK);
+}

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::RecursiveMode;
+use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
 use crate::bots::registry::BotRegistry;
@@ -42,6 +42,18 @@ fn bot_of(dir: &Path, path: &Path) -> Option<String> {
     (!stem.starts_with('.')).then(|| stem.into_owned())
 }
 
+/// Whether an event may have changed a file. Opening and reading do not:
+/// the reload itself reads the bot's files, and counting those reads made
+/// every reload schedule another, for ever.
+fn changes_files(kind: &EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// Starts watching the registry's folder; changes reload the bots they touch.
 pub fn watch(registry: Arc<BotRegistry>) -> Result<FolderWatch, WatchError> {
     let dir = registry.dir().to_owned();
@@ -58,6 +70,7 @@ pub fn watch(registry: Arc<BotRegistry>) -> Result<FolderWatch, WatchError> {
                 Ok(events) => {
                     let stems: BTreeSet<String> = events
                         .iter()
+                        .filter(|event| changes_files(&event.kind))
                         .flat_map(|event| event.paths.iter())
                         .filter_map(|path| bot_of(&event_dir, path))
                         .collect();
