@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds every example and test bot from source into OUT (default
 # target/guests/bots), named as they are served:
-#   rust-echo.wasm, misbehave.wasm  cargo, wasm32-wasip2 (wit-bindgen)
+#   rust-echo.wasm, misbehave.wasm,
+#   llm-chat-rs.wasm                cargo, wasm32-wasip2 (wit-bindgen)
 #   python-echo.wasm                componentize-py (pip, into target/toolchains/venv)
-#   js-echo.wasm                    componentize-js (npm install in js-echo/)
+#   js-echo.wasm, llm-chat.wasm     componentize-js (npm install in js-echo/)
 # Toolchains missing on a fresh machine are installed; Python and JavaScript
-# bots are rebuilt only when their sources or the WIT changed.
+# bots are rebuilt only when their sources or the WIT changed (JavaScript
+# bots also when this script did).
 # Used by `cargo xtask guests|run|test` and by the end-to-end tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,33 +33,43 @@ cargo build --quiet --release --target wasm32-wasip2 \
 release=$root/target/guests/wasm32-wasip2/release
 cp "$release/rust_echo.wasm" "$out/rust-echo.wasm"
 cp "$release/misbehave.wasm" "$out/misbehave.wasm"
+cp "$release/llm_chat_rs.wasm" "$out/llm-chat-rs.wasm"
 
 # Python.
-if stale "$out/python-echo.wasm" "$here/python-echo" "$root/sdk/python" "$root/wit"; then
+if stale "$out/python-echo.wasm" "$here/python-echo" "$root/sdk/python" "$root/wit" "$here/build.sh"; then
   if [ ! -x "$tools/venv/bin/componentize-py" ]; then
     python3 -m venv "$tools/venv"
     "$tools/venv/bin/pip" install --quiet "componentize-py==$COMPONENTIZE_PY"
   fi
-  (cd "$here/python-echo" && "$tools/venv/bin/componentize-py" -d "$root/wit" -w bot \
-    componentize app -p . -p "$root/sdk/python" --stub-wasi -o "$out/python-echo.wasm.tmp")
+  # The world is `bot` plus wasi:http (sdk/python/wit), for turnbox.http.
+  # No --stub-wasi: that would stub wasi:http too, and the clocks the SDK's
+  # streaming throttle reads; the host links all of WASI, denying access.
+  (cd "$here/python-echo" && "$tools/venv/bin/componentize-py" \
+    -d "$root/wit" -d "$root/sdk/python/wit" -w turnbox:python/bot-with-http \
+    componentize app -p . -p "$root/sdk/python" -o "$out/python-echo.wasm.tmp")
   mv "$out/python-echo.wasm.tmp" "$out/python-echo.wasm"
 fi
 
-# JavaScript.
-if stale "$out/js-echo.wasm" "$here/js-echo" "$root/sdk/js" "$root/wit"; then
-  # npm ci rejects this lock file (npm 11 and componentize-js's optional
-  # platform packages), so install from it instead, without saving: a plain
-  # `npm install` rewrites the tracked lock file (~400 lines), and a build
-  # must leave the checkout clean. preview2-shim is pinned
-  # in package.json: componentize-js imports it but the lock alone does not
-  # hoist it.
+# JavaScript: every JS bot is built with js-echo's componentize-js (one npm
+# install). npm ci rejects js-echo's lock file (npm 11 and componentize-js's
+# optional platform packages), so install from it instead, without saving: a
+# plain `npm install` rewrites the tracked lock file (~400 lines), and a
+# build must leave the checkout clean. preview2-shim is pinned in
+# package.json: componentize-js imports it but the lock alone does not hoist
+# it. `clocks` stays enabled: without it Date.now() and setTimeout trap, and
+# the SDK's StreamingResponse needs them.
+js_bot() {
+  local name=$1 stage=$root/target/guests/$1-src
+  # This script holds the build flags: a change to it rebuilds.
+  stale "$out/$name.wasm" "$here/$name" "$root/sdk/js" "$root/wit" "$here/build.sh" || return 0
   # componentize-js reads modules only from the source's folder: stage the
   # bot's sources with the SDK beside them.
-  stage=$root/target/guests/js-echo-src
   rm -rf "$stage" && mkdir -p "$stage"
-  cp "$here/js-echo/src/"*.js "$root/sdk/js/turnbox.js" "$stage/"
+  cp "$here/$name/src/"*.js "$root/sdk/js/turnbox.js" "$stage/"
   (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; } \
     && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
-         -d stdio random clocks fetch-event -o "$out/js-echo.wasm.tmp")
-  mv "$out/js-echo.wasm.tmp" "$out/js-echo.wasm"
-fi
+         -d stdio random fetch-event -o "$out/$name.wasm.tmp")
+  mv "$out/$name.wasm.tmp" "$out/$name.wasm"
+}
+js_bot js-echo
+js_bot llm-chat

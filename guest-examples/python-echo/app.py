@@ -44,6 +44,17 @@ class EchoBot(turnbox.ActivityHandler):
             final = MessageFactory.text("final")
             final.id = sent.id
             ctx.update_activity(final)
+        elif text.startswith("fetch "):
+            # Outbound HTTP: only to the manifest's [http] allowed_hosts.
+            url = text[len("fetch "):].strip()
+            try:
+                response = turnbox.http.get(url)
+                reply = f"fetched {response.status}: {response.text[:64]}"
+            except turnbox.HttpError as e:
+                reply = f"fetch failed: {e}"
+            ctx.send_activity(reply)
+        elif text.startswith("stream ") and text[len("stream "):].strip().isdigit():
+            stream_words(ctx, int(text[len("stream "):]))
         else:
             ctx.send_activity(f"Echo: {text}")
 
@@ -73,6 +84,20 @@ class EchoBot(turnbox.ActivityHandler):
 
     def on_unrecognized(self, ctx):
         ctx.send_activity(f"Unrecognized: {ctx.activity.type}")
+
+
+def stream_words(ctx, count):
+    """A livestreamed reply: an informative update, then the chunks
+    "word1 ", "word2 ", ... each sent as an update (no throttling, so every
+    one shows), then the final message with the whole text. Outside
+    Direct Line, Web Chat and Teams, or under expectReplies, only the final
+    message goes out."""
+    stream = ctx.streaming_response()
+    stream.set_interval(0)
+    stream.queue_informative_update("Thinking...")
+    for n in range(1, min(count, 50) + 1):
+        stream.queue_text_chunk(f"word{n} ")
+    stream.end_stream()
 
 
 Handler = turnbox.export(EchoBot)

@@ -1,7 +1,8 @@
 // turnbox guest SDK for JavaScript: botbuilder's ActivityHandler,
-// TurnContext, MessageFactory, CardFactory and state property accessors,
-// over the turnbox:bot WIT world. Build with componentize-js (see
-// docs/LANGUAGES.md); import it with a relative path:
+// TurnContext, MessageFactory, CardFactory and state property accessors, and
+// the Agents SDK's StreamingResponse, over the turnbox:bot WIT world. Build
+// with componentize-js (see docs/LANGUAGES.md; StreamingResponse needs the
+// `clocks` feature); import it with a relative path:
 //
 //   import { ActivityHandler } from './turnbox.js';
 //   const bot = new ActivityHandler();
@@ -191,6 +192,137 @@ export const MessageFactory = {
     return { type: 'typing' };
   },
 };
+
+// Channels that render livestreamed replies, with their interval between
+// text updates: Direct Line (Web Chat over Azure's Direct Line is `webchat`)
+// and Teams, which allows about one update a second.
+const STREAMING_CHANNELS = new Map([['directline', 500], ['webchat', 500], ['msteams', 1500]]);
+
+const clock = () => (typeof performance === 'object' ? performance.now() : Date.now());
+
+/** Livestreams one reply, as the Microsoft 365 Agents SDK's
+ * `StreamingResponse` (and the Rust SDK's): `queueInformativeUpdate('Thinking…')`,
+ * then `queueTextChunk(piece)` as the text arrives, then `endStream()`.
+ *
+ * On a streaming channel (Direct Line, Teams; never under `expectReplies`)
+ * each update is a `typing` activity with `channelData` `{streamType:
+ * 'informative' | 'streaming', streamSequence: 1, 2, …, streamId}`
+ * (`streamId`, from the second update on, is the id the channel gave the
+ * first) and the same fields in a Teams `streaminfo` entity; a streaming
+ * update's text is the whole text so far. An informative update goes at
+ * once, and so does the first text; then at most one text update per
+ * `intervalMs` (500 ms on Direct Line, 1.5 s on Teams): text queued in
+ * between goes with the next update, which a timer sends when the interval
+ * is over (while an async handler awaits), or with the final message.
+ * `endStream(extra)` sends the final `message` (`streamType: 'final'`, the
+ * same `streamId`, the whole text); `extra` adds fields such as
+ * `attachments` and `entities`, or a `text` that replaces the streamed one.
+ *
+ * On any other channel the SDK drops the interim updates itself and
+ * `endStream` sends a plain message with the whole text. An update the
+ * channel refuses is logged and the stream goes on. Needs a clock: build
+ * with componentize-js's `clocks` feature (`-d stdio random fetch-event`). */
+export class StreamingResponse {
+  constructor(ctx, { intervalMs } = {}) {
+    const channel = String(ctx.activity.channelId ?? '').toLowerCase();
+    const expectReplies = String(ctx.activity.deliveryMode ?? '').toLowerCase() === 'expectreplies';
+    this.ctx = ctx;
+    this.isStreamingChannel = STREAMING_CHANNELS.has(channel) && !expectReplies;
+    /** The least time between two text updates. */
+    this.intervalMs = intervalMs ?? STREAMING_CHANNELS.get(channel) ?? 500;
+    /** The text so far. */
+    this.message = '';
+    this.attachments = undefined;
+    /** The id the channel gave the stream's first update. */
+    this.streamId = undefined;
+    /** The interim updates the channel accepted. */
+    this.updatesSent = 0;
+    this.sequence = 0;
+    this.chunksSent = 0;
+    this.lastSentAt = -Infinity;
+    this.timer = undefined;
+    this.ended = false;
+  }
+
+  /** Sends a status line ("Searching your documents…") at once; it is not
+   * part of the message. */
+  queueInformativeUpdate(text) {
+    this.checkOpen();
+    if (this.isStreamingChannel) this.sendUpdate('informative', text);
+  }
+
+  /** Adds `text` to the message; sends the whole so far unless an update
+   * went out less than an interval ago. */
+  queueTextChunk(text) {
+    this.checkOpen();
+    if (!text) return;
+    this.message += text;
+    if (!this.isStreamingChannel || this.timer !== undefined) return;
+    const wait = this.lastSentAt + this.intervalMs - clock();
+    if (this.chunksSent === 0 || wait <= 0) this.sendText();
+    else if (typeof setTimeout === 'function') this.timer = setTimeout(() => this.sendText(), wait);
+  }
+
+  /** Attachments for the final message. */
+  setAttachments(attachments) {
+    this.attachments = attachments;
+  }
+
+  /** Ends the stream with the final message; returns its `{id}`, or
+   * undefined when there was nothing at all to send. */
+  endStream(extra = {}) {
+    this.checkOpen();
+    this.ended = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const text = extra.text ?? this.message;
+    const attachments = extra.attachments ?? this.attachments;
+    if (!this.streamId) {
+      if (!text && !attachments?.length) return undefined;
+      return this.ctx.sendActivity({ ...extra, type: 'message', text, attachments });
+    }
+    // Nothing to say after a started stream: a final `typing` withdraws it.
+    const withdraw = !text && !attachments?.length;
+    const final = { ...extra, type: withdraw ? 'typing' : 'message', text: text || undefined, attachments };
+    return this.ctx.sendActivity(this.marked(final, { streamType: 'final' }));
+  }
+
+  checkOpen() {
+    if (this.ended) throw new Error('the stream has ended');
+  }
+
+  sendText() {
+    this.timer = undefined;
+    if (this.ended) return;
+    this.chunksSent += 1;
+    this.sendUpdate('streaming', this.message);
+  }
+
+  /** Sends one interim update; a refusal is logged, not thrown. */
+  sendUpdate(streamType, text) {
+    this.sequence += 1;
+    this.lastSentAt = clock();
+    const update = this.marked({ type: 'typing', text }, { streamType, streamSequence: this.sequence });
+    try {
+      const { id } = this.ctx.sendActivity(update);
+      this.updatesSent += 1;
+      if (!this.streamId && id) this.streamId = id;
+    } catch (e) {
+      log('warn', `a stream update (${streamType}) was refused: ${e?.message ?? e}`);
+    }
+  }
+
+  /** `activity` with the stream fields in channelData and, first among its
+   * entities, a streaminfo entity. */
+  marked(activity, fields) {
+    const info = this.streamId ? { ...fields, streamId: this.streamId } : fields;
+    return {
+      ...activity,
+      channelData: { ...activity.channelData, ...info },
+      entities: [{ type: 'streaminfo', ...info }, ...(activity.entities ?? [])],
+    };
+  }
+}
 
 /** Makes cards and card actions. */
 export const CardFactory = {

@@ -1,6 +1,8 @@
 """turnbox guest SDK for Python: botbuilder's ActivityHandler, TurnContext,
 MessageFactory, CardFactory and state property accessors, over the
-turnbox:bot WIT world. Build with componentize-py (docs/LANGUAGES.md)::
+turnbox:bot WIT world, plus outbound HTTP (`turnbox.http`) and livestreamed
+replies (`ctx.streaming_response()`). Build with componentize-py
+(docs/LANGUAGES.md)::
 
     import turnbox
 
@@ -13,11 +15,17 @@ turnbox:bot WIT world. Build with componentize-py (docs/LANGUAGES.md)::
 `ctx.activity` is the WIT activity record (`text`, `from_`, `members_added`,
 ...); its JSON fields are JSON text, and `ctx.value` and `ctx.extra` give
 them parsed. Everything is synchronous: host calls block until done.
+
+The SDK works in two worlds: `turnbox:bot/bot` (`-d wit -w bot`), and
+`turnbox:python/bot-with-http` (`sdk/python/wit`), which adds the standard
+`wasi:http/outgoing-handler` that `turnbox.http` needs.
 """
 
 import json
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -25,8 +33,21 @@ from wit_world.imports import config as _config
 from wit_world.imports import logging as _logging
 from wit_world.imports import state as _state
 from wit_world.imports import timers as _timers
-from wit_world.imports import types
 from wit_world.imports.context import TurnContext as RawTurnContext
+
+try:  # the `bot` world
+    from wit_world.imports import types
+except ImportError:  # `bot-with-http`: wasi:http has a `types` too, so ours is qualified
+    from wit_world.imports import turnbox_bot_types as types
+
+try:  # `wasi:http`, in the `bot-with-http` world only
+    from wit_world.imports import monotonic_clock as _clock
+    from wit_world.imports import outgoing_handler as _outgoing
+    from wit_world.imports import poll as _poll
+    from wit_world.imports import streams as _streams
+    from wit_world.imports import wasi_http_types as _http
+except ImportError:
+    _outgoing = None
 
 Activity = types.Activity
 Attachment = types.Attachment
@@ -113,6 +134,11 @@ class TurnContext:
 
     def send_to_conversation(self, conversation_id: str, activity_or_text: Any):
         return _call(lambda: self.raw.send_to_conversation(conversation_id, _as_activity(activity_or_text)))
+
+    def streaming_response(self) -> "StreamingResponse":
+        """A new `StreamingResponse`: a reply livestreamed to this turn's
+        conversation (each call starts a stream of its own)."""
+        return StreamingResponse(self)
 
 
 @dataclass
@@ -226,6 +252,162 @@ class MessageFactory:
         return new_activity("typing")
 
 
+STREAMING_CHANNELS = ("directline", "webchat", "msteams")
+"""The channels that show a livestreamed reply (Direct Line over its
+WebSocket, Web Chat, Teams)."""
+
+
+class StreamingResponse:
+    """A reply that grows as it is produced (an LLM's answer), in the shape
+    of the Microsoft 365 Agents SDK's `StreamingResponse`. Get one with
+    `ctx.streaming_response()`::
+
+        stream = ctx.streaming_response()
+        stream.queue_informative_update("Searching the docs...")
+        for piece in model_output:
+            stream.queue_text_chunk(piece)
+        stream.end_stream()
+
+    On a streaming channel (`directline`, `webchat`, `msteams`, and not
+    under `deliveryMode: expectReplies`) every update is a `typing`
+    activity whose `channelData` and `streaminfo` entity carry `streamType`
+    (`informative` or `streaming`), `streamSequence` (1, 2, ... counting both
+    kinds) and, after the first, `streamId`: the id the channel gave the
+    first update. A streaming update's text is everything so far. Chunks are
+    throttled: the first is sent at once, later ones at most once per
+    `interval` (0.5 s, 1.5 s on Teams); a chunk that comes sooner is only
+    accumulated. `end_stream` sends a `message` with the whole text and
+    `streamType: "final"`. On any other channel nothing is sent before that
+    final message, which then carries no stream markers.
+
+    An update the channel refuses is logged and the stream goes on; only
+    the final message's failure is raised. The throttle reads
+    `time.monotonic()`, so build without `--stub-wasi`.
+    """
+
+    def __init__(self, ctx: Any, interval: Optional[float] = None):
+        """A stream answering the turn of `ctx` (a `TurnContext`, or
+        anything with its `activity` and `send_activity`); `interval` in
+        seconds overrides the channel's default."""
+        self._ctx = ctx
+        activity = ctx.activity
+        channel = (activity.channel_id or "").lower()
+        expect_replies = (activity.delivery_mode or "").lower() == "expectreplies"
+        self._streaming = channel in STREAMING_CHANNELS and not expect_replies
+        self.interval: float = interval if interval is not None else (1.5 if channel == "msteams" else 0.5)
+        """The least time, in seconds, between a text update and the
+        update before it."""
+        self._text = ""
+        self._stream_id: Optional[str] = None
+        self._sequence = 0
+        self._updates_sent = 0
+        self._chunks_sent = 0
+        self._last_update: Optional[float] = None
+        self._ended = False
+        self._now: Callable[[], float] = time.monotonic
+
+    @property
+    def is_streaming_channel(self) -> bool:
+        """Whether updates are sent at all: False on channels without
+        livestreaming, where only the final message goes out."""
+        return self._streaming
+
+    def set_interval(self, seconds: float) -> None:
+        """Sets `interval`, the least time between text updates (0: every
+        chunk is sent)."""
+        self.interval = seconds
+
+    @property
+    def message(self) -> str:
+        """The text accumulated so far."""
+        return self._text
+
+    @property
+    def stream_id(self) -> Optional[str]:
+        """The stream's id, what the channel answered to its first update;
+        None until then, and on non-streaming channels."""
+        return self._stream_id
+
+    @property
+    def updates_sent(self) -> int:
+        """How many interim updates the channel accepted."""
+        return self._updates_sent
+
+    @property
+    def ended(self) -> bool:
+        """Whether `end_stream` was called."""
+        return self._ended
+
+    def queue_informative_update(self, text: str) -> None:
+        """Sends a status line ("Searching...") at once. It is not part of
+        the message. Raises `TurnboxError` (`StreamEnded`) only when the
+        stream has ended."""
+        self._check_open()
+        if self._streaming:
+            self._send_update("informative", text)
+
+    def queue_text_chunk(self, text: str) -> None:
+        """Adds `text` to the message and sends the whole so far, unless a
+        text update went out less than `interval` ago (then the text waits
+        for the next chunk or the end). Raises `TurnboxError`
+        (`StreamEnded`) only when the stream has ended."""
+        self._check_open()
+        self._text += text
+        due = (
+            self._chunks_sent == 0
+            or self._last_update is None
+            or self._now() - self._last_update >= self.interval
+        )
+        if self._streaming and due and self._text:
+            self._chunks_sent += 1
+            self._send_update("streaming", self._text)
+
+    def end_stream(self, attachments: Optional[List[Attachment]] = None,
+                   entities: Optional[List[dict]] = None) -> types.ResourceResponse:
+        """Ends the stream: sends the final message with the whole text, and
+        `attachments` and `entities` (JSON objects) when given. Its send
+        follows the turn's usual rules, and its failure is raised."""
+        self._check_open()
+        self._ended = True
+        final = MessageFactory.text(self._text)
+        entities = list(entities or [])
+        if self._stream_id is not None:
+            info = {"streamType": "final", "streamId": self._stream_id}
+            entities.insert(0, {"type": "streaminfo", **info})
+            final.channel_data = json.dumps(info)
+        if entities:
+            final.entities = json.dumps(entities)
+        if attachments:
+            final.attachments = list(attachments)
+        return self._ctx.send_activity(final)
+
+    def _check_open(self) -> None:
+        if self._ended:
+            raise TurnboxError("StreamEnded", "the stream has already ended")
+
+    def _send_update(self, kind: str, text: str) -> None:
+        """Sends one interim update; a refusal is logged, not raised."""
+        self._sequence += 1
+        self._last_update = self._now()
+        info: Dict[str, Any] = {"streamType": kind, "streamSequence": self._sequence}
+        if self._stream_id is not None:
+            info["streamId"] = self._stream_id
+        update = new_activity(
+            "typing",
+            text=text,
+            channel_data=json.dumps(info),
+            entities=json.dumps([{"type": "streaminfo", **info}]),
+        )
+        try:
+            sent = self._ctx.send_activity(update)
+        except TurnboxError as e:
+            log("warn", f"stream update {self._sequence} ({kind}) refused, the stream goes on: {e}")
+            return
+        self._updates_sent += 1
+        if self._stream_id is None and sent.id:
+            self._stream_id = sent.id
+
+
 class StatePropertyAccessor:
     """One JSON value in the bot's state, loaded on first use and saved when
     the turn ends well."""
@@ -278,6 +460,321 @@ def schedule_timer(delay_ms: int, name: str, value: Any = None) -> str:
 
 def cancel_timer(timer_id: str) -> bool:
     return _call(lambda: _timers.cancel(timer_id))
+
+
+class HttpError(TurnboxError):
+    """An outbound request failed. `code` is the `wasi:http` error code in
+    its WIT case's name: `HttpRequestDenied` (the manifest's `[http]
+    allowed_hosts` does not list the host), `DestinationIpProhibited` (a
+    loopback, private or metadata address), `HttpResponseTimeout`,
+    `HttpResponseBodySize` (over the per-turn cap), `ConnectionRefused`, ...;
+    or `HttpUnavailable` (built without `wasi:http`), `BadRequest` (an
+    unusable URL, method or header), `HttpResponseBody` (the body broke off
+    without a code). `error_code` is the WIT value itself, when there is
+    one."""
+
+    def __init__(self, code: str, message: str, error_code: Any = None):
+        super().__init__(code, message)
+        self.error_code = error_code
+
+
+_HTTP_EXPLAINED = {
+    "HttpRequestDenied": "the bot's manifest ([http] allowed_hosts) does not allow this host",
+    "DestinationIpProhibited": "the host resolves to a prohibited address (loopback, private, link-local)",
+    "HttpResponseTimeout": "no response in time",
+    "HttpResponseBodySize": "the response body exceeds the bot's limit",
+    "HttpRequestBodySize": "the request body exceeds the bot's limit",
+    "ConnectionRefused": "the connection was refused",
+    "ConnectionLimitReached": "too many requests at once",
+}
+
+
+def _http_error(code: Any) -> HttpError:
+    """A `wasi:http` error code as an HttpError: `ErrorCode_HttpRequestDenied()`
+    becomes code `HttpRequestDenied`; a payload (a size, a DNS error) ends
+    the message."""
+    name = type(code).__name__.removeprefix("ErrorCode_")
+    payload = getattr(code, "value", None)
+    message = _HTTP_EXPLAINED.get(name, "the request failed")
+    if payload is not None:
+        message = f"{message} ({payload})"
+    return HttpError(name, message, code)
+
+
+def _drop(resource: Any) -> None:
+    """Releases a WIT resource now (children before their parents)."""
+    if resource is not None:
+        resource.__exit__(None, None, None)
+
+
+def _wait(pollable: Any, timeout: Optional[float]) -> bool:
+    """Blocks until `pollable` is ready (True) or `timeout` seconds have
+    passed (False); drops the pollable."""
+    try:
+        if timeout is None:
+            pollable.block()
+            return True
+        with _clock.subscribe_duration(max(0, int(timeout * 1e9))) as timer:
+            return 0 in _poll.poll([pollable, timer])
+    finally:
+        _drop(pollable)
+
+
+_METHODS = {
+    "GET": "Method_Get", "HEAD": "Method_Head", "POST": "Method_Post", "PUT": "Method_Put",
+    "DELETE": "Method_Delete", "CONNECT": "Method_Connect", "OPTIONS": "Method_Options",
+    "TRACE": "Method_Trace", "PATCH": "Method_Patch",
+}
+
+Headers = Union[Dict[str, Union[str, bytes]], List[Tuple[str, Union[str, bytes]]], None]
+
+
+class Response:
+    """An HTTP response: `status`, `headers` (lower-case names; repeated
+    headers joined with ", "), `raw_headers` (as sent, a list of (name,
+    bytes)), and the body. Unless the request asked for `stream=True` the
+    body was read before the request returned; otherwise read it as it
+    arrives with `iter_chunks()` (or iterate the response), or whole with
+    `body`, `text` or `json()`. A response used as a context manager is
+    closed at the end of the block; `close()` abandons the rest of a body."""
+
+    def __init__(self, status: int, raw_headers: List[Tuple[str, bytes]],
+                 body: Any, stream: Any, timeout: Optional[float]):
+        self.status = status
+        self.raw_headers = raw_headers
+        self.headers: Dict[str, str] = {}
+        for name, value in raw_headers:
+            name, text = name.lower(), value.decode("utf-8", "replace")
+            self.headers[name] = f"{self.headers[name]}, {text}" if name in self.headers else text
+        self._body, self._stream, self._timeout = body, stream, timeout
+        self._read = bytearray()
+        self._done = False
+
+    def header(self, name: str) -> Optional[str]:
+        """The value of header `name` (any case), or None."""
+        return self.headers.get(name.lower())
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is 2xx."""
+        return 200 <= self.status < 300
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        """The body's pieces as they arrive (what is left of it), for
+        streaming APIs such as server-sent events. Raises HttpError when the
+        body breaks off, goes over the per-turn cap, or a piece takes longer
+        than the request's `timeout`."""
+        while not self._done:
+            chunk = self._next_chunk()
+            if chunk is None:
+                break
+            yield chunk
+
+    __iter__ = iter_chunks
+
+    @property
+    def body(self) -> bytes:
+        """The whole body, read to its end on first use (less what
+        `iter_chunks` already gave)."""
+        for chunk in self.iter_chunks():
+            self._read += chunk
+        return bytes(self._read)
+
+    @property
+    def text(self) -> str:
+        """The whole body as UTF-8 text (invalid bytes replaced)."""
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The whole body parsed as JSON."""
+        return json.loads(self.body)
+
+    def close(self) -> None:
+        """Stops reading: releases the body (the host stops receiving it)."""
+        self._done = True
+        stream, body = self._stream, self._body
+        self._stream = self._body = None
+        _drop(stream)  # the stream is the body's child: dropped first
+        _drop(body)
+
+    def __enter__(self) -> "Response":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _next_chunk(self) -> Optional[bytes]:
+        """The next piece of the body, None at its end."""
+        while True:
+            try:
+                data = self._stream.read(64 * 1024)
+            except Err as e:
+                failure = e.value
+                self.close()
+                if isinstance(failure, _streams.StreamError_Closed):
+                    return None
+                raise _stream_error(failure.value) from None
+            if data:
+                return data
+            if not _wait(self._stream.subscribe(), self._timeout):
+                self.close()
+                raise HttpError("HttpResponseTimeout", f"no more of the body in {self._timeout} s")
+
+
+def _stream_error(error: Any) -> HttpError:
+    """A failed body read: its `wasi:http` code when it has one, else the
+    host's description."""
+    try:
+        code = _http.http_error_code(error)
+        if code is not None:
+            return _http_error(code)
+        text = error.to_debug_string()
+        return HttpError("HttpResponseBody", text.splitlines()[0] if text else "the body broke off")
+    finally:
+        _drop(error)
+
+
+class _Http:
+    """Outbound HTTP over the standard `wasi:http/outgoing-handler`, as
+    `turnbox.http`: `request`, `get`, `post_json`. Synchronous: a call
+    blocks until the response's head has arrived. The host lets a request
+    go only to the hosts in the bot's manifest (`[http] allowed_hosts`);
+    anything else raises HttpError `HttpRequestDenied`::
+
+        r = turnbox.http.get("https://api.example.com/today", timeout=5)
+        if r.ok:
+            weather = r.json()
+
+        with turnbox.http.post_json(url, {"stream": True}, stream=True) as r:
+            for chunk in r.iter_chunks():
+                ...
+
+    Needs the `turnbox:python/bot-with-http` world (docs/LANGUAGES.md).
+    """
+
+    def request(self, method: str, url: str, headers: Headers = None,
+                body: Union[bytes, str, None] = None, timeout: Optional[float] = None,
+                stream: bool = False) -> Response:
+        """Sends `method url` with `headers` (a dict or a list of pairs) and
+        `body` (bytes, or text sent as UTF-8). `timeout` in seconds bounds
+        the wait for the response's head and then for each piece of its
+        body (the host's own limits and the turn's deadline apply anyway).
+        With `stream=True` the body is left to read from the Response as it
+        arrives; otherwise it is read before this returns."""
+        if _outgoing is None:
+            raise HttpError(
+                "HttpUnavailable",
+                "this bot was built without wasi:http: build it against the world "
+                "turnbox:python/bot-with-http (docs/LANGUAGES.md)",
+            )
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.netloc:
+            raise HttpError("BadRequest", f"`{url}` is not an http(s) URL")
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        fields = [(name, value.encode("utf-8") if isinstance(value, str) else bytes(value))
+                  for name, value in pairs]
+        if body is not None and not any(name.lower() == "content-length" for name, _ in fields):
+            fields.append(("content-length", str(len(body)).encode()))
+        try:
+            request = _http.OutgoingRequest(_http.Fields.from_list(fields))
+        except Err as e:
+            raise HttpError("BadRequest", f"unusable headers: {type(e.value).__name__}") from None
+        upper = method.upper()
+        wit_method = (getattr(_http, _METHODS[upper])() if upper in _METHODS
+                      else _http.Method_Other(method))
+        for what, set_part, value in (
+            ("method", request.set_method, wit_method),
+            ("scheme", request.set_scheme, _http.Scheme_Http() if scheme == "http" else _http.Scheme_Https()),
+            ("host", request.set_authority, parts.netloc),
+            ("path", request.set_path_with_query,
+             (parts.path or "/") + (f"?{parts.query}" if parts.query else "")),
+        ):
+            try:
+                set_part(value)
+            except Err:
+                _drop(request)
+                raise HttpError("BadRequest", f"cannot set the {what} of {url}") from None
+        outgoing = request.body()
+        try:
+            future = _outgoing.handle(request, None)
+        except Err as e:
+            _drop(outgoing)
+            raise _http_error(e.value) from None
+        # The body goes after `handle`, so a large one streams to the host
+        # rather than filling a buffer nobody reads yet.
+        write_failed = _write_body(outgoing, body)
+        try:
+            _http.OutgoingBody.finish(outgoing, None)
+        except Err as e:
+            write_failed = write_failed or _http_error(e.value)
+        try:
+            if not _wait(future.subscribe(), timeout):
+                raise HttpError("HttpResponseTimeout", f"no response in {timeout} s")
+            outcome = future.get()
+        finally:
+            _drop(future)
+        if outcome is None or isinstance(outcome, Err):  # cannot happen once ready
+            raise HttpError("HttpProtocolError", "no response")
+        if isinstance(outcome.value, Err):
+            raise _http_error(outcome.value.value)
+        if write_failed:
+            raise write_failed
+        incoming = outcome.value.value
+        try:
+            status = incoming.status()
+            with incoming.headers() as head:
+                raw_headers = head.entries()
+            body_resource = incoming.consume()
+        finally:
+            _drop(incoming)
+        response = Response(status, raw_headers, body_resource, body_resource.stream(), timeout)
+        if not stream:
+            _ = response.body  # read it all now: its errors belong to this call
+            response.close()
+        return response
+
+    def get(self, url: str, headers: Headers = None, timeout: Optional[float] = None,
+            stream: bool = False) -> Response:
+        """`GET url`."""
+        return self.request("GET", url, headers, None, timeout, stream)
+
+    def post_json(self, url: str, value: Any, headers: Headers = None,
+                  timeout: Optional[float] = None, stream: bool = False) -> Response:
+        """`POST url` with `value` as a JSON body."""
+        pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        pairs.append(("content-type", "application/json"))
+        return self.request("POST", url, pairs, json.dumps(value), timeout, stream)
+
+
+def _write_body(outgoing: Any, body: Optional[bytes]) -> Optional[HttpError]:
+    """Writes a request body (4 KiB at a time, what a blocking write may
+    take); the failure, if any, is returned: the response may say why."""
+    if not body:
+        return None
+    with outgoing.write() as out:
+        for at in range(0, len(body), 4096):
+            try:
+                out.blocking_write_and_flush(body[at:at + 4096])
+            except Err as e:
+                failure = e.value
+                if isinstance(failure, _streams.StreamError_LastOperationFailed):
+                    return _stream_error(failure.value)
+                return HttpError("HttpRequestBody", "the host stopped reading the request body")
+    return None
+
+
+http = _Http()
+"""Outbound HTTP: `turnbox.http.get(url)`, `post_json`, `request` (see
+`_Http`)."""
 
 
 class ActivityHandler:

@@ -1,8 +1,9 @@
 // Real-client tests, driven in headless Chromium with playwright-core:
 // Microsoft's Web Chat (with WebSocket, then polling) and turnbox's own chat
-// page, against a running turnbox host whose default bot is the echo bot.
+// page, against a running turnbox host whose default bot is the echo bot;
+// with LLM_BOT set, also a livestreamed answer of that bot in Web Chat.
 //
-//   node run.mjs http://127.0.0.1:PORT OUT_DIR
+//   [LLM_BOT=llm LLM_QUESTION=… LLM_ANSWER=…] node run.mjs http://127.0.0.1:PORT OUT_DIR
 //
 // Screenshots go to OUT_DIR. Prints "N passed, M failed" and exits non-zero
 // on any failure.
@@ -27,7 +28,8 @@ const page = `<!doctype html><html><head><meta charset="utf-8"><title>Web Chat o
 <script>
   (async () => {
     const params = new URLSearchParams(location.search);
-    const domain = ${JSON.stringify(host)} + '/v3/directline';
+    const bot = params.get('bot');
+    const domain = ${JSON.stringify(host)} + (bot ? '/bots/' + bot : '') + '/v3/directline';
     const generated = await (await fetch(domain + '/tokens/generate', { method: 'POST' })).json();
     const directLine = window.WebChat.createDirectLine({ domain, token: generated.token, webSocket: params.get('ws') === '1' });
     window.WebChat.renderWebChat({ directLine }, document.getElementById('webchat'));
@@ -78,6 +80,39 @@ for (const [name, ws] of [['webchat-websocket', '1'], ['webchat-polling', '0']])
     await box.fill('hello');
     await box.press('Enter');
     await tab.getByText('Echo: hello').first().waitFor({ timeout: 20000 });
+  });
+}
+
+// A livestreamed answer (Web Chat 4.17+ over the WebSocket): the bot's
+// bubble is rendered with the text growing before the final text.
+const { LLM_BOT: llmBot, LLM_QUESTION: question, LLM_ANSWER: answer } = process.env;
+if (llmBot) {
+  await check('webchat-livestream', async (tab) => {
+    await tab.goto(`${pageUrl}?ws=1&bot=${llmBot}`);
+    const box = tab.locator('[data-id="webchat-sendbox-input"], input[aria-label*="Message"], textarea').first();
+    await box.waitFor({ timeout: 20000 });
+    // Every distinct text of the newest bubble that starts like the answer.
+    await tab.evaluate((start) => {
+      window.renders = [];
+      const record = () => {
+        const texts = [...document.querySelectorAll('.webchat__bubble__content')]
+          .map((e) => e.innerText.trim()).filter((t) => t.startsWith(start));
+        const last = texts.at(-1);
+        if (last && window.renders.at(-1) !== last) window.renders.push(last);
+      };
+      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
+    }, answer.slice(0, 8));
+    await box.fill(question);
+    await box.press('Enter');
+    await tab.waitForFunction((end) => window.renders.some((t) => t.endsWith(end)), answer.slice(-10), { timeout: 30000 });
+    const renders = await tab.evaluate(() => window.renders);
+    const final = renders.find((t) => t.endsWith(answer.slice(-10)));
+    const partials = renders.slice(0, renders.indexOf(final)).filter((t) => final.startsWith(t) && t !== final);
+    console.log(`livestream renders: ${JSON.stringify(renders)}`);
+    if (new Set(partials).size < 2) throw new Error(`fewer than 2 partial renders before the final: ${JSON.stringify(renders)}`);
+    // One bubble, replaced in place: the updates were one stream.
+    const bubbles = await tab.locator('.webchat__bubble__content', { hasText: answer.slice(0, 8) }).count();
+    if (bubbles !== 1) throw new Error(`${bubbles} bubbles for one streamed answer`);
   });
 }
 

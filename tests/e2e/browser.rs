@@ -1,11 +1,14 @@
 //! The compatibility proof: Microsoft's Web Chat (botframework-webchat from
 //! npm, over WebSocket and over polling) and turnbox's own chat page, in
-//! headless Chromium, against the real host. `tests/browser/setup.sh`
+//! headless Chromium, against the real host; and Web Chat rendering the
+//! JavaScript LLM bot's livestreamed answer as it grows (against the
+//! stand-in model of `model_standin.rs`). `tests/browser/setup.sh`
 //! installs Chromium (Debian's package) and the npm packages when missing;
 //! screenshots land in `target/browser-artifacts/`.
 
 use std::process::Command;
 
+use crate::model_standin::{ModelStandIn, answer_to};
 use crate::support::*;
 
 #[tokio::test]
@@ -23,7 +26,17 @@ async fn web_chat_and_the_chat_page_work_in_chromium() {
         "tests/browser/setup.sh could not install Chromium and the npm packages"
     );
 
-    let host = Host::start(BotsDir::with(&[("echo", "rust-echo")]), &[]);
+    let model = ModelStandIn::start().await;
+    let bots = BotsDir::with(&[("echo", "rust-echo"), ("llm", "llm-chat")]);
+    let manifest = format!(
+        "[limits]\nturn_deadline_ms = 30000\n[http]\nallowed_hosts = [\"{}\"]\n\
+         [config]\nbase_url = \"{}\"\n",
+        model.origin(),
+        model.base_url()
+    );
+    std::fs::write(bots.path().join("llm.toml"), manifest).unwrap();
+    let host = Host::start(bots, &["--default-bot", "echo"]);
+    let question = "stream to the browser";
     let artifacts = root().join("target/browser-artifacts");
     let output = tokio::task::spawn_blocking({
         let (url, dir) = (host.url(""), browser_dir.clone());
@@ -32,6 +45,9 @@ async fn web_chat_and_the_chat_page_work_in_chromium() {
                 .arg(dir.join("run.mjs"))
                 .arg(url)
                 .arg(artifacts)
+                .env("LLM_BOT", "llm")
+                .env("LLM_QUESTION", question)
+                .env("LLM_ANSWER", answer_to(question))
                 .current_dir(dir)
                 .output()
         }
@@ -41,7 +57,8 @@ async fn web_chat_and_the_chat_page_work_in_chromium() {
     .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
     host.assert_no_panic();
 }

@@ -238,6 +238,42 @@ async fn behaviour_suite(manifest: Option<&str>) {
     host.assert_no_panic();
 }
 
+/// Outbound HTTP in every language (`fetch URL`, each through its SDK's
+/// client): a round trip to a stand-in upstream on the manifest's
+/// allowlist, and the standard refusal for a host not on it.
+#[tokio::test]
+async fn every_language_fetches_from_an_allowed_upstream() {
+    let (port, _upstream) = crate::outbound_http::upstream().await;
+    let manifest = format!("[http]\nallowed_hosts = [\"http://127.0.0.1:{port}\"]\n");
+    let bots = BotsDir::with(&[
+        ("rust-echo", "rust-echo"),
+        ("python-echo", "python-echo"),
+        ("js-echo", "js-echo"),
+    ]);
+    for bot in LANGUAGES {
+        std::fs::write(bots.path().join(format!("{bot}.toml")), &manifest).unwrap();
+    }
+    let host = Host::start(bots, &[]);
+    let service_url = "http://127.0.0.1:9/";
+    for bot in LANGUAGES {
+        let fetch = format!("fetch http://127.0.0.1:{port}/hello");
+        let (status, list) = replies(&host, bot, message(service_url, &fetch)).await;
+        assert_eq!(status, StatusCode::OK, "{bot}");
+        assert_eq!(texts(&list), ["fetched 200: hello from upstream"], "{bot}");
+
+        let fetch = format!("fetch http://127.0.0.1:{}/hello", port + 1);
+        let (_, list) = replies(&host, bot, message(service_url, &fetch)).await;
+        let reply = texts(&list).first().copied().unwrap_or_default().to_owned();
+        assert!(reply.starts_with("fetch failed"), "{bot}: {reply}");
+    }
+    assert!(
+        host.log().contains("outbound HTTP denied"),
+        "{}",
+        host.log()
+    );
+    host.assert_no_panic();
+}
+
 #[tokio::test]
 async fn every_language_passes_the_echo_transcript() {
     let transcript = root().join("guest-examples/rust-echo/echo.transcript");

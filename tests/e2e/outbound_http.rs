@@ -13,8 +13,10 @@ use serde_json::json;
 
 use crate::support::*;
 
-/// The upstream: `/hello`, `/big` (2 MiB), `/slow` (10 s), `/redirect`.
-async fn upstream() -> (u16, tokio::task::JoinHandle<()>) {
+/// The upstream: `/hello`, `/trace` (echoes `traceparent`), `/big`
+/// (2 MiB), `/slow` (10 s), `/redirect`. Also the shared language suite's
+/// (languages.rs).
+pub(crate) async fn upstream() -> (u16, tokio::task::JoinHandle<()>) {
     let app = Router::new()
         .route("/hello", get(|| async { "hello from upstream" }))
         .route(
@@ -282,4 +284,50 @@ async fn a_javascript_bot_fetches_in_an_async_handler() {
     );
     // The synchronous handlers still answer as before.
     assert_eq!(say(&host, "hi").await, "Echo: hi");
+}
+
+#[tokio::test]
+async fn a_python_bot_fetches_through_the_sdk() {
+    let (port, _upstream) = upstream().await;
+    let manifest = format!(
+        "[http]\nallowed_hosts = [\"http://127.0.0.1:{port}\", \"http://internal.example:{port}\"]\n\
+         max_response_bytes_per_turn = 1048576\ntimeout_ms = 1500\n"
+    );
+    let host = Host::start(
+        BotsDir::with_manifest("bot", "python-echo", &manifest),
+        &["--http-resolve", "internal.example=127.0.0.1"],
+    );
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/hello")).await;
+    assert_eq!(reply, "fetched 200: hello from upstream");
+    // Refused with the wasi:http code, as a Python exception the bot caught.
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{}/hello", port + 1)).await;
+    assert!(
+        reply.starts_with("fetch failed: HttpRequestDenied"),
+        "{reply}"
+    );
+    let reply = say(
+        &host,
+        &format!("fetch http://internal.example:{port}/hello"),
+    )
+    .await;
+    assert!(
+        reply.starts_with("fetch failed: DestinationIpProhibited"),
+        "{reply}"
+    );
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/redirect")).await;
+    assert_eq!(reply, "fetched 302: ");
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/big")).await;
+    assert!(
+        reply.starts_with("fetch failed:") && reply.contains("body size exceeds limit"),
+        "{reply}"
+    );
+    let reply = say(&host, &format!("fetch http://127.0.0.1:{port}/slow")).await;
+    assert!(
+        reply.starts_with("fetch failed: HttpResponseTimeout"),
+        "{reply}"
+    );
+    let reply = say(&host, "fetch ftp://127.0.0.1/").await;
+    assert!(reply.starts_with("fetch failed: BadRequest"), "{reply}");
+    assert_eq!(say(&host, "hi").await, "Echo: hi");
+    host.assert_no_panic();
 }

@@ -161,6 +161,22 @@ fn main() -> Result<()> {
                     c
                 })?;
             }
+            // Their unit tests (the SDK's stream, the chat bot's SSE parser)
+            // need no host calls: they run on this machine's own target.
+            for (manifest, package) in [
+                ("sdk/rust/turnbox-guest/Cargo.toml", "turnbox-guest"),
+                ("guest-examples/Cargo.toml", "llm-chat-rs"),
+            ] {
+                run({
+                    let mut c = cargo(&root);
+                    c.args(["test", "--quiet", "--lib", "--package", package])
+                        .arg("--manifest-path")
+                        .arg(root.join(manifest))
+                        .arg("--target-dir")
+                        .arg(guest_target_dir(&root));
+                    c
+                })?;
+            }
             build_guests(&root)?;
             // The PostgreSQL tests start clusters of their own.
             run({

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const WIT: &str = include_str!("../../../wit/bot.wit");
 
 /// The Rust SDK crate, written into Rust projects as `turnbox-guest/`.
-const RUST_SDK: [(&str, &str); 9] = [
+const RUST_SDK: [(&str, &str); 10] = [
     (
         "turnbox-guest/Cargo.toml",
         include_str!("../../../sdk/rust/turnbox-guest/Cargo.toml"),
@@ -46,6 +46,10 @@ const RUST_SDK: [(&str, &str); 9] = [
         "turnbox-guest/src/state.rs",
         include_str!("../../../sdk/rust/turnbox-guest/src/state.rs"),
     ),
+    (
+        "turnbox-guest/src/streaming.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/streaming.rs"),
+    ),
 ];
 
 /// Where the Rust SDK finds the WIT: in this repository, and in a project.
@@ -71,6 +75,55 @@ pub enum ScaffoldError {
         source: std::io::Error,
     },
 }
+
+/// The world Python bots build against for outbound HTTP (`bot` plus
+/// `wasi:http`, with the WASI 0.2 WIT it needs), as in `sdk/python/wit`.
+const PYTHON_HTTP_WIT: [(&str, &str); 11] = [
+    (
+        "wit-http/bot-with-http.wit",
+        include_str!("../../../sdk/python/wit/bot-with-http.wit"),
+    ),
+    (
+        "wit-http/deps/http/package.wit",
+        include_str!("../../../sdk/python/wit/deps/http/package.wit"),
+    ),
+    (
+        "wit-http/deps/http/types.wit",
+        include_str!("../../../sdk/python/wit/deps/http/types.wit"),
+    ),
+    (
+        "wit-http/deps/http/handler.wit",
+        include_str!("../../../sdk/python/wit/deps/http/handler.wit"),
+    ),
+    (
+        "wit-http/deps/io/error.wit",
+        include_str!("../../../sdk/python/wit/deps/io/error.wit"),
+    ),
+    (
+        "wit-http/deps/io/poll.wit",
+        include_str!("../../../sdk/python/wit/deps/io/poll.wit"),
+    ),
+    (
+        "wit-http/deps/io/streams.wit",
+        include_str!("../../../sdk/python/wit/deps/io/streams.wit"),
+    ),
+    (
+        "wit-http/deps/io/world.wit",
+        include_str!("../../../sdk/python/wit/deps/io/world.wit"),
+    ),
+    (
+        "wit-http/deps/clocks/monotonic-clock.wit",
+        include_str!("../../../sdk/python/wit/deps/clocks/monotonic-clock.wit"),
+    ),
+    (
+        "wit-http/deps/clocks/wall-clock.wit",
+        include_str!("../../../sdk/python/wit/deps/clocks/wall-clock.wit"),
+    ),
+    (
+        "wit-http/deps/clocks/world.wit",
+        include_str!("../../../sdk/python/wit/deps/clocks/world.wit"),
+    ),
+];
 
 /// The files of a project: (relative path, contents, executable).
 fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
@@ -114,7 +167,10 @@ fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
                 false,
             ),
             (".gitignore", "__pycache__/\n*.wasm\n", false),
-        ],
+        ]
+        .into_iter()
+        .chain(PYTHON_HTTP_WIT.map(|(path, text)| (path, text, false)))
+        .collect(),
         Language::Js => vec![
             (
                 "package.json",

@@ -10,6 +10,7 @@ use crate::bindings::turnbox::bot::types::{
 };
 use crate::error::Result;
 use crate::factory::MessageFactory;
+use crate::streaming::StreamingResponse;
 
 /// One turn: the activity that started it and the way to answer it.
 pub struct TurnContext<'a> {
@@ -63,6 +64,12 @@ impl<'a> TurnContext<'a> {
     /// Sends a typing indicator.
     pub fn send_typing(&self) -> Result<()> {
         self.send(MessageFactory::typing()).map(|_| ())
+    }
+
+    /// A reply streamed as it is produced (an LLM's answer): interim
+    /// updates on channels that show them, then one final message.
+    pub fn streaming_response(&self) -> StreamingResponse<'_> {
+        StreamingResponse::new(self)
     }
 
     /// Replaces an activity the bot sent; `activity.id` names it.

@@ -2,8 +2,9 @@
 //! client works the same way). The host lets a request go only to the hosts
 //! in the bot's manifest, `[http] allowed_hosts`; anything else fails with
 //! the code `HttpRequestDenied`. A response's body is read as it arrives:
-//! [`Response::chunk`] gives the next piece (for server-sent events from a
-//! model), [`Response::text`] and [`Response::json`] the whole of it.
+//! [`Response::chunk`] gives the next piece and [`Response::chunks`] an
+//! iterator of them (for server-sent events from a model), [`Response::text`]
+//! and [`Response::json`] the whole of it.
 //!
 //! ```ignore
 //! let weather: serde_json::Value = turnbox_guest::http::get("https://api.example.com/today")?.json()?;
@@ -146,6 +147,17 @@ impl Response {
         }
     }
 
+    /// The body's pieces as they arrive, as an iterator (see [`chunk`]),
+    /// which ends after the body's end or its first error.
+    ///
+    /// [`chunk`]: Response::chunk
+    pub fn chunks(&mut self) -> Chunks<'_> {
+        Chunks {
+            response: self,
+            done: false,
+        }
+    }
+
     /// The whole body.
     pub fn bytes(mut self) -> Result<Vec<u8>> {
         let mut all = Vec::new();
@@ -163,6 +175,25 @@ impl Response {
     /// The whole body as JSON.
     pub fn json<T: DeserializeOwned>(self) -> Result<T> {
         Ok(serde_json::from_slice(&self.bytes()?)?)
+    }
+}
+
+/// The pieces of a response's body as they arrive: [`Response::chunks`].
+pub struct Chunks<'a> {
+    response: &'a mut Response,
+    done: bool,
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.response.chunk().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
     }
 }
 

@@ -1,7 +1,8 @@
 //! Write turnbox bots in Rust the way botbuilder bots are written: implement
 //! [`ActivityHandler`] on a type, answer through the [`TurnContext`], build
 //! replies with [`MessageFactory`] and [`CardFactory`], keep typed state with
-//! [`StateProperty`], and export the bot with [`export_bot!`].
+//! [`StateProperty`], livestream a growing reply with [`StreamingResponse`],
+//! and export the bot with [`export_bot!`].
 //!
 //! ```ignore
 //! use turnbox_guest::{ActivityHandler, ChannelAccount, Result, TurnContext};
@@ -29,6 +30,7 @@ mod factory;
 mod handler;
 pub mod http;
 mod state;
+mod streaming;
 
 /// The raw bindings of the `turnbox:bot` world, for what the SDK does not
 /// wrap.
@@ -52,6 +54,7 @@ pub use error::{Error, Result};
 pub use factory::{CardAction, CardFactory, CardImage, HeroCard, MessageFactory};
 pub use handler::{ActivityHandler, MessageReaction, run};
 pub use state::{StateProperty, config, timers};
+pub use streaming::StreamingResponse;
 
 /// Exports `$bot`, a type implementing [`ActivityHandler`] and `Default`,
 /// as the bot's turn handler. A value of it is made for every turn.
