@@ -17,6 +17,10 @@ RUN apt-get update \
 COPY --from=build /src/target/release/turnbox /usr/local/bin/turnbox
 USER 10001:10001
 WORKDIR /var/lib/turnbox
+# Bound to 0.0.0.0, the host refuses to start with no secret at all: give
+# it MicrosoftAppId, TURNBOX_API_KEY, TURNBOX_ADMIN_TOKEN or
+# TURNBOX_DIRECTLINE_SECRET at `docker run`, or TURNBOX_INSECURE_DEV=true
+# for dev mode (README, "Loopback trust").
 ENV TURNBOX_BOTS=/bots \
     TURNBOX_DATA=/var/lib/turnbox/data \
     TURNBOX_BIND=0.0.0.0 \

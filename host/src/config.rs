@@ -32,6 +32,13 @@ pub struct ServeConfig {
     /// The bearer token of the admin API (transcripts, proactive); without
     /// one, only loopback callers may use it.
     pub admin_token: Option<String>,
+    /// The host-wide key of the conversations API (`/api/v1/…`), which
+    /// reaches every bot; without one (and without a bot's own keys), only
+    /// loopback callers may use it.
+    pub api_key: Option<String>,
+    /// Serve on a non-loopback address with no secret at all (see
+    /// [`ServeConfig::check_exposure`]).
+    pub insecure_dev: bool,
     pub service_urls: ServiceUrlPolicy,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
@@ -54,3 +61,40 @@ pub struct ServeConfig {
 
 /// The body limit of botbuilder-compatible ingress: 256 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 << 10;
+
+/// Why the host refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum ExposureError {
+    #[error(
+        "refusing to serve on {0}, a non-loopback address, with no secret configured: \
+         every bot without an app id would take unauthenticated turns from anyone who \
+         can reach it. Configure one of --app-id (MicrosoftAppId), --api-key \
+         (TURNBOX_API_KEY), --admin-token (TURNBOX_ADMIN_TOKEN) or --directline-secret \
+         (TURNBOX_DIRECTLINE_SECRET), bind 127.0.0.1, or pass --insecure-dev \
+         (TURNBOX_INSECURE_DEV=true) to serve in dev mode anyway"
+    )]
+    NoSecret(SocketAddr),
+}
+
+impl ServeConfig {
+    /// Whether any secret is configured host-wide: the Bot Framework app id
+    /// (bots without their own credentials then authenticate every
+    /// request), the API key, the admin token or the Direct Line secret.
+    /// Secrets in bots' manifests do not count: bots come and go while the
+    /// host runs.
+    pub fn has_secret(&self) -> bool {
+        self.limits.credentials.has_app_id()
+            || self.api_key.is_some()
+            || self.admin_token.is_some()
+            || self.directline_secret.is_some()
+    }
+
+    /// Dev mode (no secret at all) is for loopback: on any other address
+    /// the host refuses to start unless `insecure_dev` says otherwise.
+    pub fn check_exposure(&self) -> Result<(), ExposureError> {
+        if self.listen.ip().is_loopback() || self.has_secret() || self.insecure_dev {
+            return Ok(());
+        }
+        Err(ExposureError::NoSecret(self.listen))
+    }
+}

@@ -175,6 +175,16 @@ struct ServeArgs {
     /// without one, only loopback callers may use it.
     #[arg(long, env = "TURNBOX_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// The key of the conversations API (`/api/v1/…`), for every bot;
+    /// without one (and without bots' own `[api] keys`), only loopback
+    /// callers may use it. At least 16 characters.
+    #[arg(long, env = "TURNBOX_API_KEY", hide_env_values = true, value_parser = api_key)]
+    api_key: Option<String>,
+    /// Serve on a non-loopback address even with no secret configured (no
+    /// app id, API key, admin token or Direct Line secret): dev mode, open
+    /// to anyone who can reach the host.
+    #[arg(long, env = "TURNBOX_INSECURE_DEV")]
+    insecure_dev: bool,
     /// The secret of the built-in Direct Line channel; without one it
     /// answers loopback callers only.
     #[arg(long, env = "TURNBOX_DIRECTLINE_SECRET", hide_env_values = true)]
@@ -192,6 +202,14 @@ struct ServeArgs {
     credentials: CredentialArgs,
     #[command(flatten)]
     auth: AuthArgs,
+}
+
+/// `--api-key`: empty is none; otherwise at least 16 characters.
+fn api_key(text: &str) -> Result<String, String> {
+    if !text.is_empty() && text.trim().len() < 16 {
+        return Err("the API key must be at least 16 characters".into());
+    }
+    Ok(text.to_owned())
 }
 
 /// Bot Framework credentials for bots whose manifest names no app id.
@@ -366,6 +384,8 @@ fn main() -> anyhow::Result<()> {
                 shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
                 auth: args.auth.into_settings(),
                 admin_token: args.admin_token.filter(|t| !t.is_empty()),
+                api_key: args.api_key.filter(|t| !t.is_empty()),
+                insecure_dev: args.insecure_dev,
                 directline_secret: args.directline_secret.filter(|t| !t.is_empty()),
                 directline_token_seconds: args.directline_token_seconds,
                 directline_retention: Duration::from_secs(args.directline_retention_hours * 3600),
@@ -386,6 +406,7 @@ fn main() -> anyhow::Result<()> {
                 },
                 dedup_window: Duration::from_secs(args.dedup_window_secs),
             };
+            config.check_exposure()?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -118,13 +118,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         owner: crate::support::ids::random_id(),
         relay: Arc::default(),
         lease: config.timer_lease,
-        timers: database,
+        timers: database.clone(),
         directline,
     });
+    let api = {
+        let store = database.clone();
+        let key = tokio::task::spawn_blocking(move || store.channel_key())
+            .await
+            .map_err(|e| ServeError::DirectLine(e.to_string()))??;
+        crate::http::conversations::ApiState::new(config.api_key.clone(), &key, database.clone())
+    };
     let state = Arc::new(AppState {
         turns: turns.clone(),
         authenticator: Authenticator::new(config.auth.clone(), http),
         admin_token: config.admin_token.clone(),
+        api,
+        bound_to_loopback: config.listen.ip().is_loopback(),
         max_body_bytes: config.max_body_bytes,
         body_read_timeout: config.connections.body_read_timeout,
     });

@@ -4,11 +4,16 @@
 
 mod support;
 
+mod api_conversations_suite;
 mod auth;
 mod bad_input;
 mod browser;
 mod commit_suite;
 mod conversations;
+mod conversations_api;
+mod conversations_api_access;
+mod conversations_api_hosts;
+mod conversations_api_sessions;
 mod deliveries;
 mod directline;
 mod durability;

@@ -26,6 +26,7 @@ pub fn conformance(database: &dyn Database) {
     directline_conformance(database);
     crate::commit_suite::commit_conformance(database);
     accepted_conformance(database);
+    crate::api_conversations_suite::api_conversations_conformance(database);
 }
 
 /// Turns accepted before they ended: kept by an owner until a lease, then

@@ -1,6 +1,7 @@
 //! The admin API: a bot's conversations and transcripts (read side) and
 //! proactive messages. Protected by a bearer token (`--admin-token`); with
-//! none configured, only loopback callers are let in.
+//! none configured, only loopback callers are let in (`http::trust`: the
+//! host bound to loopback, no proxy's forwarding header, no other origin).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,13 +31,7 @@ pub fn admit(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or("");
             // Compare in constant time: the token is a secret.
-            let same = presented.len() == expected.len()
-                && presented
-                    .bytes()
-                    .zip(expected.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0;
-            if same {
+            if crate::channels::directline::same_secret(presented, expected) {
                 Ok(())
             } else {
                 Err(ApiError::new(
@@ -46,7 +41,7 @@ pub fn admit(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<
                 ))
             }
         }
-        None if peer.ip().is_loopback() => Ok(()),
+        None if crate::http::trust::local_and_same_origin(state, headers, peer) => Ok(()),
         None => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "Forbidden",

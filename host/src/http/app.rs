@@ -18,6 +18,11 @@ pub struct AppState {
     pub authenticator: Authenticator,
     /// The bearer token of the admin API; `None`: loopback callers only.
     pub admin_token: Option<String>,
+    /// The conversations API's keys, sessions and store.
+    pub api: crate::http::conversations::ApiState,
+    /// Whether the host listens on a loopback address only: then, and only
+    /// then, may loopback callers be trusted (`http::trust`).
+    pub bound_to_loopback: bool,
     /// The largest request body read, and how long it may take to arrive
     /// (`http::server::read_body_in_time`).
     pub max_body_bytes: usize,

@@ -163,7 +163,7 @@ async fn take_turn(
     )
     .await
     {
-        Reply::Ended(result) => result,
+        Reply::Ended(result) => *result,
         // The turn goes on; its replies go through the connector.
         Reply::Accepted => return StatusCode::ACCEPTED.into_response(),
     };

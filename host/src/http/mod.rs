@@ -5,8 +5,12 @@
 pub mod admin;
 pub mod app;
 pub mod chat_page;
+pub mod conversations;
 pub mod directline;
 pub mod messages;
+pub mod openapi;
+pub mod openapi_paths;
 pub mod routes;
 pub mod server;
 pub mod status;
+pub mod trust;

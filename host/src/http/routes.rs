@@ -1,5 +1,8 @@
-//! The routes of the host: Bot Framework messages, Direct Line, the admin
-//! API, status, the chat page; the header size limit; JSON 404 and 405.
+//! The routes of the host: Bot Framework messages, Direct Line, the
+//! conversations API, the admin API, status, the chat page, the OpenAPI
+//! document; the header size limit; JSON 404 and 405. Every route is one
+//! entry of [`table`], which the router is built from and the OpenAPI
+//! document is checked against (`http::openapi`).
 
 use std::sync::Arc;
 
@@ -7,113 +10,176 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::json;
+use tower_http::cors::{Any, CorsLayer};
 
 use crate::http::app::{ApiError, AppState};
 use crate::http::messages;
 
-/// The Direct Line routes, under `/v3/directline` and
-/// `/bots/{bot}/v3/directline`, with the CORS Web Chat needs.
-fn directline_routes() -> Router<Arc<AppState>> {
-    use crate::http::directline::api;
-    use tower_http::cors::{Any, CorsLayer};
-    let cors = CorsLayer::new()
+/// One route: its path, the methods it answers, and their handlers.
+pub struct Route {
+    pub path: String,
+    pub methods: &'static [&'static str],
+    handler: MethodRouter<Arc<AppState>>,
+}
+
+fn route(
+    path: &str,
+    methods: &'static [&'static str],
+    handler: MethodRouter<Arc<AppState>>,
+) -> Route {
+    Route {
+        path: path.to_owned(),
+        methods,
+        handler: handler.fallback(method_not_allowed),
+    }
+}
+
+/// Any origin, any method, any header: for the routes browsers call with
+/// a bearer token of their own (Direct Line, API sessions); no cookie is
+/// ever read, so no other site gains anything.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
         .allow_origin(Any)
         .allow_methods(Any)
-        .allow_headers(Any);
-    Router::new()
-        .route(
-            "/tokens/generate",
-            post(api::generate_token).fallback(method_not_allowed),
-        )
-        .route(
-            "/tokens/refresh",
-            post(api::refresh_token).fallback(method_not_allowed),
-        )
-        .route(
-            "/conversations",
-            post(api::start_conversation).fallback(method_not_allowed),
-        )
-        .route(
-            "/conversations/{id}",
-            get(api::reconnect).fallback(method_not_allowed),
-        )
-        .route(
-            "/conversations/{id}/activities",
-            get(api::get_activities)
-                .post(api::post_activity)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/conversations/{id}/stream",
-            get(crate::http::directline::stream::stream).fallback(method_not_allowed),
-        )
-        .layer(cors)
+        .allow_headers(Any)
+}
+
+/// The Direct Line routes under `base` (`/v3/directline` or
+/// `/bots/{bot}/v3/directline`), with the CORS Web Chat needs.
+fn directline_routes(base: &str) -> Vec<Route> {
+    use crate::http::directline::{api, stream};
+    let at = |tail: &str| format!("{base}{tail}");
+    vec![
+        route(
+            &at("/tokens/generate"),
+            &["POST"],
+            post(api::generate_token),
+        ),
+        route(&at("/tokens/refresh"), &["POST"], post(api::refresh_token)),
+        route(
+            &at("/conversations"),
+            &["POST"],
+            post(api::start_conversation),
+        ),
+        route(&at("/conversations/{id}"), &["GET"], get(api::reconnect)),
+        route(
+            &at("/conversations/{id}/activities"),
+            &["GET", "POST"],
+            get(api::get_activities).post(api::post_activity),
+        ),
+        route(
+            &at("/conversations/{id}/stream"),
+            &["GET"],
+            get(stream::stream),
+        ),
+    ]
+}
+
+/// The conversations API, under `/api/v1/conversation`, with CORS (its
+/// session tokens are for browsers).
+fn conversation_routes() -> Vec<Route> {
+    use crate::http::conversations::{complete, history, manage, messaging, session_routes};
+    let at = |tail: &str| format!("/api/v1/conversation{tail}");
+    vec![
+        route(&at("/create"), &["POST"], post(manage::create)),
+        route(&at("/list"), &["GET"], get(manage::list)),
+        route(&at("/{id}/fetch"), &["GET"], get(manage::fetch)),
+        route(&at("/{id}/update"), &["POST"], post(manage::update)),
+        route(&at("/{id}/delete"), &["POST"], post(manage::delete)),
+        route(&at("/{id}/send"), &["POST"], post(messaging::send)),
+        route(&at("/{id}/receive"), &["POST"], post(messaging::receive)),
+        route(&at("/{id}/complete"), &["POST"], post(complete::complete)),
+        route(&at("/{id}/message/list"), &["GET"], get(history::messages)),
+        route(
+            &at("/{id}/session/create"),
+            &["POST"],
+            post(session_routes::session_create),
+        ),
+        route(
+            &at("/{id}/session/refresh"),
+            &["POST"],
+            post(session_routes::session_refresh),
+        ),
+    ]
+}
+
+/// Every route of the host.
+pub fn table() -> Vec<Route> {
+    use crate::http::directline::connector as dl_connector;
+    use crate::http::{admin, chat_page, status};
+    let mut with_cors = directline_routes("/v3/directline");
+    with_cors.extend(directline_routes("/bots/{bot}/v3/directline"));
+    with_cors.extend(conversation_routes());
+    let mut routes: Vec<Route> = with_cors
+        .into_iter()
+        .map(|r| Route {
+            handler: r.handler.layer(cors()),
+            ..r
+        })
+        .collect();
+    routes.extend([
+        route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/activities",
+            &["POST"],
+            post(dl_connector::post_activity),
+        ),
+        route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/activities/{activity}",
+            &["POST", "PUT", "DELETE"],
+            post(dl_connector::post_activity)
+                .put(dl_connector::put_activity)
+                .delete(dl_connector::delete_activity),
+        ),
+        route(
+            "/api/messages",
+            &["POST"],
+            post(messages::default_bot_messages),
+        ),
+        route(
+            "/api/bots/{bot}/messages",
+            &["POST"],
+            post(messages::bot_messages),
+        ),
+        route("/healthz", &["GET"], get(healthz)),
+        route("/api/bots", &["GET"], get(status::bots)),
+        route(
+            "/api/bots/{bot}/conversations",
+            &["GET"],
+            get(admin::conversations),
+        ),
+        route(
+            "/api/bots/{bot}/conversations/{conversation}/activities",
+            &["GET"],
+            get(admin::activities),
+        ),
+        route(
+            "/api/bots/{bot}/proactive",
+            &["POST"],
+            post(admin::proactive),
+        ),
+        route(
+            "/api/openapi.json",
+            &["GET"],
+            get(crate::http::openapi::document),
+        ),
+        route("/metrics", &["GET"], get(status::metrics)),
+        route("/", &["GET"], get(chat_page::index)),
+        route("/chat/assets/{file}", &["GET"], get(chat_page::asset)),
+        route("/chat/{bot}", &["GET"], get(chat_page::chat)),
+        route("/chat/{bot}/session", &["POST"], post(chat_page::session)),
+    ]);
+    routes
 }
 
 /// The routes of the host.
 pub fn router(state: Arc<AppState>) -> Router {
-    use crate::http::directline::connector as dl_connector;
-    Router::new()
-        .nest("/v3/directline", directline_routes())
-        .nest("/bots/{bot}/v3/directline", directline_routes())
-        .route(
-            "/directline-connector/{key}/v3/conversations/{conversation}/activities",
-            post(dl_connector::post_activity).fallback(method_not_allowed),
-        )
-        .route(
-            "/directline-connector/{key}/v3/conversations/{conversation}/activities/{activity}",
-            post(dl_connector::post_activity)
-                .put(dl_connector::put_activity)
-                .delete(dl_connector::delete_activity)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/messages",
-            post(messages::default_bot_messages).fallback(method_not_allowed),
-        )
-        .route(
-            "/api/bots/{bot}/messages",
-            post(messages::bot_messages).fallback(method_not_allowed),
-        )
-        .route("/healthz", get(healthz).fallback(method_not_allowed))
-        .route(
-            "/api/bots",
-            get(crate::http::status::bots).fallback(method_not_allowed),
-        )
-        .route(
-            "/api/bots/{bot}/conversations",
-            get(crate::http::admin::conversations).fallback(method_not_allowed),
-        )
-        .route(
-            "/api/bots/{bot}/conversations/{conversation}/activities",
-            get(crate::http::admin::activities).fallback(method_not_allowed),
-        )
-        .route(
-            "/api/bots/{bot}/proactive",
-            post(crate::http::admin::proactive).fallback(method_not_allowed),
-        )
-        .route(
-            "/metrics",
-            get(crate::http::status::metrics).fallback(method_not_allowed),
-        )
-        .route(
-            "/",
-            get(crate::http::chat_page::index).fallback(method_not_allowed),
-        )
-        .route(
-            "/chat/assets/{file}",
-            get(crate::http::chat_page::asset).fallback(method_not_allowed),
-        )
-        .route(
-            "/chat/{bot}",
-            get(crate::http::chat_page::chat).fallback(method_not_allowed),
-        )
-        .route(
-            "/chat/{bot}/session",
-            post(crate::http::chat_page::session).fallback(method_not_allowed),
-        )
+    let mut router = Router::new();
+    for entry in table() {
+        router = router.route(&entry.path, entry.handler);
+    }
+    router
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -148,7 +214,8 @@ async fn limit_headers(request: axum::extract::Request, next: axum::middleware::
     next.run(request).await
 }
 
-async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+/// `GET /healthz`.
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let bots = state.turns.registry.route_names();
     axum::Json(json!({"status": "ok", "bots": bots})).into_response()
 }

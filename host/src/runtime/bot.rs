@@ -41,6 +41,8 @@ pub struct BotVersion {
     pub middleware: MiddlewareSwitches,
     /// This bot's own Direct Line secret, if its manifest sets one.
     pub directline_secret: Option<Secret>,
+    /// Keys of the conversations API that reach this bot only (`[api]`).
+    pub api_keys: Arc<Vec<Secret>>,
     /// Turns running or waiting on this version, up to the limit.
     pub permits: Arc<Semaphore>,
     pub pre: BotPre<TurnState>,
@@ -186,6 +188,7 @@ impl BotVersion {
             state_quota: state_quota(&manifest),
             middleware: manifest.middleware,
             directline_secret: manifest.directline.secret.clone(),
+            api_keys: Arc::new(manifest.api.keys.clone()),
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,

@@ -111,6 +111,9 @@ pub struct Manifest {
     pub middleware: MiddlewareSwitches,
     #[serde(default)]
     pub directline: DirectLineSection,
+    /// The conversations API (`/api/v1/conversation/…`) for this bot.
+    #[serde(default)]
+    pub api: ApiSection,
     #[serde(default)]
     pub instances: InstancesSection,
     /// Outbound HTTP: where the bot may go, and its limits.
@@ -167,6 +170,16 @@ pub const DEFAULT_POOL_MAX_TURNS: u32 = 1000;
 pub struct DirectLineSection {
     /// A secret that opens Direct Line conversations with this bot only.
     pub secret: Option<Secret>,
+}
+
+/// The conversations API of this bot.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Keys that reach this bot's conversations only (`--api-key` reaches
+    /// every bot's). Secrets: never logged nor shown.
+    #[serde(default, deserialize_with = "api_keys")]
+    pub keys: Vec<Secret>,
 }
 
 /// State quotas as written in the manifest.
@@ -449,6 +462,18 @@ fn total_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     ranged(d, "state.max_total_bytes", 2, 64 << 30)
 }
 
+/// API keys: none empty, none shorter than 16 characters (a key is a
+/// bearer credential: a short one could be guessed).
+fn api_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
+    let keys = Vec::<Secret>::deserialize(d)?;
+    if keys.iter().any(|k| k.expose().trim().len() < 16) {
+        return Err(serde::de::Error::custom(
+            "`api.keys` entries must be at least 16 characters",
+        ));
+    }
+    Ok(keys)
+}
+
 fn route_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let route = String::deserialize(d)?;
     if !is_valid_name(&route) {
@@ -559,5 +584,17 @@ greeting = "hello"
             "{err}"
         );
         assert!(Manifest::parse("[instances]\npolicy = \"warm\"\n").is_err());
+    }
+
+    #[test]
+    fn api_keys_are_secrets_of_a_useful_length() {
+        let m = Manifest::parse("[api]\nkeys = [\"0123456789abcdef\"]\n").unwrap();
+        assert_eq!(m.api.keys[0].expose(), "0123456789abcdef");
+        assert!(!format!("{m:?}").contains("0123456789abcdef"));
+        let err = Manifest::parse("[api]\nkeys = [\"short\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api.keys"), "{err}");
+        assert!(Manifest::parse("[api]\nkey = []\n").is_err());
     }
 }

@@ -78,7 +78,8 @@ pub trait DirectLineStore: Send + Sync {
     fn channel_key(&self) -> Result<Vec<u8>, StorageError>;
 
     /// Forgets the conversations (and their logs) with nothing appended
-    /// since `before_ms` (Unix ms); returns how many.
+    /// since `before_ms` (Unix ms), except the conversations API's
+    /// (`api_conversations.rs`), kept until deleted; returns how many.
     fn forget_idle_conversations(&self, before_ms: i64) -> Result<usize, StorageError>;
 }
 

@@ -18,6 +18,8 @@
 //! - `outbox.rs`: the sends held back for the commit, until posted.
 //! - `accepted.rs`: turns whose request was answered before they ended,
 //!   until they are over.
+//! - `api_conversations.rs`: the conversations API's records over Direct
+//!   Line conversations (metadata, receive cursor).
 //! - `group_commit.rs`: the turn records, committed in groups.
 //! - `sqlite/`: `SqliteStorage`: `mod.rs` the connections and the turn
 //!   records, `state.rs` the `Storage` impl, and one file per store.
@@ -27,6 +29,7 @@
 //!   `LISTEN` loop.
 
 pub mod accepted;
+pub mod api_conversations;
 pub mod commit;
 pub mod dedup;
 pub mod directline;
@@ -56,6 +59,7 @@ pub trait Database:
     + directline::DirectLineStore
     + outbox::OutboxStore
     + accepted::AcceptedStore
+    + api_conversations::ApiConversationStore
     + TurnRecords
 {
 }
@@ -69,6 +73,7 @@ impl<T> Database for T where
         + directline::DirectLineStore
         + outbox::OutboxStore
         + accepted::AcceptedStore
+        + api_conversations::ApiConversationStore
         + TurnRecords
 {
 }

@@ -25,8 +25,9 @@ use crate::turn::services::TurnServices;
 
 /// What the request gets.
 pub enum Reply {
-    /// The turn ended while the request waited: its result.
-    Ended(Result<Dispatched, DispatchError>),
+    /// The turn ended while the request waited: its result (boxed: a
+    /// turn's outcome is large, and most replies are this one).
+    Ended(Box<Result<Dispatched, DispatchError>>),
     /// The wait ran out: the request is answered now; the turn goes on.
     Accepted,
 }
@@ -67,9 +68,9 @@ pub async fn dispatch_or_accept(
     let kept = record(&slot, &activity, &outbound)
         .filter(|_| !answer_is_the_reply && wait < version.limits.turn().deadline);
     let Some(kept) = kept else {
-        return Reply::Ended(
+        return Reply::Ended(Box::new(
             dispatch(app, &slot, &version, activity, outbound, Origin::Channel).await,
-        );
+        ));
     };
     let (tx, mut rx) = oneshot::channel();
     let task_app = app.clone();
@@ -96,18 +97,18 @@ pub async fn dispatch_or_accept(
         .instrument(tracing::Span::current()),
     );
     tokio::select! {
-        result = &mut rx => return Reply::Ended(result.unwrap_or_else(|_| Err(gone()))),
+        result = &mut rx => return Reply::Ended(Box::new(result.unwrap_or_else(|_| Err(gone())))),
         () = tokio::time::sleep(wait) => {}
     }
     if let Err(err) = keep(app, &version, &kept).await {
         tracing::warn!(error = %err, "cannot keep the turn to answer early; the request waits for its end");
-        return Reply::Ended(rx.await.unwrap_or_else(|_| Err(gone())));
+        return Reply::Ended(Box::new(rx.await.unwrap_or_else(|_| Err(gone()))));
     }
     // From here the task ends the turn, unless it already has.
     rx.close();
     if let Ok(result) = rx.try_recv() {
         settle(app, &kept, &result).await;
-        return Reply::Ended(result);
+        return Reply::Ended(Box::new(result));
     }
     app.metrics.turn(&kept.bot, "accepted");
     tracing::info!(

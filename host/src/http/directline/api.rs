@@ -1,7 +1,8 @@
 //! The Direct Line 3.0 API: tokens, conversations, activities with
 //! watermarks (the WebSocket stream is `stream.rs`). Callers present the channel secret
 //! or a conversation token; with no secret configured the channel is open to
-//! loopback callers only (dev mode).
+//! loopback callers only (dev mode; `http::trust`: the host bound to
+//! loopback, no proxy's forwarding header).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -55,7 +56,12 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn caller(state: &AppState, presented: Option<&str>, peer: SocketAddr) -> Result<Caller, ApiError> {
+fn caller(
+    state: &AppState,
+    presented: Option<&str>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Caller, ApiError> {
     let dl = &state.turns.directline;
     if let Some(presented) = presented {
         match dl.tokens.check(presented) {
@@ -82,7 +88,7 @@ fn caller(state: &AppState, presented: Option<&str>, peer: SocketAddr) -> Result
                 return Ok(Caller::BotSecret(version.route.clone()));
             }
         }
-        if dl.secret.is_some() || !peer.ip().is_loopback() {
+        if dl.secret.is_some() || !crate::http::trust::loopback_trusted(state, headers, peer) {
             return Err(forbidden("BadArgument", "the secret or token is not valid"));
         }
     }
@@ -92,7 +98,7 @@ fn caller(state: &AppState, presented: Option<&str>, peer: SocketAddr) -> Result
             "Unauthorized",
             "Direct Line needs `Authorization: Bearer <secret or token>`",
         )),
-        None if peer.ip().is_loopback() => Ok(Caller::Secret),
+        None if crate::http::trust::loopback_trusted(state, headers, peer) => Ok(Caller::Secret),
         None => Err(forbidden(
             "Forbidden",
             "Direct Line is in dev mode (no secret configured): loopback callers only",
@@ -252,7 +258,7 @@ pub async fn generate_token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state, bearer(&headers), peer)?;
+    let caller = caller(&state, bearer(&headers), &headers, peer)?;
     if matches!(caller, Caller::Token(_)) {
         return Err(forbidden(
             "Forbidden",
@@ -269,7 +275,7 @@ pub async fn refresh_token(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Caller::Token(claims) = caller(&state, bearer(&headers), peer)? else {
+    let Caller::Token(claims) = caller(&state, bearer(&headers), &headers, peer)? else {
         return Err(forbidden("Forbidden", "refreshing needs a token"));
     };
     let conversation =
@@ -286,7 +292,7 @@ pub async fn start_conversation(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = caller(&state, bearer(&headers), peer)?;
+    let caller = caller(&state, bearer(&headers), &headers, peer)?;
     let conversation = match &caller {
         Caller::Token(claims) => conversation_for(&state, &claims.conv, &caller).await?,
         Caller::Secret | Caller::BotSecret(_) => {
@@ -343,10 +349,11 @@ pub fn parse_watermark(text: Option<&str>) -> Result<usize, ApiError> {
 pub(super) async fn authorized(
     state: &AppState,
     presented: Option<&str>,
+    headers: &HeaderMap,
     peer: SocketAddr,
     params: &HashMap<String, String>,
 ) -> Result<(Caller, Conversation), ApiError> {
-    let caller = caller(state, presented, peer)?;
+    let caller = caller(state, presented, headers, peer)?;
     let id = params.get("id").map(String::as_str).unwrap_or_default();
     let conversation = conversation_for(state, id, &caller).await?;
     Ok((caller, conversation))
@@ -360,7 +367,7 @@ pub async fn reconnect(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (_, conversation) = authorized(&state, bearer(&headers), peer, &params).await?;
+    let (_, conversation) = authorized(&state, bearer(&headers), &headers, peer, &params).await?;
     parse_watermark(query.watermark.as_deref())?;
     let mut answer = token_answer(&state, &conversation)?;
     let token = answer["token"].as_str().unwrap_or_default().to_owned();
@@ -382,7 +389,7 @@ pub async fn get_activities(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (_, conversation) = authorized(&state, bearer(&headers), peer, &params).await?;
+    let (_, conversation) = authorized(&state, bearer(&headers), &headers, peer, &params).await?;
     let watermark = parse_watermark(query.watermark.as_deref())?;
     let (activities, watermark) = state
         .turns
@@ -406,7 +413,8 @@ pub async fn post_activity(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let (caller, conversation) = authorized(&state, bearer(&headers), peer, &params).await?;
+    let (caller, conversation) =
+        authorized(&state, bearer(&headers), &headers, peer, &params).await?;
     let mut activity = Activity::from_json_bytes(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", e.to_string()))?;
     let slot = state

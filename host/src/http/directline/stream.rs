@@ -32,7 +32,7 @@ pub async fn stream(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let presented = query.t.as_deref().or_else(|| bearer(&headers));
-    let (_, conversation) = authorized(&state, presented, peer, &params).await?;
+    let (_, conversation) = authorized(&state, presented, &headers, peer, &params).await?;
     let watermark = parse_watermark(query.watermark.as_deref())?;
     Ok(upgrade.on_upgrade(move |socket| async move {
         push(socket, &state, &conversation.id, watermark).await;

@@ -151,7 +151,8 @@ impl DirectLineStore for PgStorage {
         // the conversations really gone are deleted.
         let gone: Vec<String> = tx
             .query(
-                "DELETE FROM directline_conversations WHERE updated < $1 RETURNING id",
+                "DELETE FROM directline_conversations WHERE updated < $1
+                 AND id NOT IN (SELECT id FROM api_conversations) RETURNING id",
                 &[&before_ms],
             )
             .map_err(backend)?

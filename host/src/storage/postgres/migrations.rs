@@ -121,6 +121,25 @@ CREATE TABLE accepted (
 );
 ",
     ),
+    (
+        5,
+        "
+-- The conversations API: an app's record of a Direct Line conversation
+-- (same id), and the log position `receive` handed messages out up to.
+CREATE TABLE api_conversations (
+    id             TEXT PRIMARY KEY,
+    bot            TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    name           TEXT,
+    description    TEXT,
+    meta           TEXT,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
+    receive_cursor BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX api_conversations_newest ON api_conversations (created_at DESC, id DESC);
+",
+    ),
 ];
 
 /// The advisory lock that serialises migrations between hosts.

@@ -25,6 +25,7 @@
 //! the Direct Line listener (`LISTEN`/`NOTIFY`).
 
 mod accepted;
+mod api_conversations;
 mod commit;
 mod dedup;
 mod directline;

@@ -148,13 +148,15 @@ impl DirectLineStore for SqliteStorage {
         let tx = conn.transaction().map_err(backend)?;
         tx.execute(
             "DELETE FROM directline_activities WHERE conversation IN
-                 (SELECT id FROM directline_conversations WHERE updated < ?1)",
+                 (SELECT id FROM directline_conversations WHERE updated < ?1
+                  AND id NOT IN (SELECT id FROM api_conversations))",
             [before_ms],
         )
         .map_err(backend)?;
         let forgotten = tx
             .execute(
-                "DELETE FROM directline_conversations WHERE updated < ?1",
+                "DELETE FROM directline_conversations WHERE updated < ?1
+                 AND id NOT IN (SELECT id FROM api_conversations)",
                 [before_ms],
             )
             .map_err(backend)?;

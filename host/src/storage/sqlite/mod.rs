@@ -10,6 +10,7 @@
 //! wait for the writer).
 
 mod accepted;
+mod api_conversations;
 mod dedup;
 mod directline;
 mod outbox;
@@ -112,6 +113,8 @@ impl SqliteStorage {
         conn.execute_batch(directline::SCHEMA).map_err(backend)?;
         conn.execute_batch(outbox::SCHEMA).map_err(backend)?;
         conn.execute_batch(accepted::SCHEMA).map_err(backend)?;
+        conn.execute_batch(api_conversations::SCHEMA)
+            .map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             readers: Vec::new(),
