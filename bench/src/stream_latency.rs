@@ -187,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
                 break;
             }
         }
+        post.await??.error_for_status()?;
         let wrote = first
             .lock()
             .unwrap_or_else(|p| p.into_inner())
