@@ -5,7 +5,7 @@
 //! the folders below it (`tests::layers` checks this):
 //! `cli` → `http` → `turn` → `bots` → `runtime` → `auth` → `channels` →
 //! `storage` → `schema` → `support`. `server.rs` and `config.rs` put them
-//! together.
+//! together; `telemetry.rs` sets up logging and trace export.
 
 pub mod auth;
 pub mod bots;
@@ -20,6 +20,7 @@ pub mod turn;
 
 pub mod config;
 pub mod server;
+pub mod telemetry;
 
 #[cfg(test)]
 mod tests {
@@ -30,7 +31,7 @@ mod tests {
 
     /// The folders from the bottom up; a folder may import itself and any
     /// folder before it. The files at the top (`main.rs`, `lib.rs`,
-    /// `server.rs`, `config.rs`) may import any.
+    /// `server.rs`, `config.rs`, `telemetry.rs`) may import any.
     const LAYERS: [&str; 10] = [
         "support", "schema", "storage", "channels", "auth", "runtime", "bots", "turn", "http",
         "cli",

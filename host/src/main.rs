@@ -1,14 +1,13 @@
 //! The `turnbox` command line: parses flags and env, sets up logging, and
 //! starts the host.
 
-use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use turnbox::telemetry::OtlpSettings;
 
 use turnbox::auth::AuthSettings;
 use turnbox::channels::connector::ServiceUrlPolicy;
@@ -74,11 +73,33 @@ struct TestArgs {
     manifest: Option<PathBuf>,
 }
 
+/// `--otlp-protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OtlpProtocol {
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    #[value(name = "http/json")]
+    HttpJson,
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// The folder of bots: every `NAME.wasm` in it is served as bot NAME.
     #[arg(long, env = "TURNBOX_BOTS", default_value = "./bots")]
     bots: PathBuf,
+    /// Export spans (a turn, its host calls, its outbound requests: one
+    /// trace per turn) to this OpenTelemetry collector, over OTLP/HTTP
+    /// (`{endpoint}/v1/traces`), e.g. http://localhost:4318.
+    #[arg(long, env = "TURNBOX_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// The OTLP encoding: `http/protobuf` or `http/json`.
+    #[arg(
+        long,
+        env = "TURNBOX_OTLP_PROTOCOL",
+        value_enum,
+        default_value = "http/protobuf"
+    )]
+    otlp_protocol: OtlpProtocol,
     /// The address to listen on. Use 0.0.0.0 to accept remote callers.
     #[arg(long, env = "TURNBOX_BIND", default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -308,14 +329,21 @@ impl AuthArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
-
     let cli = Cli::parse();
+    let otlp = match &cli.command {
+        Command::Serve(args) => args.otlp_endpoint.clone().map(|endpoint| OtlpSettings {
+            endpoint,
+            json: args.otlp_protocol == OtlpProtocol::HttpJson,
+        }),
+        _ => None,
+    };
+    let telemetry = turnbox::telemetry::init(otlp.as_ref())?;
+    let result = run(cli);
+    telemetry.shutdown();
+    result
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::New(args) => {
             let root = turnbox::cli::scaffold::scaffold(&args.name, args.lang, &args.dir)?;

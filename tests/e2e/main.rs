@@ -37,4 +37,5 @@ mod slow_clients;
 mod state;
 mod storage_suite;
 mod streaming_sdks;
+mod telemetry;
 mod turn_path;

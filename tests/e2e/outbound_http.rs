@@ -58,7 +58,7 @@ pub(crate) async fn upstream() -> (u16, tokio::task::JoinHandle<()>) {
 }
 
 /// The bot's reply text to `text` (expectReplies).
-async fn say(host: &Host, text: &str) -> String {
+pub(crate) async fn say(host: &Host, text: &str) -> String {
     let mut activity = message("http://127.0.0.1:9/", text);
     activity["deliveryMode"] = json!("expectReplies");
     let (status, body) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;

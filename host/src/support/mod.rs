@@ -1,8 +1,8 @@
 //! The bottom layer: small helpers every other layer may use, which import
 //! nothing of the crate above `support`: the clock, random ids, retry
 //! backoff, error chains, fault-injection points (test builds), per-key
-//! FIFO ordering, the Prometheus metric
-//! families.
+//! FIFO ordering, the Prometheus metric families, a span's W3C trace
+//! context.
 
 pub mod backoff;
 pub mod clock;
@@ -11,3 +11,4 @@ pub mod faults;
 pub mod ids;
 pub mod metrics;
 pub mod ordering;
+pub mod trace_context;

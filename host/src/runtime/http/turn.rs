@@ -7,8 +7,9 @@
 //! refused request gets the standard error (`HTTP-request-denied` for a
 //! host not on the allowlist) and one log line; the turn goes on. Each
 //! request has a span under the turn's, a W3C `traceparent` sent upstream
-//! (the turn's trace id, the request's span id), and its metrics; headers
-//! and bodies are never logged.
+//! (the turn's trace id, the request's span id: those of the exported
+//! spans when `--otlp-endpoint` is set), and its metrics; headers and
+//! bodies are never logged.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -162,14 +163,18 @@ impl WasiHttpHooks for TurnHttp {
             Ok(admitted) => admitted,
             Err(err) => return Box::new(async move { Err(err) }),
         };
-        let traceparent = self.traceparent();
         let span = tracing::info_span!(
             "http_request",
             bot = %self.bot.bot,
             host = %host,
             method = %request.method(),
-            traceparent = %traceparent,
+            traceparent = tracing::field::Empty,
         );
+        // The exported span's own ids when spans go to a collector, so the
+        // upstream's spans join the turn's trace.
+        let traceparent = crate::support::trace_context::traceparent_of(&span)
+            .unwrap_or_else(|| self.traceparent());
+        span.record("traceparent", traceparent.as_str());
         let limits = self.bot.limits;
         let left = limits
             .max_request_bytes_per_turn
