@@ -227,10 +227,12 @@ struct ServeArgs {
 
 /// `--api-key`: empty is none; otherwise at least 16 characters.
 fn api_key(text: &str) -> Result<String, String> {
-    if !text.is_empty() && text.trim().len() < 16 {
+    // A key read from a file keeps its newline: it is not part of the key.
+    let key = text.trim();
+    if !key.is_empty() && key.len() < 16 {
         return Err("the API key must be at least 16 characters".into());
     }
-    Ok(text.to_owned())
+    Ok(key.to_owned())
 }
 
 /// Bot Framework credentials for bots whose manifest names no app id.

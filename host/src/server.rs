@@ -134,6 +134,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         admin_token: config.admin_token.clone(),
         api,
         bound_to_loopback: config.listen.ip().is_loopback(),
+        insecure_dev: config.insecure_dev,
         max_body_bytes: config.max_body_bytes,
         body_read_timeout: config.connections.body_read_timeout,
     });
@@ -148,6 +149,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
+    let background = turns.background.clone();
     let server = crate::http::server::serve(
         listener,
         app,
@@ -155,6 +157,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         turns.metrics.clone(),
         async move {
             shutdown_signal().await;
+            // No more kept turns are taken up (`turn::resume`); those
+            // running finish.
+            background.close();
             let _ = stopping_tx.send(());
         },
     );
@@ -180,6 +185,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "turns still running when the shutdown grace ran out; exiting");
         }
     }
+    crate::turn::resume::release_own_claims(&turns).await;
     // The records submitted without waiting (outbox rows posted).
     if tokio::time::timeout(std::time::Duration::from_secs(5), turns.records.drain())
         .await

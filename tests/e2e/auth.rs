@@ -680,3 +680,39 @@ async fn a_failed_token_refresh_fails_the_send_and_the_next_send_retries() {
         Some("Bearer connector-token-2")
     );
 }
+
+#[tokio::test]
+async fn a_bot_without_an_app_id_takes_turns_from_this_machine_only() {
+    // Dev mode authenticates nobody: a request a proxy relayed (or one
+    // naming another host) is refused, unless the host runs --insecure-dev.
+    let connector = Connector::start().await;
+    let activity = message(&connector.service_url(), "hi");
+    for (args, relayed_status) in [
+        (&[][..], StatusCode::UNAUTHORIZED),
+        (&["--insecure-dev"][..], StatusCode::OK),
+    ] {
+        let host = Host::start(BotsDir::with(&[("bot", "rust-echo")]), args);
+        let url = host.url("/api/bots/bot/messages");
+        let (status, _) = post_activity(&url, &activity).await;
+        assert_eq!(status, StatusCode::OK, "a local caller");
+        for (name, value) in [
+            ("x-forwarded-for", "203.0.113.7"),
+            ("forwarded", "for=203.0.113.7"),
+            ("host", "bot.example.com"),
+        ] {
+            let response = client()
+                .post(&url)
+                .header(name, value)
+                .json(&activity)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let (_, body) = read(response).await;
+            assert_eq!(status, relayed_status, "{name}: {body}");
+            if status == StatusCode::UNAUTHORIZED {
+                assert_error(&body, "DevModeLocalOnly");
+            }
+        }
+    }
+}

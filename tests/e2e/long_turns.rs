@@ -273,3 +273,94 @@ async fn a_direct_line_post_returns_before_a_long_turn_ends() {
     }
     assert_eq!(texts, ["fetched 200: late"]);
 }
+
+#[tokio::test]
+async fn a_turn_killed_after_its_commit_is_not_run_again_even_without_dedup() {
+    // The kept activity is removed in the turn's own commit: with
+    // de-duplication off nothing else would stop a second run.
+    let upstream = Upstream::start().await;
+    let connector = Connector::start().await;
+    let bots = bots(&upstream, "ack_after_ms = 200");
+    let data = tempfile::tempdir().unwrap();
+    let mut host = Host::start_with_env(
+        bots.path(),
+        data.path(),
+        &["--dedup-window-secs", "0"],
+        &[("TURNBOX_FAULT", "after-commit")],
+    );
+    let activity = message(&connector.service_url(), &upstream.fetch(1000));
+    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(
+        host.wait_exit().await.is_some(),
+        "the host dies after the commit"
+    );
+    assert_eq!(upstream.started(), 1);
+
+    let host = Host::start_in(bots.path(), data.path(), &["--dedup-window-secs", "0"]);
+    // Several looks of the resume loop.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(upstream.started(), 1, "the committed turn ran again");
+    assert_eq!(replies(&connector), ["fetched 200: late"]);
+    assert!(!host.log().contains("resuming a turn"), "{}", host.log());
+}
+
+#[tokio::test]
+async fn a_direct_line_message_not_admitted_now_is_run_later_not_refused() {
+    // One turn at a time: the second conversation's message finds the bot
+    // busy. Its message is in the log already, so the host, not the
+    // client, tries it again.
+    let upstream = Upstream::start().await;
+    let host = Host::start(
+        bots(&upstream, "ack_after_ms = 200\nmax_concurrent_turns = 1"),
+        &["--directline-secret", "dl-secret"],
+    );
+    let open = || async {
+        let (status, conversation) = read(
+            client()
+                .post(host.url("/v3/directline/conversations"))
+                .bearer_auth("dl-secret")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{conversation}");
+        conversation
+    };
+    let (first, second) = (open().await, open().await);
+    assert_eq!(
+        post_directline(&host, &first, &upstream.fetch(2000)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post_directline(&host, &second, "hello").await,
+        StatusCode::OK,
+        "{}",
+        host.log()
+    );
+    let id = second["conversationId"].as_str().unwrap().to_owned();
+    let token = second["token"].as_str().unwrap().to_owned();
+    let host_ref = &host;
+    eventually("the busy message is answered later", || {
+        let (id, token) = (id.clone(), token.clone());
+        async move {
+            let (_, set) = read(
+                client()
+                    .get(host_ref.url(&format!("/v3/directline/conversations/{id}/activities")))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            set["activities"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["text"] == "Echo: hello")
+        }
+    })
+    .await;
+    assert!(host.log().contains("the host tries it again shortly"));
+}

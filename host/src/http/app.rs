@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::auth::Authenticator;
 use crate::channels::directline::tokens::SigningError;
@@ -19,14 +21,30 @@ pub struct AppState {
     /// The bearer token of the admin API; `None`: loopback callers only.
     pub admin_token: Option<String>,
     /// The conversations API's keys, sessions and store.
-    pub api: crate::http::conversations::ApiState,
+    pub api: crate::http::conversations::state::ApiState,
     /// Whether the host listens on a loopback address only: then, and only
     /// then, may loopback callers be trusted (`http::trust`).
     pub bound_to_loopback: bool,
+    /// `--insecure-dev`: bots without an app id take turns from any caller,
+    /// not only from this machine.
+    pub insecure_dev: bool,
     /// The largest request body read, and how long it may take to arrive
     /// (`http::server::read_body_in_time`).
     pub max_body_bytes: usize,
     pub body_read_timeout: std::time::Duration,
+}
+
+/// Every error body: `{"error":{"code","message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code, e.g. `ConversationNotFound`.
+    pub code: String,
+    pub message: String,
 }
 
 /// An error answered as `{"error":{"code","message"}}`.

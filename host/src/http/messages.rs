@@ -5,11 +5,12 @@
 //! written as the response of botbuilder's CloudAdapter (expectReplies,
 //! invoke, errors as JSON).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -21,11 +22,12 @@ use crate::http::app::{ApiError, AppState};
 use crate::runtime::turn::TurnError;
 use crate::schema::activity::Activity;
 use crate::storage::dedup::Answer;
-use crate::turn::accept::{Reply, dispatch_or_accept};
+use crate::turn::accept::{Reply, Retry, dispatch_or_accept};
 use crate::turn::dispatch::{DispatchError, Dispatched};
 
 pub(super) async fn default_bot_messages(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -38,11 +40,12 @@ pub(super) async fn default_bot_messages(
         tracing::info!(reason = %err.message, "request rejected");
         return err.into_response();
     };
-    messages(state, bot, headers, body).await
+    messages(state, bot, peer, headers, body).await
 }
 
 pub(super) async fn bot_messages(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -52,12 +55,13 @@ pub(super) async fn bot_messages(
         tracing::info!(reason = %err.message, "request rejected");
         return err.into_response();
     };
-    messages(state, bot, headers, body).await
+    messages(state, bot, peer, headers, body).await
 }
 
 async fn messages(
     state: Arc<AppState>,
     slot: Arc<BotSlot>,
+    peer: SocketAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -73,7 +77,8 @@ async fn messages(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    take_turn(state, slot, activity, authorization)
+    let local = crate::http::trust::loopback_trusted(&state, &headers, peer);
+    take_turn(state, slot, activity, authorization, local)
         .instrument(span)
         .await
 }
@@ -120,6 +125,7 @@ async fn take_turn(
     slot: Arc<BotSlot>,
     mut activity: Activity,
     authorization: Option<String>,
+    local: bool,
 ) -> Response {
     let Some(version) = slot.current() else {
         return ApiError::bot_not_found(format!("the bot `{}` is no longer served", slot.name))
@@ -149,8 +155,20 @@ async fn take_turn(
                     .into_response();
             }
         }
-    } else {
+    } else if local || state.insecure_dev {
         Outbound::Dev
+    } else {
+        // Dev mode authenticates nobody: only this machine may use it.
+        slot.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        state.turns.metrics.turn(&slot.name, "unauthorized");
+        let err = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "DevModeLocalOnly",
+            "this bot has no app id (dev mode), so it takes turns only from this machine; \
+             give it MicrosoftAppId credentials, or start the host with --insecure-dev",
+        );
+        tracing::warn!(reason = %err.message, "request unauthorized");
+        return err.into_response();
     };
     let activity = Arc::new(activity);
     let started = std::time::Instant::now();
@@ -160,6 +178,7 @@ async fn take_turn(
         version.clone(),
         activity.clone(),
         outbound,
+        Retry::ByCaller,
     )
     .await
     {

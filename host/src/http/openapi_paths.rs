@@ -6,7 +6,7 @@
 //! handlers of the conversations API, equal to the router's routes. The
 //! README and docs/STATE-AND-MESSAGING.md describe their bodies.
 
-use crate::http::openapi::ErrorBody;
+use crate::http::app::ErrorBody;
 
 /// One declared route: name, method, path, tag, summary, path parameters.
 macro_rules! declare {

@@ -232,3 +232,41 @@ async fn method_not_allowed() -> ApiError {
     )
     .before_body()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use utoipa::OpenApi;
+
+    use super::table;
+    use crate::http::openapi::ApiDoc;
+
+    #[test]
+    fn the_openapi_document_has_every_route_of_the_router_and_no_other() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                if method != "parameters" {
+                    documented.insert((path.clone(), method.to_uppercase()));
+                }
+            }
+        }
+        let routed: BTreeSet<(String, String)> = table()
+            .iter()
+            .flat_map(|r| r.methods.iter().map(|m| (r.path.clone(), m.to_string())))
+            .collect();
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            missing.is_empty(),
+            "routes not in the document: {missing:?}"
+        );
+        assert!(
+            extra.is_empty(),
+            "documented routes the router lacks: {extra:?}"
+        );
+    }
+}

@@ -15,7 +15,30 @@ use crate::http::app::AppState;
 
 /// Whether the caller is on this machine, as far as the host can tell.
 pub fn loopback_trusted(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> bool {
-    state.bound_to_loopback && peer.ip().is_loopback() && !forwarded(headers)
+    state.bound_to_loopback
+        && peer.ip().is_loopback()
+        && !forwarded(headers)
+        && loopback_host(headers)
+}
+
+/// Whether the request names this machine in `Host` (or names nothing).
+/// A page whose name a DNS rebinding points at 127.0.0.1 sends its own
+/// name, and its origin then matches that `Host`.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// As [`loopback_trusted`], and not a browser's request from a page of
@@ -75,5 +98,27 @@ mod tests {
             ("origin", "https://evil.example")
         ])));
         assert!(cross_origin(&headers(&[("origin", "null")])));
+    }
+
+    #[test]
+    fn only_this_machines_names_are_local_hosts() {
+        for local in [
+            "127.0.0.1:3978",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:80",
+            "127.0.0.1",
+        ] {
+            assert!(loopback_host(&headers(&[("host", local)])), "{local}");
+        }
+        for other in [
+            "evil.example:3978",
+            "10.0.0.1:80",
+            "[2001:db8::1]:80",
+            "localhost.evil.example",
+        ] {
+            assert!(!loopback_host(&headers(&[("host", other)])), "{other}");
+        }
+        assert!(loopback_host(&headers(&[])));
     }
 }

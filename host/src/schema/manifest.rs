@@ -465,8 +465,13 @@ fn total_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
 /// API keys: none empty, none shorter than 16 characters (a key is a
 /// bearer credential: a short one could be guessed).
 fn api_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
-    let keys = Vec::<Secret>::deserialize(d)?;
-    if keys.iter().any(|k| k.expose().trim().len() < 16) {
+    // Surrounding whitespace (a key pasted with its newline) is not part
+    // of the key: the bearer a caller presents is trimmed too.
+    let keys: Vec<Secret> = Vec::<Secret>::deserialize(d)?
+        .into_iter()
+        .map(|k| Secret::new(k.expose().trim().to_owned()))
+        .collect();
+    if keys.iter().any(|k| k.expose().len() < 16) {
         return Err(serde::de::Error::custom(
             "`api.keys` entries must be at least 16 characters",
         ));

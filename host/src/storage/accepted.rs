@@ -45,6 +45,10 @@ pub trait AcceptedStore: Send + Sync {
         n: u32,
     ) -> Result<Vec<AcceptedTurn>, StorageError>;
 
+    /// Frees `owner`'s claims at once: a host that stops with turns still
+    /// running leaves them to the others without waiting for the lease.
+    fn release_accepted(&self, owner: &str) -> Result<(), StorageError>;
+
     /// Run at start-up: frees the claims no live host can hold. One host
     /// alone (SQLite) frees them all; a shared backend lets them lapse.
     fn release_all_accepted(&self) -> Result<(), StorageError>;

@@ -31,6 +31,10 @@ pub struct TurnCommit {
     /// The conversation's latest reference, for proactive messages:
     /// (conversation id, reference).
     pub reference: Option<(String, Value)>,
+    /// The delivery this turn answers may have been accepted before it
+    /// ended (`accepted.rs`): its kept row, (conversation, activity id), is
+    /// removed in this transaction, so a committed turn is never resumed.
+    pub accepted: Option<(String, String)>,
     /// The sends held back for the commit, in order.
     pub outbox: Vec<OutboxRow>,
     /// Until when the outbox rows are claimed by the committing host, which
@@ -48,6 +52,7 @@ impl TurnCommit {
             && self.fired_timer.is_none()
             && self.delivery.is_none()
             && self.reference.is_none()
+            && self.accepted.is_none()
             && self.outbox.is_empty()
     }
 }

@@ -16,11 +16,11 @@ use tracing::Instrument;
 use crate::bots::registry::BotSlot;
 use crate::channels::connector::Outbound;
 use crate::runtime::bot::BotVersion;
-use crate::schema::activity::{Activity, names};
+use crate::schema::activity::Activity;
 use crate::storage::accepted::AcceptedTurn;
 use crate::support::clock::now_millis;
 use crate::turn::attempts::route_of;
-use crate::turn::dispatch::{DispatchError, Dispatched, Origin, dispatch};
+use crate::turn::dispatch::{DispatchError, Dispatched, Origin, dispatch, may_answer_early};
 use crate::turn::services::TurnServices;
 
 /// What the request gets.
@@ -36,8 +36,10 @@ pub enum Reply {
 /// it again. Admission and the delivery's claim may each wait up to the
 /// deadline before the turn's own deadline starts.
 pub fn lease_until(app: &TurnServices, version: &BotVersion) -> i64 {
+    // Order and claim waits, up to five attempts, the last of which may
+    // start just before the deadline, then the posts.
     let deadline = version.limits.turn().deadline;
-    now_millis() + (deadline * 3 + app.lease).as_millis() as i64
+    now_millis() + (deadline * 5 + app.lease).as_millis() as i64
 }
 
 /// The record that keeps an accepted turn; `None` when the delivery has no
@@ -54,6 +56,18 @@ fn record(slot: &BotSlot, activity: &Activity, outbound: &Outbound) -> Option<Ac
     })
 }
 
+/// Who tries again when a delivery is not admitted (503, too many turns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// The channel delivers it again (`/api/messages`): it gets the 503.
+    ByCaller,
+    /// The host: the user's message is in the conversation's log already
+    /// (Direct Line, the conversations API), so a retry by the client
+    /// would log it twice. The turn is kept and tried again soon, and the
+    /// request is answered as accepted.
+    ByHost,
+}
+
 /// Runs a channel's delivery; answers the request when the turn ends or
 /// after the bot's `ack_after_ms`.
 pub async fn dispatch_or_accept(
@@ -62,11 +76,11 @@ pub async fn dispatch_or_accept(
     version: Arc<BotVersion>,
     activity: Arc<Activity>,
     outbound: Outbound,
+    retry: Retry,
 ) -> Reply {
     let wait = Duration::from_millis(version.limits.ack_after_ms);
-    let answer_is_the_reply = activity.expects_replies() || activity.kind() == names::INVOKE;
-    let kept = record(&slot, &activity, &outbound)
-        .filter(|_| !answer_is_the_reply && wait < version.limits.turn().deadline);
+    let kept =
+        record(&slot, &activity, &outbound).filter(|_| may_answer_early(&version, &activity));
     let Some(kept) = kept else {
         return Reply::Ended(Box::new(
             dispatch(app, &slot, &version, activity, outbound, Origin::Channel).await,
@@ -97,25 +111,65 @@ pub async fn dispatch_or_accept(
         .instrument(tracing::Span::current()),
     );
     tokio::select! {
-        result = &mut rx => return Reply::Ended(Box::new(result.unwrap_or_else(|_| Err(gone())))),
+        result = &mut rx => {
+            let result = result.unwrap_or_else(|_| Err(gone()));
+            if retry == Retry::ByHost && is_busy(&result) && keep_for_retry(app, &kept).await {
+                return Reply::Accepted;
+            }
+            return Reply::Ended(Box::new(result));
+        }
         () = tokio::time::sleep(wait) => {}
     }
-    if let Err(err) = keep(app, &version, &kept).await {
-        tracing::warn!(error = %err, "cannot keep the turn to answer early; the request waits for its end");
-        return Reply::Ended(Box::new(rx.await.unwrap_or_else(|_| Err(gone()))));
-    }
-    // From here the task ends the turn, unless it already has.
-    rx.close();
-    if let Ok(result) = rx.try_recv() {
-        settle(app, &kept, &result).await;
-        return Reply::Ended(Box::new(result));
-    }
-    app.metrics.turn(&kept.bot, "accepted");
-    tracing::info!(
-        ack_after_ms = wait.as_millis() as u64,
-        "turn goes on after its request was answered"
+    // Past the wait: handing the turn over to its task must finish even if
+    // the request is dropped now (its client hung up), or a kept row could
+    // outlive its turn.
+    let app = app.clone();
+    let handover = tokio::spawn(
+        async move {
+            if let Err(err) = keep(&app, &version, &kept).await {
+                tracing::warn!(error = %err, "cannot keep the turn to answer early; the request waits for its end");
+                return Reply::Ended(Box::new(rx.await.unwrap_or_else(|_| Err(gone()))));
+            }
+            // From here the task ends the turn, unless it already has.
+            rx.close();
+            if let Ok(result) = rx.try_recv() {
+                if retry == Retry::ByHost && is_busy(&result) {
+                    settle(&app, &kept, &result).await;
+                    return Reply::Accepted;
+                }
+                // Over, or not run and the caller retries: forgotten.
+                finish(&app, &kept).await;
+                return Reply::Ended(Box::new(result));
+            }
+            app.metrics.turn(&kept.bot, "accepted");
+            tracing::info!(
+                ack_after_ms = wait.as_millis() as u64,
+                "turn goes on after its request was answered"
+            );
+            Reply::Accepted
+        }
+        .instrument(tracing::Span::current()),
     );
-    Reply::Accepted
+    handover
+        .await
+        .unwrap_or_else(|_| Reply::Ended(Box::new(Err(gone()))))
+}
+
+fn is_busy(result: &Result<Dispatched, DispatchError>) -> bool {
+    matches!(result, Err(DispatchError::Busy { .. }))
+}
+
+/// Keeps a turn that was not admitted, to be tried again soon; false when
+/// it cannot be kept.
+async fn keep_for_retry(app: &TurnServices, kept: &AcceptedTurn) -> bool {
+    let (store, kept) = (app.accepted.clone(), kept.clone());
+    let (owner, soon) = (app.owner.clone(), now_millis() + RETRY_AFTER_MS);
+    let stored = tokio::task::spawn_blocking(move || store.accept_turn(&kept, &owner, soon)).await;
+    let ok = matches!(stored, Ok(Ok(())));
+    if ok {
+        tracing::info!("turn not admitted now; the host tries it again shortly");
+    }
+    ok
 }
 
 fn gone() -> DispatchError {
@@ -163,12 +217,8 @@ pub async fn settle(
     kept: &AcceptedTurn,
     result: &Result<Dispatched, DispatchError>,
 ) {
-    if let Err(DispatchError::Busy { .. }) = result {
-        let (store, kept) = (app.accepted.clone(), kept.clone());
-        let (owner, soon) = (app.owner.clone(), now_millis() + RETRY_AFTER_MS);
-        let kept_again =
-            tokio::task::spawn_blocking(move || store.accept_turn(&kept, &owner, soon)).await;
-        if !matches!(kept_again, Ok(Ok(()))) {
+    if is_busy(result) {
+        if !keep_for_retry(app, kept).await {
             tracing::warn!(
                 "cannot schedule another try of a kept turn; it is tried once its lease lapses"
             );

@@ -67,6 +67,10 @@ pub struct Commitment {
     pub reference: Option<(String, Value)>,
     /// The timer whose turn this is.
     pub fired_timer: Option<String>,
+    /// The kept row of a delivery that may be accepted before its turn
+    /// ends (`accept.rs`): (conversation, activity id), removed by the
+    /// commit.
+    pub accepted: Option<(String, String)>,
 }
 
 /// The route of the turn's outbound, stored with its outbox rows.
@@ -122,6 +126,7 @@ pub async fn run_to_commit(
                 .as_ref()
                 .map(|d| d.record(answer.clone())),
             reference: commitment.reference.clone(),
+            accepted: commitment.accepted.clone(),
             outbox: held_back.rows(route_of(&with.outbound))?,
             outbox_lease_until: now_millis() + with.lease.as_millis() as i64,
             outbox_owner: held_back.owner.clone(),

@@ -69,6 +69,20 @@ pub fn turn_span(bot: &str, activity: &Activity, kind: &str) -> tracing::Span {
     )
 }
 
+/// Whether a channel's delivery may be answered before its turn ends
+/// (`accept.rs`): not `expectReplies` nor `invoke` (their answer is the
+/// reply), a bot whose `ack_after_ms` is inside its deadline, and an
+/// activity with the ids its kept row is found by.
+pub fn may_answer_early(version: &BotVersion, activity: &Activity) -> bool {
+    let answer_is_the_reply =
+        activity.expects_replies() || activity.kind() == crate::schema::activity::names::INVOKE;
+    !answer_is_the_reply
+        && std::time::Duration::from_millis(version.limits.ack_after_ms)
+            < version.limits.turn().deadline
+        && activity.conversation_id().is_some_and(|c| !c.is_empty())
+        && activity.id.as_deref().is_some_and(|id| !id.is_empty())
+}
+
 /// The middleware a bot's manifest switches on, outermost first.
 fn middleware_for(app: &TurnServices, version: &BotVersion) -> Vec<Arc<dyn Middleware>> {
     let switches = version.middleware;
@@ -158,6 +172,9 @@ pub async fn dispatch(
             Origin::Timer(id) => Some(id.clone()),
             _ => None,
         },
+        accepted: (origin == Origin::Channel && may_answer_early(version, &activity))
+            .then(|| Some((conversation.clone(), activity.id.clone()?)))
+            .flatten(),
     };
 
     let turn = Arc::new(TurnInfo {
@@ -279,6 +296,7 @@ async fn commit_short_circuit(
         fired_timer: commitment.fired_timer,
         delivery: commitment.delivery.map(|d| d.record(answer)),
         reference: commitment.reference,
+        accepted: commitment.accepted,
         ..Default::default()
     };
     if commit.is_empty() {

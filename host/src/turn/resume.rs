@@ -34,13 +34,31 @@ pub async fn release_claims(app: &TurnServices) {
     }
 }
 
-/// Starts the loop; it runs until the process ends.
+/// Frees this host's claims as it stops: turns still running when the
+/// grace ran out go to the other hosts (or the next start) without
+/// waiting for their lease.
+pub async fn release_own_claims(app: &TurnServices) {
+    let (store, owner) = (app.accepted.clone(), app.owner.clone());
+    let released = tokio::task::spawn_blocking(move || store.release_accepted(&owner)).await;
+    if !matches!(released, Ok(Ok(()))) {
+        tracing::warn!(
+            "cannot release this host's claims of accepted turns; they lapse with their lease"
+        );
+    }
+}
+
+/// Starts the loop; it runs until the host stops (its background tracker
+/// is closed).
 pub fn start(app: Arc<TurnServices>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if app.background.is_closed() {
+                // Stopping: what is kept is left to the other hosts.
+                return;
+            }
             let store = app.accepted.clone();
             let owner = app.owner.clone();
             let until = now_millis() + app.lease.as_millis() as i64;

@@ -39,8 +39,9 @@ use super::messaging::{Logged, MessageRequest, log_user_message, turn_failed};
 use super::{authorized, blocking, json_body, storage_failed};
 use crate::channels::connector::Outbound;
 use crate::channels::directline::conversations::Wake;
+use crate::http::app::ErrorBody;
 use crate::http::app::{ApiError, AppState};
-use crate::http::openapi::ErrorBody;
+use crate::schema::activity::{Activity, streaming};
 use crate::turn::dispatch::{DispatchError, Origin, dispatch, turn_span};
 
 /// How long the answer waits for held-back replies to be posted.
@@ -214,16 +215,15 @@ fn typing_event(activity: &Value, message: &str) -> Option<Event> {
     if activity.get("replyToId").and_then(Value::as_str) != Some(message) {
         return None;
     }
-    let stream_type = activity
-        .pointer("/channelData/streamType")
-        .and_then(Value::as_str);
-    Some(match stream_type {
+    // The markers may be in channelData or in a streaminfo entity.
+    let parsed: Activity = serde_json::from_value(activity.clone()).unwrap_or_default();
+    Some(match streaming::stream_type(&parsed) {
         Some(kind @ ("informative" | "streaming")) => event(
             "update",
             &json!({
-                "text": activity.get("text").and_then(Value::as_str).unwrap_or_default(),
+                "text": parsed.text.as_deref().unwrap_or_default(),
                 "streamType": kind,
-                "streamId": activity.pointer("/channelData/streamId"),
+                "streamId": streaming::stream_id(&parsed),
             }),
         ),
         _ => event("typing", &json!({})),

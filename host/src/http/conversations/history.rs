@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::access::Sessions;
 use super::items::{Item, history};
 use super::{authorized, storage_failed};
+use crate::http::app::ErrorBody;
 use crate::http::app::{ApiError, AppState};
-use crate::http::openapi::ErrorBody;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::{self, Caller, Sessions, forbidden};
 use super::{authorized, blocking, json_body, rfc3339};
+use crate::http::app::ErrorBody;
 use crate::http::app::{ApiError, AppState};
-use crate::http::openapi::ErrorBody;
 use crate::storage::api_conversations::{ApiConversation, ListCursor};
 use crate::support::clock::now_millis;
 

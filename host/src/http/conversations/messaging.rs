@@ -28,12 +28,12 @@ use crate::bots::registry::BotSlot;
 use crate::channels::connector::Outbound;
 use crate::channels::directline::CHANNEL_ID;
 use crate::channels::directline::conversations::Wake;
+use crate::http::app::ErrorBody;
 use crate::http::app::{ApiError, AppState};
-use crate::http::openapi::ErrorBody;
 use crate::runtime::bot::BotVersion;
 use crate::schema::activity::Activity;
 use crate::storage::api_conversations::ApiConversation;
-use crate::turn::accept::{Reply, dispatch_or_accept};
+use crate::turn::accept::{Reply, Retry, dispatch_or_accept};
 use crate::turn::dispatch::{DispatchError, turn_span};
 
 /// The longest a `receive` waits, in ms.
@@ -163,6 +163,7 @@ pub async fn send(
         logged.version,
         logged.activity,
         Outbound::Internal,
+        Retry::ByHost,
     )
     .instrument(span)
     .await;

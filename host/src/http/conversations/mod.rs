@@ -12,7 +12,8 @@
 //! local callers), `keys.rs` the API keys, `sessions.rs` session tokens,
 //! `items.rs` the log as messages, `manage.rs` conversations,
 //! `history.rs` the message list, `session_routes.rs` the session routes,
-//! `messaging.rs` send and receive, `complete.rs` complete.
+//! `messaging.rs` send and receive, `complete.rs` complete, `state.rs`
+//! what the API keeps beside the turn services.
 
 pub mod access;
 pub mod complete;
@@ -23,46 +24,19 @@ pub mod manage;
 pub mod messaging;
 pub mod session_routes;
 pub mod sessions;
+pub mod state;
+
+pub use state::ApiState;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::http::app::{ApiError, AppState};
 use crate::storage::StorageError;
-use crate::storage::api_conversations::{ApiConversation, ApiConversationStore};
+use crate::storage::api_conversations::ApiConversation;
 use access::{Caller, Sessions};
-
-/// What the API keeps beside the turn services.
-pub struct ApiState {
-    /// The host-wide key; `None`: local callers (and bots' own keys) only.
-    pub key: Option<String>,
-    pub sessions: sessions::SessionIssuer,
-    pub store: Arc<dyn ApiConversationStore>,
-}
-
-impl ApiState {
-    /// The API over `store`, its sessions signed under a key derived from
-    /// the Direct Line channel key.
-    pub fn new(
-        key: Option<String>,
-        channel_key: &[u8],
-        store: Arc<dyn ApiConversationStore>,
-    ) -> Self {
-        if key.is_none() {
-            tracing::info!(
-                "the conversations API has no host-wide key: local callers and bots' own keys only"
-            );
-        }
-        ApiState {
-            key,
-            sessions: sessions::SessionIssuer::new(channel_key),
-            store,
-        }
-    }
-}
 
 /// A storage failure as the API answers it (logged, not shown).
 pub fn storage_failed(err: StorageError) -> ApiError {

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use super::access::{Caller, Sessions, forbidden};
 use super::sessions::{DEFAULT_LIFETIME, MAX_LIFETIME};
 use super::{authorized, json_body, rfc3339};
+use crate::http::app::ErrorBody;
 use crate::http::app::{ApiError, AppState};
-use crate::http::openapi::ErrorBody;
 use crate::storage::api_conversations::ApiConversation;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -21,7 +21,7 @@ use crate::channels::directline::tokens::{TokenClaims, TokenError};
 use crate::channels::directline::{CHANNEL_ID, same_secret};
 use crate::http::app::{ApiError, AppState};
 use crate::schema::activity::Activity;
-use crate::turn::accept::{Reply, dispatch_or_accept};
+use crate::turn::accept::{Reply, Retry, dispatch_or_accept};
 use crate::turn::dispatch::{DispatchError, turn_span};
 
 /// A storage failure as the API answers it.
@@ -480,6 +480,7 @@ pub async fn post_activity(
         version,
         Arc::new(activity),
         Outbound::Internal,
+        Retry::ByHost,
     )
     .instrument(span)
     .await;

@@ -25,6 +25,9 @@ mod timers;
 /// updates every 500 ms, with room to spare. They count against neither
 /// `max_activities_per_turn` nor `max_send_bytes_per_turn`.
 pub const MAX_STREAM_UPDATES_PER_TURN: u32 = 2000;
+/// The largest interim stream update, in bytes of activity JSON: the whole
+/// text so far rides on each one.
+pub const MAX_STREAM_UPDATE_BYTES: u64 = 256 << 10;
 
 pub(super) fn call_error(code: &str, message: String, status: Option<u16>) -> wit::CallError {
     wit::CallError {
@@ -79,7 +82,8 @@ impl TurnState {
                 activity.entities.as_deref(),
             )
         {
-            return self.count_stream_update(operation);
+            let bytes = crate::schema::activity::wit_size(activity);
+            return self.count_stream_update(operation, bytes);
         }
         let bytes = crate::schema::activity::wit_size(activity);
         let refusal = if new_activity && self.turn.sent >= self.max_sent {
@@ -107,7 +111,18 @@ impl TurnState {
 
     /// Interim stream updates are counted on their own (a long answer
     /// streams many), against [`MAX_STREAM_UPDATES_PER_TURN`].
-    fn count_stream_update(&mut self, operation: &str) -> Result<(), wit::CallError> {
+    fn count_stream_update(&mut self, operation: &str, bytes: u64) -> Result<(), wit::CallError> {
+        if bytes > MAX_STREAM_UPDATE_BYTES {
+            let err = call_error(
+                "LimitExceeded",
+                format!(
+                    "this stream update ({bytes} bytes) is over the {MAX_STREAM_UPDATE_BYTES} bytes one may carry"
+                ),
+                None,
+            );
+            self.log_call_error(operation, &err);
+            return Err(err);
+        }
         if self.turn.stream_updates >= MAX_STREAM_UPDATES_PER_TURN {
             let err = call_error(
                 "LimitExceeded",

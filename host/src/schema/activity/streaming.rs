@@ -25,10 +25,19 @@ pub fn streams_to(incoming: &Activity) -> bool {
 /// The `streamType` an activity carries, in `channelData` or in a
 /// `streaminfo` entity.
 pub fn stream_type(activity: &Activity) -> Option<&str> {
+    stream_field(activity, "streamType")
+}
+
+/// The `streamId` an activity carries, in either place.
+pub fn stream_id(activity: &Activity) -> Option<&str> {
+    stream_field(activity, "streamId")
+}
+
+fn stream_field<'a>(activity: &'a Activity, field: &str) -> Option<&'a str> {
     let from_channel_data = activity
         .channel_data
         .as_ref()
-        .and_then(|data| data.get("streamType"))
+        .and_then(|data| data.get(field))
         .and_then(Value::as_str);
     from_channel_data.or_else(|| {
         activity
@@ -37,7 +46,7 @@ pub fn stream_type(activity: &Activity) -> Option<&str> {
             .as_array()?
             .iter()
             .find(|entity| is_stream_info(entity))?
-            .get("streamType")?
+            .get(field)?
             .as_str()
     })
 }
@@ -112,6 +121,11 @@ mod tests {
             activity(json!({"type": "message", "channelData": {"streamType": "final"}}));
         assert!(is_interim_update(&by_channel_data));
         assert!(is_interim_update(&by_entity));
+        let entity_only = activity(
+            json!({"type": "typing", "entities": [{"type": "streaminfo", "streamType": "streaming", "streamId": "s9"}]}),
+        );
+        assert_eq!(stream_id(&entity_only), Some("s9"));
+        assert_eq!(stream_id(&by_channel_data), None);
         assert!(!is_interim_update(&plain_typing));
         assert!(!is_interim_update(&final_message));
         assert!(is_interim_parts(

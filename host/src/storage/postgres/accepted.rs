@@ -9,6 +9,22 @@ use crate::storage::accepted::{AcceptedStore, AcceptedTurn};
 use crate::storage::outbox::Route;
 use crate::support::clock::now_millis;
 
+/// Forgets a kept turn on `client` (in its commit, or alone).
+pub(super) fn finish(
+    client: &mut impl postgres::GenericClient,
+    bot: &str,
+    conversation: &str,
+    activity_id: &str,
+) -> Result<(), StorageError> {
+    client
+        .execute(
+            "DELETE FROM accepted WHERE bot = $1 AND conversation = $2 AND activity_id = $3",
+            &[&bot, &conversation, &activity_id],
+        )
+        .map_err(super::commit::turn_error)?;
+    Ok(())
+}
+
 impl AcceptedStore for PgStorage {
     fn accept_turn(
         &self,
@@ -45,10 +61,14 @@ impl AcceptedStore for PgStorage {
         conversation: &str,
         activity_id: &str,
     ) -> Result<(), StorageError> {
+        finish(&mut *self.conn()?, bot, conversation, activity_id)
+    }
+
+    fn release_accepted(&self, owner: &str) -> Result<(), StorageError> {
         self.conn()?
             .execute(
-                "DELETE FROM accepted WHERE bot = $1 AND conversation = $2 AND activity_id = $3",
-                &[&bot, &conversation, &activity_id],
+                "UPDATE accepted SET claimed_until = 0, owner = '' WHERE owner = $1",
+                &[&owner],
             )
             .map_err(backend)?;
         Ok(())

@@ -4,7 +4,7 @@
 //! between concurrent commits (several committers, several hosts) fails the
 //! turn with a `Conflict`, and it runs again.
 
-use super::{PgStorage, backend, dedup, outbox, references, state, timers};
+use super::{PgStorage, accepted, backend, dedup, outbox, references, state, timers};
 use crate::storage::{
     Committed, RecordOutcomes, StorageError, TurnCommit, TurnRecord, TurnRecords,
 };
@@ -91,6 +91,9 @@ fn commit_turn(
     }
     if let Some((conversation, reference)) = &turn.reference {
         references::save_reference(client, &turn.bot, conversation, reference)?;
+    }
+    if let Some((conversation, activity_id)) = &turn.accepted {
+        accepted::finish(client, &turn.bot, conversation, activity_id)?;
     }
     outbox::insert(
         client,

@@ -15,7 +15,8 @@ use crate::storage::directline::{
 use crate::support::clock::now_millis;
 
 /// The largest notice payload PostgreSQL takes is 8000 bytes; a typing
-/// activity larger than this is not announced (typing is ephemeral).
+/// activity larger than this is announced without its text and stream
+/// markers (typing is ephemeral).
 const MAX_NOTICE_BYTES: usize = 7900;
 
 impl DirectLineStore for PgStorage {
@@ -123,10 +124,34 @@ impl DirectLineStore for PgStorage {
     }
 
     fn announce_typing(&self, conversation: &str, activity: &Value) -> Result<(), StorageError> {
-        let notice =
+        let mut notice =
             serde_json::json!({"o": self.origin, "c": conversation, "t": activity}).to_string();
         if notice.len() > MAX_NOTICE_BYTES {
-            return Ok(());
+            // A long livestreamed answer carries its whole text: other
+            // hosts' streams then show plain typing until the final message.
+            let mut plain = serde_json::Map::new();
+            for key in [
+                "type",
+                "id",
+                "channelId",
+                "from",
+                "recipient",
+                "conversation",
+                "replyToId",
+            ] {
+                if let Some(value) = activity.get(key) {
+                    plain.insert(key.to_owned(), value.clone());
+                }
+            }
+            notice =
+                serde_json::json!({"o": self.origin, "c": conversation, "t": plain}).to_string();
+            if notice.len() > MAX_NOTICE_BYTES {
+                return Ok(());
+            }
+            tracing::debug!(
+                conversation,
+                "a typing activity too large for NOTIFY goes to other hosts as plain typing"
+            );
         }
         self.conn()?
             .execute("SELECT pg_notify($1, $2)", &[&DIRECTLINE_CHANNEL, &notice])

@@ -24,6 +24,22 @@ CREATE TABLE IF NOT EXISTS accepted (
 );
 ";
 
+/// Forgets a kept turn on `conn` (in its commit, or alone).
+pub(super) fn finish(
+    conn: &rusqlite::Connection,
+    bot: &str,
+    conversation: &str,
+    activity_id: &str,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "DELETE FROM accepted WHERE bot = ?1 AND conversation = ?2 AND activity_id = ?3",
+    )
+    .map_err(backend)?
+    .execute(params![bot, conversation, activity_id])
+    .map_err(backend)?;
+    Ok(())
+}
+
 impl AcceptedStore for SqliteStorage {
     fn accept_turn(
         &self,
@@ -33,9 +49,12 @@ impl AcceptedStore for SqliteStorage {
     ) -> Result<(), StorageError> {
         self.conn()
             .prepare_cached(
-                "INSERT OR REPLACE INTO accepted
+                "INSERT INTO accepted
                  (bot, conversation, activity_id, activity, route, claimed_until, owner, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (bot, conversation, activity_id) DO UPDATE
+                 SET activity = excluded.activity, route = excluded.route,
+                     claimed_until = excluded.claimed_until, owner = excluded.owner",
             )
             .map_err(backend)?
             .execute(params![
@@ -58,12 +77,14 @@ impl AcceptedStore for SqliteStorage {
         conversation: &str,
         activity_id: &str,
     ) -> Result<(), StorageError> {
+        finish(&self.conn(), bot, conversation, activity_id)
+    }
+
+    fn release_accepted(&self, owner: &str) -> Result<(), StorageError> {
         self.conn()
-            .prepare_cached(
-                "DELETE FROM accepted WHERE bot = ?1 AND conversation = ?2 AND activity_id = ?3",
-            )
+            .prepare_cached("UPDATE accepted SET claimed_until = 0, owner = '' WHERE owner = ?1")
             .map_err(backend)?
-            .execute(params![bot, conversation, activity_id])
+            .execute(params![owner])
             .map_err(backend)?;
         Ok(())
     }

@@ -230,6 +230,9 @@ fn commit_turn(conn: &Connection, turn: &TurnCommit) -> Result<Committed, Storag
     if let Some((conversation, reference)) = &turn.reference {
         references::save(conn, &turn.bot, conversation, reference)?;
     }
+    if let Some((conversation, activity_id)) = &turn.accepted {
+        accepted::finish(conn, &turn.bot, conversation, activity_id)?;
+    }
     outbox::insert(
         conn,
         &turn.bot,
