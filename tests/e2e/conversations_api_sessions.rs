@@ -267,6 +267,15 @@ async fn bad_input_gets_a_json_error() {
             .await
         }
     };
+    // A query string that does not parse gets the same JSON error.
+    for path in [
+        "/list?take=abc".to_owned(),
+        format!("/{id}/message/list?take=-1"),
+    ] {
+        let (status, answer) = call(&host, "GET", &path, None, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_error(&answer, "BadArgument");
+    }
     let (status, body) = raw(format!("/{id}/send"), b"{not json".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&body, "BadArgument");

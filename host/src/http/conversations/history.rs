@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -46,8 +47,9 @@ pub async fn messages(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<MessagesQuery>,
+    query: Result<Query<MessagesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(super::bad_query)?;
     authorized(&state, &headers, peer, &id, Sessions::Allowed).await?;
     let from: usize = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(text) => text

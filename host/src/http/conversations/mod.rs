@@ -38,6 +38,12 @@ use crate::storage::StorageError;
 use crate::storage::api_conversations::ApiConversation;
 use access::{Caller, Sessions};
 
+/// A query string that does not parse, as the JSON error every route
+/// answers (axum's own rejection is plain text).
+pub fn bad_query(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::bad_argument(format!("bad query string: {}", rejection.body_text()))
+}
+
 /// A storage failure as the API answers it (logged, not shown).
 pub fn storage_failed(err: StorageError) -> ApiError {
     tracing::error!(error = %err, "the conversations API's storage failed");
