@@ -75,7 +75,8 @@ pub struct HostProcess {
 
 impl HostProcess {
     /// Starts the host on a free port with `bots` and `data`, logging
-    /// warnings only.
+    /// warnings only; with `BENCH_HOST_LOG=LEVEL` (a `RUST_LOG` value), at
+    /// that level, to this process's output.
     pub fn start(bots: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<Self> {
         Self::spawn(|port| {
             let mut command = Command::new(turnbox_binary()?);
@@ -85,7 +86,10 @@ impl HostProcess {
                 .arg("--data")
                 .arg(data)
                 .args(extra)
-                .env("RUST_LOG", "warn");
+                .env(
+                    "RUST_LOG",
+                    std::env::var("BENCH_HOST_LOG").unwrap_or_else(|_| "warn".into()),
+                );
             Ok(command)
         })
     }
@@ -95,8 +99,10 @@ impl HostProcess {
     fn spawn(command: impl FnOnce(u16) -> anyhow::Result<Command>) -> anyhow::Result<Self> {
         let port = free_port()?;
         let mut command = command(port)?;
+        if std::env::var_os("BENCH_HOST_LOG").is_none() {
+            command.stdout(Stdio::null());
+        }
         let child = command
-            .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {:?}", command.get_program()))?;
         Ok(HostProcess { child, port })

@@ -12,8 +12,18 @@ from turnbox import CardAction, CardFactory, HeroCard, MessageFactory
 COUNT = turnbox.ConversationState.create_property("count")
 
 
+async def fetch_reply(url):
+    """The reply to `fetch URL`: an async helper, awaited by the async
+    handler below (the SDK runs async handlers to their end)."""
+    try:
+        response = turnbox.http.get(url)
+        return f"fetched {response.status}: {response.text[:64]}"
+    except turnbox.HttpError as e:
+        return f"fetch failed: {e}"
+
+
 class EchoBot(turnbox.ActivityHandler):
-    def on_message(self, ctx):
+    async def on_message(self, ctx):
         text = ctx.activity.text or ""
         if text == "count":
             count = COUNT.get(0) + 1
@@ -46,13 +56,7 @@ class EchoBot(turnbox.ActivityHandler):
             ctx.update_activity(final)
         elif text.startswith("fetch "):
             # Outbound HTTP: only to the manifest's [http] allowed_hosts.
-            url = text[len("fetch "):].strip()
-            try:
-                response = turnbox.http.get(url)
-                reply = f"fetched {response.status}: {response.text[:64]}"
-            except turnbox.HttpError as e:
-                reply = f"fetch failed: {e}"
-            ctx.send_activity(reply)
+            ctx.send_activity(await fetch_reply(text[len("fetch "):].strip()))
         elif text.startswith("stream ") and text[len("stream "):].strip().isdigit():
             stream_words(ctx, int(text[len("stream "):]))
         else:

@@ -14,13 +14,15 @@ replies (`ctx.streaming_response()`). Build with componentize-py
 
 `ctx.activity` is the WIT activity record (`text`, `from_`, `members_added`,
 ...); its JSON fields are JSON text, and `ctx.value` and `ctx.extra` give
-them parsed. Everything is synchronous: host calls block until done.
+them parsed. Host calls are synchronous: they block until done. Handlers
+may be `async def` (they then call the host without `await`).
 
 The SDK works in two worlds: `turnbox:bot/bot` (`-d wit -w bot`), and
 `turnbox:python/bot-with-http` (`sdk/python/wit`), which adds the standard
 `wasi:http/outgoing-handler` that `turnbox.http` needs.
 """
 
+import inspect
 import json
 import time
 from dataclasses import dataclass, field
@@ -777,6 +779,27 @@ http = _Http()
 `_Http`)."""
 
 
+def _settle(result: Any) -> Any:
+    """The value of a handler that may be an `async def`: its coroutine is
+    run to its end here. Host calls (send_activity, state, turnbox.http)
+    are plain synchronous calls, so an async handler calls them without
+    `await` and awaits only other coroutines (its own helpers); awaiting an
+    asyncio future (asyncio.sleep, a task) has nothing to drive it and
+    fails the turn with `NotSupported`."""
+    if not inspect.iscoroutine(result):
+        return result
+    try:
+        result.send(None)
+    except StopIteration as done:
+        return done.value
+    result.close()
+    raise TurnboxError(
+        "NotSupported",
+        "an async handler awaited an asyncio future; turnbox host calls are "
+        "synchronous, so call them without await",
+    )
+
+
 class ActivityHandler:
     """A bot: override the methods for the activities it handles. Every
     method does nothing by default; `on_turn` dispatches by type."""
@@ -785,23 +808,23 @@ class ActivityHandler:
         activity = ctx.activity
         kind = activity.type
         if kind == "message":
-            self.on_message(ctx)
+            _settle(self.on_message(ctx))
         elif kind == "conversationUpdate":
-            self.on_conversation_update(ctx)
+            _settle(self.on_conversation_update(ctx))
         elif kind == "messageReaction":
-            self.on_message_reaction(ctx)
+            _settle(self.on_message_reaction(ctx))
         elif kind == "event":
-            self.on_event(ctx, activity.name or "", ctx.value)
+            _settle(self.on_event(ctx, activity.name or "", ctx.value))
         elif kind == "invoke":
-            return self.on_invoke(ctx, activity.name or "", ctx.value)
+            return _settle(self.on_invoke(ctx, activity.name or "", ctx.value))
         elif kind == "endOfConversation":
-            self.on_end_of_conversation(ctx)
+            _settle(self.on_end_of_conversation(ctx))
         elif kind == "typing":
-            self.on_typing(ctx)
+            _settle(self.on_typing(ctx))
         elif kind == "installationUpdate":
-            self.on_installation_update(ctx)
+            _settle(self.on_installation_update(ctx))
         else:
-            self.on_unrecognized(ctx)
+            _settle(self.on_unrecognized(ctx))
         return None
 
     def on_message(self, ctx: TurnContext) -> None:
@@ -813,10 +836,10 @@ class ActivityHandler:
         bot_id = ctx.activity.recipient.id if ctx.activity.recipient else None
         added = [m for m in ctx.activity.members_added or [] if m.id != bot_id]
         if added:
-            self.on_members_added(ctx, added)
+            _settle(self.on_members_added(ctx, added))
         removed = [m for m in ctx.activity.members_removed or [] if m.id != bot_id]
         if removed:
-            self.on_members_removed(ctx, removed)
+            _settle(self.on_members_removed(ctx, removed))
 
     def on_members_added(self, ctx: TurnContext, members: List[ChannelAccount]) -> None:
         pass
@@ -829,9 +852,9 @@ class ActivityHandler:
         dict such as {"type": "like"}."""
         extra = ctx.extra
         if extra.get("reactionsAdded"):
-            self.on_reactions_added(ctx, extra["reactionsAdded"])
+            _settle(self.on_reactions_added(ctx, extra["reactionsAdded"]))
         if extra.get("reactionsRemoved"):
-            self.on_reactions_removed(ctx, extra["reactionsRemoved"])
+            _settle(self.on_reactions_removed(ctx, extra["reactionsRemoved"]))
 
     def on_reactions_added(self, ctx: TurnContext, reactions: List[dict]) -> None:
         pass
@@ -872,7 +895,7 @@ def export(bot_class: type) -> type:
     class Handler(exports.Handler):
         def on_turn(self, raw: RawTurnContext) -> Optional[InvokeResponse]:
             try:
-                return bot_class().on_turn(TurnContext(raw))
+                return _settle(bot_class().on_turn(TurnContext(raw)))
             except TurnboxError as e:
                 raise Err(types.BotError(code=e.code, message=e.message))
             except Exception as e:  # the bot's own failure fails the turn

@@ -417,3 +417,22 @@ async fn on_a_streaming_channel_the_answer_grows_in_typing_updates() {
         json!([{"type": "streaminfo", "streamType": "final", "streamId": stream_id}])
     );
 }
+
+#[tokio::test]
+async fn a_question_longer_than_one_body_buffer_reaches_the_model() {
+    // The request body (the history and the question) goes out in 4 KiB
+    // pieces as the host reads it; written before the request was sent, a
+    // body over one piece waited for ever.
+    let model = StandInModel::start().await;
+    let bots = BotsDir::with_manifest("chat", "llm-chat-rs", &model.manifest(10_000, ""));
+    let host = Host::start(bots, &[]);
+    let question = "abcdefghijklmnopqrstuvwxyz0123 ".repeat(200);
+    let question = question.trim_end();
+    let reply = answer(&host, question).await;
+    assert!(
+        reply.starts_with("You said: abcdefghijklmnopqrstuvwxyz0123 abcdef"),
+        "{reply}"
+    );
+    let sent = sent_messages(&model, 0);
+    assert_eq!(sent.last().map(|(_, c)| c.len()), Some(question.len()));
+}

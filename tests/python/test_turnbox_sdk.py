@@ -1,8 +1,8 @@
 """Unit tests of the Python SDK (sdk/python/turnbox.py) on the host's own
 CPython, with the componentize-py bindings replaced by fakes: the
 StreamingResponse contract (updates, sequence, stream id, throttling, the
-final message, refusals) and what `turnbox.http` says when the bot was built
-without wasi:http. Run by tests/e2e/streaming_sdks.rs, or by hand:
+final message, refusals), what `turnbox.http` says when the bot was built
+without wasi:http, and `async def` handlers. Run by tests/e2e/streaming_sdks.rs, or by hand:
 
     python3 tests/python/test_turnbox_sdk.py
 
@@ -250,6 +250,41 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(str(error), "HttpResponseBodySize: the response body exceeds the bot's limit (1024)")
         error = turnbox._http_error(type("ErrorCode_LoopDetected", (), {})())
         self.assertEqual(str(error), "LoopDetected: the request failed")
+
+
+class AsyncHandlerTest(unittest.TestCase):
+    def test_async_handlers_run_to_their_end(self):
+        async def helper(ctx):
+            return f"Echo: {ctx.activity.text}"
+
+        class Bot(turnbox.ActivityHandler):
+            async def on_message(self, ctx):
+                ctx.send_activity(await helper(ctx))
+
+            async def on_invoke(self, ctx, name, value):
+                return turnbox.invoke_response(200, {"ok": True})
+
+        turn, ctx = context(channel="test")
+        self.assertIsNone(Bot().on_turn(ctx))
+        self.assertEqual([a.text for a in turn.sent], ["Echo: go"])
+        turn = FakeTurn()
+        turn.incoming = turnbox.new_activity("invoke", name="x")
+        self.assertEqual(Bot().on_turn(turnbox.TurnContext(turn)).status, 200)
+
+    def test_awaiting_an_asyncio_future_is_refused_not_hung(self):
+        class Pending:
+            """What an asyncio future does when awaited: yields to a loop."""
+
+            def __await__(self):
+                yield "waiting"
+
+        class Bot(turnbox.ActivityHandler):
+            async def on_message(self, ctx):
+                await Pending()
+
+        with self.assertRaises(turnbox.TurnboxError) as refused:
+            Bot().on_turn(context()[1])
+        self.assertEqual(refused.exception.code, "NotSupported")
 
 
 if __name__ == "__main__":

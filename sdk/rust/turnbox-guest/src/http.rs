@@ -87,22 +87,33 @@ pub fn send(
         .set_path_with_query(Some(path))
         .map_err(|()| bad("path"))?;
     let outgoing = request.body().map_err(|()| bad("body"))?;
+    // The request goes out first: its body is streamed to the host as it
+    // is written, and a body written before `handle` waits for a reader
+    // that does not exist yet (past one buffer, for ever).
+    let pending = outgoing_handler::handle(request, None).map_err(from_code)?;
+    // A refused request drops its body: the write fails, and the reason is
+    // the response's error code, looked at before the write's.
+    let mut body_failed = None;
     if let Some(body) = body {
         let stream = outgoing.write().map_err(|()| bad("body"))?;
         for piece in body.chunks(4096) {
-            stream
-                .blocking_write_and_flush(piece)
-                .map_err(|e| failed("HttpRequestBody", format!("{e:?}")))?;
+            if let Err(e) = stream.blocking_write_and_flush(piece) {
+                body_failed = Some(failed("HttpRequestBody", format!("{e:?}")));
+                break;
+            }
         }
     }
-    let pending = outgoing_handler::handle(request, None).map_err(from_code)?;
-    OutgoingBody::finish(outgoing, None).map_err(from_code)?;
+    let finished = OutgoingBody::finish(outgoing, None);
     pending.subscribe().block();
     let response: IncomingResponse = match pending.get() {
         Some(Ok(Ok(response))) => response,
         Some(Ok(Err(code))) => return Err(from_code(code)),
         _ => return Err(failed("HttpProtocolError", "no response".into())),
     };
+    if let Some(err) = body_failed {
+        return Err(err);
+    }
+    finished.map_err(from_code)?;
     let headers = response.headers().entries();
     let status = response.status();
     let body = response
