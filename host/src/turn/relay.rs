@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use crate::channels::connector::Outbound;
 use crate::schema::activity::Activity;
 use crate::storage::TurnRecord;
-use crate::storage::outbox::{Route, Unsent};
+use crate::storage::outbox::Unsent;
 use crate::support::clock::now_millis;
 use crate::turn::outbox::{LeaseKeeper, MAX_POSTS, hand_back, retry_at, worth_retrying};
 use crate::turn::services::TurnServices;
@@ -95,26 +94,6 @@ fn by_conversation(mut rows: Vec<Unsent>) -> Vec<Vec<Unsent>> {
     groups
 }
 
-/// How a row reaches its channel now; `None` while it cannot (its bot is
-/// not loaded, its route unknown, its Direct Line URL not this host's kind).
-fn outbound_for(app: &TurnServices, row: &Unsent, activity: &mut Activity) -> Option<Outbound> {
-    match row.route? {
-        Route::Dev => Some(Outbound::Dev),
-        Route::Internal => {
-            let own = activity
-                .service_url
-                .as_deref()
-                .and_then(|url| app.directline.own_service_url(url))?;
-            activity.service_url = Some(own);
-            Some(Outbound::Internal)
-        }
-        Route::Bot => {
-            let version = app.registry.slot_named(&row.bot)?.current()?;
-            Some(app.outbound_for(&version, activity.channel_id.as_deref()))
-        }
-    }
-}
-
 /// Posts one conversation's rows, claimed by `owner`, in order; stops at
 /// the first that fails for now, leaving it and the rest for later. A row
 /// is given up after [`MAX_POSTS`] failed tries, or at once when the
@@ -144,7 +123,11 @@ async fn post_conversation(app: &TurnServices, rows: Vec<Unsent>, owner: &str) {
             }
         };
         let gives_up = row.attempts + 1 >= MAX_POSTS;
-        let Some(outbound) = outbound_for(app, row, &mut activity) else {
+        let bot = || app.registry.slot_named(&row.bot)?.current();
+        let outbound = row
+            .route
+            .and_then(|route| app.outbound_for_route(route, bot, &mut activity));
+        let Some(outbound) = outbound else {
             if gives_up {
                 tracing::error!(
                     seq = row.seq,

@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use crate::channels::connector::Outbound;
 use crate::schema::activity::Activity;
 use crate::storage::accepted::AcceptedTurn;
-use crate::storage::outbox::Route;
 use crate::support::clock::now_millis;
 use crate::turn::accept::{finish, lease_until, log_end, settle};
 use crate::turn::dispatch::{Origin, dispatch, turn_span};
@@ -104,7 +102,8 @@ async fn resume(app: &Arc<TurnServices>, kept: AcceptedTurn) {
         tracing::warn!(bot = %kept.bot, "a kept turn's bot is not loaded; it is tried again later");
         return;
     };
-    let Some(outbound) = outbound_for(app, kept.route, &version, &mut activity) else {
+    let loaded = || Some(version.clone());
+    let Some(outbound) = app.outbound_for_route(kept.route, loaded, &mut activity) else {
         tracing::warn!(bot = %kept.bot, "a kept turn's Direct Line conversation is not this host's kind; it is tried again later");
         return;
     };
@@ -138,26 +137,4 @@ async fn resume(app: &Arc<TurnServices>, kept: AcceptedTurn) {
     }
     .instrument(span)
     .await;
-}
-
-/// How a kept turn's replies reach its channel now; `None` while they
-/// cannot (a Direct Line URL not of this host's kind).
-fn outbound_for(
-    app: &TurnServices,
-    route: Route,
-    version: &crate::runtime::bot::BotVersion,
-    activity: &mut Activity,
-) -> Option<Outbound> {
-    match route {
-        Route::Dev => Some(Outbound::Dev),
-        Route::Internal => {
-            let own = activity
-                .service_url
-                .as_deref()
-                .and_then(|url| app.directline.own_service_url(url))?;
-            activity.service_url = Some(own);
-            Some(Outbound::Internal)
-        }
-        Route::Bot => Some(app.outbound_for(version, activity.channel_id.as_deref())),
-    }
 }

@@ -14,7 +14,7 @@ use crate::schema::activity::Activity;
 use crate::storage::Storage;
 use crate::storage::accepted::AcceptedStore;
 use crate::storage::group_commit::GroupCommit;
-use crate::storage::outbox::OutboxStore;
+use crate::storage::outbox::{OutboxStore, Route};
 use crate::storage::references::ReferenceStore;
 use crate::storage::timers::TimerStore;
 use crate::storage::transcripts::TranscriptStore;
@@ -63,6 +63,31 @@ impl TurnServices {
         match self.tokens.provider(&version.credentials, channel) {
             Some(tokens) => Outbound::Authenticated(tokens),
             None => Outbound::Dev,
+        }
+    }
+
+    /// How a stored route (an outbox row's, a kept turn's) reaches its
+    /// channel now; `None` while it cannot: the bot is not loaded (a `Bot`
+    /// route needs its token), or a Direct Line URL is not of this host's
+    /// kind. `bot` is asked for only when the route needs it. A built-in
+    /// Direct Line activity's URL becomes this host's own.
+    pub fn outbound_for_route(
+        &self,
+        route: Route,
+        bot: impl FnOnce() -> Option<Arc<BotVersion>>,
+        activity: &mut Activity,
+    ) -> Option<Outbound> {
+        match route {
+            Route::Dev => Some(Outbound::Dev),
+            Route::Internal => {
+                let own = activity
+                    .service_url
+                    .as_deref()
+                    .and_then(|url| self.directline.own_service_url(url))?;
+                activity.service_url = Some(own);
+                Some(Outbound::Internal)
+            }
+            Route::Bot => Some(self.outbound_for(&bot()?, activity.channel_id.as_deref())),
         }
     }
 
