@@ -270,7 +270,12 @@ async fn transient_connector_failures_are_retried() {
 #[tokio::test]
 async fn retry_after_is_honoured_and_bounded() {
     let connector = Connector::start().await;
-    let host = echo_host();
+    // The retries take past the default 5 s early answer: this request
+    // waits for its turn's end (long turns: tests/e2e/long_turns.rs).
+    let host = Host::start(
+        BotsDir::with(&[("echo", "rust-echo")]),
+        &["--ack-after-ms", "600000"],
+    );
     connector.fail_next_with(vec![
         Failure::RetryAfter(StatusCode::TOO_MANY_REQUESTS, "1"),
         Failure::RetryAfterDate(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(2)),

@@ -87,7 +87,10 @@ impl TurnServices {
                 activity.service_url = Some(own);
                 Some(Outbound::Internal)
             }
-            Route::Bot => Some(self.outbound_for(&bot()?, activity.channel_id.as_deref())),
+            Route::Bot => {
+                let version = bot()?;
+                Some(self.outbound_for(&version, activity.channel_id.as_deref()))
+            }
         }
     }
 
