@@ -60,6 +60,28 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A turn that a client's post started and that did not end well: 503
+    /// with `Retry-After` when it was not admitted, 502 when the bot failed
+    /// (Direct Line's and the conversations API's answer; the Bot Framework
+    /// endpoints answer as botbuilder does, `http/messages.rs`).
+    pub fn turn_failed(err: crate::turn::dispatch::DispatchError) -> ApiError {
+        use crate::turn::dispatch::DispatchError;
+        match err {
+            DispatchError::Busy { code, message } => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            },
+            DispatchError::Turn(err) => {
+                tracing::error!(code = err.code(), error = %err, "a client's turn failed");
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "BotError",
+                    format!("the bot failed: {err}"),
+                )
+            }
+        }
+    }
+
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,

@@ -35,7 +35,7 @@ use tracing::Instrument;
 
 use super::access::Sessions;
 use super::items::{Item, Items, bot_items};
-use super::messaging::{Logged, MessageRequest, log_user_message, turn_failed};
+use super::messaging::{Logged, MessageRequest, log_user_message};
 use super::{authorized, blocking, json_body, storage_failed};
 use crate::channels::connector::Outbound;
 use crate::channels::directline::conversations::Wake;
@@ -79,7 +79,7 @@ pub async fn complete(
         let result = start_turn(&state, &logged).await.map_err(|e| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.to_string())
         })?;
-        result.map_err(turn_failed)?;
+        result.map_err(ApiError::turn_failed)?;
         let (items, _) = replies_once_posted(&state, &logged, 0).await?;
         return Ok(axum::Json(Items { items }).into_response());
     }
@@ -301,7 +301,7 @@ async fn last_events(
     };
     match ended {
         Ok(Ok(())) => {}
-        Ok(Err(err)) => return vec![failed(turn_failed(err))],
+        Ok(Err(err)) => return vec![failed(ApiError::turn_failed(err))],
         Err(err) => {
             return vec![failed(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

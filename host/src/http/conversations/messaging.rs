@@ -34,7 +34,7 @@ use crate::runtime::bot::BotVersion;
 use crate::schema::activity::Activity;
 use crate::storage::api_conversations::ApiConversation;
 use crate::turn::accept::{Reply, Retry, dispatch_or_accept};
-use crate::turn::dispatch::{DispatchError, turn_span};
+use crate::turn::dispatch::turn_span;
 
 /// The longest a `receive` waits, in ms.
 pub const MAX_WAIT_MS: u64 = 30_000;
@@ -119,24 +119,6 @@ pub async fn log_user_message(
     })
 }
 
-/// A turn's failure as the API answers it.
-pub fn turn_failed(err: DispatchError) -> ApiError {
-    match err {
-        DispatchError::Busy { code, message } => ApiError {
-            retry_after: Some(1),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
-        },
-        DispatchError::Turn(err) => {
-            tracing::error!(code = err.code(), error = %err, "a conversations API turn failed");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "BotError",
-                format!("the bot failed: {err}"),
-            )
-        }
-    }
-}
-
 /// Send a user message; the bot's turn starts.
 #[utoipa::path(post, path = "/api/v1/conversation/{id}/send", tag = "conversations",
     params(("id" = String, Path)), request_body = MessageRequest,
@@ -172,7 +154,7 @@ pub async fn send(
         Reply::Accepted => Ok(()),
     };
     match result {
-        Err(err) => Err(turn_failed(err)),
+        Err(err) => Err(ApiError::turn_failed(err)),
         Ok(()) => Ok(axum::Json(IdAnswer { id: logged.id }).into_response()),
     }
 }

@@ -22,7 +22,7 @@ use crate::channels::directline::{CHANNEL_ID, same_secret};
 use crate::http::app::{ApiError, AppState};
 use crate::schema::activity::Activity;
 use crate::turn::accept::{Reply, Retry, dispatch_or_accept};
-use crate::turn::dispatch::{DispatchError, turn_span};
+use crate::turn::dispatch::turn_span;
 
 /// A storage failure as the API answers it.
 pub fn storage_failed(err: crate::storage::StorageError) -> ApiError {
@@ -489,19 +489,7 @@ pub async fn post_activity(
         // A long turn: its replies arrive in the conversation as it goes.
         Reply::Accepted => Ok(()),
     };
-    match result {
-        Ok(()) => Ok(axum::Json(json!({"id": activity_id})).into_response()),
-        Err(DispatchError::Busy { code, message }) => Err(ApiError {
-            retry_after: Some(1),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
-        }),
-        Err(DispatchError::Turn(err)) => {
-            tracing::error!(code = err.code(), error = %err, "Direct Line turn failed");
-            Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "BotError",
-                format!("the bot failed: {err}"),
-            ))
-        }
-    }
+    result
+        .map(|()| axum::Json(json!({"id": activity_id})).into_response())
+        .map_err(ApiError::turn_failed)
 }
