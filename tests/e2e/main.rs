@@ -20,6 +20,7 @@ mod durability;
 mod exactly_once;
 mod hostile_bots;
 mod hot_reload;
+mod idp_standin;
 mod instances;
 mod isolation;
 mod languages;
