@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use turnbox::telemetry::OtlpSettings;
 
 use turnbox::auth::AuthSettings;
+use turnbox::auth::managed_identity::ManagedIdentityEndpoint;
 use turnbox::channels::connector::ServiceUrlPolicy;
 use turnbox::config::{DEFAULT_MAX_BODY_BYTES, ServeConfig};
 use turnbox::schema::manifest::{AppType, BotDefaults, Credentials, Secret, TurnLimits};
@@ -303,6 +304,16 @@ struct AuthArgs {
     /// The scope of the bot's tokens for the Bot Connector.
     #[arg(long, env = "TURNBOX_OAUTH_SCOPE")]
     oauth_scope: Option<String>,
+    /// The Instance Metadata Service's token endpoint, for `UserAssignedMSI`
+    /// bots (App Service's `IDENTITY_ENDPOINT`, when set, is used instead).
+    #[arg(long, env = "TURNBOX_IMDS_ENDPOINT")]
+    imds_endpoint: Option<String>,
+    /// App Service's managed identity endpoint (set by the platform).
+    #[arg(long, env = "IDENTITY_ENDPOINT", hide = true)]
+    identity_endpoint: Option<String>,
+    /// The secret App Service sets for its identity endpoint.
+    #[arg(long, env = "IDENTITY_HEADER", hide = true, hide_env_values = true)]
+    identity_header: Option<String>,
 }
 
 impl AuthArgs {
@@ -325,6 +336,15 @@ impl AuthArgs {
         }
         if let Some(v) = self.oauth_scope {
             settings.oauth_scope = v;
+        }
+        if let Some(v) = self.imds_endpoint {
+            settings.managed_identity = ManagedIdentityEndpoint::Imds(v);
+        }
+        if let (Some(endpoint), Some(header)) = (self.identity_endpoint, self.identity_header) {
+            settings.managed_identity = ManagedIdentityEndpoint::AppService {
+                endpoint,
+                header: turnbox::schema::manifest::Secret::new(header),
+            };
         }
         settings
     }

@@ -521,3 +521,41 @@ async fn a_bot_without_an_app_id_takes_turns_from_this_machine_only() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_audience_list_is_refused() {
+    let s = setup(3600).await;
+    let service_url = s.connector.service_url();
+    let mut listed = channel_claims(&service_url);
+    listed["aud"] = json!([APP_ID, "https://graph.microsoft.com"]);
+    let mut alone = channel_claims(&service_url);
+    alone["aud"] = json!([APP_ID]);
+    for claims in [listed, alone] {
+        let token = keys().channel.sign(&claims);
+        let (status, body) = post_with(
+            &s.host,
+            "echo",
+            &message(&service_url, "x"),
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{claims}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+    assert!(
+        s.host
+            .wait_for_log("aud is not the bot's app id as one string")
+            .await
+    );
+    // The same claims with `aud` as one string pass.
+    let token = keys().channel.sign(&channel_claims(&service_url));
+    let (status, _) = post_with(
+        &s.host,
+        "echo",
+        &message(&service_url, "x"),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.connector.received().len(), 1);
+}

@@ -27,6 +27,7 @@ mod languages;
 mod llm_chat;
 mod llm_chat_rs;
 mod long_turns;
+mod managed_identity;
 mod manifests;
 mod misbehaving_bots;
 mod model_standin;

@@ -182,6 +182,11 @@ impl Authenticator {
                 Ok(data) => data.claims,
                 Err(e) => return reject(format!("the token is invalid: {e}")),
             };
+        // jsonwebtoken also accepts an `aud` list that contains the app id;
+        // botbuilder compares one string, and so do we (docs/SECURITY.md).
+        if !matches!(claims.get("aud"), Some(Value::String(aud)) if aud == app_id) {
+            return reject("the token's aud is not the bot's app id as one string");
+        }
         check_endorsement(&key, channel_id)?;
         Ok(claims)
     }

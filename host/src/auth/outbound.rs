@@ -1,6 +1,7 @@
 //! The bot's own tokens for the Bot Connector: OAuth client credentials
-//! against Azure AD, cached until 5 minutes before they expire, refreshed in
-//! a single flight, one cache per app, tenant and scope.
+//! against Azure AD (or a managed identity's, `managed_identity.rs`), cached
+//! until 5 minutes before they expire, refreshed in a single flight, one
+//! cache per app, tenant and scope.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use url::Url;
 
+use super::managed_identity::ManagedIdentityEndpoint;
 use super::settings::AuthSettings;
 use crate::channels::connector::TokenProvider;
 use crate::schema::manifest::{AppType, Credentials};
@@ -36,6 +38,7 @@ pub struct ClientCredentials {
     client_secret: Option<crate::schema::manifest::Secret>,
     app_type: Option<AppType>,
     scope: String,
+    managed_identity: ManagedIdentityEndpoint,
     http: reqwest::Client,
     /// Held across a refresh, so concurrent turns share one request.
     cache: tokio::sync::Mutex<Option<CachedToken>>,
@@ -44,7 +47,17 @@ pub struct ClientCredentials {
 impl ClientCredentials {
     async fn fetch(&self) -> Result<CachedToken, String> {
         if self.app_type == Some(AppType::UserAssignedMSI) {
-            return Err("MicrosoftAppType UserAssignedMSI is not supported yet".into());
+            let (token, lifetime) = super::managed_identity::fetch(
+                &self.http,
+                &self.managed_identity,
+                &self.client_id,
+                &self.scope,
+            )
+            .await?;
+            return Ok(CachedToken {
+                token,
+                refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
+            });
         }
         let Some(secret) = &self.client_secret else {
             return Err(format!(
@@ -152,6 +165,7 @@ impl OutboundTokens {
             client_secret: credentials.app_password.clone(),
             app_type: credentials.app_type,
             scope,
+            managed_identity: self.settings.managed_identity.clone(),
             http: self.http.clone(),
             cache: tokio::sync::Mutex::new(None),
         });

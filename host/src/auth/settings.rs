@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::managed_identity::{IMDS_ENDPOINT, ManagedIdentityEndpoint};
+
 /// The tenant of Microsoft's Bot Framework apps, used by the Emulator and
 /// skills.
 const BOTFRAMEWORK_TENANTS: [&str; 2] = [
@@ -41,6 +43,8 @@ pub struct AuthSettings {
     pub key_refresh: Duration,
     /// The least time between refetches caused by an unknown `kid`.
     pub unknown_kid_refetch: Duration,
+    /// Where a `UserAssignedMSI` bot's tokens come from.
+    pub managed_identity: ManagedIdentityEndpoint,
 }
 
 impl AuthSettings {
@@ -64,6 +68,7 @@ impl AuthSettings {
             caller_id: "urn:botframework:azure".into(),
             key_refresh: Duration::from_secs(24 * 3600),
             unknown_kid_refetch: Duration::from_secs(5 * 60),
+            managed_identity: ManagedIdentityEndpoint::Imds(IMDS_ENDPOINT.into()),
         }
     }
 
