@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod commit_suite;
+mod connector_api;
 mod conversations;
 mod conversations_api;
 mod conversations_api_access;

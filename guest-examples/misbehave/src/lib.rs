@@ -34,6 +34,8 @@
 //!   limits refuse most of them);
 //! - `chatty N`: writes N lines of 1 KiB through `logging.log`, stdout and
 //!   stderr (a third each), then replies `ok: chatty N`;
+//! - `conn WHAT [ARGS]`: calls the Bot Connector's member, history and
+//!   attachment APIs and replies with what came back (`connector_calls.rs`);
 //! - `turns`: replies `turns=N`, the turns this instance has served (always
 //!   1 under the fresh-instance policy; counts up under the pooled one);
 //! - anything else: replies `ok: {text}`, proving the bot still works.
@@ -42,6 +44,8 @@ wit_bindgen::generate!({
     path: "../../wit",
     world: "bot",
 });
+
+mod connector_calls;
 
 use exports::turnbox::bot::handler::Guest;
 use turnbox::bot::context::TurnContext;
@@ -193,6 +197,11 @@ impl Guest for Misbehave {
             "callerid" => {
                 let caller = caller_id(&incoming.extra).unwrap_or_else(|| "-".to_string());
                 reply(ctx, &mut incoming, format!("callerId={caller}"))
+            }
+            _ if text.starts_with("conn ") => {
+                let words: Vec<&str> = text.split(' ').skip(1).collect();
+                let answer = connector_calls::run(&words, &incoming);
+                reply(ctx, &mut incoming, answer)
             }
             _ if text.starts_with("config ") => {
                 let key = &text["config ".len()..];

@@ -18,7 +18,7 @@ use crate::support::errors::{BoxFuture, error_chain};
 
 /// Characters left as they are in a path segment: those JavaScript's
 /// `encodeURIComponent` leaves, as the botbuilder connector clients do.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(super) const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -297,9 +297,31 @@ impl ConnectorClient {
         Ok(serde_json::from_value(answer).unwrap_or_default())
     }
 
+    /// The bearer token for a call to `base`, or none; refuses a service URL
+    /// off the allowlist in dev mode.
+    pub(super) async fn authorize(
+        &self,
+        base: &Url,
+        auth: &Outbound,
+    ) -> Result<Option<String>, ConnectorError> {
+        match auth {
+            Outbound::Dev if !self.policy.allows(base) => {
+                Err(ConnectorError::NotAllowed(base.to_string()))
+            }
+            Outbound::Dev | Outbound::Internal => Ok(None),
+            Outbound::Authenticated(tokens) => {
+                tokens.token(base).await.map_err(ConnectorError::Token)
+            }
+        }
+    }
+
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// One call with the allowlist or token, retries and lenient parsing; the
     /// answer's JSON (`null` when empty or not JSON).
-    async fn call_json(
+    pub(super) async fn call_json(
         &self,
         method: Method,
         base: &Url,
@@ -307,15 +329,7 @@ impl ConnectorClient {
         body: Option<&serde_json::Value>,
         auth: &Outbound,
     ) -> Result<serde_json::Value, ConnectorError> {
-        let token = match auth {
-            Outbound::Dev if !self.policy.allows(base) => {
-                return Err(ConnectorError::NotAllowed(base.to_string()));
-            }
-            Outbound::Dev | Outbound::Internal => None,
-            Outbound::Authenticated(tokens) => {
-                tokens.token(base).await.map_err(ConnectorError::Token)?
-            }
-        };
+        let token = self.authorize(base, auth).await?;
         let attempt = || async {
             let mut request = self.http.request(method.clone(), url);
             if let Some(token) = &token {
@@ -350,7 +364,7 @@ impl ConnectorClient {
 }
 
 /// A service URL, checked: http(s) only.
-fn parse_service_url(service_url: &str) -> Result<Url, ConnectorError> {
+pub(super) fn parse_service_url(service_url: &str) -> Result<Url, ConnectorError> {
     let base = Url::parse(service_url).map_err(|e| {
         ConnectorError::BadArgument(format!("the serviceUrl `{service_url}` is invalid: {e}"))
     })?;
@@ -363,7 +377,7 @@ fn parse_service_url(service_url: &str) -> Result<Url, ConnectorError> {
 }
 
 /// The service URL and conversation id an activity is routed by.
-fn route(activity: &Activity) -> Result<(Url, &str), ConnectorError> {
+pub(super) fn route(activity: &Activity) -> Result<(Url, &str), ConnectorError> {
     let service_url = activity
         .service_url
         .as_deref()
@@ -397,7 +411,9 @@ fn activity_url(base: &Url, conversation: &str, activity: Option<&str>) -> Strin
 
 /// Reads a success as a `ResourceResponse` (an empty or non-JSON body gives
 /// an empty id) and an error as an `ErrorResponse`, leniently.
-async fn read_response(response: reqwest::Response) -> Result<serde_json::Value, ConnectorError> {
+pub(super) async fn read_response(
+    response: reqwest::Response,
+) -> Result<serde_json::Value, ConnectorError> {
     let status = response.status();
     let retry_after = response
         .headers()

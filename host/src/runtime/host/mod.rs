@@ -1,6 +1,7 @@
 //! The host side of the WIT interfaces a bot imports, one file each, all
 //! implemented on the store's [`TurnState`]: `context` (the turn context:
-//! activity, send, update, delete, conversations), `state`, `timers`,
+//! activity, send, update, delete, conversations), `connector` (members,
+//! history, attachments), `state`, `timers`,
 //! `config`, `logging`, and the standard `wasi:http/outgoing-handler`
 //! (`http`). A new guest capability is its interface in the
 //! WIT world (the generated `add_to_linker` links it), a new file here,
@@ -15,6 +16,7 @@ use crate::schema::activity::streaming::is_interim_parts;
 use crate::schema::bindings::turnbox::bot::types as wit;
 
 mod config;
+mod connector;
 mod context;
 pub(super) mod http;
 mod logging;

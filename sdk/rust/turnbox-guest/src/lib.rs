@@ -2,7 +2,8 @@
 //! [`ActivityHandler`] on a type, answer through the [`TurnContext`], build
 //! replies with [`MessageFactory`] and [`CardFactory`], keep typed state with
 //! [`StateProperty`], livestream a growing reply with [`StreamingResponse`],
-//! and export the bot with [`export_bot!`].
+//! list members or move attachments with [`connector`], and export the bot
+//! with [`export_bot!`].
 //!
 //! ```ignore
 //! use turnbox_guest::{ActivityHandler, ChannelAccount, Result, TurnContext};
@@ -24,6 +25,7 @@
 //! in `target/wasm32-wasip2/release/` is the bot.
 
 mod activity;
+pub mod connector;
 mod context;
 mod error;
 mod factory;
