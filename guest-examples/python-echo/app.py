@@ -54,6 +54,19 @@ class EchoBot(turnbox.ActivityHandler):
             final = MessageFactory.text("final")
             final.id = sent.id
             ctx.update_activity(final)
+        elif text == "members":
+            try:
+                names = [m.name or m.id for m in turnbox.connector.get_conversation_members()]
+                ctx.send_activity(f"Members: {', '.join(names)}")
+            except turnbox.TurnboxError as e:
+                ctx.send_activity(f"members failed: {e}")
+        elif text == "upload":
+            try:
+                stored = turnbox.connector.upload_attachment("text/plain", "hello.txt", b"hello")
+                view = turnbox.connector.get_attachment(stored.id, "original")
+                ctx.send_activity(f"Uploaded {stored.id}: {bytes(view.body).decode()}")
+            except turnbox.TurnboxError as e:
+                ctx.send_activity(f"upload failed: {e}")
         elif text.startswith("fetch "):
             # Outbound HTTP: only to the manifest's [http] allowed_hosts.
             ctx.send_activity(await fetch_reply(text[len("fetch "):].strip()))

@@ -17,6 +17,7 @@ import * as state from 'turnbox:bot/state@0.1.0';
 import * as logging from 'turnbox:bot/logging@0.1.0';
 import * as hostConfig from 'turnbox:bot/config@0.1.0';
 import * as hostTimers from 'turnbox:bot/timers@0.1.0';
+import * as hostConnector from 'turnbox:bot/connector@0.1.0';
 
 // The modelled fields of each WIT record; anything else travels in `extra`.
 const ACCOUNT = ['id', 'name', 'aadObjectId', 'role'];
@@ -394,6 +395,66 @@ export const privateConversationState = new BotState('private-conversation');
 /** Writes to the host log: level is trace, debug, info, warn or error. */
 export function log(level, message) {
   logging.log(level, message);
+}
+
+/** The Bot Connector's member, history and attachment calls for the turn's
+ * conversation, as botbuilder's `ConnectorClient.conversations` and
+ * `.attachments`; the host makes them with the bot's token. */
+export const connector = {
+  getConversationMembers() {
+    return call(() => hostConnector.getConversationMembers()).map(accountToJson);
+  },
+  /** One page: `{members, continuationToken}` (no token on the last page). */
+  getConversationPagedMembers(pageSize, continuationToken) {
+    const page = call(() => hostConnector.getPagedMembers(pageSize ?? undefined, continuationToken ?? undefined));
+    const out = { members: page.members.map(accountToJson) };
+    if (present(page.continuationToken)) out.continuationToken = page.continuationToken;
+    return out;
+  },
+  getConversationMember(memberId) {
+    return accountToJson(call(() => hostConnector.getConversationMember(memberId)));
+  },
+  /** The members an activity went to; the incoming activity's by default. */
+  getActivityMembers(activityId) {
+    return call(() => hostConnector.getActivityMembers(activityId ?? undefined)).map(accountToJson);
+  },
+  deleteConversationMember(memberId) {
+    call(() => hostConnector.deleteConversationMember(memberId));
+  },
+  /** Uploads past activities (`Transcript`): `{activities}` or an array. */
+  sendConversationHistory(transcript) {
+    const list = Array.isArray(transcript) ? transcript : transcript.activities;
+    return call(() => hostConnector.sendConversationHistory(list.map(activityFromJson)));
+  },
+  /** `AttachmentData`: `{type, name, originalBase64 | original, thumbnailBase64 | thumbnail}`;
+   * returns `{id}`. */
+  uploadAttachment(data) {
+    const bytes = (raw, b64) => (present(raw) ? Uint8Array.from(raw) : present(b64) ? base64Bytes(b64) : undefined);
+    return call(() => hostConnector.uploadAttachment({
+      type: data.type,
+      name: data.name,
+      original: bytes(data.original, data.originalBase64) ?? new Uint8Array(),
+      thumbnail: bytes(data.thumbnail, data.thumbnailBase64),
+    }));
+  },
+  /** `{name, type, views: [{viewId, size}]}`. */
+  getAttachmentInfo(attachmentId) {
+    const info = call(() => hostConnector.getAttachmentInfo(attachmentId));
+    return {
+      name: info.name,
+      type: info.type,
+      views: info.views.map((v) => (present(v.size) ? { viewId: v.viewId, size: Number(v.size) } : { viewId: v.viewId })),
+    };
+  },
+  /** One view's bytes: `{contentType, body: Uint8Array}`. */
+  getAttachment(attachmentId, viewId) {
+    return call(() => hostConnector.getAttachment(attachmentId, viewId));
+  },
+};
+
+/** Base64 text to bytes. */
+function base64Bytes(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 /** A value from the `[config]` table of the bot's manifest. */

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import config as _config
+from wit_world.imports import connector as _connector
 from wit_world.imports import logging as _logging
 from wit_world.imports import state as _state
 from wit_world.imports import timers as _timers
@@ -462,6 +463,58 @@ def schedule_timer(delay_ms: int, name: str, value: Any = None) -> str:
 
 def cancel_timer(timer_id: str) -> bool:
     return _call(lambda: _timers.cancel(timer_id))
+
+
+class Connector:
+    """The Bot Connector's member, history and attachment calls for the
+    turn's conversation, as botbuilder's `ConnectorClient.conversations` and
+    `.attachments`; the host makes them with the bot's token. Use the
+    module's `connector`."""
+
+    def get_conversation_members(self) -> List[ChannelAccount]:
+        return _call(_connector.get_conversation_members)
+
+    def get_conversation_paged_members(
+        self, page_size: Optional[int] = None, continuation_token: Optional[str] = None
+    ) -> Any:
+        """One page: `.members` and `.continuation_token` (None on the last)."""
+        return _call(lambda: _connector.get_paged_members(page_size, continuation_token))
+
+    def get_conversation_member(self, member_id: str) -> ChannelAccount:
+        return _call(lambda: _connector.get_conversation_member(member_id))
+
+    def get_activity_members(self, activity_id: Optional[str] = None) -> List[ChannelAccount]:
+        """The members an activity went to; the incoming activity's by default."""
+        return _call(lambda: _connector.get_activity_members(activity_id))
+
+    def delete_conversation_member(self, member_id: str) -> None:
+        _call(lambda: _connector.delete_conversation_member(member_id))
+
+    def send_conversation_history(self, activities: List[Any]) -> Any:
+        """Uploads past activities; returns the `ResourceResponse`."""
+        items = [_as_activity(a) for a in activities]
+        return _call(lambda: _connector.send_conversation_history(items))
+
+    def upload_attachment(
+        self, content_type: str, name: str, original: bytes, thumbnail: Optional[bytes] = None
+    ) -> Any:
+        """Stores a file with the channel; returns the `ResourceResponse`."""
+        data = _connector.AttachmentData(
+            type=content_type, name=name, original=bytes(original),
+            thumbnail=bytes(thumbnail) if thumbnail is not None else None,
+        )
+        return _call(lambda: _connector.upload_attachment(data))
+
+    def get_attachment_info(self, attachment_id: str) -> Any:
+        """`.name`, `.type` and `.views` (each `.view_id`, `.size`)."""
+        return _call(lambda: _connector.get_attachment_info(attachment_id))
+
+    def get_attachment(self, attachment_id: str, view_id: str) -> Any:
+        """One view's bytes: `.content_type` and `.body`."""
+        return _call(lambda: _connector.get_attachment(attachment_id, view_id))
+
+
+connector = Connector()
 
 
 class HttpError(TurnboxError):

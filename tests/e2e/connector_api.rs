@@ -10,6 +10,8 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::idp_standin::*;
@@ -98,7 +100,16 @@ async fn serve(
         }))
         .into_response(),
         ("GET", "/v3/attachments/att-1/views/original") => {
-            ([("content-type", "text/plain")], "hello attachment").into_response()
+            // The bytes of the last upload.
+            let log = log.lock().unwrap();
+            let uploaded = log
+                .iter()
+                .rev()
+                .find(|a| a.path.ends_with("/attachments"))
+                .and_then(|a| a.body["originalBase64"].as_str())
+                .and_then(|b64| STANDARD.decode(b64).ok())
+                .unwrap_or_default();
+            ([("content-type", "text/plain")], uploaded).into_response()
         }
         ("GET", "/v3/attachments/huge/views/original") => (
             [("content-type", "application/octet-stream")],
@@ -142,8 +153,18 @@ impl Channel {
 }
 
 async fn say(host: &Host, channel: &Channel, text: &str, auth: Option<&str>) -> String {
+    say_to(host, "tester", channel, text, auth).await
+}
+
+async fn say_to(
+    host: &Host,
+    bot: &str,
+    channel: &Channel,
+    text: &str,
+    auth: Option<&str>,
+) -> String {
     let mut request = client()
-        .post(host.url("/api/bots/tester/messages"))
+        .post(host.url(&format!("/api/bots/{bot}/messages")))
         .json(&message(&channel.service_url(), text));
     if let Some(token) = auth {
         request = request.header("authorization", format!("Bearer {token}"));
@@ -275,15 +296,15 @@ MicrosoftAppPassword = "bot-secret"
         "members=user-1,user-2"
     );
     assert_eq!(
+        say(&host, &channel, "conn upload notes.txt", Some(&token)).await,
+        "uploaded id=att-1"
+    );
+    assert_eq!(
         say(&host, &channel, "conn get att-1 original", Some(&token)).await,
         "got 16 bytes text/plain hello attachment"
     );
-    let calls: Vec<_> = channel
-        .asked()
-        .into_iter()
-        .filter(|a| a.method == Method::GET)
-        .collect();
-    assert_eq!(calls.len(), 2);
+    let calls = channel.asked();
+    assert_eq!(calls.len(), 6, "three calls and three replies");
     assert!(
         calls
             .iter()
@@ -304,4 +325,37 @@ MicrosoftAppPassword = "bot-secret"
         body["activities"][0]["text"], "error ServiceUrlNotAllowed -",
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn every_language_sdk_lists_members_and_moves_attachments() {
+    let channel = Channel::start().await;
+    let host = Host::start(
+        BotsDir::with(&[
+            ("rust", "rust-echo"),
+            ("js", "js-echo"),
+            ("python", "python-echo"),
+        ]),
+        &[],
+    );
+    for bot in ["rust", "js", "python"] {
+        assert_eq!(
+            say_to(&host, bot, &channel, "members", None).await,
+            "Members: Ada, Grace",
+            "{bot}"
+        );
+        assert_eq!(
+            say_to(&host, bot, &channel, "upload", None).await,
+            "Uploaded att-1: hello",
+            "{bot}"
+        );
+        let upload = channel
+            .asked()
+            .into_iter()
+            .rev()
+            .find(|a| a.path.ends_with("/attachments"))
+            .unwrap();
+        assert_eq!(upload.body["name"], "hello.txt", "{bot}");
+        assert_eq!(upload.body["type"], "text/plain", "{bot}");
+    }
 }

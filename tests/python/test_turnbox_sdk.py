@@ -64,6 +64,7 @@ _module("wit_world.imports.config", get=lambda key: None)
 _module("wit_world.imports.logging", Level=Level, log=lambda level, message: LOGGED.append((level, message)))
 _module("wit_world.imports.state", Scope=Scope)
 _module("wit_world.imports.timers")
+_module("wit_world.imports.connector")
 _module("wit_world.imports.context", TurnContext=object)
 _module(
     "wit_world.imports.types",

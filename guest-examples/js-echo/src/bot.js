@@ -8,7 +8,7 @@
 // holds every language to it.
 
 import {
-  ActivityHandler, CardAction, CardFactory, MessageFactory, conversationState,
+  ActivityHandler, CardAction, CardFactory, MessageFactory, connector, conversationState,
 } from './turnbox.js';
 
 const count = conversationState.createProperty('count');
@@ -43,6 +43,22 @@ bot.onMessage((ctx) => {
   } else if (text === 'edit') {
     const { id } = ctx.sendActivity('draft');
     ctx.updateActivity({ ...MessageFactory.text('final'), id });
+  } else if (text === 'members') {
+    try {
+      const names = connector.getConversationMembers().map((m) => m.name ?? m.id);
+      ctx.sendActivity(`Members: ${names.join(', ')}`);
+    } catch (e) {
+      ctx.sendActivity(`members failed: ${e.message}`);
+    }
+  } else if (text === 'upload') {
+    try {
+      const original = new TextEncoder().encode('hello');
+      const { id } = connector.uploadAttachment({ type: 'text/plain', name: 'hello.txt', original });
+      const view = connector.getAttachment(id, 'original');
+      ctx.sendActivity(`Uploaded ${id}: ${new TextDecoder().decode(view.body)}`);
+    } catch (e) {
+      ctx.sendActivity(`upload failed: ${e.message}`);
+    }
   } else if (text.startsWith('fetch ')) {
     // Outbound HTTP (the manifest's [http] allowed_hosts): an async
     // handler, awaited by the SDK.

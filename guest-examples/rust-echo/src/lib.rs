@@ -62,6 +62,38 @@ impl ActivityHandler for EchoBot {
                 fin.id = Some(sent.id);
                 ctx.update(&fin)?;
             }
+            "members" => {
+                let reply = match turnbox_guest::connector::get_conversation_members() {
+                    Ok(members) => {
+                        let names: Vec<&str> = members
+                            .iter()
+                            .map(|m| m.name.as_deref().unwrap_or(&m.id))
+                            .collect();
+                        format!("Members: {}", names.join(", "))
+                    }
+                    Err(err) => format!("members failed: {err}"),
+                };
+                ctx.send_text(reply)?;
+            }
+            "upload" => {
+                let data = turnbox_guest::connector::AttachmentData {
+                    type_: "text/plain".into(),
+                    name: "hello.txt".into(),
+                    original: b"hello".to_vec(),
+                    thumbnail: None,
+                };
+                let reply = turnbox_guest::connector::upload_attachment(&data)
+                    .and_then(|stored| {
+                        let view = turnbox_guest::connector::get_attachment(&stored.id, "original")?;
+                        Ok(format!(
+                            "Uploaded {}: {}",
+                            stored.id,
+                            String::from_utf8_lossy(&view.body)
+                        ))
+                    })
+                    .unwrap_or_else(|err| format!("upload failed: {err}"));
+                ctx.send_text(reply)?;
+            }
             text if text.starts_with("fetch ") => {
                 // Outbound HTTP: only to the manifest's [http] allowed_hosts.
                 let url = text["fetch ".len()..].trim();
