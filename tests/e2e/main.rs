@@ -40,3 +40,5 @@ mod storage_suite;
 mod streaming_sdks;
 mod telemetry;
 mod turn_path;
+mod uploads;
+mod uploads_suite;
