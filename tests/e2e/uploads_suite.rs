@@ -34,11 +34,18 @@ pub fn uploads_conformance(db: &dyn Database) {
     let (record, bytes) = db.file("ub", &stored[1].id, 1_500).unwrap().unwrap();
     assert_eq!(record, stored[1]);
     assert_eq!(
-        (record.name.as_str(), record.size, record.conversation.as_str()),
+        (
+            record.name.as_str(),
+            record.size,
+            record.conversation.as_str()
+        ),
         ("b.png", 7, "c1")
     );
     assert_eq!(bytes, vec![b'x'; 7]);
-    assert!(db.file("other", &stored[1].id, 1_500).unwrap().is_none(), "keyed by bot");
+    assert!(
+        db.file("other", &stored[1].id, 1_500).unwrap().is_none(),
+        "keyed by bot"
+    );
     assert!(db.file("ub", "nope", 1_500).unwrap().is_none());
     assert_eq!(db.stored_bytes("ub", 1_500).unwrap(), 12);
 

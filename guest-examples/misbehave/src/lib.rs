@@ -82,6 +82,9 @@ impl Guest for Misbehave {
                 answer.push_str(&format!(" text={text}"));
             }
             incoming.attachments = None;
+            // Not the user's channel data: Web Chat would take a reply with
+            // the user's clientActivityID for the user's own activity.
+            incoming.channel_data = None;
             return reply(ctx, &mut incoming, answer);
         }
         match text.as_str() {
