@@ -144,6 +144,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     crate::turn::scheduler::start(turns.clone());
     crate::turn::relay::start(turns.clone());
     crate::turn::resume::start(turns.clone());
+    crate::channels::directline::uploads::start_sweep(
+        Arc::downgrade(&turns.directline.uploads),
+        std::time::Duration::from_secs(60),
+    );
 
     tracing::info!("turnbox listening on http://{local}");
 

@@ -1,14 +1,16 @@
 // Real-client tests, driven in headless Chromium with playwright-core:
 // Microsoft's Web Chat (with WebSocket, then polling) and turnbox's own chat
 // page, against a running turnbox host whose default bot is the echo bot;
-// with LLM_BOT set, also a livestreamed answer of that bot in Web Chat.
+// with LLM_BOT set, also a livestreamed answer of that bot in Web Chat; with
+// UPLOAD_BOT set, files sent with Web Chat's attachment button to that bot
+// (the misbehave test bot, which lists the attachments it receives).
 //
-//   [LLM_BOT=llm LLM_QUESTION=… LLM_ANSWER=…] node run.mjs http://127.0.0.1:PORT OUT_DIR
+//   [LLM_BOT=llm LLM_QUESTION=… LLM_ANSWER=…] [UPLOAD_BOT=files] node run.mjs http://127.0.0.1:PORT OUT_DIR
 //
 // Screenshots go to OUT_DIR. Prints "N passed, M failed" and exits non-zero
 // on any failure.
 import http from 'node:http';
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -113,6 +115,52 @@ if (llmBot) {
     // One bubble, replaced in place: the updates were one stream.
     const bubbles = await tab.locator('.webchat__bubble__content', { hasText: answer.slice(0, 8) }).count();
     if (bubbles !== 1) throw new Error(`${bubbles} bubbles for one streamed answer`);
+  });
+}
+
+// Web Chat's attachment button (Direct Line's /upload): the files are set
+// on its file input as a user picking them would (Playwright sets paths
+// with CDP's DOM.setFileInputFiles); the bot answers with what it got, and
+// the files' links (signed URLs, no token) read them back.
+const { UPLOAD_BOT: uploadBot } = process.env;
+if (uploadBot) {
+  await check('webchat-upload', async (tab) => {
+    const text = path.resolve(out, 'hello.txt');
+    const image = path.resolve(out, 'dot.png');
+    await writeFile(text, 'hello from the browser\n');
+    await writeFile(image, Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64'));
+    await tab.goto(`${pageUrl}?ws=1&bot=${uploadBot}`);
+    const box = tab.locator('[data-id="webchat-sendbox-input"], input[aria-label*="Message"], textarea').first();
+    await box.waitFor({ timeout: 20000 });
+    const input = tab.locator('input[type="file"]').first();
+    // Web Chat 4.18 holds picked files in the send box until sent, once it
+    // has read them: press Enter until the upload goes out.
+    let sent = false;
+    const upload = tab.waitForResponse((r) => r.url().includes('/upload?'), { timeout: 20000 })
+      .then((r) => { sent = true; return r; });
+    await input.setInputFiles([text, image]);
+    for (let i = 0; i < 40 && !sent; i += 1) {
+      await box.press('Enter');
+      await tab.waitForTimeout(250);
+    }
+    const answer = await upload;
+    if (answer.status() !== 200) throw new Error(`the upload answered ${answer.status()}`);
+    // DirectLineJS appends the files as their blobs are read: either order.
+    await tab.getByText(/received 2 attachment\(s\): (hello\.txt \(text\/plain\), dot\.png \(image\/png\)|dot\.png \(image\/png\), hello\.txt \(text\/plain\))/)
+      .first().waitFor({ timeout: 20000 });
+    // The user's files are links to this host's signed URLs, which open
+    // with no token (as a click on the link does).
+    const links = tab.locator('a[href*="/attachments/"]');
+    await links.first().waitFor({ timeout: 20000 });
+    const hrefs = await links.evaluateAll((as) => as.map((a) => a.href));
+    const signed = hrefs.find((h) => h.startsWith(host) && h.includes("sig="));
+    if (!signed) throw new Error(`no signed link to the host: ${JSON.stringify(hrefs)}`);
+    const sizes = await tab.evaluate(async (urls) => Promise.all(urls.map(async (url) => {
+      const response = await fetch(url);
+      return response.ok ? (await response.arrayBuffer()).byteLength : -response.status;
+    })), hrefs);
+    if (!sizes.includes(70) || !sizes.includes(23)) throw new Error(`the linked files read back as ${sizes} bytes`);
   });
 }
 

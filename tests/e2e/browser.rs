@@ -2,7 +2,8 @@
 //! npm, over WebSocket and over polling) and turnbox's own chat page, in
 //! headless Chromium, against the real host; and Web Chat rendering the
 //! JavaScript LLM bot's livestreamed answer as it grows (against the
-//! stand-in model of `model_standin.rs`). `tests/browser/setup.sh`
+//! stand-in model of `model_standin.rs`); and Web Chat's attachment
+//! button (Direct Line's `/upload`, `uploads.rs`). `tests/browser/setup.sh`
 //! installs Chromium (Debian's package) and the npm packages when missing;
 //! screenshots land in `target/browser-artifacts/`.
 
@@ -27,7 +28,11 @@ async fn web_chat_and_the_chat_page_work_in_chromium() {
     );
 
     let model = ModelStandIn::start().await;
-    let bots = BotsDir::with(&[("echo", "rust-echo"), ("llm", "llm-chat")]);
+    let bots = BotsDir::with(&[
+        ("echo", "rust-echo"),
+        ("llm", "llm-chat"),
+        ("files", "misbehave"),
+    ]);
     let manifest = format!(
         "[limits]\nturn_deadline_ms = 30000\n[http]\nallowed_hosts = [\"{}\"]\n\
          [config]\nbase_url = \"{}\"\n",
@@ -48,6 +53,7 @@ async fn web_chat_and_the_chat_page_work_in_chromium() {
                 .env("LLM_BOT", "llm")
                 .env("LLM_QUESTION", question)
                 .env("LLM_ANSWER", answer_to(question))
+                .env("UPLOAD_BOT", "files")
                 .current_dir(dir)
                 .output()
         }
@@ -59,6 +65,6 @@ async fn web_chat_and_the_chat_page_work_in_chromium() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
     host.assert_no_panic();
 }

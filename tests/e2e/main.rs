@@ -42,3 +42,5 @@ mod storage_suite;
 mod streaming_sdks;
 mod telemetry;
 mod turn_path;
+mod uploads;
+mod uploads_suite;

@@ -27,6 +27,7 @@ pub fn conformance(database: &dyn Database) {
     crate::commit_suite::commit_conformance(database);
     accepted_conformance(database);
     crate::api_conversations_suite::api_conversations_conformance(database);
+    crate::uploads_suite::uploads_conformance(database);
 }
 
 /// Turns accepted before they ended: kept by an owner until a lease, then

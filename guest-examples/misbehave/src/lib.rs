@@ -38,6 +38,9 @@
 //!   attachment APIs and replies with what came back (`connector_calls.rs`);
 //! - `turns`: replies `turns=N`, the turns this instance has served (always
 //!   1 under the fresh-instance policy; counts up under the pooled one);
+//! - a message with attachments (files uploaded through Direct Line):
+//!   replies `received N attachment(s): NAME (TYPE), …`, plus ` text=TEXT`
+//!   when it has text, whatever the text;
 //! - anything else: replies `ok: {text}`, proving the bot still works.
 
 wit_bindgen::generate!({
@@ -69,6 +72,25 @@ impl Guest for Misbehave {
             return reply(ctx, &mut incoming, format!("event {name} value={value}"));
         }
         let text = incoming.text.clone().unwrap_or_default();
+        if let Some(attachments) = incoming.attachments.as_ref().filter(|a| !a.is_empty()) {
+            let listed: Vec<String> = attachments
+                .iter()
+                .map(|a| format!("{} ({})", a.name.as_deref().unwrap_or("-"), a.content_type))
+                .collect();
+            let mut answer = format!(
+                "received {} attachment(s): {}",
+                listed.len(),
+                listed.join(", ")
+            );
+            if !text.is_empty() {
+                answer.push_str(&format!(" text={text}"));
+            }
+            incoming.attachments = None;
+            // Not the user's channel data: Web Chat would take a reply with
+            // the user's clientActivityID for the user's own activity.
+            incoming.channel_data = None;
+            return reply(ctx, &mut incoming, answer);
+        }
         match text.as_str() {
             "trap" => panic!("misbehave: asked to trap"),
             "loop" => {

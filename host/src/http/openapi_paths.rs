@@ -150,6 +150,40 @@ declare!(
     "bot",
     "id"
 );
+declare!(
+    dl_upload,
+    post,
+    "/v3/directline/conversations/{id}/upload",
+    "direct line",
+    "Upload files (multipart/form-data, an optional `activity` part); the bot's turn runs with them as attachments.",
+    "id"
+);
+declare!(
+    dlb_upload,
+    post,
+    "/bots/{bot}/v3/directline/conversations/{id}/upload",
+    "direct line",
+    "Upload files (multipart/form-data, an optional `activity` part); the bot's turn runs with them as attachments.",
+    "bot",
+    "id"
+);
+declare!(
+    dl_file,
+    get,
+    "/v3/directline/attachments/{id}",
+    "direct line",
+    "An uploaded file: with its signed URL's `expires` and `sig`, or a token of its conversation.",
+    "id"
+);
+declare!(
+    dlb_file,
+    get,
+    "/bots/{bot}/v3/directline/attachments/{id}",
+    "direct line",
+    "An uploaded file: with its signed URL's `expires` and `sig`, or a token of its conversation.",
+    "bot",
+    "id"
+);
 
 declare!(
     connector_post,

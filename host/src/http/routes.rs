@@ -49,7 +49,7 @@ fn cors() -> CorsLayer {
 /// The Direct Line routes under `base` (`/v3/directline` or
 /// `/bots/{bot}/v3/directline`), with the CORS Web Chat needs.
 fn directline_routes(base: &str) -> Vec<Route> {
-    use crate::http::directline::{api, stream};
+    use crate::http::directline::{api, files, stream, upload};
     let at = |tail: &str| format!("{base}{tail}");
     vec![
         route(
@@ -74,6 +74,12 @@ fn directline_routes(base: &str) -> Vec<Route> {
             &["GET"],
             get(stream::stream),
         ),
+        route(
+            &at("/conversations/{id}/upload"),
+            &["POST"],
+            post(upload::upload),
+        ),
+        route(&at("/attachments/{id}"), &["GET"], get(files::file)),
     ]
 }
 

@@ -38,6 +38,8 @@ pub struct BotVersion {
     pub credentials: Credentials,
     pub config: Arc<BTreeMap<String, Secret>>,
     pub state_quota: Quota,
+    /// What Direct Line's `/upload` takes for this bot (`[uploads]`).
+    pub uploads: crate::schema::manifest::uploads::UploadLimits,
     pub middleware: MiddlewareSwitches,
     /// This bot's own Direct Line secret, if its manifest sets one.
     pub directline_secret: Option<Secret>,
@@ -186,6 +188,7 @@ impl BotVersion {
             limits,
             credentials: manifest.credentials(defaults),
             state_quota: state_quota(&manifest),
+            uploads: manifest.uploads.limits(),
             middleware: manifest.middleware,
             directline_secret: manifest.directline.secret.clone(),
             api_keys: Arc::new(manifest.api.keys.clone()),

@@ -20,6 +20,8 @@
 //!   until they are over.
 //! - `api_conversations.rs`: the conversations API's records over Direct
 //!   Line conversations (metadata, receive cursor).
+//! - `uploads.rs`: files uploaded through Direct Line, with the bot's
+//!   quota checked in the insert's transaction.
 //! - `group_commit.rs`: the turn records, committed in groups.
 //! - `sqlite/`: `SqliteStorage`: `mod.rs` the connections and the turn
 //!   records, `state.rs` the `Storage` impl, and one file per store.
@@ -40,6 +42,7 @@ pub mod references;
 pub mod sqlite;
 pub mod timers;
 pub mod transcripts;
+pub mod uploads;
 
 use std::collections::HashMap;
 
@@ -60,6 +63,7 @@ pub trait Database:
     + outbox::OutboxStore
     + accepted::AcceptedStore
     + api_conversations::ApiConversationStore
+    + uploads::UploadStore
     + TurnRecords
 {
 }
@@ -74,6 +78,7 @@ impl<T> Database for T where
         + outbox::OutboxStore
         + accepted::AcceptedStore
         + api_conversations::ApiConversationStore
+        + uploads::UploadStore
         + TurnRecords
 {
 }

@@ -5,11 +5,13 @@
 //!
 //! Here, the channel's state: [`DirectLine`] (its keys and service URL),
 //! `tokens.rs` (conversation-bound tokens, signed JWTs) and
-//! `conversations.rs` (each conversation's activity log and watermarks).
+//! `conversations.rs` (each conversation's activity log and watermarks),
+//! `uploads.rs` (uploaded files and their signed URLs).
 //! Its routes and connector endpoints are in `http::directline`.
 
 pub mod conversations;
 pub mod tokens;
+pub mod uploads;
 
 /// The `channelId` of the built-in channel.
 pub const CHANNEL_ID: &str = "directline";
@@ -28,6 +30,8 @@ use tokens::TokenIssuer;
 pub struct DirectLine {
     pub tokens: TokenIssuer,
     pub conversations: Conversations,
+    /// Files uploaded to conversations (`/upload`).
+    pub uploads: Arc<uploads::Uploads>,
     /// The channel secret; `None`: dev mode, loopback callers only.
     pub secret: Option<String>,
     /// The key in the connector's `serviceUrl`: the same on every host
@@ -60,11 +64,15 @@ impl DirectLine {
                 "Direct Line is in dev mode: no secret is configured, so only loopback callers may use it"
             );
         }
-        let conversations = Conversations::new(store, retention)?;
+        let conversations = Conversations::new(store.clone(), retention)?;
         let channel_key = conversations.channel_key()?;
         Ok(DirectLine {
             tokens: TokenIssuer::new(&derive(&channel_key, "tokens"), token_lifetime),
             conversations,
+            uploads: Arc::new(uploads::Uploads::new(
+                store,
+                &derive(&channel_key, "uploaded-files"),
+            )),
             secret,
             connector_key: hex::encode(&derive(&channel_key, "connector")[..16]),
             service_url: std::sync::OnceLock::new(),

@@ -1,5 +1,5 @@
 //! The Direct Line 3.0 API: tokens, conversations, activities with
-//! watermarks (the WebSocket stream is `stream.rs`). Callers present the channel secret
+//! watermarks (the WebSocket stream is `stream.rs`, uploads `upload.rs`). Callers present the channel secret
 //! or a conversation token; with no secret configured the channel is open to
 //! loopback callers only (dev mode; `http::trust`: the host bound to
 //! loopback, no proxy's forwarding header).
@@ -12,17 +12,13 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tracing::Instrument;
 
 use crate::bots::registry::BotSlot;
-use crate::channels::connector::Outbound;
 use crate::channels::directline::conversations::Conversation;
+use crate::channels::directline::same_secret;
 use crate::channels::directline::tokens::{TokenClaims, TokenError};
-use crate::channels::directline::{CHANNEL_ID, same_secret};
 use crate::http::app::{ApiError, AppState};
 use crate::schema::activity::Activity;
-use crate::turn::accept::{Reply, Retry, dispatch_or_accept};
-use crate::turn::dispatch::turn_span;
 
 /// A storage failure as the API answers it.
 pub fn storage_failed(err: crate::storage::StorageError) -> ApiError {
@@ -56,7 +52,7 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn caller(
+pub(super) fn caller(
     state: &AppState,
     presented: Option<&str>,
     headers: &HeaderMap,
@@ -189,15 +185,28 @@ fn stream_url(
     token: &str,
     watermark: Option<&str>,
 ) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("127.0.0.1");
+    let host = request_host(headers);
     let mut url = format!("ws://{host}{base}/conversations/{conversation}/stream?t={token}");
     if let Some(watermark) = watermark {
         url.push_str(&format!("&watermark={watermark}"));
     }
     url
+}
+
+/// The host the client called (its `Host` header), for the absolute URLs
+/// handed back: stream URLs, uploaded files' URLs. A header that is not a
+/// plain host and port (it could steer a URL elsewhere) is not used.
+pub(super) fn request_host(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|host| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        })
+        .unwrap_or("127.0.0.1")
 }
 
 fn base_path(params: &HashMap<String, String>) -> String {
@@ -415,81 +424,10 @@ pub async fn post_activity(
 ) -> Result<Response, ApiError> {
     let (caller, conversation) =
         authorized(&state, bearer(&headers), &headers, peer, &params).await?;
-    let mut activity = Activity::from_json_bytes(&body)
+    let activity = Activity::from_json_bytes(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", e.to_string()))?;
-    let slot = state
-        .turns
-        .registry
-        .route(&conversation.bot)
-        .ok_or_else(|| ApiError::bot_not_found("the conversation's bot is not loaded"))?;
-    let version = slot
-        .current()
-        .ok_or_else(|| ApiError::bot_not_found("the conversation's bot is not loaded"))?;
-    let Some(service_url) = state.turns.directline.service_url() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "NotReady",
-            "the host is starting",
-        ));
-    };
-
-    // As the real service does: the user is the token's, the routing is the
-    // channel's.
-    let mut from = activity.from.take().unwrap_or_default();
-    if let Caller::Token(claims) = &caller {
-        from.id = claims.user.clone();
-    } else if from.id.is_empty() {
-        from.id = conversation.user.clone();
-    }
-    from.role = Some("user".into());
-    activity.from = Some(from);
-    activity.recipient = Some(crate::schema::activity::ChannelAccount {
-        id: conversation.bot.clone(),
-        name: Some(conversation.bot.clone()),
-        role: Some("bot".into()),
-        ..Default::default()
-    });
-    activity.channel_id = Some(CHANNEL_ID.into());
-    activity.service_url = Some(service_url);
-    activity.conversation = Some(crate::schema::activity::ConversationAccount {
-        id: conversation.id.clone(),
-        ..Default::default()
-    });
-    activity.timestamp = Some(crate::support::clock::now_rfc3339());
-    activity.id = None;
-    activity.delivery_mode = None;
-    activity.extra.remove("callerId");
-
-    // The user's own message is echoed in the stream with its server id
-    // (Web Chat waits for it, keyed by channelData.clientActivityID).
-    let logged = serde_json::to_value(&activity)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", e.to_string()))?;
-    let activity_id = state
-        .turns
-        .directline
-        .conversations
-        .append(&conversation.id, logged)
-        .await
-        .map_err(storage_failed)?;
-    activity.id = Some(activity_id.clone());
-
-    let span = turn_span(&slot.name, &activity, activity.kind());
-    let reply = dispatch_or_accept(
-        &state.turns,
-        slot.clone(),
-        version,
-        Arc::new(activity),
-        Outbound::Internal,
-        Retry::ByHost,
-    )
-    .instrument(span)
-    .await;
-    let result = match reply {
-        Reply::Ended(result) => result.map(|_| ()),
-        // A long turn: its replies arrive in the conversation as it goes.
-        Reply::Accepted => Ok(()),
-    };
-    result
-        .map(|()| axum::Json(json!({"id": activity_id})).into_response())
-        .map_err(ApiError::turn_failed)
+    let delivery =
+        super::delivery::Delivery::prepare(&state, &caller, &conversation, activity, None)?;
+    let activity_id = delivery.log(&state).await.map_err(storage_failed)?;
+    delivery.run(&state, activity_id).await
 }

@@ -140,6 +140,25 @@ CREATE TABLE api_conversations (
 CREATE INDEX api_conversations_newest ON api_conversations (created_at DESC, id DESC);
 ",
     ),
+    (
+        6,
+        "
+-- Files uploaded through Direct Line, kept until `expires_at` (Unix ms).
+CREATE TABLE uploads (
+    bot          TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         BIGINT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    bytes        BYTEA NOT NULL,
+    PRIMARY KEY (bot, id)
+);
+CREATE INDEX uploads_expiry ON uploads (expires_at);
+",
+    ),
 ];
 
 /// The advisory lock that serialises migrations between hosts.

@@ -36,6 +36,7 @@ mod references;
 mod state;
 mod timers;
 mod transcripts;
+mod uploads;
 
 use std::path::Path;
 use std::sync::Arc;

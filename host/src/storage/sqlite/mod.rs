@@ -2,7 +2,7 @@
 //! and the `TurnRecords` it commits together. Each store keeps its tables
 //! and queries in a file of its own here (`state.rs`: one table of items
 //! keyed by namespace and key, each with its eTag; `transcripts.rs`,
-//! `references.rs`, `timers.rs`, `dedup.rs`, `directline.rs`, `outbox.rs`);
+//! `references.rs`, `timers.rs`, `dedup.rs`, `directline.rs`, `outbox.rs`, `uploads.rs`);
 //! `commit_records` here commits turns, each in a savepoint; opening the
 //! database makes every store's schema. Calls block: use them off the
 //! executor, except the point reads that `quick_reads` allows on it (a file
@@ -18,6 +18,7 @@ mod references;
 mod state;
 mod timers;
 mod transcripts;
+mod uploads;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -115,6 +116,7 @@ impl SqliteStorage {
         conn.execute_batch(accepted::SCHEMA).map_err(backend)?;
         conn.execute_batch(api_conversations::SCHEMA)
             .map_err(backend)?;
+        conn.execute_batch(uploads::SCHEMA).map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             readers: Vec::new(),
