@@ -37,6 +37,8 @@ pub struct BotVersion {
     pub limits: BotLimits,
     pub credentials: Credentials,
     pub config: Arc<BTreeMap<String, Secret>>,
+    /// The skills it may call (`[skills]`).
+    pub skills: Arc<crate::schema::manifest::skills::Skills>,
     pub state_quota: Quota,
     pub middleware: MiddlewareSwitches,
     /// This bot's own Direct Line secret, if its manifest sets one.
@@ -189,6 +191,7 @@ impl BotVersion {
             middleware: manifest.middleware,
             directline_secret: manifest.directline.secret.clone(),
             api_keys: Arc::new(manifest.api.keys.clone()),
+            skills: Arc::new(manifest.skills),
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,

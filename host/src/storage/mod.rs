@@ -20,6 +20,8 @@
 //!   until they are over.
 //! - `api_conversations.rs`: the conversations API's records over Direct
 //!   Line conversations (metadata, receive cursor).
+//! - `skill_conversations.rs`: the skill conversation ids a root bot
+//!   minted, each mapped to its original conversation reference.
 //! - `group_commit.rs`: the turn records, committed in groups.
 //! - `sqlite/`: `SqliteStorage`: `mod.rs` the connections and the turn
 //!   records, `state.rs` the `Storage` impl, and one file per store.
@@ -37,6 +39,7 @@ pub mod group_commit;
 pub mod outbox;
 pub mod postgres;
 pub mod references;
+pub mod skill_conversations;
 pub mod sqlite;
 pub mod timers;
 pub mod transcripts;
@@ -60,6 +63,7 @@ pub trait Database:
     + outbox::OutboxStore
     + accepted::AcceptedStore
     + api_conversations::ApiConversationStore
+    + skill_conversations::SkillConversationStore
     + TurnRecords
 {
 }
@@ -74,6 +78,7 @@ impl<T> Database for T where
         + outbox::OutboxStore
         + accepted::AcceptedStore
         + api_conversations::ApiConversationStore
+        + skill_conversations::SkillConversationStore
         + TurnRecords
 {
 }

@@ -1,7 +1,7 @@
 //! The host side of the WIT interfaces a bot imports, one file each, all
 //! implemented on the store's [`TurnState`]: `context` (the turn context:
 //! activity, send, update, delete, conversations), `state`, `timers`,
-//! `config`, `logging`, and the standard `wasi:http/outgoing-handler`
+//! `config`, `logging`, `skills` (calling other bots), and the standard `wasi:http/outgoing-handler`
 //! (`http`). A new guest capability is its interface in the
 //! WIT world (the generated `add_to_linker` links it), a new file here,
 //! its manifest section and its docs.
@@ -18,6 +18,7 @@ mod config;
 mod context;
 pub(super) mod http;
 mod logging;
+pub(super) mod skills;
 mod state;
 mod timers;
 

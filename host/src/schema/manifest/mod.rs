@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub mod skills;
+
 /// A string that must never be logged or shown by the status API.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -119,6 +121,9 @@ pub struct Manifest {
     /// Outbound HTTP: where the bot may go, and its limits.
     #[serde(default)]
     pub http: crate::schema::outbound::HttpSection,
+    /// Bots this bot may call as skills (`skills.rs`).
+    #[serde(default)]
+    pub skills: skills::Skills,
 }
 
 /// How a bot's turns get an instance, as written in the manifest.

@@ -140,6 +140,23 @@ CREATE TABLE api_conversations (
 CREATE INDEX api_conversations_newest ON api_conversations (created_at DESC, id DESC);
 ",
     ),
+    (
+        7,
+        "
+-- Skill conversation ids a root bot minted (storage/skill_conversations.rs):
+-- each maps to the bot, the skill and the original conversation reference.
+-- (6 is another change's number.)
+CREATE TABLE skill_conversations (
+    id           TEXT PRIMARY KEY,
+    bot          TEXT NOT NULL,
+    skill        TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    reference    TEXT NOT NULL,
+    updated      BIGINT NOT NULL,
+    UNIQUE (bot, skill, conversation)
+);
+",
+    ),
 ];
 
 /// The advisory lock that serialises migrations between hosts.

@@ -15,6 +15,7 @@ mod dedup;
 mod directline;
 mod outbox;
 mod references;
+mod skill_conversations;
 mod state;
 mod timers;
 mod transcripts;
@@ -114,6 +115,8 @@ impl SqliteStorage {
         conn.execute_batch(outbox::SCHEMA).map_err(backend)?;
         conn.execute_batch(accepted::SCHEMA).map_err(backend)?;
         conn.execute_batch(api_conversations::SCHEMA)
+            .map_err(backend)?;
+        conn.execute_batch(skill_conversations::SCHEMA)
             .map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
