@@ -105,8 +105,12 @@ async fn handle(
                 }
                 SkillHostError::Unauthorized(_) => {
                     tracing::warn!(conversation, reason = %err, "skill request unauthorized");
-                    return ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", err.to_string())
-                        .into_response();
+                    return ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "Unauthorized",
+                        err.to_string(),
+                    )
+                    .into_response();
                 }
                 SkillHostError::BadArgument(_) => ApiError::bad_argument(err.to_string()),
                 SkillHostError::Unavailable(_) => ApiError {

@@ -212,9 +212,15 @@ mod tests {
         );
         let json = serde_json::to_value(&activity).unwrap();
         assert_eq!(json["type"], "message");
-        assert_eq!(json["conversation"], json!({"id": "skc-1", "tenantId": "t"}));
+        assert_eq!(
+            json["conversation"],
+            json!({"id": "skc-1", "tenantId": "t"})
+        );
         assert_eq!(json["serviceUrl"], "http://root.example/api/skills");
-        assert_eq!(json["recipient"], json!({"id": "skill-app", "role": "skill"}));
+        assert_eq!(
+            json["recipient"],
+            json!({"id": "skill-app", "role": "skill"})
+        );
         assert_eq!(json["from"], json!({"id": "user"}));
         assert_eq!(json["relatesTo"]["conversation"]["id"], "c1");
         assert_eq!(json["relatesTo"]["serviceUrl"], "https://smba.example/");

@@ -132,7 +132,10 @@ endpoint = "http://127.0.0.1:3978/api/messages"
             "[skills.\"a b\"]\napp_id = \"a\"\nendpoint = \"https://s.example/\"",
         ] {
             let err = Manifest::parse(bad).unwrap_err().to_string();
-            assert!(err.contains("skills") || err.contains("unknown field"), "{bad}: {err}");
+            assert!(
+                err.contains("skills") || err.contains("unknown field"),
+                "{bad}: {err}"
+            );
         }
     }
 }

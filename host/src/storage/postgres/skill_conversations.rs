@@ -49,8 +49,9 @@ impl SkillConversationStore for PgStorage {
             )
             .map_err(backend)?;
         row.map(|row| {
-            let reference = serde_json::from_str(row.get::<_, &str>(2))
-                .map_err(|e| StorageError::Backend(format!("a skill reference is unreadable: {e}")))?;
+            let reference = serde_json::from_str(row.get::<_, &str>(2)).map_err(|e| {
+                StorageError::Backend(format!("a skill reference is unreadable: {e}"))
+            })?;
             Ok(SkillConversation {
                 id: id.to_owned(),
                 bot: row.get(0),

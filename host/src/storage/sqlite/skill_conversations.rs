@@ -63,8 +63,9 @@ impl SkillConversationStore for SqliteStorage {
             .optional()
             .map_err(backend)?;
         row.map(|(bot, skill, reference)| {
-            let reference = serde_json::from_str(&reference)
-                .map_err(|e| StorageError::Backend(format!("a skill reference is unreadable: {e}")))?;
+            let reference = serde_json::from_str(&reference).map_err(|e| {
+                StorageError::Backend(format!("a skill reference is unreadable: {e}"))
+            })?;
             Ok(SkillConversation {
                 id: id.to_owned(),
                 bot,
@@ -99,7 +100,10 @@ mod tests {
         let again = db.mint_skill_conversation("root", "echo", &r1b).unwrap();
         assert_eq!(a, again, "one id per bot, skill and conversation");
         let stored = db.skill_conversation(&a).unwrap().unwrap();
-        assert_eq!((stored.bot.as_str(), stored.skill.as_str()), ("root", "echo"));
+        assert_eq!(
+            (stored.bot.as_str(), stored.skill.as_str()),
+            ("root", "echo")
+        );
         assert_eq!(stored.reference, r1b, "the latest reference is kept");
         let b = db.mint_skill_conversation("root", "echo", &r2).unwrap();
         let c = db.mint_skill_conversation("root", "other", &r1).unwrap();

@@ -2,6 +2,7 @@
 //! [`ActivityHandler`] on a type, answer through the [`TurnContext`], build
 //! replies with [`MessageFactory`] and [`CardFactory`], keep typed state with
 //! [`StateProperty`], livestream a growing reply with [`StreamingResponse`],
+//! call other bots as skills with [`SkillClient`],
 //! and export the bot with [`export_bot!`].
 //!
 //! ```ignore
@@ -29,6 +30,7 @@ mod error;
 mod factory;
 mod handler;
 pub mod http;
+mod skills;
 mod state;
 mod streaming;
 
@@ -53,6 +55,7 @@ pub use context::TurnContext;
 pub use error::{Error, Result};
 pub use factory::{CardAction, CardFactory, CardImage, HeroCard, MessageFactory};
 pub use handler::{ActivityHandler, MessageReaction, run};
+pub use skills::{SkillClient, SkillResponse};
 pub use state::{StateProperty, config, timers};
 pub use streaming::StreamingResponse;
 
