@@ -31,11 +31,7 @@ impl SkillResponse {
 
     /// The body, deserialised; `None` when there is none.
     pub fn body_as<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        Ok(self
-            .body
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()?)
+        Ok(self.body.as_deref().map(serde_json::from_str).transpose()?)
     }
 }
 
