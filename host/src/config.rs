@@ -57,6 +57,9 @@ pub struct ServeConfig {
     /// How long channel deliveries are remembered for de-duplication;
     /// zero: off.
     pub dedup_window: Duration,
+    /// This host's public base URL (`--public-url`): skills reply to
+    /// `{url}/api/skills`. `None`: `http://` and the listen address.
+    pub public_url: Option<url::Url>,
 }
 
 /// The body limit of botbuilder-compatible ingress: 256 KiB.

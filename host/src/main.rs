@@ -107,6 +107,11 @@ struct ServeArgs {
     /// The port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value_t = 3978)]
     port: u16,
+    /// The host's public base URL, e.g. `https://bots.example`: the
+    /// `serviceUrl` its root bots give skills (`{url}/api/skills`). Default:
+    /// `http://` and the listen address.
+    #[arg(long, env = "TURNBOX_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<url::Url>,
     /// Where the host keeps its data; the compile cache is under `cache/`.
     #[arg(long, env = "TURNBOX_DATA", default_value = "./data")]
     data: PathBuf,
@@ -455,6 +460,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
                 },
                 dedup_window: Duration::from_secs(args.dedup_window_secs),
+                public_url: args.public_url,
             };
             config.check_exposure()?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -465,4 +471,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--public-url`: an http(s) URL with a host, no query or fragment.
+fn parse_public_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("not an http(s) URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("a base URL has no query or fragment".into());
+    }
+    Ok(url)
 }

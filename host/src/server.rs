@@ -97,6 +97,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     };
     directline.listening_on(local);
     let connector = ConnectorClient::new(config.service_urls.clone(), http.clone());
+    let tokens = Arc::new(OutboundTokens::new(config.auth.clone(), http.clone()));
+    let skills = Arc::new(crate::runtime::SkillCalls {
+        conversations: database.clone(),
+        tokens: tokens.clone(),
+        http: http.clone(),
+        host_endpoint: skill_host_endpoint(config.public_url.as_ref(), local),
+    });
     let records = Arc::new(
         crate::storage::group_commit::GroupCommit::start(database.clone())
             .map_err(ServeError::Serve)?,
@@ -105,7 +112,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         runtime,
         registry,
         connector: Arc::new(connector),
-        tokens: OutboundTokens::new(config.auth.clone(), http.clone()),
+        tokens: tokens.clone(),
         metrics,
         storage: database.clone(),
         transcripts: database.clone(),
@@ -120,6 +127,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         lease: config.timer_lease,
         timers: database.clone(),
         directline,
+        skills,
     });
     let api = {
         let store = database.clone();
@@ -247,4 +255,11 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight turns");
+}
+
+/// The `serviceUrl` skills reply to: `{public url}/api/skills`, or the
+/// listen address's.
+fn skill_host_endpoint(public_url: Option<&url::Url>, local: std::net::SocketAddr) -> String {
+    let base = public_url.map_or_else(|| format!("http://{local}"), |u| u.to_string());
+    format!("{}/api/skills", base.trim_end_matches('/'))
 }

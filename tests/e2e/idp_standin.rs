@@ -1,6 +1,9 @@
 //! A stand-in identity provider for the end-to-end tests: OpenID metadata,
 //! JWKS and a client-credentials token endpoint, with RSA keys made here,
-//! and the claims of channel, Emulator and skill tokens.
+//! and the claims of channel, Emulator and skill tokens. A token requested
+//! for another bot's app (scope `<app id>/.default`) is a real JWT signed
+//! with the Emulator key, as Azure AD issues them; Bot Connector (and an
+//! app's own) scopes get an opaque `connector-token-N`.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -147,14 +150,20 @@ impl Idp {
                      UrlPath(tenant): UrlPath<String>,
                      Form(form): Form<std::collections::HashMap<String, String>>| async move {
                         let mut s = s.lock().unwrap();
-                        s.token_requests.push((tenant, form));
+                        s.token_requests.push((tenant, form.clone()));
                         if s.token_failures > 0 {
                             s.token_failures -= 1;
                             return (StatusCode::INTERNAL_SERVER_ERROR, "token service down").into_response();
                         }
                         let n = s.token_requests.len();
+                        let token = match bot_audience(&form) {
+                            // Another bot's app (a skill, or a root answered
+                            // by its skill): a JWT that bot validates.
+                            Some(aud) => keys().emulator.sign(&bot_token_claims(aud, &form)),
+                            None => format!("connector-token-{n}"),
+                        };
                         axum::Json(json!({"token_type": "Bearer", "expires_in": s.token_lifetime,
-                                          "access_token": format!("connector-token-{n}")}))
+                                          "access_token": token}))
                         .into_response()
                     },
                 ),
@@ -181,6 +190,22 @@ impl Idp {
     pub(crate) fn token_requests(&self) -> usize {
         self.state.lock().unwrap().token_requests.len()
     }
+}
+
+/// The app id a client-credentials request asks a token for, when its
+/// scope is `<app id>/.default` of another bot (not the Bot Connector's).
+fn bot_audience(form: &std::collections::HashMap<String, String>) -> Option<&str> {
+    let scope = form.get("scope")?;
+    let aud = scope.strip_suffix("/.default")?;
+    (!aud.starts_with("https://") && form.get("client_id").map(String::as_str) != Some(aud))
+        .then_some(aud)
+}
+
+/// The claims of an Azure AD v1 token for `aud`, issued to the client.
+fn bot_token_claims(aud: &str, form: &std::collections::HashMap<String, String>) -> Value {
+    let client = form.get("client_id").cloned().unwrap_or_default();
+    json!({"iss": EMULATOR_ISSUER_V1, "aud": aud, "exp": now() + 3600, "nbf": now() - 60,
+           "ver": "1.0", "appid": client})
 }
 
 pub(crate) fn now() -> i64 {

@@ -246,7 +246,7 @@ async fn postgres_passes_the_storage_suite_and_migrates_once() {
         crate::storage_suite::conformance(&storage);
         // A second host connecting finds the schema current.
         let second = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
-        assert_eq!(second.schema_version().unwrap(), 6);
+        assert_eq!(second.schema_version().unwrap(), 7);
         storage
     })
     .await

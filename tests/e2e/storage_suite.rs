@@ -28,6 +28,32 @@ pub fn conformance(database: &dyn Database) {
     accepted_conformance(database);
     crate::api_conversations_suite::api_conversations_conformance(database);
     crate::uploads_suite::uploads_conformance(database);
+    skill_conversations_conformance(database);
+}
+
+/// The skill conversation id factory: random ids, one per bot, skill and
+/// original conversation (its reference updated), forgotten on delete.
+pub fn skill_conversations_conformance(db: &dyn Database) {
+    let first = serde_json::json!({"conversation": {"id": "sc-1"}, "activityId": "a1"});
+    let later = serde_json::json!({"conversation": {"id": "sc-1"}, "activityId": "a2"});
+    let id = db.mint_skill_conversation("sb", "echo", &first).unwrap();
+    assert!(id.starts_with("skc-") && id.len() >= 36, "{id}");
+    assert_eq!(
+        db.mint_skill_conversation("sb", "echo", &later).unwrap(),
+        id
+    );
+    let stored = db.skill_conversation(&id).unwrap().unwrap();
+    assert_eq!((stored.bot.as_str(), stored.skill.as_str()), ("sb", "echo"));
+    assert_eq!(stored.reference, later);
+    let other = db.mint_skill_conversation("sb", "other", &first).unwrap();
+    assert_ne!(other, id);
+    db.delete_skill_conversation(&id).unwrap();
+    assert_eq!(db.skill_conversation(&id).unwrap(), None);
+    assert!(db.skill_conversation(&other).unwrap().is_some());
+    assert_ne!(
+        db.mint_skill_conversation("sb", "echo", &first).unwrap(),
+        id
+    );
 }
 
 /// Turns accepted before they ended: kept by an owner until a lease, then

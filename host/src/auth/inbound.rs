@@ -236,15 +236,7 @@ impl Authenticator {
                 activity.channel_id.as_deref(),
             )
             .await?;
-        let caller_app = match claims.get("ver").and_then(Value::as_str) {
-            Some("1.0") => claims.get("appid"),
-            Some("2.0") => claims.get("azp"),
-            Some(other) => return reject(format!("the token version {other} is not supported")),
-            None => return reject("the token has no ver claim"),
-        };
-        let Some(caller_app) = caller_app.and_then(Value::as_str) else {
-            return reject("the token does not name the calling app (appid/azp)");
-        };
+        let caller_app = caller_app(&claims)?;
         if caller_app == app_id {
             return Ok(Identity {
                 caller: Caller::Emulator,
@@ -266,6 +258,55 @@ impl Authenticator {
             },
             caller_id: format!("urn:botframework:aadappid:{caller_app}"),
         })
+    }
+}
+
+impl Authenticator {
+    /// Authenticates a skill's call to the skill-host endpoints of the root
+    /// bot with `credentials`: an Azure AD token (the Emulator and skill
+    /// issuers) for the root's app id, from one of `skills` (the app ids of
+    /// the root's declared skills). Returns the calling skill's app id.
+    pub async fn authenticate_skill_reply(
+        &self,
+        authorization: Option<&str>,
+        credentials: &Credentials,
+        skills: &[&str],
+    ) -> Result<String, AuthError> {
+        let Some(app_id) = credentials.app_id.as_deref().filter(|id| !id.is_empty()) else {
+            return reject("the root bot has no app id");
+        };
+        let Some(header) = authorization else {
+            return reject("no Authorization header");
+        };
+        let (presented, issuer) = inspect(header)?;
+        let issuers = self
+            .settings
+            .emulator_issuers_for(credentials.tenant_id.as_deref());
+        if !issuers.contains(&issuer) {
+            return reject(format!("the issuer {issuer} is not trusted for skills"));
+        }
+        let claims = self
+            .verified(&self.emulator_keys, &presented, &issuers, app_id, None)
+            .await?;
+        let caller = caller_app(&claims)?;
+        if !skills.iter().any(|s| s.eq_ignore_ascii_case(caller)) {
+            return reject(format!("the app {caller} is not one of the bot's skills"));
+        }
+        Ok(caller.to_owned())
+    }
+}
+
+/// The calling app of an Azure AD token: `appid` (v1) or `azp` (v2).
+fn caller_app(claims: &serde_json::Map<String, Value>) -> Result<&str, AuthError> {
+    let caller_app = match claims.get("ver").and_then(Value::as_str) {
+        Some("1.0") => claims.get("appid"),
+        Some("2.0") => claims.get("azp"),
+        Some(other) => return reject(format!("the token version {other} is not supported")),
+        None => return reject("the token has no ver claim"),
+    };
+    match caller_app.and_then(Value::as_str) {
+        Some(app) if !app.is_empty() => Ok(app),
+        _ => reject("the token does not name the calling app (appid/azp)"),
     }
 }
 

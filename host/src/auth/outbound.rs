@@ -139,12 +139,24 @@ impl OutboundTokens {
         credentials: &Credentials,
         channel_id: Option<&str>,
     ) -> Option<Arc<ClientCredentials>> {
-        let app_id = credentials.app_id.clone().filter(|id| !id.is_empty())?;
+        let app_id = credentials.app_id.as_deref().filter(|id| !id.is_empty())?;
         let scope = if channel_id == Some("emulator") {
             format!("{app_id}/.default")
         } else {
             self.settings.oauth_scope.clone()
         };
+        self.provider_for_scope(credentials, scope)
+    }
+
+    /// The token provider for a bot's app, for tokens of `scope`: another
+    /// bot's `<app id>/.default` when calling a skill or answering a bot
+    /// that called this one as a skill.
+    pub fn provider_for_scope(
+        &self,
+        credentials: &Credentials,
+        scope: String,
+    ) -> Option<Arc<ClientCredentials>> {
+        let app_id = credentials.app_id.clone().filter(|id| !id.is_empty())?;
         let tenant = match credentials.app_type {
             Some(AppType::SingleTenant) => credentials.tenant_id.as_deref(),
             _ => None,

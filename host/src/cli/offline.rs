@@ -99,6 +99,7 @@ impl OfflineBot {
             outbox: self.database.clone(),
             lease: std::time::Duration::from_secs(60),
             relay: Arc::default(),
+            skills: None,
         };
         let commitment = Commitment::default();
         run_to_commit(&self.runtime, &self.bot, incoming, &attempts, &commitment)

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 
 /// The WIT contract, as this host speaks it.
 const WIT: &str = include_str!("../../../wit/bot.wit");
+/// The `skills` interface, in a file of its own beside `bot.wit`.
+const SKILLS_WIT: &str = include_str!("../../../wit/skills.wit");
 
 /// The Rust SDK crate, written into Rust projects as `turnbox-guest/`.
-const RUST_SDK: [(&str, &str); 10] = [
+const RUST_SDK: [(&str, &str); 11] = [
     (
         "turnbox-guest/Cargo.toml",
         include_str!("../../../sdk/rust/turnbox-guest/Cargo.toml"),
@@ -49,6 +51,10 @@ const RUST_SDK: [(&str, &str); 10] = [
     (
         "turnbox-guest/src/streaming.rs",
         include_str!("../../../sdk/rust/turnbox-guest/src/streaming.rs"),
+    ),
+    (
+        "turnbox-guest/src/skills.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/skills.rs"),
     ),
 ];
 
@@ -205,6 +211,7 @@ pub fn scaffold(name: &str, language: Language, parent: &Path) -> Result<PathBuf
     let crate_name = name.replace('-', "_");
     let mut all = files(language);
     all.push(("wit/bot.wit", WIT, false));
+    all.push(("wit/skills.wit", SKILLS_WIT, false));
     for (relative, template, executable) in all {
         let path = root.join(relative);
         // The SDK files hold no placeholders; only the Rust SDK's path to

@@ -86,7 +86,7 @@ async fn messages(
 /// Parses the body (already read, within its size and time limits, by
 /// `http_server::read_body_in_time`): JSON content, an object with a `type`
 /// and a conversation.
-async fn read_activity(headers: &HeaderMap, body: Body) -> Result<Activity, ApiError> {
+pub(super) async fn read_activity(headers: &HeaderMap, body: Body) -> Result<Activity, ApiError> {
     let bytes = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
@@ -143,9 +143,7 @@ async fn take_turn(
                 activity
                     .extra
                     .insert("callerId".into(), identity.caller_id.into());
-                state
-                    .turns
-                    .outbound_for(&version, activity.channel_id.as_deref())
+                state.turns.outbound_for(&version, &activity)
             }
             Err(err) => {
                 slot.counters.rejected.fetch_add(1, Ordering::Relaxed);

@@ -1,6 +1,6 @@
 //! The HTTP face of the host: the server loop, the routes and their shared
-//! state, the message endpoints, Direct Line, the admin API, status and the
-//! chat page. Only this layer turns a turn's answer into a response.
+//! state, the message endpoints, Direct Line, the skill-host endpoints,
+//! the admin API, status and the chat page. Only this layer turns a turn's answer into a response.
 
 pub mod admin;
 pub mod app;
@@ -12,5 +12,6 @@ pub mod openapi;
 pub mod openapi_paths;
 pub mod routes;
 pub mod server;
+pub mod skills;
 pub mod status;
 pub mod trust;

@@ -226,6 +226,42 @@ declare!(
 );
 
 declare!(
+    skill_send,
+    post,
+    "/api/skills/v3/conversations/{conversation}/activities",
+    "skills",
+    "A skill's activity into a root bot's conversation (skill conversation id).",
+    "conversation"
+);
+declare!(
+    skill_reply,
+    post,
+    "/api/skills/v3/conversations/{conversation}/activities/{activity}",
+    "skills",
+    "A skill's reply.",
+    "conversation",
+    "activity"
+);
+declare!(
+    skill_update,
+    put,
+    "/api/skills/v3/conversations/{conversation}/activities/{activity}",
+    "skills",
+    "A skill's update of an activity.",
+    "conversation",
+    "activity"
+);
+declare!(
+    skill_delete,
+    delete,
+    "/api/skills/v3/conversations/{conversation}/activities/{activity}",
+    "skills",
+    "A skill's delete of an activity.",
+    "conversation",
+    "activity"
+);
+
+declare!(
     admin_conversations,
     get,
     "/api/bots/{bot}/conversations",

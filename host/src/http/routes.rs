@@ -114,7 +114,7 @@ fn conversation_routes() -> Vec<Route> {
 /// Every route of the host.
 pub fn table() -> Vec<Route> {
     use crate::http::directline::connector as dl_connector;
-    use crate::http::{admin, chat_page, status};
+    use crate::http::{admin, chat_page, skills, status};
     let mut with_cors = directline_routes("/v3/directline");
     with_cors.extend(directline_routes("/bots/{bot}/v3/directline"));
     with_cors.extend(conversation_routes());
@@ -137,6 +137,18 @@ pub fn table() -> Vec<Route> {
             post(dl_connector::post_activity)
                 .put(dl_connector::put_activity)
                 .delete(dl_connector::delete_activity),
+        ),
+        route(
+            "/api/skills/v3/conversations/{conversation}/activities",
+            &["POST"],
+            post(skills::post_activity),
+        ),
+        route(
+            "/api/skills/v3/conversations/{conversation}/activities/{activity}",
+            &["POST", "PUT", "DELETE"],
+            post(skills::post_activity)
+                .put(skills::put_activity)
+                .delete(skills::delete_activity),
         ),
         route(
             "/api/messages",

@@ -37,6 +37,8 @@ pub struct BotVersion {
     pub limits: BotLimits,
     pub credentials: Credentials,
     pub config: Arc<BTreeMap<String, Secret>>,
+    /// The skills it may call (`[skills]`).
+    pub skills: Arc<crate::schema::manifest::skills::Skills>,
     pub state_quota: Quota,
     /// What Direct Line's `/upload` takes for this bot (`[uploads]`).
     pub uploads: crate::schema::manifest::uploads::UploadLimits,
@@ -192,6 +194,7 @@ impl BotVersion {
             middleware: manifest.middleware,
             directline_secret: manifest.directline.secret.clone(),
             api_keys: Arc::new(manifest.api.keys.clone()),
+            skills: Arc::new(manifest.skills),
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,

@@ -17,3 +17,5 @@ pub mod run;
 pub mod scopes;
 pub mod store;
 pub mod turn;
+
+pub use host::skills::SkillCalls;

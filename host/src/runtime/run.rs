@@ -56,6 +56,8 @@ fn new_store(
         limiter: TurnLimiter { memory_bytes },
         bot: bot.name.clone(),
         config: bot.config.clone(),
+        skills: bot.skills.clone(),
+        credentials: std::sync::Arc::new(bot.credentials.clone()),
         max_sent: bot.limits.max_activities_per_turn,
         max_sent_bytes: bot.limits.max_send_bytes_per_turn,
         log_budget,

@@ -10,7 +10,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::runtime::guest_log::LogBudget;
 use crate::runtime::turn::Turn;
-use crate::schema::manifest::Secret;
+use crate::schema::manifest::skills::Skills;
+use crate::schema::manifest::{Credentials, Secret};
 
 /// The error a memory grow beyond the limit traps with.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,9 @@ pub struct TurnState {
     pub(super) limiter: TurnLimiter,
     pub(super) bot: Arc<str>,
     pub(super) config: Arc<std::collections::BTreeMap<String, Secret>>,
+    /// The skills its manifest declares, and its credentials (to call them).
+    pub(super) skills: Arc<Skills>,
+    pub(super) credentials: Arc<Credentials>,
     /// The most activities a turn may send.
     pub(super) max_sent: u32,
     /// The most bytes of activity JSON a turn may send.

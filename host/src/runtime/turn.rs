@@ -51,6 +51,8 @@ pub struct TurnRequest {
     /// What sees each activity the turn emits (its middleware).
     pub outgoing: Arc<dyn OutgoingFilter>,
     pub timers: Arc<dyn TimerStore>,
+    /// Calling skills; `None` where there is no server (`turnbox test`).
+    pub skills: Option<Arc<crate::runtime::SkillCalls>>,
 }
 
 /// The provisional id of the `n`th held-back send (1-based).
@@ -144,6 +146,7 @@ pub(super) struct Turn {
     pub(super) outgoing: Arc<dyn OutgoingFilter>,
     pub(super) timers: Arc<dyn TimerStore>,
     pub(super) timer_ops: Vec<TimerOp>,
+    pub(super) skills: Option<Arc<crate::runtime::SkillCalls>>,
     /// Its outbound HTTP and what it used of the limits.
     pub(super) http: TurnHttp,
 }
@@ -163,6 +166,7 @@ impl Turn {
             already_posted,
             outgoing,
             timers,
+            skills,
         } = request;
         Turn {
             incoming,
@@ -182,6 +186,7 @@ impl Turn {
             timers,
             timer_ops: Vec::new(),
             http,
+            skills,
         }
     }
 }

@@ -22,6 +22,8 @@
 //!   Line conversations (metadata, receive cursor).
 //! - `uploads.rs`: files uploaded through Direct Line, with the bot's
 //!   quota checked in the insert's transaction.
+//! - `skill_conversations.rs`: the skill conversation ids a root bot
+//!   minted, each mapped to its original conversation reference.
 //! - `group_commit.rs`: the turn records, committed in groups.
 //! - `sqlite/`: `SqliteStorage`: `mod.rs` the connections and the turn
 //!   records, `state.rs` the `Storage` impl, and one file per store.
@@ -39,6 +41,7 @@ pub mod group_commit;
 pub mod outbox;
 pub mod postgres;
 pub mod references;
+pub mod skill_conversations;
 pub mod sqlite;
 pub mod timers;
 pub mod transcripts;
@@ -64,6 +67,7 @@ pub trait Database:
     + accepted::AcceptedStore
     + api_conversations::ApiConversationStore
     + uploads::UploadStore
+    + skill_conversations::SkillConversationStore
     + TurnRecords
 {
 }
@@ -79,6 +83,7 @@ impl<T> Database for T where
         + accepted::AcceptedStore
         + api_conversations::ApiConversationStore
         + uploads::UploadStore
+        + skill_conversations::SkillConversationStore
         + TurnRecords
 {
 }

@@ -228,6 +228,42 @@ pub async fn settle(
     finish(app, kept).await;
 }
 
+/// Runs a turn on a background task and returns at once: the turn of a
+/// skill's `endOfConversation` or `event`, whose request must not wait
+/// (the turn that called the skill may hold the conversation). Its
+/// activity is kept first, so a host that stops leaves it to `resume.rs`.
+pub async fn accept_now(
+    app: &Arc<TurnServices>,
+    slot: Arc<BotSlot>,
+    version: Arc<BotVersion>,
+    activity: Arc<Activity>,
+    outbound: Outbound,
+) -> Result<(), crate::storage::StorageError> {
+    let kept = record(&slot, &activity, &outbound).ok_or_else(|| {
+        crate::storage::StorageError::Backend("the activity has no conversation or id".into())
+    })?;
+    keep(app, &version, &kept).await?;
+    let task_app = app.clone();
+    let started = std::time::Instant::now();
+    app.background.spawn(
+        async move {
+            let result = dispatch(
+                &task_app,
+                &slot,
+                &version,
+                activity,
+                outbound,
+                Origin::Channel,
+            )
+            .await;
+            log_end(&result, started);
+            settle(&task_app, &kept, &result).await;
+        }
+        .instrument(tracing::Span::current()),
+    );
+    Ok(())
+}
+
 /// How soon a kept turn that was not admitted is tried again.
 const RETRY_AFTER_MS: i64 = 1000;
 

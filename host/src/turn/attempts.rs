@@ -56,6 +56,8 @@ pub struct Attempts {
     pub lease: Duration,
     /// Woken when the relay has rows to post (`relay.rs`).
     pub relay: Arc<tokio::sync::Notify>,
+    /// Calling skills; `None` where there is no server (`turnbox test`).
+    pub skills: Option<Arc<crate::runtime::SkillCalls>>,
 }
 
 /// What the commit records besides the attempt's own changes.
@@ -111,6 +113,7 @@ pub async fn run_to_commit(
             already_posted: std::mem::take(&mut already_posted),
             outgoing: with.outgoing.clone(),
             timers: with.timers.clone(),
+            skills: with.skills.clone(),
         };
         let mut outcome = run_turn(runtime, bot, request).await?;
         let answer = turn_answer(&incoming, &outcome);

@@ -217,6 +217,7 @@ pub async fn dispatch(
         outbox: app.outbox.clone(),
         lease: app.lease,
         relay: app.relay.clone(),
+        skills: Some(app.skills.clone()),
     };
     let result = run_to_commit(
         &app.runtime,

@@ -5,6 +5,7 @@
 //! (`outbox.rs`, and `relay.rs` for whatever is left behind). A channel's
 //! request may be answered before its turn ends (`accept.rs`); such turns
 //! are kept until over, and resumed if their host stops (`resume.rs`).
+//! What a root bot's skills send back is served by `skill_host.rs`.
 
 pub mod accept;
 pub mod answer;
@@ -17,3 +18,4 @@ pub mod relay;
 pub mod resume;
 pub mod scheduler;
 pub mod services;
+pub mod skill_host;

@@ -8,9 +8,11 @@ use crate::auth::OutboundTokens;
 use crate::bots::registry::BotRegistry;
 use crate::channels::connector::{ConnectorClient, Outbound};
 use crate::channels::directline::DirectLine;
+use crate::runtime::SkillCalls;
 use crate::runtime::bot::BotVersion;
 use crate::runtime::engine::Runtime;
 use crate::schema::activity::Activity;
+use crate::schema::activity::skills::skill_caller;
 use crate::storage::Storage;
 use crate::storage::accepted::AcceptedStore;
 use crate::storage::group_commit::GroupCommit;
@@ -26,7 +28,7 @@ pub struct TurnServices {
     pub runtime: Arc<Runtime>,
     pub registry: Arc<BotRegistry>,
     pub connector: Arc<ConnectorClient>,
-    pub tokens: OutboundTokens,
+    pub tokens: Arc<OutboundTokens>,
     pub metrics: Arc<Metrics>,
     pub storage: Arc<dyn Storage>,
     pub transcripts: Arc<dyn TranscriptStore>,
@@ -53,14 +55,29 @@ pub struct TurnServices {
     /// How long a host's claim (of a delivery, past the turn's deadline;
     /// of outbox rows) holds before another host may take it over.
     pub lease: std::time::Duration,
+    /// Calling skills (`skills.forward`): the conversation id factory,
+    /// the tokens, this host's skill endpoint.
+    pub skills: Arc<SkillCalls>,
 }
 
 impl TurnServices {
-    /// How a turn of `version` in a conversation on `channel` calls the
-    /// connector: with the bot's token when it has an app id, else in dev
-    /// mode. For inbound requests, use it only once they are authenticated.
-    pub fn outbound_for(&self, version: &BotVersion, channel: Option<&str>) -> Outbound {
-        match self.tokens.provider(&version.credentials, channel) {
+    /// How a turn of `version` with `activity` (incoming, a reply, or made
+    /// from a stored reference) calls the connector: with the bot's token
+    /// when it has an app id, else in dev mode. The token is for the Bot
+    /// Connector, or, when the bot was called as a skill by another bot
+    /// (`schema::activity::skills::skill_caller`), for that bot's app id.
+    /// For inbound requests, use it only once they are authenticated.
+    pub fn outbound_for(&self, version: &BotVersion, activity: &Activity) -> Outbound {
+        let credentials = &version.credentials;
+        let provider = match skill_caller(activity) {
+            Some(caller) => self
+                .tokens
+                .provider_for_scope(credentials, format!("{caller}/.default")),
+            None => self
+                .tokens
+                .provider(credentials, activity.channel_id.as_deref()),
+        };
+        match provider {
             Some(tokens) => Outbound::Authenticated(tokens),
             None => Outbound::Dev,
         }
@@ -89,7 +106,7 @@ impl TurnServices {
             }
             Route::Bot => {
                 let version = bot()?;
-                Some(self.outbound_for(&version, activity.channel_id.as_deref()))
+                Some(self.outbound_for(&version, activity))
             }
         }
     }
@@ -112,6 +129,6 @@ impl TurnServices {
             activity.service_url = Some(own);
             return Outbound::Internal;
         }
-        self.outbound_for(version, activity.channel_id.as_deref())
+        self.outbound_for(version, activity)
     }
 }

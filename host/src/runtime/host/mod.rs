@@ -1,8 +1,8 @@
 //! The host side of the WIT interfaces a bot imports, one file each, all
 //! implemented on the store's [`TurnState`]: `context` (the turn context:
 //! activity, send, update, delete, conversations), `connector` (members,
-//! history, attachments), `state`, `timers`,
-//! `config`, `logging`, and the standard `wasi:http/outgoing-handler`
+//! history, attachments), `state`, `timers`, `config`, `logging`, `skills`
+//! (calling other bots), and the standard `wasi:http/outgoing-handler`
 //! (`http`). A new guest capability is its interface in the
 //! WIT world (the generated `add_to_linker` links it), a new file here,
 //! its manifest section and its docs.
@@ -20,6 +20,7 @@ mod connector;
 mod context;
 pub(super) mod http;
 mod logging;
+pub(super) mod skills;
 mod state;
 mod timers;
 

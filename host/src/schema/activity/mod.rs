@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod skills;
 pub mod streaming;
 mod wit;
 pub use wit::wit_size;
@@ -147,6 +148,8 @@ pub mod names {
     pub const MESSAGE: &str = "message";
     pub const INVOKE: &str = "invoke";
     pub const TRACE: &str = "trace";
+    pub const EVENT: &str = "event";
+    pub const END_OF_CONVERSATION: &str = "endOfConversation";
     pub const EXPECT_REPLIES: &str = "expectReplies";
     pub const EMULATOR_CHANNEL: &str = "emulator";
     /// The span label of proactive turns.
@@ -243,6 +246,7 @@ impl Activity {
         if self.locale.is_none() {
             self.locale = incoming.locale.clone();
         }
+        skills::carry_caller(self, incoming);
     }
 }
 
@@ -283,6 +287,9 @@ pub fn conversation_reference(activity: &Activity) -> Value {
         "serviceUrl",
         activity.service_url.clone().map(Value::String),
     );
+    if skills::skill_caller(activity).is_some() {
+        put("callerId", activity.extra.get("callerId").cloned());
+    }
     Value::Object(reference)
 }
 
@@ -315,6 +322,11 @@ pub fn continuation_activity(
         recipient: account("bot")?,
         relates_to: Some(reference.clone()),
         value,
+        extra: reference
+            .get("callerId")
+            .filter(|v| v.is_string())
+            .map(|caller| Extra::from_iter([("callerId".to_owned(), caller.clone())]))
+            .unwrap_or_default(),
         ..Default::default()
     })
 }

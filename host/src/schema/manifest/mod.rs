@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub mod uploads;
+pub mod skills;
 
 /// A string that must never be logged or shown by the status API.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -124,6 +125,9 @@ pub struct Manifest {
     /// Direct Line uploads: file sizes, counts, quota, retention.
     #[serde(default)]
     pub uploads: uploads::UploadsSection,
+    /// Bots this bot may call as skills (`skills.rs`).
+    #[serde(default)]
+    pub skills: skills::Skills,
 }
 
 /// How a bot's turns get an instance, as written in the manifest.

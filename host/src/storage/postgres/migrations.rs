@@ -159,6 +159,22 @@ CREATE TABLE uploads (
 CREATE INDEX uploads_expiry ON uploads (expires_at);
 ",
     ),
+    (
+        7,
+        "
+-- Skill conversation ids a root bot minted (storage/skill_conversations.rs):
+-- each maps to the bot, the skill and the original conversation reference.
+CREATE TABLE skill_conversations (
+    id           TEXT PRIMARY KEY,
+    bot          TEXT NOT NULL,
+    skill        TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    reference    TEXT NOT NULL,
+    updated      BIGINT NOT NULL,
+    UNIQUE (bot, skill, conversation)
+);
+",
+    ),
 ];
 
 /// The advisory lock that serialises migrations between hosts.

@@ -33,6 +33,7 @@ mod listen;
 mod migrations;
 mod outbox;
 mod references;
+mod skill_conversations;
 mod state;
 mod timers;
 mod transcripts;

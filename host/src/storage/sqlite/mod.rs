@@ -15,6 +15,7 @@ mod dedup;
 mod directline;
 mod outbox;
 mod references;
+mod skill_conversations;
 mod state;
 mod timers;
 mod transcripts;
@@ -117,6 +118,8 @@ impl SqliteStorage {
         conn.execute_batch(api_conversations::SCHEMA)
             .map_err(backend)?;
         conn.execute_batch(uploads::SCHEMA).map_err(backend)?;
+        conn.execute_batch(skill_conversations::SCHEMA)
+            .map_err(backend)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             readers: Vec::new(),

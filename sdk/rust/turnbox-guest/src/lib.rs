@@ -2,8 +2,8 @@
 //! [`ActivityHandler`] on a type, answer through the [`TurnContext`], build
 //! replies with [`MessageFactory`] and [`CardFactory`], keep typed state with
 //! [`StateProperty`], livestream a growing reply with [`StreamingResponse`],
-//! list members or move attachments with [`connector`], and export the bot
-//! with [`export_bot!`].
+//! list members or move attachments with [`connector`], call other bots as
+//! skills with [`SkillClient`], and export the bot with [`export_bot!`].
 //!
 //! ```ignore
 //! use turnbox_guest::{ActivityHandler, ChannelAccount, Result, TurnContext};
@@ -31,6 +31,7 @@ mod error;
 mod factory;
 mod handler;
 pub mod http;
+mod skills;
 mod state;
 mod streaming;
 
@@ -55,6 +56,7 @@ pub use context::TurnContext;
 pub use error::{Error, Result};
 pub use factory::{CardAction, CardFactory, CardImage, HeroCard, MessageFactory};
 pub use handler::{ActivityHandler, MessageReaction, run};
+pub use skills::{SkillClient, SkillResponse};
 pub use state::{StateProperty, config, timers};
 pub use streaming::StreamingResponse;
 

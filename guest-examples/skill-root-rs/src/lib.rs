@@ -1,0 +1,80 @@
+//! A root bot and a skill in one, on the Rust SDK: which one it is comes
+//! from its manifest's `[config] role` (`root`, the default, or `skill`).
+//!
+//! As the root, it forwards every user message to the skill named by
+//! `[config] skill` (declared in `[skills.NAME]`; "@NAME text" sends
+//! "text" to the skill NAME instead) and, when the skill ends
+//! the conversation, says so: "the skill ended: <code>". A call that fails
+//! (the skill is down) is reported: "the skill call failed: <code>".
+//!
+//! As the skill, it answers "skill heard: <text>", and on "bye" says
+//! goodbye and ends the conversation (`endOfConversation`, code
+//! `completedSuccessfully`). `tests/e2e/skills.rs` runs the two together.
+
+use turnbox_guest::{Activity, ActivityHandler, Result, TurnContext, config};
+
+#[derive(Default)]
+struct SkillOrRoot;
+
+fn is_skill() -> bool {
+    config::get("role").as_deref() == Some("skill")
+}
+
+impl ActivityHandler for SkillOrRoot {
+    fn on_message(&self, ctx: &TurnContext) -> Result<()> {
+        if is_skill() {
+            return skill_message(ctx);
+        }
+        // "@NAME text" forwards "text" to the skill NAME; anything else
+        // goes to the `skill` of the config.
+        let mut activity = ctx.activity().clone();
+        let skill = match ctx.text().strip_prefix('@').and_then(|t| t.split_once(' ')) {
+            Some((name, rest)) => {
+                activity.text = Some(rest.to_owned());
+                name.to_owned()
+            }
+            None => config::get("skill").unwrap_or_else(|| "echo".into()),
+        };
+        match ctx.forward_to_skill(&skill, activity) {
+            Ok(answer) if answer.is_success() => {}
+            Ok(answer) => {
+                ctx.send_text(format!("the skill answered {}", answer.status))?;
+            }
+            Err(turnbox_guest::Error::Call(err)) => {
+                ctx.send_text(format!("the skill call failed: {}", err.code))?;
+            }
+            Err(err) => return Err(err),
+        }
+        Ok(())
+    }
+
+    fn on_end_of_conversation(&self, ctx: &TurnContext) -> Result<()> {
+        if is_skill() {
+            return Ok(());
+        }
+        let code = ctx.activity().code.as_deref().unwrap_or("none");
+        ctx.send_text(format!("the skill ended: {code}"))?;
+        Ok(())
+    }
+}
+
+fn skill_message(ctx: &TurnContext) -> Result<()> {
+    match ctx.text() {
+        "bye" => {
+            ctx.send_text("skill: goodbye")?;
+            let mut end = Activity::new("endOfConversation");
+            end.code = Some("completedSuccessfully".into());
+            ctx.send(end)?;
+        }
+        "callerid" => {
+            let caller: Option<String> = ctx.activity().extra_field("callerId");
+            ctx.send_text(format!("skill callerId={}", caller.unwrap_or_default()))?;
+        }
+        text => {
+            ctx.send_text(format!("skill heard: {text}"))?;
+        }
+    }
+    Ok(())
+}
+
+turnbox_guest::export_bot!(SkillOrRoot);

@@ -1,0 +1,433 @@
+//! Skills end to end: two turnbox bots on one host, a root (app
+//! `APP_ID`) and a skill (app `FRIEND_APP`), both `skill-root-rs`, with the
+//! stand-in identity provider and Bot Connector; and a stand-in skill (a
+//! second recording server) for what a skill may and may not send back.
+
+use std::path::Path;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::idp_standin::*;
+use crate::support::*;
+
+/// A skill that only records (the stand-in connector as a skill).
+const PROBE_APP: &str = "9a1b2c3d-0000-4000-8000-0000000000e1";
+const BOT_CONNECTOR_SCOPE: &str = "https://api.botframework.com/.default";
+
+fn root_manifest(host_port: u16, probe: &Connector) -> String {
+    format!(
+        r#"
+[credentials]
+MicrosoftAppId = "{APP_ID}"
+MicrosoftAppPassword = "root-secret"
+
+[config]
+skill = "echo"
+
+[skills.echo]
+app_id = "{FRIEND_APP}"
+endpoint = "http://127.0.0.1:{host_port}/api/bots/skill/messages"
+
+[skills.probe]
+app_id = "{PROBE_APP}"
+endpoint = "http://{}/api/messages"
+
+[skills.down]
+app_id = "9a1b2c3d-0000-4000-8000-0000000000d1"
+endpoint = "http://127.0.0.1:1/api/messages"
+"#,
+        probe.addr
+    )
+}
+
+fn skill_manifest() -> String {
+    format!(
+        r#"
+[credentials]
+MicrosoftAppId = "{FRIEND_APP}"
+MicrosoftAppPassword = "skill-secret"
+AllowedCallers = ["{APP_ID}"]
+
+[config]
+role = "skill"
+"#
+    )
+}
+
+struct Setup {
+    idp: Idp,
+    /// The user's channel.
+    connector: Connector,
+    probe: Connector,
+    host: Host,
+    bots: tempfile::TempDir,
+    data: tempfile::TempDir,
+}
+
+/// Writes the root bot once the host's port is known; waits for its route.
+async fn add_root(host: &Host, bots: &Path, probe: &Connector) {
+    replace_atomically(
+        bots,
+        "root.toml",
+        root_manifest(host.addr.port(), probe).as_bytes(),
+    );
+    replace_atomically(
+        bots,
+        "root.wasm",
+        &std::fs::read(guest("skill-root-rs")).unwrap(),
+    );
+    eventually("the root bot is loaded", || async {
+        host.get_text("/healthz").await.contains("\"root\"")
+    })
+    .await;
+}
+
+async fn setup() -> Setup {
+    let idp = Idp::start(3600).await;
+    let connector = Connector::start().await;
+    let probe = Connector::start().await;
+    let bots = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("skill-root-rs"), bots.path().join("skill.wasm")).unwrap();
+    std::fs::write(bots.path().join("skill.toml"), skill_manifest()).unwrap();
+    let host = start_host(&idp, bots.path(), data.path());
+    add_root(&host, bots.path(), &probe).await;
+    Setup {
+        idp,
+        connector,
+        probe,
+        host,
+        bots,
+        data,
+    }
+}
+
+fn start_host(idp: &Idp, bots: &Path, data: &Path) -> Host {
+    let args = idp.host_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Host::start_in(bots, data, &args)
+}
+
+/// The user says `text` to the root bot through the channel.
+async fn say(s: &Setup, text: &str) -> Value {
+    let service_url = s.connector.service_url();
+    let activity = message(&service_url, text);
+    let token = keys().channel.sign(&channel_claims(&service_url));
+    let response = client()
+        .post(s.host.url("/api/bots/root/messages"))
+        .bearer_auth(token)
+        .json(&activity)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::OK, "{text}: {body}");
+    activity
+}
+
+fn texts(connector: &Connector) -> Vec<String> {
+    connector
+        .received()
+        .iter()
+        .filter_map(|r| r.body["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn wait_for_text(connector: &Connector, text: &str) -> Recorded {
+    eventually(&format!("`{text}` at the connector"), || async {
+        texts(connector).iter().any(|t| t == text)
+    })
+    .await;
+    connector
+        .received()
+        .into_iter()
+        .find(|r| r.body["text"] == text)
+        .unwrap()
+}
+
+fn token_requests(idp: &Idp) -> Vec<(String, String)> {
+    idp.state
+        .lock()
+        .unwrap()
+        .token_requests
+        .iter()
+        .map(|(_, f)| (f["client_id"].clone(), f["scope"].clone()))
+        .collect()
+}
+
+/// The bearer token the root got for `scope`'s `connector-token-N`.
+fn is_root_connector_token(idp: &Idp, authorization: Option<&str>) -> bool {
+    let Some(n) = authorization
+        .and_then(|a| a.strip_prefix("Bearer connector-token-"))
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return false;
+    };
+    let requests = token_requests(idp);
+    requests.get(n - 1) == Some(&(APP_ID.to_owned(), BOT_CONNECTOR_SCOPE.to_owned()))
+}
+
+#[tokio::test]
+async fn a_skill_answers_in_the_users_conversation_and_its_end_reaches_the_root() {
+    let s = setup().await;
+    let sent = say(&s, "hello").await;
+
+    let reply = wait_for_text(&s.connector, "skill heard: hello").await;
+    assert_eq!(
+        reply.path,
+        format!(
+            "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities/{}",
+            encoded_id(&sent)
+        ),
+        "in the user's conversation, as a reply to the user's message"
+    );
+    assert_eq!(reply.body["conversation"]["id"], "a:conv;messageid=7");
+    assert_eq!(reply.body["from"]["id"], "bot-1");
+    assert_eq!(reply.body["recipient"]["id"], "user-1");
+    assert!(reply.body.get("callerId").is_none(), "{}", reply.body);
+    assert!(
+        is_root_connector_token(&s.idp, reply.authorization.as_deref()),
+        "sent with the root's Bot Connector token: {:?} {:?}",
+        reply.authorization,
+        token_requests(&s.idp)
+    );
+    let requests = token_requests(&s.idp);
+    assert!(
+        requests.contains(&(APP_ID.into(), format!("{FRIEND_APP}/.default"))),
+        "the root asked for a token for the skill: {requests:?}"
+    );
+    assert!(
+        requests.contains(&(FRIEND_APP.into(), format!("{APP_ID}/.default"))),
+        "the skill answered with a token for the root: {requests:?}"
+    );
+    assert!(
+        !requests.contains(&(FRIEND_APP.into(), BOT_CONNECTOR_SCOPE.into())),
+        "the skill never asked for a Bot Connector token: {requests:?}"
+    );
+
+    // The skill sees the root as its caller.
+    say(&s, "callerid").await;
+    wait_for_text(
+        &s.connector,
+        &format!("skill callerId=urn:botframework:aadappid:{APP_ID}"),
+    )
+    .await;
+
+    // The skill ends the conversation; the root hears of it in a turn.
+    say(&s, "bye").await;
+    wait_for_text(&s.connector, "skill: goodbye").await;
+    let ended = wait_for_text(&s.connector, "the skill ended: completedSuccessfully").await;
+    assert_eq!(ended.body["conversation"]["id"], "a:conv;messageid=7");
+    assert!(is_root_connector_token(
+        &s.idp,
+        ended.authorization.as_deref()
+    ));
+
+    // A new message opens a new skill conversation.
+    say(&s, "again").await;
+    wait_for_text(&s.connector, "skill heard: again").await;
+    s.host.assert_no_panic();
+}
+
+/// Asks the root to forward to the probe; returns the skill conversation id
+/// and the forwarded activity.
+async fn open_probe_conversation(s: &Setup, text: &str) -> (String, Value) {
+    let before = s.probe.received().len();
+    say(s, &format!("@probe {text}")).await;
+    let forwarded = s.probe.received()[before].clone();
+    assert_eq!(forwarded.path, "/api/messages");
+    let body = forwarded.body;
+    let id = body["conversation"]["id"].as_str().unwrap().to_owned();
+    (id, body)
+}
+
+async fn skill_post(
+    host: &Host,
+    conversation: &str,
+    tail: &str,
+    token: Option<String>,
+    activity: &Value,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .post(host.url(&format!(
+            "/api/skills/v3/conversations/{conversation}/activities{tail}"
+        )))
+        .json(activity);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    read(request.send().await.unwrap()).await
+}
+
+fn probe_token() -> Option<String> {
+    Some(keys().emulator.sign(&emulator_v1_claims(PROBE_APP)))
+}
+
+#[tokio::test]
+async fn only_the_skill_itself_may_answer_in_its_conversation() {
+    let s = setup().await;
+    let (skc, forwarded) = open_probe_conversation(&s, "hi probe").await;
+
+    // What the skill was sent, as botbuilder's SkillHttpClient sends it.
+    assert!(skc.starts_with("skc-") && skc.len() >= 36, "{skc}");
+    assert_eq!(forwarded["text"], "hi probe");
+    assert_eq!(
+        forwarded["serviceUrl"],
+        format!("http://{}/api/skills", s.host.addr)
+    );
+    assert_eq!(
+        forwarded["recipient"],
+        json!({"id": PROBE_APP, "role": "skill"})
+    );
+    assert_eq!(
+        forwarded["relatesTo"]["conversation"]["id"],
+        "a:conv;messageid=7"
+    );
+    assert_eq!(
+        forwarded["relatesTo"]["serviceUrl"],
+        s.connector.service_url()
+    );
+    assert_eq!(
+        forwarded["callerId"],
+        format!("urn:botframework:aadappid:{APP_ID}")
+    );
+    let probe_auth = s.probe.received()[0].authorization.clone().unwrap();
+    let token = probe_auth.strip_prefix("Bearer ").unwrap();
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["aud"], PROBE_APP, "a token for the skill's app id");
+    assert_eq!(claims["appid"], APP_ID);
+
+    let reply = json!({"type": "message", "text": "from probe",
+                       "conversation": {"id": skc}, "from": {"id": PROBE_APP}});
+    let delivered = s.connector.received().len();
+    let mut other_audience = emulator_v1_claims(PROBE_APP);
+    other_audience["aud"] = json!(STRANGER_APP);
+    let refused = [
+        ("no token", None),
+        (
+            "a forged token",
+            Some(keys().stranger.sign(&emulator_v1_claims(PROBE_APP))),
+        ),
+        (
+            "a token for another audience",
+            Some(keys().emulator.sign(&other_audience)),
+        ),
+        (
+            "an app that is not a declared skill",
+            Some(keys().emulator.sign(&emulator_v1_claims(STRANGER_APP))),
+        ),
+        (
+            "another declared skill than the conversation's",
+            Some(keys().emulator.sign(&emulator_v1_claims(FRIEND_APP))),
+        ),
+        (
+            "a channel token",
+            Some(
+                keys()
+                    .channel
+                    .sign(&channel_claims(&s.connector.service_url())),
+            ),
+        ),
+    ];
+    for (what, token) in refused {
+        let (status, body) = skill_post(&s.host, &skc, "", token, &reply).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert_error(&body, "Unauthorized");
+    }
+    assert!(s.host.wait_for_log("skill request unauthorized").await);
+    let (status, body) = skill_post(&s.host, "skc-unknown", "", probe_token(), &reply).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "NotFound");
+    assert_eq!(
+        s.connector.received().len(),
+        delivered,
+        "nothing refused was delivered"
+    );
+
+    // The skill itself: delivered, as a reply, with the root's token.
+    let (status, body) = skill_post(&s.host, &skc, "/user%2F1", probe_token(), &reply).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["id"].as_str().is_some_and(|id| !id.is_empty()));
+    let got = wait_for_text(&s.connector, "from probe").await;
+    assert_eq!(
+        got.path,
+        "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities/user%2F1"
+    );
+    assert!(is_root_connector_token(
+        &s.idp,
+        got.authorization.as_deref()
+    ));
+
+    // Update and delete reach the channel too.
+    let update = json!({"type": "message", "text": "edited", "conversation": {"id": skc}});
+    let response = client()
+        .put(s.host.url(&format!(
+            "/api/skills/v3/conversations/{skc}/activities/sent-9"
+        )))
+        .bearer_auth(probe_token().unwrap())
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = client()
+        .delete(s.host.url(&format!(
+            "/api/skills/v3/conversations/{skc}/activities/sent-9"
+        )))
+        .bearer_auth(probe_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let last: Vec<_> = s.connector.received().into_iter().rev().take(2).collect();
+    assert_eq!(last[1].method, axum::http::Method::PUT);
+    assert_eq!(last[0].method, axum::http::Method::DELETE);
+    assert!(last[0].path.ends_with("/activities/sent-9"));
+
+    // Its endOfConversation is a turn of the root, and ends the id.
+    let end = json!({"type": "endOfConversation", "code": "userCancelled",
+                     "conversation": {"id": skc}});
+    let (status, body) = skill_post(&s.host, &skc, "", probe_token(), &end).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    wait_for_text(&s.connector, "the skill ended: userCancelled").await;
+    let (status, _) = skill_post(&s.host, &skc, "", probe_token(), &reply).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "an ended conversation is gone"
+    );
+    s.host.assert_no_panic();
+}
+
+#[tokio::test]
+async fn a_skill_that_is_down_is_a_call_error_and_the_host_serves_on() {
+    let s = setup().await;
+    say(&s, "@down anyone there?").await;
+    wait_for_text(&s.connector, "the skill call failed: Unreachable").await;
+    say(&s, "@nosuch hi").await;
+    wait_for_text(&s.connector, "the skill call failed: UnknownSkill").await;
+    say(&s, "still here").await;
+    wait_for_text(&s.connector, "skill heard: still here").await;
+    s.host.assert_no_panic();
+}
+
+#[tokio::test]
+async fn skill_conversation_ids_survive_a_restart() {
+    let mut s = setup().await;
+    let (skc, _) = open_probe_conversation(&s, "before").await;
+    s.host.terminate().await;
+    let host = start_host(&s.idp, s.bots.path(), s.data.path());
+    eventually("the root bot is loaded", || async {
+        host.get_text("/healthz").await.contains("\"root\"")
+    })
+    .await;
+    let reply = json!({"type": "message", "text": "after the restart",
+                       "conversation": {"id": skc}});
+    let (status, body) = skill_post(&host, &skc, "", probe_token(), &reply).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    wait_for_text(&s.connector, "after the restart").await;
+    s.host = host;
+}
