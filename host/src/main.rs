@@ -303,6 +303,10 @@ struct AuthArgs {
     /// The scope of the bot's tokens for the Bot Connector.
     #[arg(long, env = "TURNBOX_OAUTH_SCOPE")]
     oauth_scope: Option<String>,
+    /// The Bot Framework Token Service for user sign-in (default: the
+    /// cloud's, `https://token.botframework.com`).
+    #[arg(long, env = "TURNBOX_TOKEN_SERVICE_URL")]
+    token_service_url: Option<String>,
 }
 
 impl AuthArgs {
@@ -325,6 +329,9 @@ impl AuthArgs {
         }
         if let Some(v) = self.oauth_scope {
             settings.oauth_scope = v;
+        }
+        if let Some(v) = self.token_service_url {
+            settings.token_service_url = v;
         }
         settings
     }

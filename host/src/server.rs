@@ -30,6 +30,8 @@ pub enum ServeError {
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot set up Direct Line: {0}")]
     DirectLine(String),
+    #[error("the Token Service URL is unusable: {0}")]
+    TokenService(String),
     #[error(transparent)]
     Connector(#[from] crate::channels::connector::ConnectorError),
     #[error("cannot listen on {addr}: {source}")]
@@ -97,6 +99,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     };
     directline.listening_on(local);
     let connector = ConnectorClient::new(config.service_urls.clone(), http.clone());
+    let token_service = crate::channels::token_service::TokenServiceClient::new(
+        &config.auth.token_service_url,
+        http.clone(),
+    )
+    .map_err(|e| ServeError::TokenService(e.to_string()))?;
     let records = Arc::new(
         crate::storage::group_commit::GroupCommit::start(database.clone())
             .map_err(ServeError::Serve)?,
@@ -106,6 +113,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         registry,
         connector: Arc::new(connector),
         tokens: OutboundTokens::new(config.auth.clone(), http.clone()),
+        token_service: Arc::new(token_service),
         metrics,
         storage: database.clone(),
         transcripts: database.clone(),

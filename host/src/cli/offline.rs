@@ -99,6 +99,8 @@ impl OfflineBot {
             outbox: self.database.clone(),
             lease: std::time::Duration::from_secs(60),
             relay: Arc::default(),
+            // Offline: no Token Service; user-token calls answer NotSupported.
+            user_tokens: None,
         };
         let commitment = Commitment::default();
         run_to_commit(&self.runtime, &self.bot, incoming, &attempts, &commitment)

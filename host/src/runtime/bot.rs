@@ -39,6 +39,9 @@ pub struct BotVersion {
     pub config: Arc<BTreeMap<String, Secret>>,
     pub state_quota: Quota,
     pub middleware: MiddlewareSwitches,
+    /// The OAuth connections of `[oauth]`: the only ones its user-token
+    /// calls may name.
+    pub oauth_connections: Arc<Vec<String>>,
     /// This bot's own Direct Line secret, if its manifest sets one.
     pub directline_secret: Option<Secret>,
     /// Keys of the conversations API that reach this bot only (`[api]`).
@@ -187,6 +190,7 @@ impl BotVersion {
             credentials: manifest.credentials(defaults),
             state_quota: state_quota(&manifest),
             middleware: manifest.middleware,
+            oauth_connections: Arc::new(manifest.oauth.connections.clone()),
             directline_secret: manifest.directline.secret.clone(),
             api_keys: Arc::new(manifest.api.keys.clone()),
             config: Arc::new(manifest.config),

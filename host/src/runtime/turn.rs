@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::channels::connector::{ConnectorClient, ConnectorError, Outbound};
+use crate::channels::token_service::BotTokenService;
 use crate::runtime::compute_lanes::LaneUse;
 use crate::runtime::http::turn::TurnHttp;
 use crate::runtime::outgoing::{Flow, Outgoing, OutgoingFilter};
@@ -51,6 +52,9 @@ pub struct TurnRequest {
     /// What sees each activity the turn emits (its middleware).
     pub outgoing: Arc<dyn OutgoingFilter>,
     pub timers: Arc<dyn TimerStore>,
+    /// The bot's Token Service (user sign-in); `None` where there is none
+    /// (`turnbox test`).
+    pub user_tokens: Option<BotTokenService>,
 }
 
 /// The provisional id of the `n`th held-back send (1-based).
@@ -146,6 +150,7 @@ pub(super) struct Turn {
     pub(super) timer_ops: Vec<TimerOp>,
     /// Its outbound HTTP and what it used of the limits.
     pub(super) http: TurnHttp,
+    pub(super) user_tokens: Option<BotTokenService>,
 }
 
 impl Turn {
@@ -163,6 +168,7 @@ impl Turn {
             already_posted,
             outgoing,
             timers,
+            user_tokens,
         } = request;
         Turn {
             incoming,
@@ -182,6 +188,7 @@ impl Turn {
             timers,
             timer_ops: Vec::new(),
             http,
+            user_tokens,
         }
     }
 }

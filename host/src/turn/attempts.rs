@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::channels::connector::{ConnectorClient, Outbound};
+use crate::channels::token_service::BotTokenService;
 use crate::runtime::bot::BotVersion;
 use crate::runtime::engine::Runtime;
 use crate::runtime::outgoing::OutgoingFilter;
@@ -56,6 +57,8 @@ pub struct Attempts {
     pub lease: Duration,
     /// Woken when the relay has rows to post (`relay.rs`).
     pub relay: Arc<tokio::sync::Notify>,
+    /// The bot's Token Service (user sign-in), if any.
+    pub user_tokens: Option<BotTokenService>,
 }
 
 /// What the commit records besides the attempt's own changes.
@@ -111,6 +114,7 @@ pub async fn run_to_commit(
             already_posted: std::mem::take(&mut already_posted),
             outgoing: with.outgoing.clone(),
             timers: with.timers.clone(),
+            user_tokens: with.user_tokens.clone(),
         };
         let mut outcome = run_turn(runtime, bot, request).await?;
         let answer = turn_answer(&incoming, &outcome);

@@ -217,6 +217,7 @@ pub async fn dispatch(
         outbox: app.outbox.clone(),
         lease: app.lease,
         relay: app.relay.clone(),
+        user_tokens: Some(app.token_service_for(version)),
     };
     let result = run_to_commit(
         &app.runtime,

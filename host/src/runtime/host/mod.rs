@@ -1,8 +1,8 @@
 //! The host side of the WIT interfaces a bot imports, one file each, all
 //! implemented on the store's [`TurnState`]: `context` (the turn context:
 //! activity, send, update, delete, conversations), `state`, `timers`,
-//! `config`, `logging`, and the standard `wasi:http/outgoing-handler`
-//! (`http`). A new guest capability is its interface in the
+//! `config`, `logging`, `user-token` (user sign-in through the Token
+//! Service), and the standard `wasi:http/outgoing-handler` (`http`). A new guest capability is its interface in the
 //! WIT world (the generated `add_to_linker` links it), a new file here,
 //! its manifest section and its docs.
 //!
@@ -20,6 +20,7 @@ pub(super) mod http;
 mod logging;
 mod state;
 mod timers;
+mod user_token;
 
 /// The most interim stream updates one turn may send: ten minutes of
 /// updates every 500 ms, with room to spare. They count against neither

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod oauth;
+pub use oauth::OAuthSection;
+
 /// A string that must never be logged or shown by the status API.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -119,6 +122,9 @@ pub struct Manifest {
     /// Outbound HTTP: where the bot may go, and its limits.
     #[serde(default)]
     pub http: crate::schema::outbound::HttpSection,
+    /// OAuth connections for user sign-in (the Token Service).
+    #[serde(default)]
+    pub oauth: OAuthSection,
 }
 
 /// How a bot's turns get an instance, as written in the manifest.
