@@ -2,7 +2,8 @@
 //! [`ActivityHandler`] on a type, answer through the [`TurnContext`], build
 //! replies with [`MessageFactory`] and [`CardFactory`], keep typed state with
 //! [`StateProperty`], livestream a growing reply with [`StreamingResponse`],
-//! and export the bot with [`export_bot!`].
+//! sign users in with [`OAuthPrompt`] (the `oauth` module), and export the
+//! bot with [`export_bot!`].
 //!
 //! ```ignore
 //! use turnbox_guest::{ActivityHandler, ChannelAccount, Result, TurnContext};
@@ -29,6 +30,7 @@ mod error;
 mod factory;
 mod handler;
 pub mod http;
+pub mod oauth;
 mod state;
 mod streaming;
 
@@ -53,6 +55,7 @@ pub use context::TurnContext;
 pub use error::{Error, Result};
 pub use factory::{CardAction, CardFactory, CardImage, HeroCard, MessageFactory};
 pub use handler::{ActivityHandler, MessageReaction, run};
+pub use oauth::{OAuthPrompt, OAuthPromptSettings, PromptStatus, PromptTurn, UserTokenClient};
 pub use state::{StateProperty, config, timers};
 pub use streaming::StreamingResponse;
 
