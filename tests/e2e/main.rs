@@ -34,6 +34,7 @@ mod operations;
 mod outbound_http;
 mod postgres;
 mod scaffold;
+mod signin;
 mod slow_clients;
 mod state;
 mod storage_suite;

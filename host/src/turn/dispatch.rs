@@ -195,7 +195,10 @@ pub async fn dispatch(
         &middleware_for(app, version),
     )));
 
-    if let Some(answer) = pipeline.lock().await.before().await {
+    // Bound first: a guard in the `if let` scrutinee would live through
+    // its block, and `after` below locks the pipeline again.
+    let short_circuit = pipeline.lock().await.before().await;
+    if let Some(answer) = short_circuit {
         pipeline
             .lock()
             .await

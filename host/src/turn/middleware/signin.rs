@@ -103,7 +103,11 @@ impl SsoTokenExchangeHook {
         let conversation = incoming.conversation_id().unwrap_or("");
         if user.is_empty() || channel.is_empty() {
             tracing::info!("signin/tokenExchange without a user or channel: 400");
-            return Some(failure(400, &request, "The activity names no user or channel."));
+            return Some(failure(
+                400,
+                &request,
+                "The activity names no user or channel.",
+            ));
         }
         let key = UserKey {
             user_id: user,
@@ -124,7 +128,10 @@ impl SsoTokenExchangeHook {
         // Exchanged: only the first of this id runs the bot. Deduplicated
         // after the exchange, as botbuilder does, so that every caller of a
         // failing exchange gets its 412.
-        let dedup_key = format!("turnbox/signin-token-exchange/{channel}/{conversation}/{}", request.id);
+        let dedup_key = format!(
+            "turnbox/signin-token-exchange/{channel}/{conversation}/{}",
+            request.id
+        );
         let (storage, bot, quota) = (self.storage.clone(), self.bot.clone(), self.quota);
         let change = Change {
             key: dedup_key,
@@ -136,7 +143,9 @@ impl SsoTokenExchangeHook {
         match written {
             Ok(Ok(_)) => None,
             Ok(Err(StorageError::Conflict(_))) => {
-                tracing::info!("signin/tokenExchange: a duplicate of an exchanged id; answered 200 without running the bot");
+                tracing::info!(
+                    "signin/tokenExchange: a duplicate of an exchanged id; answered 200 without running the bot"
+                );
                 Some(ShortCircuit {
                     status: 200,
                     body: None,
@@ -148,10 +157,18 @@ impl SsoTokenExchangeHook {
     }
 
     /// Whether the Token Service exchanged the token.
-    async fn try_exchange(&self, key: &UserKey<'_>, token: &str) -> Result<bool, TokenServiceError> {
+    async fn try_exchange(
+        &self,
+        key: &UserKey<'_>,
+        token: &str,
+    ) -> Result<bool, TokenServiceError> {
         self.service.check(key.connection)?;
         let auth = self.service.bearer().await?;
-        let exchanged = self.service.client.exchange(auth.as_deref(), key, token).await?;
+        let exchanged = self
+            .service
+            .client
+            .exchange(auth.as_deref(), key, token)
+            .await?;
         Ok(exchanged.is_some())
     }
 }
@@ -169,7 +186,10 @@ fn failure(status: u16, request: &ExchangeRequest, detail: &str) -> ShortCircuit
 }
 
 fn storage_failed(message: &str) -> ShortCircuit {
-    tracing::warn!(error = message, "signin/tokenExchange: cannot record the exchanged id");
+    tracing::warn!(
+        error = message,
+        "signin/tokenExchange: cannot record the exchanged id"
+    );
     ShortCircuit {
         status: 500,
         body: Some(json!({"error": {"code": "StorageError", "message": message}})),
@@ -185,7 +205,12 @@ pub fn unanswered_signin(activity: &Activity) -> Option<(u16, Option<Value>)> {
     match activity.name.as_deref()? {
         TOKEN_EXCHANGE => {
             let value = activity.value.as_ref();
-            let field = |name: &str| value.and_then(|v| v.get(name)).cloned().unwrap_or(Value::Null);
+            let field = |name: &str| {
+                value
+                    .and_then(|v| v.get(name))
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            };
             Some((
                 200,
                 Some(json!({"id": field("id"), "connectionName": field("connectionName")})),
