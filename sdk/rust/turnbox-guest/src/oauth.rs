@@ -23,11 +23,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bindings::turnbox::bot::state::{self, Scope};
+use crate::bindings::turnbox::bot::types::InvokeResponse;
+use crate::bindings::turnbox::bot::user_token as raw;
 pub use crate::bindings::turnbox::bot::user_token::{
     SignInResource, TokenExchangeResource, TokenResponse, TokenStatus,
 };
-use crate::bindings::turnbox::bot::user_token as raw;
-use crate::bindings::turnbox::bot::types::InvokeResponse;
 use crate::context::TurnContext;
 use crate::error::Result;
 use crate::factory::CardFactory;
@@ -242,7 +242,10 @@ impl OAuthPrompt {
         }
     }
 
-    fn recognize(&self, ctx: &TurnContext) -> Result<(Option<TokenResponse>, Option<InvokeResponse>)> {
+    fn recognize(
+        &self,
+        ctx: &TurnContext,
+    ) -> Result<(Option<TokenResponse>, Option<InvokeResponse>)> {
         let connection = self.settings.connection_name;
         let activity = ctx.activity();
         let name = activity.name.as_deref().unwrap_or_default();
@@ -266,23 +269,32 @@ impl OAuthPrompt {
                 })
             }
             ("invoke", "signin/tokenExchange") => Ok(self.exchange(ctx)?),
-            ("event", "tokens/response") => Ok((UserTokenClient::get_token(connection, None)?, None)),
+            ("event", "tokens/response") => {
+                Ok((UserTokenClient::get_token(connection, None)?, None))
+            }
             _ => Ok((None, None)),
         }
     }
 
     /// `signin/tokenExchange`: as botbuilder's prompt answers it.
-    fn exchange(&self, ctx: &TurnContext) -> Result<(Option<TokenResponse>, Option<InvokeResponse>)> {
+    fn exchange(
+        &self,
+        ctx: &TurnContext,
+    ) -> Result<(Option<TokenResponse>, Option<InvokeResponse>)> {
         let connection = self.settings.connection_name;
         let value = ctx.value::<Value>()?.unwrap_or(Value::Null);
         let field = |name: &str| value.get(name).and_then(Value::as_str).unwrap_or_default();
         let (id, token) = (field("id"), field("token"));
         if token.is_empty() {
-            let body = json!("The bot received an InvokeActivity that is missing a TokenExchangeInvokeRequest value.");
+            let body = json!(
+                "The bot received an InvokeActivity that is missing a TokenExchangeInvokeRequest value."
+            );
             return Ok((None, Some(InvokeResponse::new(400, &body))));
         }
         if field("connectionName") != connection {
-            let body = json!("The TokenExchangeInvokeRequest names another ConnectionName than the prompt's.");
+            let body = json!(
+                "The TokenExchangeInvokeRequest names another ConnectionName than the prompt's."
+            );
             return Ok((None, Some(InvokeResponse::new(400, &body))));
         }
         match UserTokenClient::exchange_token(connection, token) {
@@ -308,7 +320,10 @@ impl OAuthPrompt {
     }
 
     fn stop_waiting(&self) -> Result<()> {
-        Ok(state::delete(Scope::PrivateConversation, &self.state_key())?)
+        Ok(state::delete(
+            Scope::PrivateConversation,
+            &self.state_key(),
+        )?)
     }
 }
 
