@@ -2,24 +2,29 @@
 //! OAuth tokens leave the host here, and only here. It owns the routes
 //! (`/api/usertoken/…`, `/api/botsignin/…`), the bot's bearer token on each
 //! call, timeouts, retries on 429/5xx as the connector does, the mapping of
-//! answers to results and errors, the sign-in `state` the host builds, and
-//! the per-bot check that a connection is one its manifest lists
-//! ([`BotTokenService`]). Tokens are never logged.
+//! answers to results and errors. The service's types and the sign-in
+//! `state` the host builds are in `types.rs`, a bot's view limited to the
+//! connections its manifest lists in `bot.rs`. Tokens are never logged.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use backon::Retryable;
-use base64::Engine;
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::channels::connector::{TokenProvider, parse_error_body, parse_retry_after};
-use crate::schema::activity::{Activity, conversation_reference};
+use crate::channels::connector::{parse_error_body, parse_retry_after};
 use crate::support::backoff;
 use crate::support::errors::error_chain;
+
+mod bot;
+mod types;
+
+pub use bot::BotTokenService;
+pub use types::{
+    SignInResource, TokenExchangeResource, TokenPostResource, TokenResponse, TokenStatus,
+    sign_in_state,
+};
 
 /// Attempts after the first for a transient failure.
 const MAX_RETRIES: usize = 3;
@@ -79,75 +84,10 @@ impl TokenServiceError {
     }
 }
 
-/// A user's token for one connection (`TokenResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenResponse {
-    #[serde(default)]
-    pub channel_id: Option<String>,
-    #[serde(default)]
-    pub connection_name: String,
-    #[serde(default)]
-    pub token: String,
-    #[serde(default)]
-    pub expiration: Option<String>,
-}
-
-/// `TokenExchangeResource`: what a channel needs for single sign-on.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenExchangeResource {
-    pub id: Option<String>,
-    pub uri: Option<String>,
-    pub provider_id: Option<String>,
-}
-
-/// `TokenPostResource`: where a channel may post a token directly.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenPostResource {
-    pub sas_url: Option<String>,
-}
-
-/// `SignInUrlResponse`: the sign-in link and the SSO resources.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SignInResource {
-    #[serde(default)]
-    pub sign_in_link: String,
-    pub token_exchange_resource: Option<TokenExchangeResource>,
-    pub token_post_resource: Option<TokenPostResource>,
-}
-
-/// One entry of `GetTokenStatus` (`TokenStatus`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenStatus {
-    #[serde(default)]
-    pub connection_name: String,
-    #[serde(default)]
-    pub has_token: bool,
-    pub service_provider_display_name: Option<String>,
-}
-
-/// The `state` of `GetSignInResource`: base64 of the JSON
-/// `{ConnectionName, Conversation, RelatesTo, MsAppId}`, as botbuilder's
-/// `UserTokenClientImpl` builds it; the Token Service hands it back to the
-/// channel once the user signed in, so it can reach the conversation.
-pub fn sign_in_state(connection_name: &str, incoming: &Activity, app_id: Option<&str>) -> String {
-    let state = json!({
-        "ConnectionName": connection_name,
-        "Conversation": conversation_reference(incoming),
-        "RelatesTo": incoming.relates_to,
-        "MsAppId": app_id,
-    });
-    base64::engine::general_purpose::STANDARD.encode(state.to_string())
-}
-
 /// The Token Service client, shared by all turns.
 pub struct TokenServiceClient {
     http: reqwest::Client,
-    base: Url,
+    pub(super) base: Url,
     min_backoff: Duration,
 }
 
@@ -443,79 +383,9 @@ fn answer_of(
     })
 }
 
-/// A bot's view of the Token Service: the shared client, the bot's own
-/// token (none without an app id), its app id, and the connections its
-/// manifest lists. Every call names a listed connection.
-#[derive(Clone)]
-pub struct BotTokenService {
-    pub client: Arc<TokenServiceClient>,
-    pub tokens: Option<Arc<dyn TokenProvider>>,
-    pub app_id: Option<String>,
-    pub connections: Arc<Vec<String>>,
-}
-
-impl BotTokenService {
-    /// Refuses a connection the manifest does not list.
-    pub fn check(&self, connection: &str) -> Result<(), TokenServiceError> {
-        if self.connections.iter().any(|c| c == connection) {
-            Ok(())
-        } else {
-            Err(TokenServiceError::ConnectionNotAllowed(
-                connection.to_owned(),
-            ))
-        }
-    }
-
-    /// The bot's bearer token for the Token Service (`None`: no app id).
-    pub async fn bearer(&self) -> Result<Option<String>, TokenServiceError> {
-        match &self.tokens {
-            Some(tokens) => tokens
-                .token(&self.client.base)
-                .await
-                .map_err(TokenServiceError::Token),
-            None => Ok(None),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_state_is_base64_json_with_the_conversation_reference() {
-        let incoming: Activity = serde_json::from_value(json!({
-            "type": "message", "id": "a1", "channelId": "msteams",
-            "serviceUrl": "https://smba.example/",
-            "from": {"id": "u1"}, "recipient": {"id": "b1"},
-            "conversation": {"id": "c1"},
-            "relatesTo": {"conversation": {"id": "root"}}
-        }))
-        .unwrap();
-        let state = sign_in_state("graph", &incoming, Some("app-1"));
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(state)
-            .unwrap();
-        let decoded: Value = serde_json::from_slice(&decoded).unwrap();
-        assert_eq!(decoded["ConnectionName"], "graph");
-        assert_eq!(decoded["MsAppId"], "app-1");
-        assert_eq!(decoded["Conversation"]["conversation"]["id"], "c1");
-        assert_eq!(decoded["Conversation"]["user"]["id"], "u1");
-        assert_eq!(decoded["Conversation"]["channelId"], "msteams");
-        assert_eq!(
-            decoded["Conversation"]["serviceUrl"],
-            "https://smba.example/"
-        );
-        assert_eq!(decoded["RelatesTo"]["conversation"]["id"], "root");
-        let none = sign_in_state("graph", &Activity::default(), None);
-        let none: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::STANDARD
-                .decode(none)
-                .unwrap(),
-        )
-        .unwrap();
-        assert!(none["MsAppId"].is_null() && none["RelatesTo"].is_null());
-    }
 
     #[test]
     fn answers_map_to_results_and_error_codes() {
@@ -578,20 +448,90 @@ mod tests {
         );
     }
 
-    #[test]
-    fn only_listed_connections_are_allowed() {
-        let service = BotTokenService {
-            client: Arc::new(
-                TokenServiceClient::new("https://token.example", reqwest::Client::new()).unwrap(),
-            ),
-            tokens: None,
-            app_id: None,
-            connections: Arc::new(vec!["graph".into()]),
+    /// A stand-in service: answers 503 to the first `failures` calls, then
+    /// by route; records each call's path, query and body.
+    async fn stand_in(failures: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use axum::extract::{Query, State};
+        use axum::http::Uri;
+        use std::sync::{Arc, Mutex};
+        type Calls = Arc<Mutex<Vec<String>>>;
+        let calls: Calls = Arc::default();
+        let app = axum::Router::new()
+            .fallback(
+                move |State(calls): State<Calls>,
+                      uri: Uri,
+                      Query(q): Query<std::collections::HashMap<String, String>>,
+                      body: String| async move {
+                    let n = {
+                        let mut calls = calls.lock().unwrap();
+                        calls.push(format!("{} {} {body}", uri.path(), uri.query().unwrap_or("")));
+                        calls.len()
+                    };
+                    if n <= failures {
+                        return (StatusCode::SERVICE_UNAVAILABLE, String::new());
+                    }
+                    let ok = |v: Value| (StatusCode::OK, v.to_string());
+                    match uri.path() {
+                        "/api/usertoken/GetAadTokens" => ok(json!({
+                            "https://graph.example": {"connectionName": q["connectionName"], "token": "aad-1"}
+                        })),
+                        "/api/usertoken/GetTokenStatus" => ok(json!([
+                            {"connectionName": "graph", "hasToken": true}
+                        ])),
+                        "/api/usertoken/GetToken" => (StatusCode::NOT_FOUND, String::new()),
+                        "/api/usertoken/exchange" => (
+                            StatusCode::BAD_REQUEST,
+                            json!({"error": {"code": "ConsentRequired", "message": "m"}}).to_string(),
+                        ),
+                        _ => (StatusCode::UNAUTHORIZED, "no".into()),
+                    }
+                },
+            )
+            .with_state(calls.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (format!("http://{addr}"), calls)
+    }
+
+    #[tokio::test]
+    async fn calls_use_the_routes_retry_5xx_and_map_answers() {
+        let (url, calls) = stand_in(2).await;
+        let mut client = TokenServiceClient::new(&url, reqwest::Client::new()).unwrap();
+        client.min_backoff = Duration::from_millis(1);
+        let key = UserKey {
+            user_id: "u 1",
+            connection: "graph",
+            channel_id: "msteams",
         };
-        assert!(service.check("graph").is_ok());
+        let tokens = client
+            .get_aad_tokens(Some("t"), &key, &["https://graph.example".into()])
+            .await
+            .unwrap();
+        assert_eq!(tokens[0].0, "https://graph.example");
+        assert_eq!(tokens[0].1.token, "aad-1");
+        let recorded = calls.lock().unwrap().clone();
+        assert_eq!(recorded.len(), 3, "two 503s retried: {recorded:?}");
         assert_eq!(
-            service.check("github").unwrap_err().code(),
-            "ConnectionNotAllowed"
+            recorded[2],
+            r#"/api/usertoken/GetAadTokens userId=u+1&connectionName=graph&channelId=msteams {"resourceUrls":["https://graph.example"]}"#
         );
+        let status = client
+            .get_token_status(None, "u", "msteams", Some("graph,github"))
+            .await
+            .unwrap();
+        assert!(status[0].has_token);
+        assert!(calls.lock().unwrap()[3].contains("include=graph%2Cgithub"));
+        assert_eq!(
+            client.get_token(None, &key, Some("123456")).await.unwrap(),
+            None
+        );
+        assert!(calls.lock().unwrap()[4].contains("code=123456"));
+        assert_eq!(client.exchange(None, &key, "sso").await.unwrap(), None);
+        let err = client.sign_out(None, &key).await.unwrap_err();
+        assert_eq!((err.code(), err.status()), ("TokenServiceError", Some(401)));
+        assert_eq!(calls.lock().unwrap().len(), 7, "a 401 is not retried");
     }
 }
