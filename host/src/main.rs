@@ -319,6 +319,10 @@ struct AuthArgs {
     /// The secret App Service sets for its identity endpoint.
     #[arg(long, env = "IDENTITY_HEADER", hide = true, hide_env_values = true)]
     identity_header: Option<String>,
+    /// The Bot Framework Token Service for user sign-in (default: the
+    /// cloud's, `https://token.botframework.com`).
+    #[arg(long, env = "TURNBOX_TOKEN_SERVICE_URL")]
+    token_service_url: Option<String>,
 }
 
 impl AuthArgs {
@@ -350,6 +354,9 @@ impl AuthArgs {
                 endpoint,
                 header: turnbox::schema::manifest::Secret::new(header),
             };
+        }
+        if let Some(v) = self.token_service_url {
+            settings.token_service_url = v;
         }
         settings
     }

@@ -30,6 +30,8 @@ pub enum ServeError {
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot set up Direct Line: {0}")]
     DirectLine(String),
+    #[error("the Token Service URL is unusable: {0}")]
+    TokenService(String),
     #[error(transparent)]
     Connector(#[from] crate::channels::connector::ConnectorError),
     #[error("cannot listen on {addr}: {source}")]
@@ -104,6 +106,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         http: http.clone(),
         host_endpoint: skill_host_endpoint(config.public_url.as_ref(), local),
     });
+    let token_service = crate::channels::token_service::TokenServiceClient::new(
+        &config.auth.token_service_url,
+        http.clone(),
+    )
+    .map_err(|e| ServeError::TokenService(e.to_string()))?;
     let records = Arc::new(
         crate::storage::group_commit::GroupCommit::start(database.clone())
             .map_err(ServeError::Serve)?,
@@ -113,6 +120,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         registry,
         connector: Arc::new(connector),
         tokens: tokens.clone(),
+        token_service: Arc::new(token_service),
         metrics,
         storage: database.clone(),
         transcripts: database.clone(),

@@ -36,6 +36,7 @@ mod operations;
 mod outbound_http;
 mod postgres;
 mod scaffold;
+mod signin;
 mod skills;
 mod slow_clients;
 mod state;

@@ -84,7 +84,8 @@ impl ActivityHandler for EchoBot {
                 };
                 let reply = turnbox_guest::connector::upload_attachment(&data)
                     .and_then(|stored| {
-                        let view = turnbox_guest::connector::get_attachment(&stored.id, "original")?;
+                        let view =
+                            turnbox_guest::connector::get_attachment(&stored.id, "original")?;
                         Ok(format!(
                             "Uploaded {}: {}",
                             stored.id,

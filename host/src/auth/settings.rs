@@ -35,8 +35,11 @@ pub struct AuthSettings {
     /// The client-credentials token endpoint; `{tenant}` is replaced by the
     /// bot's tenant or `botframework.com`.
     pub token_endpoint: String,
-    /// The scope of the bot's tokens for the Bot Connector.
+    /// The scope of the bot's tokens for the Bot Connector (and the Token
+    /// Service).
     pub oauth_scope: String,
+    /// The Bot Framework Token Service (user sign-in).
+    pub token_service_url: String,
     /// The `callerId` of activities from the Bot Connector.
     pub caller_id: String,
     /// How often signing keys are refreshed.
@@ -65,6 +68,7 @@ impl AuthSettings {
             login_host: login.into(),
             token_endpoint: format!("{login}/{{tenant}}/oauth2/v2.0/token"),
             oauth_scope: "https://api.botframework.com/.default".into(),
+            token_service_url: "https://token.botframework.com".into(),
             caller_id: "urn:botframework:azure".into(),
             key_refresh: Duration::from_secs(24 * 3600),
             unknown_kid_refetch: Duration::from_secs(5 * 60),
@@ -86,6 +90,7 @@ impl AuthSettings {
             login_host: login.into(),
             token_endpoint: format!("{login}/{{tenant}}/oauth2/v2.0/token"),
             oauth_scope: "https://api.botframework.us/.default".into(),
+            token_service_url: "https://tokengcch.botframework.azure.us".into(),
             caller_id: "urn:botframework:azureusgov".into(),
             ..AuthSettings::public_cloud()
         }
@@ -159,6 +164,14 @@ mod tests {
         let gov = AuthSettings::for_channel_service(Some("https://botframework.azure.us/"));
         assert_eq!(gov.channel_issuer, "https://api.botframework.us");
         assert_eq!(gov.oauth_scope, "https://api.botframework.us/.default");
+        assert_eq!(
+            gov.token_service_url,
+            "https://tokengcch.botframework.azure.us"
+        );
+        assert_eq!(
+            AuthSettings::public_cloud().token_service_url,
+            "https://token.botframework.com"
+        );
         assert!(
             gov.channel_openid_metadata
                 .contains("botframework.azure.us")

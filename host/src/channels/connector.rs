@@ -438,7 +438,7 @@ pub(super) async fn read_response(
 
 /// `Retry-After` is either seconds or an HTTP date (RFC 9110 §10.2.3); a
 /// date in the past means "now".
-fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -464,7 +464,7 @@ struct ErrorBody {
 }
 
 /// `{"error":{"code","message"}}`, a bare JSON string, or any text.
-fn parse_error_body(status: StatusCode, body: &[u8]) -> (String, String) {
+pub(crate) fn parse_error_body(status: StatusCode, body: &[u8]) -> (String, String) {
     if let Ok(ErrorResponse { error }) = serde_json::from_slice::<ErrorResponse>(body) {
         return (error.code, error.message);
     }

@@ -100,6 +100,8 @@ impl OfflineBot {
             lease: std::time::Duration::from_secs(60),
             relay: Arc::default(),
             skills: None,
+            // Offline: no Token Service; user-token calls answer NotSupported.
+            user_tokens: None,
         };
         let commitment = Commitment::default();
         run_to_commit(&self.runtime, &self.bot, incoming, &attempts, &commitment)

@@ -5,13 +5,23 @@
 
 use std::path::{Path, PathBuf};
 
-/// The WIT contract, as this host speaks it.
-const WIT: &str = include_str!("../../../wit/bot.wit");
-/// The `skills` interface, in a file of its own beside `bot.wit`.
-const SKILLS_WIT: &str = include_str!("../../../wit/skills.wit");
+/// The WIT contract, as this host speaks it: `bot.wit` and the interfaces
+/// in files of their own beside it.
+const WIT: [(&str, &str); 4] = [
+    ("wit/bot.wit", include_str!("../../../wit/bot.wit")),
+    (
+        "wit/connector.wit",
+        include_str!("../../../wit/connector.wit"),
+    ),
+    ("wit/skills.wit", include_str!("../../../wit/skills.wit")),
+    (
+        "wit/user-token.wit",
+        include_str!("../../../wit/user-token.wit"),
+    ),
+];
 
 /// The Rust SDK crate, written into Rust projects as `turnbox-guest/`.
-const RUST_SDK: [(&str, &str); 11] = [
+const RUST_SDK: [(&str, &str); 13] = [
     (
         "turnbox-guest/Cargo.toml",
         include_str!("../../../sdk/rust/turnbox-guest/Cargo.toml"),
@@ -23,6 +33,14 @@ const RUST_SDK: [(&str, &str); 11] = [
     (
         "turnbox-guest/src/activity.rs",
         include_str!("../../../sdk/rust/turnbox-guest/src/activity.rs"),
+    ),
+    (
+        "turnbox-guest/src/connector.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/connector.rs"),
+    ),
+    (
+        "turnbox-guest/src/oauth.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/oauth.rs"),
     ),
     (
         "turnbox-guest/src/context.rs",
@@ -210,8 +228,7 @@ pub fn scaffold(name: &str, language: Language, parent: &Path) -> Result<PathBuf
     }
     let crate_name = name.replace('-', "_");
     let mut all = files(language);
-    all.push(("wit/bot.wit", WIT, false));
-    all.push(("wit/skills.wit", SKILLS_WIT, false));
+    all.extend(WIT.iter().map(|(path, text)| (*path, *text, false)));
     for (relative, template, executable) in all {
         let path = root.join(relative);
         // The SDK files hold no placeholders; only the Rust SDK's path to

@@ -43,6 +43,9 @@ pub struct BotVersion {
     /// What Direct Line's `/upload` takes for this bot (`[uploads]`).
     pub uploads: crate::schema::manifest::uploads::UploadLimits,
     pub middleware: MiddlewareSwitches,
+    /// The OAuth connections of `[oauth]`: the only ones its user-token
+    /// calls may name.
+    pub oauth_connections: Arc<Vec<String>>,
     /// This bot's own Direct Line secret, if its manifest sets one.
     pub directline_secret: Option<Secret>,
     /// Keys of the conversations API that reach this bot only (`[api]`).
@@ -192,6 +195,7 @@ impl BotVersion {
             state_quota: state_quota(&manifest),
             uploads: manifest.uploads.limits(),
             middleware: manifest.middleware,
+            oauth_connections: Arc::new(manifest.oauth.connections.clone()),
             directline_secret: manifest.directline.secret.clone(),
             api_keys: Arc::new(manifest.api.keys.clone()),
             skills: Arc::new(manifest.skills),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::channels::connector::{ConnectorClient, ConnectorError, Outbound};
+use crate::channels::token_service::BotTokenService;
 use crate::runtime::compute_lanes::LaneUse;
 use crate::runtime::http::turn::TurnHttp;
 use crate::runtime::outgoing::{Flow, Outgoing, OutgoingFilter};
@@ -53,6 +54,9 @@ pub struct TurnRequest {
     pub timers: Arc<dyn TimerStore>,
     /// Calling skills; `None` where there is no server (`turnbox test`).
     pub skills: Option<Arc<crate::runtime::SkillCalls>>,
+    /// The bot's Token Service (user sign-in); `None` where there is none
+    /// (`turnbox test`).
+    pub user_tokens: Option<BotTokenService>,
 }
 
 /// The provisional id of the `n`th held-back send (1-based).
@@ -149,6 +153,7 @@ pub(super) struct Turn {
     pub(super) skills: Option<Arc<crate::runtime::SkillCalls>>,
     /// Its outbound HTTP and what it used of the limits.
     pub(super) http: TurnHttp,
+    pub(super) user_tokens: Option<BotTokenService>,
 }
 
 impl Turn {
@@ -167,6 +172,7 @@ impl Turn {
             outgoing,
             timers,
             skills,
+            user_tokens,
         } = request;
         Turn {
             incoming,
@@ -187,6 +193,7 @@ impl Turn {
             timer_ops: Vec::new(),
             http,
             skills,
+            user_tokens,
         }
     }
 }

@@ -10,7 +10,8 @@ use crate::schema::activity::{Activity, names};
 use crate::storage::dedup::Answer;
 
 /// The HTTP answer to a turn that ended well: its replies under
-/// `expectReplies`, the bot's invoke response (501 without one), else 200.
+/// `expectReplies`, the bot's invoke response (without one: the host's for
+/// sign-in invokes, `middleware::signin`, else 501), else 200.
 pub fn turn_answer(activity: &Activity, outcome: &TurnOutcome) -> Answer {
     if activity.expects_replies() {
         /// `ExpectedReplies`, serialized straight from the activities.
@@ -44,6 +45,14 @@ pub fn turn_answer(activity: &Activity, outcome: &TurnOutcome) -> Answer {
                 status: response.status,
                 body: response.body.as_ref().map(|body| body.to_string()),
             },
+            None if let Some((status, body)) =
+                crate::turn::middleware::signin::unanswered_signin(activity) =>
+            {
+                Answer {
+                    status,
+                    body: body.map(|b| b.to_string()),
+                }
+            }
             None => Answer {
                 status: 501,
                 body: Some(

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::channels::connector::{ConnectorClient, Outbound};
+use crate::channels::token_service::BotTokenService;
 use crate::runtime::bot::BotVersion;
 use crate::runtime::engine::Runtime;
 use crate::runtime::outgoing::OutgoingFilter;
@@ -58,6 +59,8 @@ pub struct Attempts {
     pub relay: Arc<tokio::sync::Notify>,
     /// Calling skills; `None` where there is no server (`turnbox test`).
     pub skills: Option<Arc<crate::runtime::SkillCalls>>,
+    /// The bot's Token Service (user sign-in), if any.
+    pub user_tokens: Option<BotTokenService>,
 }
 
 /// What the commit records besides the attempt's own changes.
@@ -114,6 +117,7 @@ pub async fn run_to_commit(
             outgoing: with.outgoing.clone(),
             timers: with.timers.clone(),
             skills: with.skills.clone(),
+            user_tokens: with.user_tokens.clone(),
         };
         let mut outcome = run_turn(runtime, bot, request).await?;
         let answer = turn_answer(&incoming, &outcome);

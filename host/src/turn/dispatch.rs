@@ -20,8 +20,8 @@ use crate::turn::answer::turn_answer;
 use crate::turn::attempts::{Attempts, Commitment, run_to_commit};
 use crate::turn::dedup::Admission;
 use crate::turn::middleware::{
-    Middleware, Pipeline, SharedPipeline, ShortCircuit, ShowTyping, TranscriptLogger, TurnEnd,
-    TurnInfo, TurnMetrics,
+    Middleware, Pipeline, SharedPipeline, ShortCircuit, ShowTyping, SsoTokenExchange,
+    TranscriptLogger, TurnEnd, TurnInfo, TurnMetrics,
 };
 use crate::turn::services::TurnServices;
 
@@ -100,6 +100,13 @@ fn middleware_for(app: &TurnServices, version: &BotVersion) -> Vec<Arc<dyn Middl
     if switches.typing {
         list.push(Arc::new(ShowTyping::default()));
     }
+    // Always on: it touches only signin/tokenExchange invokes.
+    list.push(Arc::new(SsoTokenExchange {
+        service: app.token_service_for(version),
+        storage: app.storage.clone(),
+        bot: version.name.clone(),
+        quota: version.state_quota,
+    }));
     list
 }
 
@@ -188,7 +195,10 @@ pub async fn dispatch(
         &middleware_for(app, version),
     )));
 
-    if let Some(answer) = pipeline.lock().await.before().await {
+    // Bound first: a guard in the `if let` scrutinee would live through
+    // its block, and `after` below locks the pipeline again.
+    let short_circuit = pipeline.lock().await.before().await;
+    if let Some(answer) = short_circuit {
         pipeline
             .lock()
             .await
@@ -218,6 +228,7 @@ pub async fn dispatch(
         lease: app.lease,
         relay: app.relay.clone(),
         skills: Some(app.skills.clone()),
+        user_tokens: Some(app.token_service_for(version)),
     };
     let result = run_to_commit(
         &app.runtime,

@@ -8,6 +8,7 @@ use crate::auth::OutboundTokens;
 use crate::bots::registry::BotRegistry;
 use crate::channels::connector::{ConnectorClient, Outbound};
 use crate::channels::directline::DirectLine;
+use crate::channels::token_service::{BotTokenService, TokenServiceClient};
 use crate::runtime::SkillCalls;
 use crate::runtime::bot::BotVersion;
 use crate::runtime::engine::Runtime;
@@ -29,6 +30,8 @@ pub struct TurnServices {
     pub registry: Arc<BotRegistry>,
     pub connector: Arc<ConnectorClient>,
     pub tokens: Arc<OutboundTokens>,
+    /// The Bot Framework Token Service (user sign-in).
+    pub token_service: Arc<TokenServiceClient>,
     pub metrics: Arc<Metrics>,
     pub storage: Arc<dyn Storage>,
     pub transcripts: Arc<dyn TranscriptStore>,
@@ -61,6 +64,21 @@ pub struct TurnServices {
 }
 
 impl TurnServices {
+    /// A bot's view of the Token Service: its own token (scope of the
+    /// cloud's Bot Connector, on every channel) when it has an app id, and
+    /// the connections its manifest lists.
+    pub fn token_service_for(&self, version: &BotVersion) -> BotTokenService {
+        BotTokenService {
+            client: self.token_service.clone(),
+            tokens: self
+                .tokens
+                .provider(&version.credentials, None)
+                .map(|p| p as Arc<dyn crate::channels::connector::TokenProvider>),
+            app_id: version.credentials.app_id.clone(),
+            connections: version.oauth_connections.clone(),
+        }
+    }
+
     /// How a turn of `version` with `activity` (incoming, a reply, or made
     /// from a stored reference) calls the connector: with the bot's token
     /// when it has an app id, else in dev mode. The token is for the Bot

@@ -2,7 +2,8 @@
 //! implemented on the store's [`TurnState`]: `context` (the turn context:
 //! activity, send, update, delete, conversations), `connector` (members,
 //! history, attachments), `state`, `timers`, `config`, `logging`, `skills`
-//! (calling other bots), and the standard `wasi:http/outgoing-handler`
+//! (calling other bots), `user-token` (user sign-in through the Token
+//! Service), and the standard `wasi:http/outgoing-handler`
 //! (`http`). A new guest capability is its interface in the
 //! WIT world (the generated `add_to_linker` links it), a new file here,
 //! its manifest section and its docs.
@@ -23,6 +24,7 @@ mod logging;
 pub(super) mod skills;
 mod state;
 mod timers;
+mod user_token;
 
 /// The most interim stream updates one turn may send: ten minutes of
 /// updates every 500 ms, with room to spare. They count against neither

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub mod uploads;
+mod oauth;
 pub mod skills;
+pub mod uploads;
+pub use oauth::OAuthSection;
 
 /// A string that must never be logged or shown by the status API.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -128,6 +130,9 @@ pub struct Manifest {
     /// Bots this bot may call as skills (`skills.rs`).
     #[serde(default)]
     pub skills: skills::Skills,
+    /// OAuth connections for user sign-in (the Token Service).
+    #[serde(default)]
+    pub oauth: OAuthSection,
 }
 
 /// How a bot's turns get an instance, as written in the manifest.

@@ -123,10 +123,12 @@ impl OutgoingFilter for tokio::sync::Mutex<Pipeline> {
 }
 
 mod metrics;
+pub mod signin;
 mod transcript;
 mod typing;
 
 pub use metrics::TurnMetrics;
+pub use signin::SsoTokenExchange;
 pub use transcript::TranscriptLogger;
 pub use typing::ShowTyping;
 

@@ -3,7 +3,8 @@
 //! replies with [`MessageFactory`] and [`CardFactory`], keep typed state with
 //! [`StateProperty`], livestream a growing reply with [`StreamingResponse`],
 //! list members or move attachments with [`connector`], call other bots as
-//! skills with [`SkillClient`], and export the bot with [`export_bot!`].
+//! skills with [`SkillClient`], sign users in with [`OAuthPrompt`] (the
+//! `oauth` module), and export the bot with [`export_bot!`].
 //!
 //! ```ignore
 //! use turnbox_guest::{ActivityHandler, ChannelAccount, Result, TurnContext};
@@ -31,6 +32,7 @@ mod error;
 mod factory;
 mod handler;
 pub mod http;
+pub mod oauth;
 mod skills;
 mod state;
 mod streaming;
@@ -56,6 +58,7 @@ pub use context::TurnContext;
 pub use error::{Error, Result};
 pub use factory::{CardAction, CardFactory, CardImage, HeroCard, MessageFactory};
 pub use handler::{ActivityHandler, MessageReaction, run};
+pub use oauth::{OAuthPrompt, OAuthPromptSettings, PromptStatus, PromptTurn, UserTokenClient};
 pub use skills::{SkillClient, SkillResponse};
 pub use state::{StateProperty, config, timers};
 pub use streaming::StreamingResponse;

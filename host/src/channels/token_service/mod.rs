@@ -1,0 +1,537 @@
+//! The Bot Framework Token Service REST client (user sign-in): a user's
+//! OAuth tokens leave the host here, and only here. It owns the routes
+//! (`/api/usertoken/…`, `/api/botsignin/…`), the bot's bearer token on each
+//! call, timeouts, retries on 429/5xx as the connector does, the mapping of
+//! answers to results and errors. The service's types and the sign-in
+//! `state` the host builds are in `types.rs`, a bot's view limited to the
+//! connections its manifest lists in `bot.rs`. Tokens are never logged.
+
+use std::time::Duration;
+
+use backon::Retryable;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::channels::connector::{parse_error_body, parse_retry_after};
+use crate::support::backoff;
+use crate::support::errors::error_chain;
+
+mod bot;
+mod types;
+
+pub use bot::BotTokenService;
+pub use types::{
+    SignInResource, TokenExchangeResource, TokenPostResource, TokenResponse, TokenStatus,
+    sign_in_state,
+};
+
+/// Attempts after the first for a transient failure.
+const MAX_RETRIES: usize = 3;
+/// The longest `Retry-After` honoured inside a turn.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Why a call to the Token Service failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenServiceError {
+    #[error("the OAuth connection `{0}` is not in the bot's manifest ([oauth] connections)")]
+    ConnectionNotAllowed(String),
+    #[error("{0}")]
+    BadArgument(String),
+    #[error("the Token Service answered {status}: {message}")]
+    Status {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("the Token Service could not be reached: {0}")]
+    Unreachable(String),
+    #[error("no token for the Token Service: {0}")]
+    Token(String),
+    #[error("the Token Service's answer is unreadable: {0}")]
+    BadAnswer(String),
+}
+
+impl TokenServiceError {
+    /// The machine-readable code handed to the bot (`call-error` in WIT).
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenServiceError::ConnectionNotAllowed(_) => "ConnectionNotAllowed",
+            TokenServiceError::BadArgument(_) => "BadArgument",
+            TokenServiceError::Status { .. } | TokenServiceError::BadAnswer(_) => {
+                "TokenServiceError"
+            }
+            TokenServiceError::Unreachable(_) => "Unreachable",
+            TokenServiceError::Token(_) => "TokenError",
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            TokenServiceError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    fn is_transient(&self) -> bool {
+        match self {
+            TokenServiceError::Unreachable(_) => true,
+            TokenServiceError::Status { status, .. } => {
+                matches!(*status, 429 | 500 | 502 | 503 | 504)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The Token Service client, shared by all turns.
+pub struct TokenServiceClient {
+    http: reqwest::Client,
+    pub(super) base: Url,
+    min_backoff: Duration,
+}
+
+/// Whose token: the user, the connection, the channel.
+pub struct UserKey<'a> {
+    pub user_id: &'a str,
+    pub connection: &'a str,
+    pub channel_id: &'a str,
+}
+
+impl TokenServiceClient {
+    /// A client of the Token Service at `base_url` (e.g.
+    /// `https://token.botframework.com`).
+    pub fn new(base_url: &str, http: reqwest::Client) -> Result<Self, TokenServiceError> {
+        let mut base = Url::parse(base_url).map_err(|e| {
+            TokenServiceError::BadArgument(format!("the Token Service URL `{base_url}`: {e}"))
+        })?;
+        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+            return Err(TokenServiceError::BadArgument(format!(
+                "the Token Service URL `{base_url}` is not an http(s) URL with a host"
+            )));
+        }
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(TokenServiceClient {
+            http,
+            base,
+            min_backoff: Duration::from_millis(200),
+        })
+    }
+
+    /// `GET /api/usertoken/GetToken`: the user's token, redeeming a magic
+    /// `code` when given; `None` when there is none (404).
+    pub async fn get_token(
+        &self,
+        auth: Option<&str>,
+        key: &UserKey<'_>,
+        code: Option<&str>,
+    ) -> Result<Option<TokenResponse>, TokenServiceError> {
+        let mut query = user_query(key);
+        if let Some(code) = code {
+            query.push(("code", code));
+        }
+        let answer = self
+            .call(Method::GET, "api/usertoken/GetToken", &query, None, auth)
+            .await;
+        match answer {
+            Ok(value) => token_or_none(value),
+            Err(TokenServiceError::Status { status: 404, .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `POST /api/usertoken/GetAadTokens`: tokens for these resources, by
+    /// resource URL.
+    pub async fn get_aad_tokens(
+        &self,
+        auth: Option<&str>,
+        key: &UserKey<'_>,
+        resource_urls: &[String],
+    ) -> Result<Vec<(String, TokenResponse)>, TokenServiceError> {
+        let body = json!({ "resourceUrls": resource_urls });
+        let value = self
+            .call(
+                Method::POST,
+                "api/usertoken/GetAadTokens",
+                &user_query(key),
+                Some(&body),
+                auth,
+            )
+            .await?;
+        let map: std::collections::BTreeMap<String, TokenResponse> = parse(value)?;
+        Ok(map.into_iter().collect())
+    }
+
+    /// `GET /api/usertoken/GetTokenStatus`: which connections the user has
+    /// a token for; `include` is a comma-separated list of connections.
+    pub async fn get_token_status(
+        &self,
+        auth: Option<&str>,
+        user_id: &str,
+        channel_id: &str,
+        include: Option<&str>,
+    ) -> Result<Vec<TokenStatus>, TokenServiceError> {
+        let mut query = vec![("userId", user_id), ("channelId", channel_id)];
+        if let Some(include) = include {
+            query.push(("include", include));
+        }
+        let value = self
+            .call(
+                Method::GET,
+                "api/usertoken/GetTokenStatus",
+                &query,
+                None,
+                auth,
+            )
+            .await?;
+        parse(value)
+    }
+
+    /// `DELETE /api/usertoken/SignOut`.
+    pub async fn sign_out(
+        &self,
+        auth: Option<&str>,
+        key: &UserKey<'_>,
+    ) -> Result<(), TokenServiceError> {
+        self.call(
+            Method::DELETE,
+            "api/usertoken/SignOut",
+            &user_query(key),
+            None,
+            auth,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `GET /api/botsignin/GetSignInResource`.
+    pub async fn get_sign_in_resource(
+        &self,
+        auth: Option<&str>,
+        state: &str,
+        final_redirect: Option<&str>,
+    ) -> Result<SignInResource, TokenServiceError> {
+        let mut query = vec![("state", state)];
+        if let Some(redirect) = final_redirect {
+            query.push(("finalRedirect", redirect));
+        }
+        let value = self
+            .call(
+                Method::GET,
+                "api/botsignin/GetSignInResource",
+                &query,
+                None,
+                auth,
+            )
+            .await?;
+        // Older services answer the bare link as a JSON string.
+        if let Value::String(link) = value {
+            return Ok(SignInResource {
+                sign_in_link: link,
+                ..Default::default()
+            });
+        }
+        let resource: SignInResource = parse(value)?;
+        if resource.sign_in_link.is_empty() {
+            return Err(TokenServiceError::BadAnswer(
+                "the sign-in resource has no signInLink".into(),
+            ));
+        }
+        Ok(resource)
+    }
+
+    /// `POST /api/usertoken/exchange` with `{token}`: `None` when the
+    /// service reports that it cannot exchange it (400, 404, 409, 412, or
+    /// an answer without a token), e.g. because the user must consent.
+    pub async fn exchange(
+        &self,
+        auth: Option<&str>,
+        key: &UserKey<'_>,
+        token: &str,
+    ) -> Result<Option<TokenResponse>, TokenServiceError> {
+        let body = json!({ "token": token });
+        let answer = self
+            .call(
+                Method::POST,
+                "api/usertoken/exchange",
+                &user_query(key),
+                Some(&body),
+                auth,
+            )
+            .await;
+        match answer {
+            Ok(value) => token_or_none(value),
+            Err(TokenServiceError::Status {
+                status: 400 | 404 | 409 | 412,
+                message,
+                ..
+            }) => {
+                tracing::info!(reason = %message, "the Token Service could not exchange the token");
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// One call with the bot's token, retries on transient failures, and
+    /// the answer's JSON (`null` when empty).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        auth: Option<&str>,
+    ) -> Result<Value, TokenServiceError> {
+        let mut url = self
+            .base
+            .join(path)
+            .map_err(|e| TokenServiceError::BadArgument(e.to_string()))?;
+        url.query_pairs_mut().extend_pairs(query);
+        let attempt = || async {
+            let mut request = self.http.request(method.clone(), url.clone());
+            if let Some(token) = auth {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| TokenServiceError::Unreachable(error_chain(&e)))?;
+            read_answer(response).await
+        };
+        attempt
+            .retry(backoff::exponential(self.min_backoff, MAX_RETRIES))
+            .when(TokenServiceError::is_transient)
+            .adjust(|err, backoff| match err {
+                TokenServiceError::Status {
+                    retry_after: Some(after),
+                    ..
+                } => Some((*after).min(MAX_RETRY_AFTER)),
+                _ => backoff,
+            })
+            .notify(|err, wait| {
+                tracing::warn!(error = %err, wait_ms = wait.as_millis() as u64, "retrying a Token Service call");
+            })
+            .await
+    }
+}
+
+fn user_query<'a>(key: &UserKey<'a>) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("userId", key.user_id),
+        ("connectionName", key.connection),
+        ("channelId", key.channel_id),
+    ]
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, TokenServiceError> {
+    serde_json::from_value(value).map_err(|e| TokenServiceError::BadAnswer(e.to_string()))
+}
+
+/// A `TokenResponse`, or `None` when the answer holds no token.
+fn token_or_none(value: Value) -> Result<Option<TokenResponse>, TokenServiceError> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let token: TokenResponse = parse(value)?;
+    Ok((!token.token.is_empty()).then_some(token))
+}
+
+/// A success as JSON (`null` when empty); an error status as
+/// [`TokenServiceError::Status`] with the service's reason.
+async fn read_answer(response: reqwest::Response) -> Result<Value, TokenServiceError> {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| TokenServiceError::Unreachable(error_chain(&e)))?;
+    answer_of(status, &body, retry_after)
+}
+
+fn answer_of(
+    status: StatusCode,
+    body: &[u8],
+    retry_after: Option<Duration>,
+) -> Result<Value, TokenServiceError> {
+    if status.is_success() {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        return serde_json::from_slice(body)
+            .map_err(|e| TokenServiceError::BadAnswer(e.to_string()));
+    }
+    let (code, message) = parse_error_body(status, body);
+    let message = if code.is_empty() || code == message {
+        message
+    } else {
+        format!("{code}: {message}")
+    };
+    Err(TokenServiceError::Status {
+        status: status.as_u16(),
+        message,
+        retry_after,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_map_to_results_and_error_codes() {
+        let ok = answer_of(StatusCode::OK, br#"{"token":"t"}"#, None).unwrap();
+        assert_eq!(token_or_none(ok).unwrap().unwrap().token, "t");
+        assert_eq!(
+            token_or_none(answer_of(StatusCode::OK, b"", None).unwrap()).unwrap(),
+            None
+        );
+        assert_eq!(
+            token_or_none(json!({"connectionName": "g"})).unwrap(),
+            None,
+            "an answer without a token is none"
+        );
+        let err = answer_of(
+            StatusCode::NOT_FOUND,
+            br#"{"error":{"code":"NotFound","message":"no token"}}"#,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.status(), Some(404));
+        assert_eq!(err.code(), "TokenServiceError");
+        assert!(err.to_string().contains("NotFound: no token"), "{err}");
+        assert!(!err.is_transient());
+        let busy = answer_of(
+            StatusCode::TOO_MANY_REQUESTS,
+            b"",
+            Some(Duration::from_secs(1)),
+        )
+        .unwrap_err();
+        assert!(busy.is_transient());
+        assert!(
+            answer_of(StatusCode::BAD_GATEWAY, b"<html>", None)
+                .unwrap_err()
+                .is_transient()
+        );
+        let garbled = answer_of(StatusCode::OK, b"{not json", None).unwrap_err();
+        assert_eq!(garbled.code(), "TokenServiceError");
+        assert_eq!(
+            TokenServiceError::Unreachable("x".into()).code(),
+            "Unreachable"
+        );
+        assert!(TokenServiceError::Unreachable("x".into()).is_transient());
+        assert_eq!(
+            TokenServiceError::ConnectionNotAllowed("x".into()).code(),
+            "ConnectionNotAllowed"
+        );
+        assert_eq!(TokenServiceError::Token("x".into()).code(), "TokenError");
+    }
+
+    #[test]
+    fn the_base_url_is_checked_and_paths_join_under_it() {
+        let http = reqwest::Client::new();
+        assert!(TokenServiceClient::new("ftp://x", http.clone()).is_err());
+        assert!(TokenServiceClient::new("not a url", http.clone()).is_err());
+        let client = TokenServiceClient::new("http://127.0.0.1:9/prefix", http).unwrap();
+        assert_eq!(
+            client.base.join("api/usertoken/GetToken").unwrap().as_str(),
+            "http://127.0.0.1:9/prefix/api/usertoken/GetToken"
+        );
+    }
+
+    /// A stand-in service: answers 503 to the first `failures` calls, then
+    /// by route; records each call's path, query and body.
+    async fn stand_in(failures: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use axum::extract::{Query, State};
+        use axum::http::Uri;
+        use std::sync::{Arc, Mutex};
+        type Calls = Arc<Mutex<Vec<String>>>;
+        let calls: Calls = Arc::default();
+        let app = axum::Router::new()
+            .fallback(
+                move |State(calls): State<Calls>,
+                      uri: Uri,
+                      Query(q): Query<std::collections::HashMap<String, String>>,
+                      body: String| async move {
+                    let n = {
+                        let mut calls = calls.lock().unwrap();
+                        calls.push(format!("{} {} {body}", uri.path(), uri.query().unwrap_or("")));
+                        calls.len()
+                    };
+                    if n <= failures {
+                        return (StatusCode::SERVICE_UNAVAILABLE, String::new());
+                    }
+                    let ok = |v: Value| (StatusCode::OK, v.to_string());
+                    match uri.path() {
+                        "/api/usertoken/GetAadTokens" => ok(json!({
+                            "https://graph.example": {"connectionName": q["connectionName"], "token": "aad-1"}
+                        })),
+                        "/api/usertoken/GetTokenStatus" => ok(json!([
+                            {"connectionName": "graph", "hasToken": true}
+                        ])),
+                        "/api/usertoken/GetToken" => (StatusCode::NOT_FOUND, String::new()),
+                        "/api/usertoken/exchange" => (
+                            StatusCode::BAD_REQUEST,
+                            json!({"error": {"code": "ConsentRequired", "message": "m"}}).to_string(),
+                        ),
+                        _ => (StatusCode::UNAUTHORIZED, "no".into()),
+                    }
+                },
+            )
+            .with_state(calls.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (format!("http://{addr}"), calls)
+    }
+
+    #[tokio::test]
+    async fn calls_use_the_routes_retry_5xx_and_map_answers() {
+        let (url, calls) = stand_in(2).await;
+        let mut client = TokenServiceClient::new(&url, reqwest::Client::new()).unwrap();
+        client.min_backoff = Duration::from_millis(1);
+        let key = UserKey {
+            user_id: "u 1",
+            connection: "graph",
+            channel_id: "msteams",
+        };
+        let tokens = client
+            .get_aad_tokens(Some("t"), &key, &["https://graph.example".into()])
+            .await
+            .unwrap();
+        assert_eq!(tokens[0].0, "https://graph.example");
+        assert_eq!(tokens[0].1.token, "aad-1");
+        let recorded = calls.lock().unwrap().clone();
+        assert_eq!(recorded.len(), 3, "two 503s retried: {recorded:?}");
+        assert_eq!(
+            recorded[2],
+            r#"/api/usertoken/GetAadTokens userId=u+1&connectionName=graph&channelId=msteams {"resourceUrls":["https://graph.example"]}"#
+        );
+        let status = client
+            .get_token_status(None, "u", "msteams", Some("graph,github"))
+            .await
+            .unwrap();
+        assert!(status[0].has_token);
+        assert!(calls.lock().unwrap()[3].contains("include=graph%2Cgithub"));
+        assert_eq!(
+            client.get_token(None, &key, Some("123456")).await.unwrap(),
+            None
+        );
+        assert!(calls.lock().unwrap()[4].contains("code=123456"));
+        assert_eq!(client.exchange(None, &key, "sso").await.unwrap(), None);
+        let err = client.sign_out(None, &key).await.unwrap_err();
+        assert_eq!((err.code(), err.status()), ("TokenServiceError", Some(401)));
+        assert_eq!(calls.lock().unwrap().len(), 7, "a 401 is not retried");
+    }
+}

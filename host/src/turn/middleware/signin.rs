@@ -1,0 +1,222 @@
+//! Built-in middleware: single sign-on token exchange (botbuilder's
+//! `TeamsSSOTokenExchangeMiddleware`). A `signin/tokenExchange` invoke
+//! (value `{id, connectionName, token}`) is exchanged at the Token Service
+//! before the bot runs: a failed exchange is answered 412 with
+//! `{id, connectionName, failureDetail}` (the channel then shows the
+//! sign-in card) and the bot does not run; a successful one is
+//! de-duplicated by its `id` durably (Teams sends one per signed-in
+//! device): the first runs the bot, whose prompt gets the token; a
+//! duplicate is answered 200 without a body and does not run the bot, as
+//! botbuilder answers it. Tokens are never logged.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Middleware, ShortCircuit, TurnHook, TurnInfo};
+use crate::channels::token_service::{BotTokenService, TokenServiceError, UserKey};
+use crate::schema::activity::{Activity, names};
+use crate::storage::{Change, Condition, Quota, Storage, StorageError};
+use crate::support::errors::BoxFuture;
+
+/// The invoke this middleware handles.
+pub const TOKEN_EXCHANGE: &str = "signin/tokenExchange";
+
+/// What the channel is told when the token cannot be exchanged (botbuilder's
+/// wording).
+const FAILURE_DETAIL: &str = "The bot is unable to exchange token. Proceed with regular login.";
+
+/// The SSO token exchange of one bot.
+pub struct SsoTokenExchange {
+    pub service: BotTokenService,
+    /// Where exchanged ids are remembered: the bot's state store.
+    pub storage: Arc<dyn Storage>,
+    /// The bot's namespace in it.
+    pub bot: Arc<str>,
+    pub quota: Quota,
+}
+
+struct SsoTokenExchangeHook {
+    service: BotTokenService,
+    storage: Arc<dyn Storage>,
+    bot: Arc<str>,
+    quota: Quota,
+}
+
+impl Middleware for SsoTokenExchange {
+    fn hook(&self, _turn: &TurnInfo) -> Box<dyn TurnHook> {
+        Box::new(SsoTokenExchangeHook {
+            service: self.service.clone(),
+            storage: self.storage.clone(),
+            bot: self.bot.clone(),
+            quota: self.quota,
+        })
+    }
+}
+
+/// `TokenExchangeInvokeRequest`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExchangeRequest {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    connection_name: String,
+    #[serde(default)]
+    token: String,
+}
+
+impl TurnHook for SsoTokenExchangeHook {
+    fn before<'a>(&'a mut self, turn: &'a TurnInfo) -> BoxFuture<'a, Option<ShortCircuit>> {
+        Box::pin(async move {
+            let incoming = &turn.incoming;
+            if incoming.kind() != names::INVOKE || incoming.name.as_deref() != Some(TOKEN_EXCHANGE)
+            {
+                return None;
+            }
+            self.exchange(incoming).await
+        })
+    }
+}
+
+impl SsoTokenExchangeHook {
+    /// `None` runs the bot; else the answer.
+    async fn exchange(&self, incoming: &Activity) -> Option<ShortCircuit> {
+        let request = incoming
+            .value
+            .clone()
+            .and_then(|v| serde_json::from_value::<ExchangeRequest>(v).ok())
+            .filter(|r| !r.id.is_empty() && !r.connection_name.is_empty() && !r.token.is_empty());
+        let Some(request) = request else {
+            tracing::info!("signin/tokenExchange without id, connectionName or token: 400");
+            return Some(ShortCircuit {
+                status: 400,
+                body: Some(json!({"error": {
+                    "code": "BadArgument",
+                    "message": "signin/tokenExchange needs a value with id, connectionName and token",
+                }})),
+            });
+        };
+        let user = incoming.from.as_ref().map(|f| f.id.as_str()).unwrap_or("");
+        let channel = incoming.channel_id.as_deref().unwrap_or("");
+        let conversation = incoming.conversation_id().unwrap_or("");
+        if user.is_empty() || channel.is_empty() {
+            tracing::info!("signin/tokenExchange without a user or channel: 400");
+            return Some(failure(
+                400,
+                &request,
+                "The activity names no user or channel.",
+            ));
+        }
+        let key = UserKey {
+            user_id: user,
+            connection: &request.connection_name,
+            channel_id: channel,
+        };
+        match self.try_exchange(&key, &request.token).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(connection = %request.connection_name, "signin/tokenExchange: the Token Service could not exchange the token; answered 412");
+                return Some(failure(412, &request, FAILURE_DETAIL));
+            }
+            Err(err) => {
+                tracing::warn!(connection = %request.connection_name, code = err.code(), error = %err, "signin/tokenExchange failed; answered 412");
+                return Some(failure(412, &request, FAILURE_DETAIL));
+            }
+        }
+        // Exchanged: only the first of this id runs the bot. Deduplicated
+        // after the exchange, as botbuilder does, so that every caller of a
+        // failing exchange gets its 412.
+        let dedup_key = format!(
+            "turnbox/signin-token-exchange/{channel}/{conversation}/{}",
+            request.id
+        );
+        let (storage, bot, quota) = (self.storage.clone(), self.bot.clone(), self.quota);
+        let change = Change {
+            key: dedup_key,
+            value: json!({"at": crate::support::clock::now_millis()}),
+            condition: Condition::Absent,
+        };
+        let written =
+            tokio::task::spawn_blocking(move || storage.write(&bot, &[change], &quota)).await;
+        match written {
+            Ok(Ok(_)) => None,
+            Ok(Err(StorageError::Conflict(_))) => {
+                tracing::info!(
+                    "signin/tokenExchange: a duplicate of an exchanged id; answered 200 without running the bot"
+                );
+                Some(ShortCircuit {
+                    status: 200,
+                    body: None,
+                })
+            }
+            Ok(Err(err)) => Some(storage_failed(&err.to_string())),
+            Err(err) => Some(storage_failed(&err.to_string())),
+        }
+    }
+
+    /// Whether the Token Service exchanged the token.
+    async fn try_exchange(
+        &self,
+        key: &UserKey<'_>,
+        token: &str,
+    ) -> Result<bool, TokenServiceError> {
+        self.service.check(key.connection)?;
+        let auth = self.service.bearer().await?;
+        let exchanged = self
+            .service
+            .client
+            .exchange(auth.as_deref(), key, token)
+            .await?;
+        Ok(exchanged.is_some())
+    }
+}
+
+/// `TokenExchangeInvokeResponse` with a failure.
+fn failure(status: u16, request: &ExchangeRequest, detail: &str) -> ShortCircuit {
+    ShortCircuit {
+        status,
+        body: Some(json!({
+            "id": request.id,
+            "connectionName": request.connection_name,
+            "failureDetail": detail,
+        })),
+    }
+}
+
+fn storage_failed(message: &str) -> ShortCircuit {
+    tracing::warn!(
+        error = message,
+        "signin/tokenExchange: cannot record the exchanged id"
+    );
+    ShortCircuit {
+        status: 500,
+        body: Some(json!({"error": {"code": "StorageError", "message": message}})),
+    }
+}
+
+/// The host's answer to a sign-in invoke the bot left unanswered, or `None`
+/// for other invokes: a `signin/tokenExchange` that reached the bot was
+/// exchanged by the host, so 200 `{id, connectionName}`; `signin/verifyState`
+/// and `signin/failure` are acknowledged with 200 (the channel closes its
+/// sign-in window). A prompt that answers (e.g. 404 for a bad code) wins.
+pub fn unanswered_signin(activity: &Activity) -> Option<(u16, Option<Value>)> {
+    match activity.name.as_deref()? {
+        TOKEN_EXCHANGE => {
+            let value = activity.value.as_ref();
+            let field = |name: &str| {
+                value
+                    .and_then(|v| v.get(name))
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            };
+            Some((
+                200,
+                Some(json!({"id": field("id"), "connectionName": field("connectionName")})),
+            ))
+        }
+        "signin/verifyState" | "signin/failure" => Some((200, None)),
+        _ => None,
+    }
+}
