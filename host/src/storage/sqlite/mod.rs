@@ -11,6 +11,7 @@
 
 mod accepted;
 mod api_conversations;
+mod checkpoint;
 mod dedup;
 mod directline;
 mod outbox;
@@ -37,9 +38,13 @@ pub struct SqliteStorage {
     /// uses a database file (its claims of deliveries and timers are its
     /// own memory and order).
     _lock: Option<std::fs::File>,
+    /// Checkpoints the WAL off the commit path (a file database only).
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
-/// WAL pages between automatic checkpoints.
+/// WAL pages between automatic checkpoints, when the checkpointer thread
+/// does not run (an in-memory database, or `TURNBOX_SQLITE_AUTOCHECKPOINT`
+/// set, to compare).
 const WAL_CHECKPOINT_PAGES: i64 = 10_000;
 
 /// How many read-only connections a file database keeps.
@@ -72,6 +77,13 @@ impl SqliteStorage {
         let conn = Connection::open(path).map_err(backend)?;
         let mut storage = Self::init(conn)?;
         storage._lock = Some(lock);
+        if std::env::var_os("TURNBOX_SQLITE_AUTOCHECKPOINT").is_none() {
+            storage._checkpointer = Some(checkpoint::Checkpointer::start(path).map_err(backend)?);
+            storage
+                .conn()
+                .pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(backend)?;
+        }
         // Opened after the writer made the schema and switched to WAL.
         for _ in 0..reader_count() {
             let reader = Connection::open_with_flags(
@@ -107,6 +119,8 @@ impl SqliteStorage {
         // docs/PERFORMANCE.md's harness).
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
             .map_err(backend)?;
+        conn.pragma_update(None, "journal_size_limit", checkpoint::JOURNAL_SIZE_LIMIT)
+            .map_err(backend)?;
         conn.execute_batch(state::SCHEMA).map_err(backend)?;
         conn.execute_batch(transcripts::SCHEMA).map_err(backend)?;
         conn.execute_batch(references::SCHEMA).map_err(backend)?;
@@ -124,6 +138,7 @@ impl SqliteStorage {
             conn: Mutex::new(conn),
             readers: Vec::new(),
             _lock: None,
+            _checkpointer: None,
         })
     }
 
