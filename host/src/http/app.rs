@@ -29,7 +29,7 @@ pub struct AppState {
     /// not only from this machine.
     pub insecure_dev: bool,
     /// The largest request body read, and how long it may take to arrive
-    /// (`http::server::read_body_in_time`).
+    /// (`http::body::read_body_in_time`).
     pub max_body_bytes: usize,
     pub body_read_timeout: std::time::Duration,
 }

@@ -84,7 +84,7 @@ async fn messages(
 }
 
 /// Parses the body (already read, within its size and time limits, by
-/// `http_server::read_body_in_time`): JSON content, an object with a `type`
+/// `http::body::read_body_in_time`): JSON content, an object with a `type`
 /// and a conversation.
 pub(super) async fn read_activity(headers: &HeaderMap, body: Body) -> Result<Activity, ApiError> {
     let bytes = match body.collect().await {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod body;
 pub mod chat_page;
 pub mod conversations;
 pub mod directline;

@@ -201,7 +201,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::http::server::read_body_in_time,
+            crate::http::body::read_body_in_time,
         ))
         .layer(axum::middleware::from_fn(limit_headers))
         .with_state(state)

@@ -2,8 +2,8 @@
 //! from slow or greedy clients: at most `max_connections` connections at
 //! once (past the cap a connection gets a short 503 with `Retry-After` and
 //! is closed), a deadline for every request head (slowloris: hyper closes
-//! the connection), a deadline and a size limit for every request body
-//! (408 / 413 with a JSON error), and a graceful drain on shutdown.
+//! the connection), and a graceful drain on shutdown. Request bodies are
+//! read within their own deadline and limit in `body.rs`.
 //!
 //! HTTP/2 and TLS belong to the proxy or load balancer in front of the host;
 //! WebSocket upgrades (Direct Line streams) are served.
@@ -17,11 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use axum::extract::{ConnectInfo, Request};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -29,7 +25,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
-use crate::http::app::{ApiError, AppState};
 use crate::support::metrics::Metrics;
 
 /// How many connections the host serves and how long it waits for clients.
@@ -255,89 +250,4 @@ async fn turn_away(mut stream: TcpStream) {
     let _ = stream.shutdown().await;
     // Drain what is left so that the close is orderly.
     while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-}
-
-/// Middleware: reads the whole request body before any handler runs, at
-/// most `max_body_bytes` (413) and within the body deadline (408), so that
-/// no handler waits on a slow client or buffers without bound. Direct
-/// Line's uploads are the exception: their handler reads the body itself,
-/// once it knows the caller and the bot's larger limit
-/// (`http::directline::upload`), through [`read_body`].
-pub async fn read_body_in_time(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if crate::http::directline::upload::is_upload_path(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let bytes = match read_body(
-        &state,
-        &parts.headers,
-        parts.uri.path(),
-        body,
-        state.max_body_bytes,
-    )
-    .await
-    {
-        Ok(bytes) => bytes,
-        Err(err) => return err.into_response(),
-    };
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
-}
-
-/// Reads a whole request body: at most `limit` bytes (413) and within the
-/// body deadline (408). Its errors close the connection, as the body was
-/// not read to its end.
-pub async fn read_body(
-    state: &AppState,
-    headers: &header::HeaderMap,
-    path: &str,
-    body: Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, ApiError> {
-    let too_large = || {
-        tracing::info!(limit, path, "request rejected: body too large");
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLarge",
-            format!("the body exceeds {limit} bytes"),
-        )
-        .before_body()
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(too_large());
-    }
-    let timeout = state.body_read_timeout;
-    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Ok(Err(err)) => {
-            tracing::info!(error = %err, path, "request rejected: the body could not be read");
-            Err(ApiError::bad_argument(format!("cannot read the body: {err}")).before_body())
-        }
-        Err(_) => {
-            state.turns.metrics.request_bodies_timed_out.inc();
-            tracing::info!(
-                timeout_ms = timeout.as_millis() as u64,
-                path,
-                "request rejected: the body did not arrive in time"
-            );
-            Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "RequestTimeout",
-                format!(
-                    "the request body did not arrive within {} s",
-                    timeout.as_secs_f64()
-                ),
-            )
-            .before_body())
-        }
-    }
 }

@@ -29,18 +29,6 @@ use crate::storage::uploads::{NewFile, StoredFile};
 /// The content type of the `activity` part.
 pub const ACTIVITY_CONTENT_TYPE: &str = "application/vnd.microsoft.activity";
 
-/// Whether `path` is an upload route (`/v3/directline/conversations/{id}/upload`,
-/// or the same under `/bots/{bot}`), whose body the route reads itself.
-pub fn is_upload_path(path: &str) -> bool {
-    let segments: Vec<&str> = path.split('/').collect();
-    matches!(
-        segments.as_slice(),
-        ["", "v3", "directline", "conversations", id, "upload"]
-            | ["", "bots", _, "v3", "directline", "conversations", id, "upload"]
-            if !id.is_empty()
-    )
-}
-
 /// The query of an upload.
 #[derive(serde::Deserialize)]
 pub struct UploadQuery {
@@ -222,7 +210,7 @@ pub async fn upload(
         .uploads;
     let boundary = boundary(&headers)?;
     let limit = usize::try_from(limits.max_request_bytes()).unwrap_or(usize::MAX);
-    let body = crate::http::server::read_body(&state, &headers, "/upload", body, limit).await?;
+    let body = crate::http::body::read_body(&state, &headers, "/upload", body, limit).await?;
     let parts = parse(body, boundary, &limits).await?;
 
     let activity = match parts.activity {
@@ -286,16 +274,24 @@ mod tests {
 
     #[test]
     fn upload_paths_are_recognised() {
-        assert!(is_upload_path("/v3/directline/conversations/abc/upload"));
-        assert!(is_upload_path(
+        assert!(crate::http::body::is_upload_path(
+            "/v3/directline/conversations/abc/upload"
+        ));
+        assert!(crate::http::body::is_upload_path(
             "/bots/echo/v3/directline/conversations/abc/upload"
         ));
-        assert!(!is_upload_path("/v3/directline/conversations//upload"));
-        assert!(!is_upload_path(
+        assert!(!crate::http::body::is_upload_path(
+            "/v3/directline/conversations//upload"
+        ));
+        assert!(!crate::http::body::is_upload_path(
             "/v3/directline/conversations/abc/activities"
         ));
-        assert!(!is_upload_path("/api/bots/echo/messages"));
-        assert!(!is_upload_path("/x/v3/directline/conversations/abc/upload"));
+        assert!(!crate::http::body::is_upload_path(
+            "/api/bots/echo/messages"
+        ));
+        assert!(!crate::http::body::is_upload_path(
+            "/x/v3/directline/conversations/abc/upload"
+        ));
     }
 
     #[test]
