@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::Retryable;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -344,22 +343,18 @@ impl ConnectorClient {
                 .map_err(|e| ConnectorError::Unreachable(error_chain(&e)))?;
             read_response(response).await
         };
-        attempt
-            .retry(
-                backoff::exponential(self.min_backoff, MAX_RETRIES),
-            )
-            .when(ConnectorError::is_transient)
-            .adjust(|err, backoff| match err {
-                ConnectorError::Status {
-                    retry_after: Some(after),
-                    ..
-                } => Some((*after).min(MAX_RETRY_AFTER)),
-                _ => backoff,
-            })
-            .notify(|err, wait| {
-                tracing::warn!(error = %err, wait_ms = wait.as_millis() as u64, "retrying a Bot Connector call");
-            })
-            .await
+        let policy = backoff::RetryPolicy {
+            first: self.min_backoff,
+            times: MAX_RETRIES,
+            max_retry_after: MAX_RETRY_AFTER,
+            transient: ConnectorError::is_transient,
+            retry_after: |err| match err {
+                ConnectorError::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            },
+            what: "a Bot Connector call",
+        };
+        backoff::with_retries(&policy, attempt).await
     }
 }
 

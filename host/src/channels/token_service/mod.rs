@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use backon::Retryable;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
@@ -304,20 +303,18 @@ impl TokenServiceClient {
                 .map_err(|e| TokenServiceError::Unreachable(error_chain(&e)))?;
             read_answer(response).await
         };
-        attempt
-            .retry(backoff::exponential(self.min_backoff, MAX_RETRIES))
-            .when(TokenServiceError::is_transient)
-            .adjust(|err, backoff| match err {
-                TokenServiceError::Status {
-                    retry_after: Some(after),
-                    ..
-                } => Some((*after).min(MAX_RETRY_AFTER)),
-                _ => backoff,
-            })
-            .notify(|err, wait| {
-                tracing::warn!(error = %err, wait_ms = wait.as_millis() as u64, "retrying a Token Service call");
-            })
-            .await
+        let policy = backoff::RetryPolicy {
+            first: self.min_backoff,
+            times: MAX_RETRIES,
+            max_retry_after: MAX_RETRY_AFTER,
+            transient: TokenServiceError::is_transient,
+            retry_after: |err| match err {
+                TokenServiceError::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            },
+            what: "a Token Service call",
+        };
+        backoff::with_retries(&policy, attempt).await
     }
 }
 
