@@ -13,8 +13,11 @@ use crate::schema::manifest::BotDefaults;
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub bots_dir: PathBuf,
-    /// Where the host keeps its data (the compile cache, under `cache/`).
+    /// Where the host keeps its data.
     pub data_dir: PathBuf,
+    /// Where compiled bots are cached (`--cache-dir`; by default `cache/`
+    /// in the data folder).
+    pub cache_dir: PathBuf,
     /// The route `/api/messages` serves; `None` means "the only one".
     pub default_bot: Option<String>,
     /// Limits for bots whose manifest does not set them.

@@ -115,6 +115,11 @@ struct ServeArgs {
     /// Where the host keeps its data; the compile cache is under `cache/`.
     #[arg(long, env = "TURNBOX_DATA", default_value = "./data")]
     data: PathBuf,
+    /// Where compiled bots are cached (default: `cache/` in the data
+    /// folder). Hosts may share one: entries are written atomically and
+    /// checked with the folder's key.
+    #[arg(long, env = "TURNBOX_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// The route `/api/messages` serves; by default the only bot loaded.
     #[arg(long, env = "TURNBOX_DEFAULT_BOT")]
     default_bot: Option<String>,
@@ -431,6 +436,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = ServeConfig {
                 listen: SocketAddr::new(args.bind, args.port),
                 bots_dir: args.bots,
+                cache_dir: args.cache_dir.unwrap_or_else(|| args.data.join("cache")),
                 data_dir: args.data,
                 default_bot: args.default_bot,
                 limits: BotDefaults {

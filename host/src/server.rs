@@ -52,10 +52,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     runtime.outbound.metrics = Some(metrics.clone());
     let runtime = Arc::new(runtime);
     tracing::info!(pooling = runtime.pooling, "engine ready");
-    let cache = Arc::new(CompileCache::open(
-        &config.data_dir.join("cache"),
-        &runtime.engine,
-    )?);
+    let cache = Arc::new(CompileCache::open(&config.cache_dir, &runtime.engine)?);
     // One database holds state, transcripts, references, timers, delivery
     // records and the outbox.
     let database = open_database(&config).await?;

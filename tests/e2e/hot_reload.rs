@@ -225,7 +225,9 @@ async fn a_restart_loads_bots_from_the_compile_cache() {
 async fn bots_with_the_same_bytes_share_one_compiled_component() {
     let bots = BotsDir::with(&[("a", "rust-echo"), ("b", "rust-echo"), ("c", "misbehave")]);
     let dir = bots.path().to_owned();
-    let host = Host::start(bots, &[]);
+    // A compile cache of its own: the first compile of each is a miss.
+    let cache = tempfile::tempdir().unwrap();
+    let host = Host::start(bots, &["--cache-dir", cache.path().to_str().unwrap()]);
     let mut outcomes = Vec::new();
     for bot in ["a", "b", "c"] {
         outcomes.push(

@@ -38,9 +38,11 @@ async fn the_status_api_describes_every_bot() {
 
 #[tokio::test]
 async fn metrics_count_turns_reloads_and_durations() {
+    // A compile cache of its own: both bots are misses.
+    let cache = tempfile::tempdir().unwrap();
     let host = Host::start(
         BotsDir::with(&[("echo", "rust-echo"), ("bad", "misbehave")]),
-        &[],
+        &["--cache-dir", cache.path().to_str().unwrap()],
     );
     host.ask("echo", "one").await;
     host.ask("echo", "two").await;

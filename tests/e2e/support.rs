@@ -96,9 +96,16 @@ impl Host {
     }
 
     /// As `start`, with extra environment variables.
+    /// Hosts started this way share one compile cache (`--cache-dir`), so
+    /// each guest compiles once per test run, not once per test; a test
+    /// about the cache passes a `--cache-dir` of its own, or keeps its data
+    /// folder (`start_in`).
     pub fn start_with(bots: BotsDir, args: &[&str], env: &[(&str, &str)]) -> Host {
         let data = tempfile::tempdir().expect("temp dir");
-        let mut host = Host::start_with_env(bots.path(), data.path(), args, env);
+        let cache = shared_compile_cache();
+        let mut env = env.to_vec();
+        env.push(("TURNBOX_CACHE_DIR", cache.to_str().expect("UTF-8 path")));
+        let mut host = Host::start_with_env(bots.path(), data.path(), args, &env);
         host._bots = Some(bots);
         host._data = Some(data);
         host
@@ -278,6 +285,18 @@ impl Drop for Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The compile cache the hosts of this test run share:
+/// `target/tmp/e2e-compile-cache`, emptied once per run.
+pub fn shared_compile_cache() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = root().join("target/tmp/e2e-compile-cache");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the shared compile cache");
+        dir
+    })
 }
 
 /// One request the stand-in connector received.

@@ -231,6 +231,20 @@ fn read_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
     }
     tmp.write_all(&key)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(key)
+    // Hosts sharing the folder may start together: the first key written
+    // stays, and the others read it.
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(key),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            match std::fs::read(path) {
+                Ok(existing) if existing.len() == 32 => Ok(existing),
+                // Not a key (a damaged file): replaced by ours.
+                _ => {
+                    e.file.persist(path).map_err(|e| e.error)?;
+                    Ok(key)
+                }
+            }
+        }
+        Err(e) => Err(e.error),
+    }
 }
