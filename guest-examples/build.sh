@@ -6,6 +6,8 @@
 #                                   cargo, wasm32-wasip2 (wit-bindgen)
 #   python-echo.wasm                componentize-py (pip, into target/toolchains/venv)
 #   js-echo.wasm, llm-chat.wasm     componentize-js (npm install in js-echo/)
+#   signin-py.wasm, skill-root-py.wasm, signin-js.wasm, skill-root-js.wasm
+#                                   the same, with the SDK's sign-in and skills files
 # Toolchains missing on a fresh machine are installed; Python and JavaScript
 # bots are rebuilt only when their sources or the WIT changed (JavaScript
 # bots also when this script did).
@@ -53,6 +55,20 @@ if stale "$out/python-echo.wasm" "$here/python-echo" "$root/sdk/python" "$root/w
   mv "$out/python-echo.wasm.tmp" "$out/python-echo.wasm"
 fi
 
+# Python bots beside python-echo, built the same way (app.py in their folder).
+py_bot() {
+  local name=$1
+  stale "$out/$name.wasm" "$here/$name" "$root/sdk/python" "$root/wit" "$here/build.sh" || return 0
+  [ -x "$tools/venv/bin/componentize-py" ] || { python3 -m venv "$tools/venv" \
+    && "$tools/venv/bin/pip" install --quiet "componentize-py==$COMPONENTIZE_PY"; }
+  (cd "$here/$name" && "$tools/venv/bin/componentize-py" \
+    -d "$root/wit" -d "$root/sdk/python/wit" -w turnbox:python/bot-with-http \
+    componentize app -p . -p "$root/sdk/python" -o "$out/$name.wasm.tmp")
+  mv "$out/$name.wasm.tmp" "$out/$name.wasm"
+}
+py_bot signin-py
+py_bot skill-root-py
+
 # JavaScript: every JS bot is built with js-echo's componentize-js (one npm
 # install). npm ci rejects js-echo's lock file (npm 11 and componentize-js's
 # optional platform packages), so install from it instead, without saving: a
@@ -69,6 +85,7 @@ js_bot() {
   # bot's sources with the SDK beside them.
   rm -rf "$stage" && mkdir -p "$stage"
   cp "$here/$name/src/"*.js "$root/sdk/js/turnbox.js" "$stage/"
+  cp "$root/sdk/js/oauth.js" "$root/sdk/js/skills.js" "$stage/"
   (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; } \
     && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
          -d stdio random fetch-event -o "$out/$name.wasm.tmp")
@@ -76,3 +93,5 @@ js_bot() {
 }
 js_bot js-echo
 js_bot llm-chat
+js_bot signin-js
+js_bot skill-root-js

@@ -119,7 +119,7 @@ export class TurnboxError extends Error {
 }
 
 /** Runs a host call; a WIT `err` becomes a thrown TurnboxError. */
-function call(f) {
+export function call(f) {
   try {
     return f();
   } catch (e) {

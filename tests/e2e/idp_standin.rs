@@ -106,7 +106,7 @@ pub(crate) struct Idp {
 impl Idp {
     pub(crate) async fn start(token_lifetime: u64) -> Idp {
         let state = Arc::new(Mutex::new(IdpState {
-            channel_jwks: vec![keys().channel.jwk(&["test", "msteams"])],
+            channel_jwks: vec![keys().channel.jwk(&["test", "msteams", "skype"])],
             emulator_jwks: vec![keys().emulator.jwk(&[])],
             token_lifetime,
             ..Default::default()

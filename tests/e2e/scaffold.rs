@@ -36,6 +36,22 @@ async fn new_projects_build_and_answer_in_every_language() {
     let rust = new_project(work.path(), "rusty-bot", "rust");
     let python = new_project(work.path(), "snake-bot", "python");
     let js = new_project(work.path(), "script-bot", "js");
+    // The sign-in and skills modules of the SDKs come with the project:
+    // the builds below fail unless they are there and load.
+    let app = python.join("app.py");
+    let text = std::fs::read_to_string(&app).unwrap();
+    std::fs::write(
+        &app,
+        format!("import turnbox_oauth, turnbox_skills\n{text}"),
+    )
+    .unwrap();
+    let bot = js.join("src/bot.js");
+    let text = std::fs::read_to_string(&bot).unwrap();
+    std::fs::write(
+        &bot,
+        format!("import './oauth.js';\nimport './skills.js';\n{text}"),
+    )
+    .unwrap();
 
     let target = root.join("target/scaffold");
     let rust_build = {

@@ -1,5 +1,6 @@
-//! User sign-in end to end: the real host with the `signin-rs` example bot
-//! (app id, `[oauth] connections = ["graph"]`), channel tokens signed by the
+//! User sign-in end to end: the real host with the `signin-rs`, `signin-js`
+//! and `signin-py` example bots (the same bot on each SDK's `OAuthPrompt`;
+//! app id, `[oauth] connections = ["graph"]`), channel tokens signed by the
 //! stand-in identity provider, and a stand-in Bot Framework Token Service
 //! (here) that checks the bot's bearer token and holds users' tokens, one
 //! valid magic code and one valid SSO token.
@@ -36,6 +37,9 @@ const GOOD_SSO: &str = "sso-from-teams";
 const CODE_TOKEN: &str = "graph-user-token-from-code-AB12";
 const SSO_TOKEN: &str = "graph-user-token-from-sso-CD34";
 const LINK: &str = "https://signin.example/sign?s=1";
+
+/// The sign-in bot on every SDK: the prompt's flows run against each.
+const BOTS: [&str; 3] = ["signin-rs", "signin-js", "signin-py"];
 
 #[derive(Default)]
 struct TokenServiceState {
@@ -237,11 +241,13 @@ struct Setup {
     host: Host,
 }
 
-async fn setup() -> Setup {
+/// A host serving `guest` (one of `BOTS`) as the bot `signin`.
+async fn setup(guest: &str) -> Setup {
+    eprintln!("--- with {guest}");
     let idp = Idp::start(3600).await;
     let tokens = TokenService::start(&idp).await;
     let connector = Connector::start().await;
-    let bots = BotsDir::with_manifest("signin", "signin-rs", MANIFEST);
+    let bots = BotsDir::with_manifest("signin", guest, MANIFEST);
     let mut args = idp.host_args();
     args.extend(["--token-service-url".to_owned(), tokens.url()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -300,7 +306,13 @@ impl Setup {
 
 #[tokio::test]
 async fn the_magic_code_signs_in_and_logout_signs_out() {
-    let s = setup().await;
+    for bot in BOTS {
+        magic_code_signs_in_and_logout_signs_out(bot).await;
+    }
+}
+
+async fn magic_code_signs_in_and_logout_signs_out(bot: &str) {
+    let s = setup(bot).await;
     let (status, body) = s.say("login").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -369,6 +381,21 @@ async fn the_magic_code_signs_in_and_logout_signs_out() {
     s.say("token graph").await;
     assert_eq!(s.last_text(), "not signed in");
 
+    // Skype shows no OAuthCard: a SigninCard with the link instead.
+    let mut on_skype = message(&s.connector.service_url(), "login");
+    on_skype["channelId"] = json!("skype");
+    let (status, body) = s.post(&on_skype).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let card = s.connector.received().last().unwrap().body["attachments"][0].clone();
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.signin",
+        "{:?}",
+        s.connector.received().last()
+    );
+    assert_eq!(card["content"]["buttons"][0]["value"], LINK);
+    assert!(card["content"].get("connectionName").is_none(), "{card}");
+
     // Tokens never reach the host's log.
     let log = s.host.log();
     assert!(
@@ -380,7 +407,13 @@ async fn the_magic_code_signs_in_and_logout_signs_out() {
 
 #[tokio::test]
 async fn verify_state_with_a_forged_or_expired_code_is_404() {
-    let s = setup().await;
+    for bot in BOTS {
+        verify_state_answers(bot).await;
+    }
+}
+
+async fn verify_state_answers(bot: &str) {
+    let s = setup(bot).await;
     s.say("login").await;
     for code in ["000000", EXPIRED_CODE, "not-a-code"] {
         let (status, body) = s.invoke("signin/verifyState", json!({"state": code})).await;
@@ -406,7 +439,13 @@ async fn verify_state_with_a_forged_or_expired_code_is_404() {
 
 #[tokio::test]
 async fn token_exchange_fails_with_412_succeeds_once_and_duplicates_get_200() {
-    let s = setup().await;
+    for bot in BOTS {
+        token_exchange_answers(bot).await;
+    }
+}
+
+async fn token_exchange_answers(bot: &str) {
+    let s = setup(bot).await;
     s.say("login").await;
     let sent_before = s.connector.received().len();
 
@@ -471,7 +510,7 @@ async fn token_exchange_fails_with_412_succeeds_once_and_duplicates_get_200() {
 
 #[tokio::test]
 async fn a_token_service_that_is_down_is_a_call_error_and_the_host_keeps_serving() {
-    let s = setup().await;
+    let s = setup("signin-rs").await;
     s.tokens.state.lock().unwrap().down = true;
     let (status, _) = s.say("token graph").await;
     assert_eq!(status, StatusCode::OK);

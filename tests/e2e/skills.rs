@@ -1,7 +1,9 @@
 //! Skills end to end: two turnbox bots on one host, a root (app
-//! `APP_ID`) and a skill (app `FRIEND_APP`), both `skill-root-rs`, with the
-//! stand-in identity provider and Bot Connector; and a stand-in skill (a
-//! second recording server) for what a skill may and may not send back.
+//! `APP_ID`) and a skill (app `FRIEND_APP`), both `skill-root-rs` (or both
+//! `skill-root-js` or `skill-root-py`, the same bot on the JavaScript and
+//! Python SDKs), with the stand-in identity provider and Bot Connector; and
+//! a stand-in skill (a second recording server) for what a skill may and may
+//! not send back.
 
 use std::path::Path;
 
@@ -65,8 +67,9 @@ struct Setup {
     data: tempfile::TempDir,
 }
 
-/// Writes the root bot once the host's port is known; waits for its route.
-async fn add_root(host: &Host, bots: &Path, probe: &Connector) {
+/// Writes the root bot (`guest_name`) once the host's port is known; waits
+/// for its route.
+async fn add_root(host: &Host, bots: &Path, probe: &Connector, guest_name: &str) {
     replace_atomically(
         bots,
         "root.toml",
@@ -75,7 +78,7 @@ async fn add_root(host: &Host, bots: &Path, probe: &Connector) {
     replace_atomically(
         bots,
         "root.wasm",
-        &std::fs::read(guest("skill-root-rs")).unwrap(),
+        &std::fs::read(guest(guest_name)).unwrap(),
     );
     eventually("the root bot is loaded", || async {
         host.get_text("/healthz").await.contains("\"root\"")
@@ -84,15 +87,20 @@ async fn add_root(host: &Host, bots: &Path, probe: &Connector) {
 }
 
 async fn setup() -> Setup {
+    setup_with("skill-root-rs").await
+}
+
+/// A host with `guest_name` as the root and as the skill.
+async fn setup_with(guest_name: &str) -> Setup {
     let idp = Idp::start(3600).await;
     let connector = Connector::start().await;
     let probe = Connector::start().await;
     let bots = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    std::fs::copy(guest("skill-root-rs"), bots.path().join("skill.wasm")).unwrap();
+    std::fs::copy(guest(guest_name), bots.path().join("skill.wasm")).unwrap();
     std::fs::write(bots.path().join("skill.toml"), skill_manifest()).unwrap();
     let host = start_host(&idp, bots.path(), data.path());
-    add_root(&host, bots.path(), &probe).await;
+    add_root(&host, bots.path(), &probe, guest_name).await;
     Setup {
         idp,
         connector,
@@ -412,6 +420,50 @@ async fn a_skill_that_is_down_is_a_call_error_and_the_host_serves_on() {
     say(&s, "still here").await;
     wait_for_text(&s.connector, "skill heard: still here").await;
     s.host.assert_no_panic();
+}
+
+/// The JavaScript and Python SDKs' `forwardToSkill` / `forward_to_skill`:
+/// each language's bot as the root and as the skill, through the host.
+#[tokio::test]
+async fn javascript_and_python_roots_forward_and_hear_the_skills_end() {
+    for bot in ["skill-root-js", "skill-root-py"] {
+        eprintln!("--- with {bot}");
+        let s = setup_with(bot).await;
+        let sent = say(&s, "hello").await;
+        let reply = wait_for_text(&s.connector, "skill heard: hello").await;
+        assert_eq!(
+            reply.path,
+            format!(
+                "/v3/conversations/a%3Aconv%3Bmessageid%3D7/activities/{}",
+                encoded_id(&sent)
+            ),
+            "{bot}: in the user's conversation"
+        );
+        say(&s, "callerid").await;
+        wait_for_text(
+            &s.connector,
+            &format!("skill callerId=urn:botframework:aadappid:{APP_ID}"),
+        )
+        .await;
+
+        // "@probe": the activity reaches the probe with the root's token
+        // for that skill, the user's text and the host's addressing.
+        let (skc, forwarded) = open_probe_conversation(&s, "to the probe").await;
+        assert_eq!(forwarded["text"], "to the probe", "{bot}: {forwarded}");
+        assert_eq!(forwarded["conversation"]["id"], skc);
+        assert_eq!(forwarded["recipient"]["role"], "skill", "{forwarded}");
+
+        say(&s, "bye").await;
+        wait_for_text(&s.connector, "skill: goodbye").await;
+        let ended = wait_for_text(&s.connector, "the skill ended: completedSuccessfully").await;
+        assert_eq!(ended.body["conversation"]["id"], "a:conv;messageid=7");
+
+        say(&s, "@down anyone there?").await;
+        wait_for_text(&s.connector, "the skill call failed: Unreachable").await;
+        say(&s, "@nosuch hi").await;
+        wait_for_text(&s.connector, "the skill call failed: UnknownSkill").await;
+        s.host.assert_no_panic();
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! final message comes back, without stream markers; on Direct Line the
 //! updates reach the connector as `typing` activities carrying the stream's
 //! sequence and id. The Python SDK's own unit tests
-//! (tests/python/test_turnbox_sdk.py) run here too.
+//! (tests/python/test_turnbox_sdk.py, test_turnbox_auth.py) run here too.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -158,16 +158,20 @@ async fn a_refused_update_is_logged_and_the_stream_goes_on() {
 
 #[test]
 fn the_python_sdk_unit_tests_pass() {
-    let script = root().join("tests/python/test_turnbox_sdk.py");
-    let output = std::process::Command::new("python3")
-        .arg("-B") // no __pycache__ in sdk/python: it would look like a source change
-        .arg(&script)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // Each module of tests (the SDK's, its sign-in and skills modules', …)
+    // in a process of its own: each installs its fakes.
+    for module in ["test_turnbox_sdk.py", "test_turnbox_auth.py"] {
+        let script = root().join("tests/python").join(module);
+        let output = std::process::Command::new("python3")
+            .arg("-B") // no __pycache__ in sdk/python: it would look like a source change
+            .arg(&script)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "{module}:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }

@@ -181,6 +181,16 @@ fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
                 false,
             ),
             (
+                "turnbox_oauth.py",
+                include_str!("../../../sdk/python/turnbox_oauth.py"),
+                false,
+            ),
+            (
+                "turnbox_skills.py",
+                include_str!("../../../sdk/python/turnbox_skills.py"),
+                false,
+            ),
+            (
                 "build.sh",
                 include_str!("scaffold/python/build.sh.tmpl"),
                 true,
@@ -205,6 +215,16 @@ fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
             (
                 "src/turnbox.js",
                 include_str!("../../../sdk/js/turnbox.js"),
+                false,
+            ),
+            (
+                "src/oauth.js",
+                include_str!("../../../sdk/js/oauth.js"),
+                false,
+            ),
+            (
+                "src/skills.js",
+                include_str!("../../../sdk/js/skills.js"),
                 false,
             ),
             (

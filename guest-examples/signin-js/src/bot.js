@@ -1,0 +1,61 @@
+// signin-js: signin-rs's bot on the JavaScript SDK (oauth.js). It signs its
+// users in through the Bot Framework Token Service (`[oauth] connections =
+// ["graph"]` in its manifest): "login" signs the user in (at once when
+// signed in already, else with an OAuthCard whose magic code, verifyState or
+// SSO token exchange comes back on a later turn), "logout" signs out,
+// "status" lists the connections, "token <connection>" asks for any
+// connection (the manifest decides). It shows only a token's last four
+// characters. tests/e2e/signin.rs runs it.
+
+import { ActivityHandler } from './turnbox.js';
+import { OAuthPrompt, PromptStatus, UserTokenClient } from './oauth.js';
+
+/** The connection the bot signs users in with (its manifest lists it). */
+const CONNECTION = 'graph';
+const prompt = new OAuthPrompt({ connectionName: CONNECTION, title: 'Sign in' });
+
+const signedIn = (ctx, token) => ctx.sendActivity(`You are signed in; your token ends in ${token.token.slice(-4)}`);
+
+/** What the prompt recognised on this turn, said to the user. */
+function afterPrompt(ctx, turn) {
+  if (turn.status === PromptStatus.SignedIn) signedIn(ctx, turn.token);
+  else if (turn.status === PromptStatus.TimedOut) ctx.sendActivity('The sign-in timed out; say "login" to try again.');
+}
+
+const bot = new ActivityHandler();
+
+bot.onMessage((ctx) => {
+  const text = (ctx.activity.text ?? '').trim().toLowerCase();
+  if (text === 'login') {
+    const turn = prompt.begin(ctx);
+    if (turn.status === PromptStatus.SignedIn) signedIn(ctx, turn.token);
+  } else if (text === 'logout') {
+    prompt.signOutUser(ctx);
+    ctx.sendActivity('You are signed out.');
+  } else if (text === 'status') {
+    const listed = UserTokenClient.getTokenStatus().map((s) => `${s.connectionName}=${s.hasToken}`);
+    ctx.sendActivity(`status: ${listed.join(', ')}`);
+  } else if (text.startsWith('token ')) {
+    try {
+      const token = UserTokenClient.getUserToken(text.slice('token '.length).trim());
+      if (token) signedIn(ctx, token);
+      else ctx.sendActivity('not signed in');
+    } catch (e) {
+      ctx.sendActivity(`error: ${e.code ?? e.message}`);
+    }
+  } else {
+    const turn = prompt.continuePrompt(ctx);
+    if (turn.status === PromptStatus.NotWaiting) ctx.sendActivity('Say "login" to sign in, "logout" to sign out.');
+    else afterPrompt(ctx, turn);
+  }
+});
+
+bot.onEvent((ctx) => afterPrompt(ctx, prompt.continuePrompt(ctx)));
+
+bot.onInvoke((ctx) => {
+  const turn = prompt.continuePrompt(ctx);
+  afterPrompt(ctx, turn);
+  return turn.invokeResponse;
+});
+
+export const handler = bot.handler();

@@ -1,0 +1,72 @@
+"""signin-py: signin-rs's bot on the Python SDK (turnbox_oauth). It signs its
+users in through the Bot Framework Token Service (`[oauth] connections =
+["graph"]` in its manifest): "login" signs the user in (at once when signed
+in already, else with an OAuthCard whose magic code, verifyState or SSO
+token exchange comes back on a later turn), "logout" signs out, "status"
+lists the connections, "token <connection>" asks for any connection (the
+manifest decides). It shows only a token's last four characters.
+tests/e2e/signin.rs runs it.
+"""
+
+import turnbox
+from turnbox_oauth import OAuthPrompt, OAuthPromptSettings, PromptStatus, UserTokenClient
+
+CONNECTION = "graph"
+"""The connection the bot signs users in with (its manifest lists it)."""
+
+PROMPT = OAuthPrompt(OAuthPromptSettings(connection_name=CONNECTION, title="Sign in"))
+
+
+def signed_in(ctx, token):
+    ctx.send_activity(f"You are signed in; your token ends in {token.token[-4:]}")
+
+
+def after_prompt(ctx, turn):
+    """What the prompt recognised on this turn, said to the user."""
+    if turn.status is PromptStatus.SIGNED_IN:
+        signed_in(ctx, turn.token)
+    elif turn.status is PromptStatus.TIMED_OUT:
+        ctx.send_activity('The sign-in timed out; say "login" to try again.')
+
+
+class SignInBot(turnbox.ActivityHandler):
+    def on_message(self, ctx):
+        text = (ctx.activity.text or "").strip().lower()
+        if text == "login":
+            turn = PROMPT.begin(ctx)
+            if turn.status is PromptStatus.SIGNED_IN:
+                signed_in(ctx, turn.token)
+        elif text == "logout":
+            PROMPT.sign_out_user(ctx)
+            ctx.send_activity("You are signed out.")
+        elif text == "status":
+            listed = [f"{s.connection_name}={'true' if s.has_token else 'false'}"
+                      for s in UserTokenClient.get_token_status()]
+            ctx.send_activity(f"status: {', '.join(listed)}")
+        elif text.startswith("token "):
+            try:
+                token = UserTokenClient.get_user_token(text[len("token "):].strip())
+            except turnbox.TurnboxError as e:
+                ctx.send_activity(f"error: {e.code}")
+                return
+            if token is not None:
+                signed_in(ctx, token)
+            else:
+                ctx.send_activity("not signed in")
+        else:
+            turn = PROMPT.continue_prompt(ctx)
+            if turn.status is PromptStatus.NOT_WAITING:
+                ctx.send_activity('Say "login" to sign in, "logout" to sign out.')
+            else:
+                after_prompt(ctx, turn)
+
+    def on_event(self, ctx, name, value):
+        after_prompt(ctx, PROMPT.continue_prompt(ctx))
+
+    def on_invoke(self, ctx, name, value):
+        turn = PROMPT.continue_prompt(ctx)
+        after_prompt(ctx, turn)
+        return turn.invoke_response
+
+
+Handler = turnbox.export(SignInBot)
