@@ -28,6 +28,7 @@
 mod activity;
 pub mod connector;
 mod context;
+pub mod dialogs;
 mod error;
 mod factory;
 mod handler;
