@@ -179,7 +179,13 @@ fn max_suggested_actions(channel_id: &str) -> usize {
 
 /// The inline list's separator, "or" for two, and "or" for more.
 fn inline_words(locale: &str) -> (&'static str, &'static str, &'static str) {
-    match locale.split(['-', '_']).next().unwrap_or("").to_lowercase().as_str() {
+    match locale
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_lowercase()
+        .as_str()
+    {
         "de" => (", ", " oder ", ", oder "),
         "fr" => (", ", " ou ", ", ou "),
         "es" => (", ", " o ", ", o "),

@@ -82,7 +82,11 @@ impl Dialog for ComponentDialog {
         &self.id
     }
 
-    fn begin_dialog(&self, dc: &mut DialogContext, options: Option<Value>) -> Result<DialogTurnResult> {
+    fn begin_dialog(
+        &self,
+        dc: &mut DialogContext,
+        options: Option<Value>,
+    ) -> Result<DialogTurnResult> {
         let initial = self.initial_dialog_id.clone().unwrap_or_default();
         let turn = self.inner(dc, |inner| inner.begin_dialog(&initial, options))?;
         self.finish(dc, turn)
@@ -95,7 +99,12 @@ impl Dialog for ComponentDialog {
 
     /// A dialog begun on the outer stack above this one ended: the inner
     /// active dialog asks again.
-    fn resume_dialog(&self, dc: &mut DialogContext, _: DialogReason, _: Option<Value>) -> Result<DialogTurnResult> {
+    fn resume_dialog(
+        &self,
+        dc: &mut DialogContext,
+        _: DialogReason,
+        _: Option<Value>,
+    ) -> Result<DialogTurnResult> {
         self.inner(dc, |inner| {
             inner.reprompt_dialog()?;
             Ok(DialogTurnResult::end_of_turn())
@@ -108,9 +117,15 @@ impl Dialog for ComponentDialog {
     }
 
     /// Cancelled: the inner dialogs are cancelled too.
-    fn end_dialog(&self, context: &TurnContext, instance: &mut DialogInstance, reason: DialogReason) -> Result<()> {
+    fn end_dialog(
+        &self,
+        context: &TurnContext,
+        instance: &mut DialogInstance,
+        reason: DialogReason,
+    ) -> Result<()> {
         if reason == DialogReason::CancelCalled {
-            let mut inner = DialogContext::new(&self.dialogs, context, inner_stack(instance)?, None);
+            let mut inner =
+                DialogContext::new(&self.dialogs, context, inner_stack(instance)?, None);
             inner.cancel_all_dialogs()?;
         }
         Ok(())

@@ -161,7 +161,10 @@ impl<'a> DialogContext<'a> {
             return Ok(());
         };
         let dialog = self.dialogs.find(&active.id).ok_or_else(|| {
-            Error::new("DialogNotFound", format!("no dialog with id {:?}", active.id))
+            Error::new(
+                "DialogNotFound",
+                format!("no dialog with id {:?}", active.id),
+            )
         })?;
         dialog.reprompt_dialog(context, active)
     }

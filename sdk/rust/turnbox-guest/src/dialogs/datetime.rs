@@ -31,8 +31,18 @@ pub struct DateTimeResolution {
 type Date = (i64, u32, u32);
 
 const MONTHS: [&str; 12] = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ];
 
 fn month(word: &str) -> Option<u32> {
@@ -182,10 +192,17 @@ fn find_date(tokens: &[&str], today: Date, locale: &str) -> Option<(Option<i64>,
         }
         if let Some(m) = month(token) {
             // "5th December 2018" or "December 5th, 2018".
-            let before = i.checked_sub(1).and_then(|j| tokens.get(j)).and_then(|t| day_number(t));
+            let before = i
+                .checked_sub(1)
+                .and_then(|j| tokens.get(j))
+                .and_then(|t| day_number(t));
             let before = before.or_else(|| {
                 (tokens.get(i.wrapping_sub(1)) == Some(&"of"))
-                    .then(|| i.checked_sub(2).and_then(|j| tokens.get(j)).and_then(|t| day_number(t)))
+                    .then(|| {
+                        i.checked_sub(2)
+                            .and_then(|j| tokens.get(j))
+                            .and_then(|t| day_number(t))
+                    })
                     .flatten()
             });
             if let Some(d) = before {
@@ -209,8 +226,7 @@ fn find_time(tokens: &[&str]) -> Option<Time> {
             tokens.iter().find_map(|t| {
                 let (date, time) = t.split_once('t')?;
                 iso_date(date)?;
-                time_token(time, None)
-            .map(|(time, _)| time)
+                time_token(time, None).map(|(time, _)| time)
             })
         })
 }
@@ -230,7 +246,8 @@ pub(crate) fn recognize_datetime(text: &str, today: Date, locale: &str) -> Vec<D
         (Some(m), None) => format!("T{h:02}:{m:02}"),
         (Some(m), Some(s)) => format!("T{h:02}:{m:02}:{s:02}"),
     });
-    let time_value = time.map(|(h, m, s)| format!("{h:02}:{:02}:{:02}", m.unwrap_or(0), s.unwrap_or(0)));
+    let time_value =
+        time.map(|(h, m, s)| format!("{h:02}:{:02}:{:02}", m.unwrap_or(0), s.unwrap_or(0)));
     let resolution = match date {
         Some((year, m, d)) => {
             let (timex_year, resolved) = match year {
@@ -239,11 +256,25 @@ pub(crate) fn recognize_datetime(text: &str, today: Date, locale: &str) -> Vec<D
                     // The next such day, today included.
                     let this = (today.0, m, d);
                     let next = (today.0 + 1, m, d);
-                    let pick = if valid(this) && days(this) >= days(today) { Some(this) } else { [next, (today.0 + 2, m, d), (today.0 + 3, m, d), (today.0 + 4, m, d)].into_iter().find(|x| valid(*x)) };
+                    let pick = if valid(this) && days(this) >= days(today) {
+                        Some(this)
+                    } else {
+                        [
+                            next,
+                            (today.0 + 2, m, d),
+                            (today.0 + 3, m, d),
+                            (today.0 + 4, m, d),
+                        ]
+                        .into_iter()
+                        .find(|x| valid(*x))
+                    };
                     ("XXXX".to_owned(), pick)
                 }
             };
-            let timex = format!("{timex_year}-{m:02}-{d:02}{}", time_timex.unwrap_or_default());
+            let timex = format!(
+                "{timex_year}-{m:02}-{d:02}{}",
+                time_timex.unwrap_or_default()
+            );
             let value = match resolved {
                 Some((y, m, d)) => match &time_value {
                     Some(t) => format!("{y:04}-{m:02}-{d:02} {t}"),

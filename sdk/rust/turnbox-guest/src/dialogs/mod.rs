@@ -130,8 +130,11 @@ pub trait Dialog {
     fn id(&self) -> &str;
 
     /// Starts the dialog; it is the active dialog on the stack.
-    fn begin_dialog(&self, dc: &mut DialogContext, options: Option<Value>)
-    -> Result<DialogTurnResult>;
+    fn begin_dialog(
+        &self,
+        dc: &mut DialogContext,
+        options: Option<Value>,
+    ) -> Result<DialogTurnResult>;
 
     /// The user answered while this dialog was active. By default the
     /// dialog ends.
@@ -151,7 +154,11 @@ pub trait Dialog {
     }
 
     /// Asks the user again (`repromptDialog`).
-    fn reprompt_dialog(&self, _context: &TurnContext, _instance: &mut DialogInstance) -> Result<()> {
+    fn reprompt_dialog(
+        &self,
+        _context: &TurnContext,
+        _instance: &mut DialogInstance,
+    ) -> Result<()> {
         Ok(())
     }
 

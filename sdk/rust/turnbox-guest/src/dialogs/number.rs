@@ -14,7 +14,8 @@ pub fn recognize_number(text: &str, locale: &str) -> Option<f64> {
         let word_start = i == 0 || !chars[i - 1].is_alphanumeric();
         if c.is_ascii_digit() && (i == 0 || !chars[i - 1].is_alphabetic()) {
             let (value, _) = parse_digits(&chars, i, decimal, groups)?;
-            let negative = i > 0 && chars[i - 1] == '-' && (i == 1 || !chars[i - 2].is_alphanumeric());
+            let negative =
+                i > 0 && chars[i - 1] == '-' && (i == 1 || !chars[i - 2].is_alphanumeric());
             return Some(if negative { -value } else { value });
         }
         if c.is_alphabetic() && word_start {
@@ -50,7 +51,12 @@ fn separators(locale: &str) -> (char, &'static [char]) {
 
 /// Digits from `start`: groups of three after a group separator, then an
 /// optional decimal part. Returns the value and where it ends.
-fn parse_digits(chars: &[char], start: usize, decimal: char, groups: &[char]) -> Option<(f64, usize)> {
+fn parse_digits(
+    chars: &[char],
+    start: usize,
+    decimal: char,
+    groups: &[char],
+) -> Option<(f64, usize)> {
     let digit = |j: usize| chars.get(j).is_some_and(|c| c.is_ascii_digit());
     let mut number = String::new();
     let mut i = start;
@@ -79,9 +85,26 @@ fn parse_digits(chars: &[char], start: usize, decimal: char, groups: &[char]) ->
 
 fn unit(word: &str) -> Option<u64> {
     const UNITS: [&str; 20] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-        "eighteen", "nineteen",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
     ];
     const TENS: [&str; 8] = [
         "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
@@ -136,7 +159,10 @@ mod tests {
         assert_eq!(recognize_number("-7", "en-US"), Some(-7.0));
         assert_eq!(recognize_number("One", "en-US"), Some(1.0));
         assert_eq!(recognize_number("twenty-one", "en-US"), Some(21.0));
-        assert_eq!(recognize_number("two hundred and five", "en-US"), Some(205.0));
+        assert_eq!(
+            recognize_number("two hundred and five", "en-US"),
+            Some(205.0)
+        );
         assert_eq!(recognize_number("hello", "en-US"), None);
         assert_eq!(recognize_number("orange", "en-US"), None);
     }

@@ -177,7 +177,12 @@ impl<K: PromptKind> Prompt<K> {
             .unwrap_or_else(|| "en-US".into())
     }
 
-    fn on_prompt(&self, context: &TurnContext, options: &PromptOptions, is_retry: bool) -> Result<()> {
+    fn on_prompt(
+        &self,
+        context: &TurnContext,
+        options: &PromptOptions,
+        is_retry: bool,
+    ) -> Result<()> {
         let text = match (is_retry, &options.retry_prompt) {
             (true, Some(retry)) => Some(retry),
             _ => options.prompt.as_ref(),
@@ -213,10 +218,16 @@ impl<K: PromptKind> Dialog for Prompt<K> {
         &self.id
     }
 
-    fn begin_dialog(&self, dc: &mut DialogContext, options: Option<Value>) -> Result<DialogTurnResult> {
+    fn begin_dialog(
+        &self,
+        dc: &mut DialogContext,
+        options: Option<Value>,
+    ) -> Result<DialogTurnResult> {
         let options: PromptOptions = result_as(options.as_ref())?.unwrap_or_default();
         if let Some(instance) = dc.active_dialog_mut() {
-            instance.state.insert("options".into(), serde_json::to_value(&options)?);
+            instance
+                .state
+                .insert("options".into(), serde_json::to_value(&options)?);
             instance.state.insert("attemptCount".into(), json!(0));
         }
         self.on_prompt(dc.context, &options, false)?;
@@ -232,8 +243,15 @@ impl<K: PromptKind> Dialog for Prompt<K> {
             return Ok(DialogTurnResult::end_of_turn());
         };
         let options = options_of(instance)?;
-        let attempt_count = instance.state.get("attemptCount").and_then(Value::as_u64).unwrap_or(0) + 1;
-        instance.state.insert("attemptCount".into(), json!(attempt_count));
+        let attempt_count = instance
+            .state
+            .get("attemptCount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            + 1;
+        instance
+            .state
+            .insert("attemptCount".into(), json!(attempt_count));
         let locale = self.locale(context);
         let recognized = self.kind.recognize(context, &options, &locale)?;
         let valid = match &self.validator {
@@ -254,7 +272,12 @@ impl<K: PromptKind> Dialog for Prompt<K> {
         Ok(DialogTurnResult::end_of_turn())
     }
 
-    fn resume_dialog(&self, dc: &mut DialogContext, _reason: DialogReason, _result: Option<Value>) -> Result<DialogTurnResult> {
+    fn resume_dialog(
+        &self,
+        dc: &mut DialogContext,
+        _reason: DialogReason,
+        _result: Option<Value>,
+    ) -> Result<DialogTurnResult> {
         let context = dc.context;
         if let Some(instance) = dc.active_dialog_mut() {
             self.reprompt_dialog(context, instance)?;
@@ -276,7 +299,12 @@ pub mod kinds {
     pub struct Text;
 
     impl PromptKind for Text {
-        fn recognize(&self, context: &TurnContext, _: &PromptOptions, _: &str) -> Result<PromptRecognizerResult> {
+        fn recognize(
+            &self,
+            context: &TurnContext,
+            _: &PromptOptions,
+            _: &str,
+        ) -> Result<PromptRecognizerResult> {
             Ok(match &context.activity().text {
                 Some(text) if !text.is_empty() => PromptRecognizerResult::found(json!(text)),
                 _ => PromptRecognizerResult::default(),
@@ -290,9 +318,16 @@ pub mod kinds {
     pub struct Number;
 
     impl PromptKind for Number {
-        fn recognize(&self, context: &TurnContext, _: &PromptOptions, locale: &str) -> Result<PromptRecognizerResult> {
+        fn recognize(
+            &self,
+            context: &TurnContext,
+            _: &PromptOptions,
+            locale: &str,
+        ) -> Result<PromptRecognizerResult> {
             Ok(match recognize_number(context.text(), locale) {
-                Some(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => PromptRecognizerResult::found(json!(n as i64)),
+                Some(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                    PromptRecognizerResult::found(json!(n as i64))
+                }
                 Some(n) => PromptRecognizerResult::found(json!(n)),
                 None => PromptRecognizerResult::default(),
             })
@@ -308,11 +343,18 @@ pub mod kinds {
             ListStyle::Auto
         }
 
-        fn recognize(&self, context: &TurnContext, options: &PromptOptions, locale: &str) -> Result<PromptRecognizerResult> {
-            Ok(match recognize_choices(context.text(), &options.choices, locale) {
-                Some(found) => PromptRecognizerResult::found(serde_json::to_value(found)?),
-                None => PromptRecognizerResult::default(),
-            })
+        fn recognize(
+            &self,
+            context: &TurnContext,
+            options: &PromptOptions,
+            locale: &str,
+        ) -> Result<PromptRecognizerResult> {
+            Ok(
+                match recognize_choices(context.text(), &options.choices, locale) {
+                    Some(found) => PromptRecognizerResult::found(serde_json::to_value(found)?),
+                    None => PromptRecognizerResult::default(),
+                },
+            )
         }
     }
 
@@ -322,7 +364,13 @@ pub mod kinds {
     pub struct Confirm;
 
     fn yes_no(locale: &str) -> [&'static str; 2] {
-        match locale.split(['-', '_']).next().unwrap_or("").to_lowercase().as_str() {
+        match locale
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_lowercase()
+            .as_str()
+        {
             "de" => ["Ja", "Nein"],
             "fr" => ["Oui", "Non"],
             "es" => ["Sí", "No"],
@@ -346,7 +394,12 @@ pub mod kinds {
             }
         }
 
-        fn recognize(&self, context: &TurnContext, options: &PromptOptions, locale: &str) -> Result<PromptRecognizerResult> {
+        fn recognize(
+            &self,
+            context: &TurnContext,
+            options: &PromptOptions,
+            locale: &str,
+        ) -> Result<PromptRecognizerResult> {
             let text = context.text();
             if let Some(answer) = recognize_boolean(text, locale) {
                 return Ok(PromptRecognizerResult::found(json!(answer)));
@@ -365,9 +418,17 @@ pub mod kinds {
     pub struct DateTime;
 
     impl PromptKind for DateTime {
-        fn recognize(&self, context: &TurnContext, _: &PromptOptions, locale: &str) -> Result<PromptRecognizerResult> {
+        fn recognize(
+            &self,
+            context: &TurnContext,
+            _: &PromptOptions,
+            locale: &str,
+        ) -> Result<PromptRecognizerResult> {
             let activity = context.activity();
-            let today = today(activity.local_timestamp.as_deref(), activity.timestamp.as_deref());
+            let today = today(
+                activity.local_timestamp.as_deref(),
+                activity.timestamp.as_deref(),
+            );
             let found = recognize_datetime(context.text(), today, locale);
             Ok(if found.is_empty() {
                 PromptRecognizerResult::default()
@@ -383,7 +444,12 @@ pub mod kinds {
     pub struct Attachments;
 
     impl PromptKind for Attachments {
-        fn recognize(&self, context: &TurnContext, _: &PromptOptions, _: &str) -> Result<PromptRecognizerResult> {
+        fn recognize(
+            &self,
+            context: &TurnContext,
+            _: &PromptOptions,
+            _: &str,
+        ) -> Result<PromptRecognizerResult> {
             let attachments = context.activity().attachments.clone().unwrap_or_default();
             if attachments.is_empty() {
                 return Ok(PromptRecognizerResult::default());

@@ -55,7 +55,11 @@ impl WaterfallDialog {
             .active_dialog_mut()
             .ok_or_else(|| Error::new("DialogStackEmpty", "a waterfall step ran with no stack"))?;
         instance.state.insert("stepIndex".into(), json!(index));
-        let options = instance.state.get("options").cloned().unwrap_or(Value::Null);
+        let options = instance
+            .state
+            .get("options")
+            .cloned()
+            .unwrap_or(Value::Null);
         let mut step_context = WaterfallStepContext {
             dc,
             waterfall: self,
@@ -143,7 +147,10 @@ impl WaterfallStepContext<'_, '_> {
         if self.next_called {
             return Err(Error::new(
                 "WaterfallNextCalledTwice",
-                format!("step {} of {:?} called next() twice", self.index, self.waterfall.id),
+                format!(
+                    "step {} of {:?} called next() twice",
+                    self.index, self.waterfall.id
+                ),
             ));
         }
         self.next_called = true;
