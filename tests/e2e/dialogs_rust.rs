@@ -120,10 +120,12 @@ fn texts(list: &[Value]) -> Vec<&str> {
     list.iter().filter_map(|a| a["text"].as_str()).collect()
 }
 
-/// Two answers to the same prompt at once in one conversation: the host
-/// commits one and re-runs the other on the fresh state, where the dialog
-/// has moved on. The re-run continues from the committed step; no answer is
-/// applied twice or lost in between.
+/// Two answers to the same prompt at once in one conversation: whichever
+/// commits first moves the dialog on; the other, re-run on the fresh state
+/// after a conflict (or run after it, when the host orders the two), finds
+/// the confirm step and asks it again. No answer is applied twice, and the
+/// saved age is the committed one. (In this host's runs the two turns have
+/// not overlapped so far: it notes on stderr whether a conflict happened.)
 #[tokio::test]
 async fn a_turn_rerun_after_a_state_conflict_resumes_the_committed_step() {
     let host = std::sync::Arc::new(Host::start(BotsDir::with(&[("echo", "rust-echo")]), &[]));
