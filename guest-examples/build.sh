@@ -2,7 +2,7 @@
 # Builds every example and test bot from source into OUT (default
 # target/guests/bots), named as they are served:
 #   rust-echo.wasm, misbehave.wasm,
-#   llm-chat-rs.wasm, skill-root-rs.wasm, signin-rs.wasm
+#   llm-chat-rs.wasm, skill-root-rs.wasm, signin-rs.wasm, dialogs-rs.wasm
 #                                   cargo, wasm32-wasip2 (wit-bindgen)
 #   python-echo.wasm                componentize-py (pip, into target/toolchains/venv)
 #   js-echo.wasm, llm-chat.wasm     componentize-js (npm install in js-echo/)
@@ -39,6 +39,7 @@ cp "$release/misbehave.wasm" "$out/misbehave.wasm"
 cp "$release/llm_chat_rs.wasm" "$out/llm-chat-rs.wasm"
 cp "$release/skill_root_rs.wasm" "$out/skill-root-rs.wasm"
 cp "$release/signin_rs.wasm" "$out/signin-rs.wasm"
+cp "$release/dialogs_rs.wasm" "$out/dialogs-rs.wasm"
 
 # Python.
 if stale "$out/python-echo.wasm" "$here/python-echo" "$root/sdk/python" "$root/wit" "$here/build.sh"; then

@@ -8,7 +8,11 @@
 //! is copied onto the echo, to show that fields the host does not model
 //! travel both ways.
 
+mod form;
+mod teams;
+
 use serde_json::{Value, json};
+use turnbox_guest::teams::TeamsActivityHandler;
 use turnbox_guest::{
     Activity, ActivityHandler, CardAction, CardFactory, ChannelAccount, HeroCard, InvokeResponse,
     Level, MessageFactory, MessageReaction, Result, StateProperty, TurnContext, log,
@@ -21,7 +25,20 @@ const COUNT: StateProperty<u64> = StateProperty::conversation("count");
 struct EchoBot;
 
 impl ActivityHandler for EchoBot {
+    /// Teams' invokes and events first (`teams.rs`), then the rest.
+    fn dispatch(&self, ctx: &TurnContext) -> Result<Option<InvokeResponse>> {
+        self.teams_dispatch(ctx)
+    }
+
     fn on_message(&self, ctx: &TurnContext) -> Result<()> {
+        // `edit` is answered without touching state: from the first state
+        // call on, the host holds the turn's sends back until the commit
+        // and folds an update of a held send into it, so the channel would
+        // never see the draft replaced. Every other message goes to the
+        // form while it runs.
+        if ctx.text() != "edit" && form::on_message(ctx)? {
+            return Ok(());
+        }
         match ctx.text() {
             "count" => {
                 let count = COUNT.get_or_default()? + 1;

@@ -21,7 +21,7 @@ const WIT: [(&str, &str); 4] = [
 ];
 
 /// The Rust SDK crate, written into Rust projects as `turnbox-guest/`.
-const RUST_SDK: [(&str, &str); 13] = [
+const RUST_SDK: [(&str, &str); 23] = [
     (
         "turnbox-guest/Cargo.toml",
         include_str!("../../../sdk/rust/turnbox-guest/Cargo.toml"),
@@ -73,6 +73,46 @@ const RUST_SDK: [(&str, &str); 13] = [
     (
         "turnbox-guest/src/skills.rs",
         include_str!("../../../sdk/rust/turnbox-guest/src/skills.rs"),
+    ),
+    (
+        "turnbox-guest/src/teams.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/teams.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/mod.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/mod.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/context.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/context.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/waterfall.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/waterfall.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/component.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/component.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/prompts.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/prompts.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/choices.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/choices.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/recognizers.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/recognizers.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/number.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/number.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/datetime.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/datetime.rs"),
     ),
 ];
 

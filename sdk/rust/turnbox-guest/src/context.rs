@@ -1,6 +1,8 @@
 //! [`TurnContext`]: the incoming activity and the ways to answer it, as in
 //! botbuilder's `TurnContext`.
 
+use std::cell::Cell;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -16,6 +18,7 @@ use crate::streaming::StreamingResponse;
 pub struct TurnContext<'a> {
     raw: &'a RawTurnContext,
     activity: Activity,
+    responded: Cell<bool>,
 }
 
 impl<'a> TurnContext<'a> {
@@ -24,6 +27,7 @@ impl<'a> TurnContext<'a> {
         TurnContext {
             activity: raw.activity(),
             raw,
+            responded: Cell::new(false),
         }
     }
 
@@ -53,7 +57,23 @@ impl<'a> TurnContext<'a> {
 
     /// Sends an activity, or a text message from a string, as a reply.
     pub fn send(&self, activity: impl Into<Activity>) -> Result<ResourceResponse> {
-        Ok(self.raw.send(&activity.into())?)
+        let sent = self.raw.send(&activity.into())?;
+        self.responded.set(true);
+        Ok(sent)
+    }
+
+    /// Sends activities in order (`sendActivities`), stopping at the first
+    /// that fails; the responses of those sent.
+    pub fn send_activities<A: Into<Activity>>(
+        &self,
+        activities: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<ResourceResponse>> {
+        activities.into_iter().map(|a| self.send(a)).collect()
+    }
+
+    /// Whether this turn has sent a reply (`responded`).
+    pub fn responded(&self) -> bool {
+        self.responded.get()
     }
 
     /// Sends a text message.

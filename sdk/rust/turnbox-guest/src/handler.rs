@@ -26,27 +26,11 @@ pub trait ActivityHandler {
         self.dispatch(ctx)
     }
 
-    /// Routes the activity to the method for its type.
+    /// Routes the activity to the method for its type
+    /// ([`dispatch_by_type`]). A Teams bot routes through
+    /// [`TeamsActivityHandler::teams_dispatch`](crate::teams::TeamsActivityHandler::teams_dispatch) here.
     fn dispatch(&self, ctx: &TurnContext) -> Result<Option<InvokeResponse>> {
-        let activity = ctx.activity();
-        match activity.type_.as_str() {
-            "message" => self.on_message(ctx)?,
-            "conversationUpdate" => self.on_conversation_update(ctx)?,
-            "messageReaction" => self.on_message_reaction(ctx)?,
-            "event" => {
-                let name = activity.name.clone().unwrap_or_default();
-                self.on_event(ctx, &name, ctx.value::<Value>()?)?
-            }
-            "invoke" => {
-                let name = activity.name.clone().unwrap_or_default();
-                return self.on_invoke(ctx, &name, ctx.value::<Value>()?);
-            }
-            "endOfConversation" => self.on_end_of_conversation(ctx)?,
-            "typing" => self.on_typing(ctx)?,
-            "installationUpdate" => self.on_installation_update(ctx)?,
-            _ => self.on_unrecognized(ctx)?,
-        }
-        Ok(None)
+        dispatch_by_type(self, ctx)
     }
 
     /// A `message`.
@@ -140,6 +124,32 @@ pub trait ActivityHandler {
     fn on_unrecognized(&self, _ctx: &TurnContext) -> Result<()> {
         Ok(())
     }
+}
+
+/// botbuilder's dispatch: the method of `bot` for the activity's type.
+pub fn dispatch_by_type<H: ActivityHandler + ?Sized>(
+    bot: &H,
+    ctx: &TurnContext,
+) -> Result<Option<InvokeResponse>> {
+    let activity = ctx.activity();
+    match activity.type_.as_str() {
+        "message" => bot.on_message(ctx)?,
+        "conversationUpdate" => bot.on_conversation_update(ctx)?,
+        "messageReaction" => bot.on_message_reaction(ctx)?,
+        "event" => {
+            let name = activity.name.clone().unwrap_or_default();
+            bot.on_event(ctx, &name, ctx.value::<Value>()?)?
+        }
+        "invoke" => {
+            let name = activity.name.clone().unwrap_or_default();
+            return bot.on_invoke(ctx, &name, ctx.value::<Value>()?);
+        }
+        "endOfConversation" => bot.on_end_of_conversation(ctx)?,
+        "typing" => bot.on_typing(ctx)?,
+        "installationUpdate" => bot.on_installation_update(ctx)?,
+        _ => bot.on_unrecognized(ctx)?,
+    }
+    Ok(None)
 }
 
 /// `members` without the bot itself.

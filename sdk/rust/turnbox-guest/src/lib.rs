@@ -4,7 +4,9 @@
 //! [`StateProperty`], livestream a growing reply with [`StreamingResponse`],
 //! list members or move attachments with [`connector`], call other bots as
 //! skills with [`SkillClient`], sign users in with [`OAuthPrompt`] (the
-//! `oauth` module), and export the bot with [`export_bot!`].
+//! `oauth` module), run botbuilder's dialogs and prompts ([`dialogs`]),
+//! handle Teams' invokes and events ([`teams`]), and export the bot with
+//! [`export_bot!`].
 //!
 //! ```ignore
 //! use turnbox_guest::{ActivityHandler, ChannelAccount, Result, TurnContext};
@@ -28,6 +30,7 @@
 mod activity;
 pub mod connector;
 mod context;
+pub mod dialogs;
 mod error;
 mod factory;
 mod handler;
@@ -36,6 +39,7 @@ pub mod oauth;
 mod skills;
 mod state;
 mod streaming;
+pub mod teams;
 
 /// The raw bindings of the `turnbox:bot` world, for what the SDK does not
 /// wrap.
@@ -57,7 +61,7 @@ pub use bindings::turnbox::bot::types::{
 pub use context::TurnContext;
 pub use error::{Error, Result};
 pub use factory::{CardAction, CardFactory, CardImage, HeroCard, MessageFactory};
-pub use handler::{ActivityHandler, MessageReaction, run};
+pub use handler::{ActivityHandler, MessageReaction, dispatch_by_type, run};
 pub use oauth::{OAuthPrompt, OAuthPromptSettings, PromptStatus, PromptTurn, UserTokenClient};
 pub use skills::{SkillClient, SkillResponse};
 pub use state::{StateProperty, config, timers};
