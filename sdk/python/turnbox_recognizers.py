@@ -63,7 +63,7 @@ def _words_number(tokens: Sequence[str]) -> Optional[Tuple[int, int]]:
 
 def recognize_number(text: str, locale: Optional[str] = None) -> Optional[float]:
     """The first number in `text` under `locale`'s separators, or None.
-    Whole numbers come back as int."""
+    Whole numbers ("42,0" in de-DE too) come back as int."""
     decimal = decimal_separator(locale)
     group = "." if decimal == "," else ","
     digits = re.compile(
@@ -81,6 +81,7 @@ def recognize_number(text: str, locale: Optional[str] = None) -> Optional[float]
         value: float = int(whole)
         if match.group(3):
             value = float(f"{whole}.{match.group(3)}")
+            value = int(value) if value.is_integer() else value
         return -value if match.group(1) in ("-", "\u2212") else value
     return spelled[0] if spelled else None
 
