@@ -40,7 +40,10 @@ fn the_python_dialogs_replay_botbuilder_dotnets_transcripts() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{scenario}: {stdout}");
         assert!(stdout.contains(" 0 mismatches"), "{scenario}: {stdout}");
-        assert!(!stdout.contains(" 0 replies compared"), "{scenario}: {stdout}");
+        assert!(
+            !stdout.contains(" 0 replies compared"),
+            "{scenario}: {stdout}"
+        );
     }
 }
 
@@ -96,7 +99,11 @@ async fn the_python_form_asks_validates_confirms_and_cancels() {
     assert_eq!(chat.texts("a", "Ada Lovelace").await, ["How old are you?"]);
     assert_eq!(chat.texts("b", "Grace").await, ["How old are you?"]);
     for not_an_age in ["old", "200", "-1", "36.5", "a hundred and fifty one"] {
-        assert_eq!(chat.texts("a", not_an_age).await, [AGE_RETRY], "{not_an_age}");
+        assert_eq!(
+            chat.texts("a", not_an_age).await,
+            [AGE_RETRY],
+            "{not_an_age}"
+        );
     }
     // "cancel" at the age: the stack is empty afterwards, the echo answers.
     assert_eq!(chat.texts("b", "cancel").await, ["Cancelled."]);
@@ -112,14 +119,27 @@ async fn the_python_form_asks_validates_confirms_and_cancels() {
         ])
     );
     assert_eq!(chat.texts("a", "Yes").await, ["Saved: Ada Lovelace, 36."]);
-    assert_eq!(chat.texts("a", "count").await, ["Count: 1"], "the form has ended");
+    assert_eq!(
+        chat.texts("a", "count").await,
+        ["Count: 1"],
+        "the form has ended"
+    );
 
     // No; cancel at the confirmation; cancel at the name.
     for (conversation, last, answer) in [("c", "no", "Not saved."), ("d", "cancel", "Cancelled.")] {
-        assert_eq!(chat.texts(conversation, "form").await, ["What is your name?"]);
+        assert_eq!(
+            chat.texts(conversation, "form").await,
+            ["What is your name?"]
+        );
         assert_eq!(chat.texts(conversation, "Jo").await, ["How old are you?"]);
-        assert_eq!(chat.texts(conversation, "twelve").await, ["Is this right: Jo, 12?"]);
-        assert_eq!(chat.texts(conversation, "maybe").await, ["Is this right: Jo, 12?"]);
+        assert_eq!(
+            chat.texts(conversation, "twelve").await,
+            ["Is this right: Jo, 12?"]
+        );
+        assert_eq!(
+            chat.texts(conversation, "maybe").await,
+            ["Is this right: Jo, 12?"]
+        );
         assert_eq!(chat.texts(conversation, last).await, [answer]);
         assert_eq!(chat.texts(conversation, "hi").await, ["Echo: hi"]);
     }
@@ -204,64 +224,125 @@ async fn the_python_teams_handler_answers_teams_invokes_and_events() {
     let service_url = chat.connector.service_url();
     let url = chat.host.url("/api/bots/echo/messages");
     let invoke = |name: &str, value: Value| {
-        teams(&service_url, "invoke", json!({"name": name, "value": value}))
+        teams(
+            &service_url,
+            "invoke",
+            json!({"name": name, "value": value}),
+        )
     };
 
-    let (status, body) = post_activity(&url, &invoke("adaptiveCard/action", json!({
-        "action": {"type": "Action.Execute", "verb": "refresh", "data": {}},
-        "trigger": "automatic"
-    }))).await;
+    let (status, body) = post_activity(
+        &url,
+        &invoke(
+            "adaptiveCard/action",
+            json!({
+                "action": {"type": "Action.Execute", "verb": "refresh", "data": {}},
+                "trigger": "automatic"
+            }),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["statusCode"], 200);
     assert_eq!(body["type"], "application/vnd.microsoft.card.adaptive");
     assert_eq!(body["value"]["type"], "AdaptiveCard");
     assert_eq!(body["value"]["body"][0]["text"], "Refreshed by Megan Bowen");
 
-    let (status, body) = post_activity(&url, &invoke("task/fetch", json!({
-        "data": {"type": "task/fetch"}, "context": {"theme": "default"}
-    }))).await;
+    let (status, body) = post_activity(
+        &url,
+        &invoke(
+            "task/fetch",
+            json!({
+                "data": {"type": "task/fetch"}, "context": {"theme": "default"}
+            }),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let task = &body["task"];
     assert_eq!(task["type"], "continue");
     assert_eq!(
-        (&task["value"]["title"], &task["value"]["height"], &task["value"]["width"]),
+        (
+            &task["value"]["title"],
+            &task["value"]["height"],
+            &task["value"]["width"]
+        ),
         (&json!("Form"), &json!(200), &json!(400))
     );
-    assert_eq!(task["value"]["card"]["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        task["value"]["card"]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(task["value"]["card"]["content"]["type"], "AdaptiveCard");
 
-    let (status, body) = post_activity(&url, &invoke("task/submit", json!({
-        "data": {"name": "Megan"}, "context": {"theme": "dark"}
-    }))).await;
+    let (status, body) = post_activity(
+        &url,
+        &invoke(
+            "task/submit",
+            json!({
+                "data": {"name": "Megan"}, "context": {"theme": "dark"}
+            }),
+        ),
+    )
+    .await;
     assert_eq!(
         (status, body),
-        (StatusCode::OK, json!({"task": {"type": "message", "value": "Thanks, Megan"}}))
+        (
+            StatusCode::OK,
+            json!({"task": {"type": "message", "value": "Thanks, Megan"}})
+        )
     );
 
-    let (status, body) = post_activity(&url, &invoke("composeExtension/query", json!({
-        "commandId": "search",
-        "parameters": [{"name": "query", "value": "turnbox"}],
-        "queryOptions": {"skip": 0, "count": 25}
-    }))).await;
+    let (status, body) = post_activity(
+        &url,
+        &invoke(
+            "composeExtension/query",
+            json!({
+                "commandId": "search",
+                "parameters": [{"name": "query", "value": "turnbox"}],
+                "queryOptions": {"skip": 0, "count": 25}
+            }),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let result = &body["composeExtension"];
-    assert_eq!((&result["type"], &result["attachmentLayout"]), (&json!("result"), &json!("list")));
+    assert_eq!(
+        (&result["type"], &result["attachmentLayout"]),
+        (&json!("result"), &json!("list"))
+    );
     let found = result["attachments"].as_array().unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0]["contentType"], "application/vnd.microsoft.card.hero");
+    assert_eq!(
+        found[0]["contentType"],
+        "application/vnd.microsoft.card.hero"
+    );
     assert_eq!(found[0]["content"]["title"], "turnbox");
     assert_eq!(found[0]["preview"]["content"]["title"], "turnbox");
 
-    let (status, body) = post_activity(&url, &invoke("composeExtension/submitAction", json!({
-        "commandId": "create", "commandContext": "compose",
-        "data": {"title": "Plan"}, "context": {"theme": "default"}
-    }))).await;
+    let (status, body) = post_activity(
+        &url,
+        &invoke(
+            "composeExtension/submitAction",
+            json!({
+                "commandId": "create", "commandContext": "compose",
+                "data": {"title": "Plan"}, "context": {"theme": "default"}
+            }),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["composeExtension"]["type"], "result");
     assert_eq!(body["composeExtension"]["attachmentLayout"], "list");
-    assert_eq!(body["composeExtension"]["attachments"][0]["content"]["title"], "Plan");
+    assert_eq!(
+        body["composeExtension"]["attachments"][0]["content"]["title"],
+        "Plan"
+    );
 
-    for (action, said) in [("accept", "File accepted: report.txt"), ("decline", "File declined: report.txt")] {
+    for (action, said) in [
+        ("accept", "File accepted: report.txt"),
+        ("decline", "File declined: report.txt"),
+    ] {
         let before = chat.connector.received().len();
         let (status, _) = post_activity(&url, &invoke("fileConsent/invoke", json!({
             "type": "fileUpload", "action": action,
@@ -278,7 +359,11 @@ async fn the_python_teams_handler_answers_teams_invokes_and_events() {
     }
 
     // A Teams invoke the bot does not handle, and the echo bot's own.
-    let (status, _) = post_activity(&url, &invoke("composeExtension/query", json!({"commandId": "other"}))).await;
+    let (status, _) = post_activity(
+        &url,
+        &invoke("composeExtension/query", json!({"commandId": "other"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
     let (status, body) = post_activity(&url, &invoke("echo/ping", json!({}))).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"pong": true})));
@@ -293,21 +378,45 @@ async fn the_python_teams_handler_answers_teams_invokes_and_events() {
         activity
     };
     for (event, data, said) in [
-        ("channelCreated", json!({"channel": {"id": "19:new@thread.tacv2", "name": "Design"}}), "Channel created: Design"),
-        ("channelRenamed", json!({"channel": {"id": "19:new@thread.tacv2", "name": "Design 2"}}), "Channel renamed: Design 2"),
-        ("channelDeleted", json!({"channel": {"id": "19:new@thread.tacv2", "name": "Design 2"}}), "Channel deleted: Design 2"),
-        ("teamRenamed", json!({"team": {"id": "19:team@thread.tacv2", "name": "Turnbox crew"}}), "Team renamed: Turnbox crew"),
+        (
+            "channelCreated",
+            json!({"channel": {"id": "19:new@thread.tacv2", "name": "Design"}}),
+            "Channel created: Design",
+        ),
+        (
+            "channelRenamed",
+            json!({"channel": {"id": "19:new@thread.tacv2", "name": "Design 2"}}),
+            "Channel renamed: Design 2",
+        ),
+        (
+            "channelDeleted",
+            json!({"channel": {"id": "19:new@thread.tacv2", "name": "Design 2"}}),
+            "Channel deleted: Design 2",
+        ),
+        (
+            "teamRenamed",
+            json!({"team": {"id": "19:team@thread.tacv2", "name": "Turnbox crew"}}),
+            "Team renamed: Turnbox crew",
+        ),
     ] {
         let mut data = data;
         data["eventType"] = json!(event);
         let (status, body) = post_activity(&url, &update(data)).await;
         assert_eq!(status, StatusCode::OK, "{event}: {body}");
         assert_eq!(body["activities"][0]["text"], said, "{event}: {body}");
-        assert_eq!(body["activities"].as_array().unwrap().len(), 1, "{event}: {body}");
+        assert_eq!(
+            body["activities"].as_array().unwrap().len(),
+            1,
+            "{event}: {body}"
+        );
     }
 
     // A message in the team channel: as anywhere else.
-    let mut hello = teams(&service_url, "message", json!({"text": "hi", "deliveryMode": "expectReplies"}));
+    let mut hello = teams(
+        &service_url,
+        "message",
+        json!({"text": "hi", "deliveryMode": "expectReplies"}),
+    );
     hello["id"] = json!("1700000000001");
     let (status, body) = post_activity(&url, &hello).await;
     assert_eq!(status, StatusCode::OK, "{body}");

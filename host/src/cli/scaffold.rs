@@ -301,7 +301,11 @@ mod tests {
             Err(ScaffoldError::BadName(_))
         ));
         let py = scaffold("py", Language::Python, dir.path()).unwrap();
-        for module in ["turnbox_dialogs.py", "turnbox_prompts.py", "turnbox_teams.py"] {
+        for module in [
+            "turnbox_dialogs.py",
+            "turnbox_prompts.py",
+            "turnbox_teams.py",
+        ] {
             assert!(py.join(module).is_file(), "{module}");
         }
         assert!(
