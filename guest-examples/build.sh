@@ -4,7 +4,8 @@
 #   rust-echo.wasm, misbehave.wasm,
 #   llm-chat-rs.wasm, skill-root-rs.wasm, signin-rs.wasm, dialogs-rs.wasm
 #                                   cargo, wasm32-wasip2 (wit-bindgen)
-#   python-echo.wasm                componentize-py (pip, into target/toolchains/venv)
+#   python-echo.wasm, dialogs-py.wasm
+#                                   componentize-py (pip, into target/toolchains/venv)
 #   js-echo.wasm, llm-chat.wasm     componentize-js (npm install in js-echo/)
 #   signin-py.wasm, skill-root-py.wasm, signin-js.wasm, skill-root-js.wasm
 #                                   the same, with the SDK's sign-in and skills files
@@ -41,8 +42,10 @@ cp "$release/skill_root_rs.wasm" "$out/skill-root-rs.wasm"
 cp "$release/signin_rs.wasm" "$out/signin-rs.wasm"
 cp "$release/dialogs_rs.wasm" "$out/dialogs-rs.wasm"
 
-# Python.
-if stale "$out/python-echo.wasm" "$here/python-echo" "$root/sdk/python" "$root/wit" "$here/build.sh"; then
+# Python: every Python bot, with the SDK's modules (sdk/python) on its path.
+py_bot() {
+  local name=$1
+  stale "$out/$name.wasm" "$here/$name" "$root/sdk/python" "$root/wit" "$here/build.sh" || return 0
   if [ ! -x "$tools/venv/bin/componentize-py" ]; then
     python3 -m venv "$tools/venv"
     "$tools/venv/bin/pip" install --quiet "componentize-py==$COMPONENTIZE_PY"
@@ -50,11 +53,13 @@ if stale "$out/python-echo.wasm" "$here/python-echo" "$root/sdk/python" "$root/w
   # The world is `bot` plus wasi:http (sdk/python/wit), for turnbox.http.
   # No --stub-wasi: that would stub wasi:http too, and the clocks the SDK's
   # streaming throttle reads; the host links all of WASI, denying access.
-  (cd "$here/python-echo" && "$tools/venv/bin/componentize-py" \
+  (cd "$here/$name" && "$tools/venv/bin/componentize-py" \
     -d "$root/wit" -d "$root/sdk/python/wit" -w turnbox:python/bot-with-http \
-    componentize app -p . -p "$root/sdk/python" -o "$out/python-echo.wasm.tmp")
-  mv "$out/python-echo.wasm.tmp" "$out/python-echo.wasm"
-fi
+    componentize app -p . -p "$root/sdk/python" -o "$out/$name.wasm.tmp")
+  mv "$out/$name.wasm.tmp" "$out/$name.wasm"
+}
+py_bot python-echo
+py_bot dialogs-py
 
 # Python bots beside python-echo, built the same way (app.py in their folder).
 py_bot() {

@@ -3,10 +3,13 @@ with componentize-py.
 
 It implements the behaviour every example bot shares, whatever its language:
 guest-examples/README.md is the spec, tests/e2e/languages.rs holds every
-language to it.
+language to it; its dialog and Teams scenarios (form.py, teams.py) are
+checked by tests/e2e/dialogs_python.rs.
 """
 
 import turnbox
+from form import run_form
+from teams import TeamsScenario
 from turnbox import CardAction, CardFactory, HeroCard, MessageFactory
 
 COUNT = turnbox.ConversationState.create_property("count")
@@ -22,9 +25,14 @@ async def fetch_reply(url):
         return f"fetch failed: {e}"
 
 
-class EchoBot(turnbox.ActivityHandler):
+class EchoBot(TeamsScenario):
+    """The table's behaviour; Teams' invokes and events come from
+    TeamsScenario (teams.py), the `form` dialog from form.py."""
+
     async def on_message(self, ctx):
         text = ctx.activity.text or ""
+        if await run_form(ctx):
+            return
         if text == "count":
             count = COUNT.get(0) + 1
             COUNT.set(count)
@@ -91,7 +99,7 @@ class EchoBot(turnbox.ActivityHandler):
         if name == "greet":
             ctx.send_activity(f"Hello, {(value or {}).get('name', 'stranger')}!")
 
-    def on_invoke(self, ctx, name, value):
+    def on_invoke_other(self, ctx, name, value):
         if name == "echo/ping":
             return turnbox.invoke_response(200, {"pong": True})
         return None

@@ -106,6 +106,9 @@ class TurnContext:
     def __init__(self, raw: RawTurnContext):
         self.raw = raw
         self.activity: Activity = raw.activity()
+        self.responded = False
+        """Whether the bot has sent anything in this turn (prompts re-ask
+        only when a validator said nothing)."""
 
     @property
     def value(self) -> Any:
@@ -119,7 +122,9 @@ class TurnContext:
 
     def send_activity(self, activity_or_text: Any) -> types.ResourceResponse:
         """Sends an activity, or a text message from a string, as a reply."""
-        return _call(lambda: self.raw.send(_as_activity(activity_or_text)))
+        sent = _call(lambda: self.raw.send(_as_activity(activity_or_text)))
+        self.responded = True
+        return sent
 
     def send_activities(self, activities: List[Any]) -> List[types.ResourceResponse]:
         return [self.send_activity(a) for a in activities]

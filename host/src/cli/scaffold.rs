@@ -231,6 +231,26 @@ fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
                 false,
             ),
             (
+                "turnbox_dialogs.py",
+                include_str!("../../../sdk/python/turnbox_dialogs.py"),
+                false,
+            ),
+            (
+                "turnbox_prompts.py",
+                include_str!("../../../sdk/python/turnbox_prompts.py"),
+                false,
+            ),
+            (
+                "turnbox_recognizers.py",
+                include_str!("../../../sdk/python/turnbox_recognizers.py"),
+                false,
+            ),
+            (
+                "turnbox_teams.py",
+                include_str!("../../../sdk/python/turnbox_teams.py"),
+                false,
+            ),
+            (
                 "build.sh",
                 include_str!("scaffold/python/build.sh.tmpl"),
                 true,
@@ -341,6 +361,13 @@ mod tests {
             Err(ScaffoldError::BadName(_))
         ));
         let py = scaffold("py", Language::Python, dir.path()).unwrap();
+        for module in [
+            "turnbox_dialogs.py",
+            "turnbox_prompts.py",
+            "turnbox_teams.py",
+        ] {
+            assert!(py.join(module).is_file(), "{module}");
+        }
         assert!(
             !std::fs::read_to_string(py.join("app.py"))
                 .unwrap()
