@@ -5,7 +5,8 @@
 #   llm-chat-rs.wasm, skill-root-rs.wasm, signin-rs.wasm
 #                                   cargo, wasm32-wasip2 (wit-bindgen)
 #   python-echo.wasm                componentize-py (pip, into target/toolchains/venv)
-#   js-echo.wasm, llm-chat.wasm     componentize-js (npm install in js-echo/)
+#   js-echo.wasm, llm-chat.wasm,
+#   dialogs-js.wasm                 componentize-js (npm install in js-echo/)
 # Toolchains missing on a fresh machine are installed; Python and JavaScript
 # bots are rebuilt only when their sources or the WIT changed (JavaScript
 # bots also when this script did).
@@ -68,7 +69,7 @@ js_bot() {
   # componentize-js reads modules only from the source's folder: stage the
   # bot's sources with the SDK beside them.
   rm -rf "$stage" && mkdir -p "$stage"
-  cp "$here/$name/src/"*.js "$root/sdk/js/turnbox.js" "$stage/"
+  cp "$here/$name/src/"*.js "$root/sdk/js/"*.js "$stage/"
   (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; } \
     && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
          -d stdio random fetch-event -o "$out/$name.wasm.tmp")
@@ -76,3 +77,4 @@ js_bot() {
 }
 js_bot js-echo
 js_bot llm-chat
+js_bot dialogs-js
