@@ -19,8 +19,12 @@ const count = conversationState.createProperty('count');
 const dialogs = new DialogSet(conversationState.createProperty('dialogState')).add(new FormDialog());
 const bot = new TeamsActivityHandler();
 
-// While the form runs, every message goes to it; `form` starts it.
+// While the form runs, every message goes to it; `form` starts it. `edit`
+// alone skips the check: reading the dialog state would make the host hold
+// the draft back until the commit (docs/STATE-AND-MESSAGING.md), and the
+// spec wants the draft posted and then replaced through the connector.
 bot.onMessage(async (ctx) => {
+  if (ctx.activity.text === 'edit') return reply(ctx);
   const dc = await dialogs.createContext(ctx);
   if (dc.activeDialog) return dc.continueDialog();
   if (ctx.activity.text === 'form') return dc.beginDialog('form');
