@@ -6,7 +6,8 @@
 #                                   cargo, wasm32-wasip2 (wit-bindgen)
 #   python-echo.wasm, dialogs-py.wasm
 #                                   componentize-py (pip, into target/toolchains/venv)
-#   js-echo.wasm, llm-chat.wasm     componentize-js (npm install in js-echo/)
+#   js-echo.wasm, llm-chat.wasm,
+#   dialogs-js.wasm                 componentize-js (npm install in js-echo/)
 #   signin-py.wasm, skill-root-py.wasm, signin-js.wasm, skill-root-js.wasm
 #                                   the same, with the SDK's sign-in and skills files
 # Toolchains missing on a fresh machine are installed; Python and JavaScript
@@ -90,8 +91,7 @@ js_bot() {
   # componentize-js reads modules only from the source's folder: stage the
   # bot's sources with the SDK beside them.
   rm -rf "$stage" && mkdir -p "$stage"
-  cp "$here/$name/src/"*.js "$root/sdk/js/turnbox.js" "$stage/"
-  cp "$root/sdk/js/oauth.js" "$root/sdk/js/skills.js" "$stage/"
+  cp "$here/$name/src/"*.js "$root/sdk/js/"*.js "$stage/"
   (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; } \
     && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
          -d stdio random fetch-event -o "$out/$name.wasm.tmp")
@@ -101,3 +101,4 @@ js_bot js-echo
 js_bot llm-chat
 js_bot signin-js
 js_bot skill-root-js
+js_bot dialogs-js

@@ -134,11 +134,16 @@ export class TurnContext {
   constructor(raw) {
     this.raw = raw;
     this.activity = activityToJson(raw.activity());
+    /** Whether the bot has replied this turn (a trace does not count). */
+    this.responded = false;
   }
 
   /** Sends an activity, or a text message from a string; returns `{id}`. */
   sendActivity(activityOrText) {
-    return call(() => this.raw.send(activityFromJson(activityOrText)));
+    const wit = activityFromJson(activityOrText);
+    const sent = call(() => this.raw.send(wit));
+    if (wit.type !== 'trace') this.responded = true;
+    return sent;
   }
 
   sendActivities(activities) {

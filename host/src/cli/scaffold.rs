@@ -277,6 +277,32 @@ fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
                 include_str!("../../../sdk/js/turnbox.js"),
                 false,
             ),
+            // The SDK's dialogs and Teams layer (issue #24), beside it.
+            (
+                "src/dialogs.js",
+                include_str!("../../../sdk/js/dialogs.js"),
+                false,
+            ),
+            (
+                "src/prompts.js",
+                include_str!("../../../sdk/js/prompts.js"),
+                false,
+            ),
+            (
+                "src/choices.js",
+                include_str!("../../../sdk/js/choices.js"),
+                false,
+            ),
+            (
+                "src/recognizers.js",
+                include_str!("../../../sdk/js/recognizers.js"),
+                false,
+            ),
+            (
+                "src/teams.js",
+                include_str!("../../../sdk/js/teams.js"),
+                false,
+            ),
             (
                 "src/oauth.js",
                 include_str!("../../../sdk/js/oauth.js"),
