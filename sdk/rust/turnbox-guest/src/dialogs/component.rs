@@ -51,7 +51,7 @@ impl ComponentDialog {
     ) -> Result<DialogTurnResult> {
         let stack = dc
             .active_dialog()
-            .map(|i| inner_stack(i))
+            .map(inner_stack)
             .transpose()?
             .unwrap_or_default();
         let mut inner = DialogContext::new(&self.dialogs, dc.context, stack, None);

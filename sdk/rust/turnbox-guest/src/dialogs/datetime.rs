@@ -182,13 +182,13 @@ fn find_date(tokens: &[&str], today: Date, locale: &str) -> Option<(Option<i64>,
             return Some((Some(y), m, d));
         }
         let slashes: Vec<&str> = token.split('/').collect();
-        if let [a, b, c] = slashes.as_slice() {
-            if let (Ok(a), Ok(b), Ok(y)) = (a.parse::<u32>(), b.parse::<u32>(), c.parse::<i64>()) {
-                let y = if c.len() == 2 { 2000 + y } else { y };
-                let us = locale.eq_ignore_ascii_case("en-us") || locale.is_empty();
-                let (m, d) = if us { (a, b) } else { (b, a) };
-                return Some((Some(y), m, d));
-            }
+        if let [a, b, c] = slashes.as_slice()
+            && let (Ok(a), Ok(b), Ok(y)) = (a.parse::<u32>(), b.parse::<u32>(), c.parse::<i64>())
+        {
+            let y = if c.len() == 2 { 2000 + y } else { y };
+            let us = locale.eq_ignore_ascii_case("en-us") || locale.is_empty();
+            let (m, d) = if us { (a, b) } else { (b, a) };
+            return Some((Some(y), m, d));
         }
         if let Some(m) = month(token) {
             // "5th December 2018" or "December 5th, 2018".
