@@ -463,6 +463,8 @@ async fn cached_keys_survive_a_metadata_outage() {
 
 #[tokio::test]
 async fn a_failed_token_refresh_fails_the_send_and_the_next_send_retries() {
+    // `who` (misbehave) touches no state, so its send is made during the
+    // turn and a failed one fails it.
     let s = setup(3600).await;
     s.idp.state.lock().unwrap().token_failures = 1;
     let service_url = s.connector.service_url();
@@ -471,13 +473,13 @@ async fn a_failed_token_refresh_fails_the_send_and_the_next_send_retries() {
         keys().channel.sign(&channel_claims(&service_url))
     );
 
-    let (status, body) = post_with(&s.host, "echo", &message(&service_url, "a"), Some(&good)).await;
+    let (status, body) = post_with(&s.host, "who", &message(&service_url, "a"), Some(&good)).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     let message_text = body["error"]["message"].as_str().unwrap();
     assert!(message_text.contains("TokenError"), "{message_text}");
     assert!(s.connector.received().is_empty());
 
-    let (status, _) = post_with(&s.host, "echo", &message(&service_url, "b"), Some(&good)).await;
+    let (status, _) = post_with(&s.host, "who", &message(&service_url, "b"), Some(&good)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s.idp.token_requests(), 2);
     assert_eq!(

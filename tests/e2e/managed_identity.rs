@@ -153,7 +153,7 @@ async fn app_service_identity_endpoint_is_used_when_the_platform_sets_it() {
     let identity = IdentityEndpoint::start(1).await;
     let connector = Connector::start().await;
     let service_url = connector.service_url();
-    let bots = BotsDir::with_manifest("echo", "rust-echo", MSI_MANIFEST);
+    let bots = BotsDir::with_manifest("echo", "misbehave", MSI_MANIFEST);
     let args = idp.host_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let url = identity.url();
@@ -166,6 +166,7 @@ async fn app_service_identity_endpoint_is_used_when_the_platform_sets_it() {
         ],
     );
 
+    // misbehave touches no state, so its send is made during the turn.
     // The endpoint fails the first request: that send fails, the turn
     // reports it, and the host keeps serving; the next turn gets a token.
     let first = send(&host, &service_url, "one").await;
