@@ -8,40 +8,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const TRANSCRIPTS: [&str; 9] = [
-    "Waterfall",
-    "WaterfallPrompt",
-    "WaterfallNested",
-    "TextPrompt",
-    "NumberPrompt",
-    "ChoicePrompt",
-    "ConfirmPrompt",
-    "AttachmentPrompt",
-    "DateTimePrompt",
-];
-
 #[test]
 fn dialogs_js_replays_botbuilder_dotnets_dialog_transcripts() {
-    let bot = guest("dialogs-js");
-    let manifests = tempfile::tempdir().unwrap();
-    for name in TRANSCRIPTS {
-        let manifest = manifests.path().join(format!("{name}.toml"));
-        std::fs::write(&manifest, format!("[config]\nscenario = \"{name}\"\n")).unwrap();
-        let transcript = root().join(format!("tests/fixtures/dialogs/{name}.transcript"));
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_turnbox"))
-            .arg("test")
-            .arg(&bot)
-            .arg(&transcript)
-            .arg("--manifest")
-            .arg(&manifest)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("run turnbox test");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{name}: {stdout}");
-        assert!(stdout.contains(" 0 mismatches"), "{name}: {stdout}");
-        assert!(!stdout.contains(" 0 replies compared"), "{name}: {stdout}");
-    }
+    crate::dialog_transcripts::replay_all("dialogs-js");
 }
 
 /// The bot's replies to `text` in `conversation` (under `expectReplies`).

@@ -9,42 +9,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const TRANSCRIPTS: [&str; 9] = [
-    "Waterfall",
-    "WaterfallPrompt",
-    "WaterfallNested",
-    "TextPrompt",
-    "NumberPrompt",
-    "ChoicePrompt",
-    "ConfirmPrompt",
-    "AttachmentPrompt",
-    "DateTimePrompt",
-];
-
 #[test]
 fn the_python_dialogs_replay_botbuilder_dotnets_transcripts() {
-    let dir = tempfile::tempdir().unwrap();
-    for scenario in TRANSCRIPTS {
-        let manifest = dir.path().join(format!("{scenario}.toml"));
-        std::fs::write(&manifest, format!("[config]\nscenario = \"{scenario}\"\n")).unwrap();
-        let transcript = root().join(format!("tests/fixtures/dialogs/{scenario}.transcript"));
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_turnbox"))
-            .arg("test")
-            .arg(guest("dialogs-py"))
-            .arg(&transcript)
-            .arg("--manifest")
-            .arg(&manifest)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("run turnbox test");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{scenario}: {stdout}");
-        assert!(stdout.contains(" 0 mismatches"), "{scenario}: {stdout}");
-        assert!(
-            !stdout.contains(" 0 replies compared"),
-            "{scenario}: {stdout}"
-        );
-    }
+    crate::dialog_transcripts::replay_all("dialogs-py");
 }
 
 /// A host serving `python-echo` as `echo`, and a stand-in connector.
@@ -168,7 +135,7 @@ async fn the_python_form_reads_numbers_in_the_activitys_locale() {
 /// Two answers to the same step at once: the second to commit runs again
 /// on the first's state (or after it), so it meets the next step.
 #[tokio::test]
-async fn concurrent_answers_to_one_step_resume_from_committed_state() {
+async fn concurrent_answers_to_one_step_meet_the_committed_step() {
     let chat = std::sync::Arc::new(Chat::start(BotsDir::with(&[("echo", "python-echo")])).await);
     assert_eq!(chat.texts("race", "form").await, ["What is your name?"]);
     let spawn = |name: &'static str| {

@@ -8,41 +8,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const TRANSCRIPTS: [&str; 9] = [
-    "Waterfall",
-    "WaterfallPrompt",
-    "WaterfallNested",
-    "TextPrompt",
-    "NumberPrompt",
-    "ChoicePrompt",
-    "ConfirmPrompt",
-    "DateTimePrompt",
-    "AttachmentPrompt",
-];
-
 #[test]
 fn the_rust_sdk_replays_botbuilders_dialog_transcripts() {
-    let dir = tempfile::tempdir().unwrap();
-    for scenario in TRANSCRIPTS {
-        let manifest = dir.path().join(format!("{scenario}.toml"));
-        std::fs::write(&manifest, format!("[config]\nscenario = \"{scenario}\"\n")).unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_turnbox"))
-            .arg("test")
-            .arg("--manifest")
-            .arg(&manifest)
-            .arg(guest("dialogs-rs"))
-            .arg(root().join(format!("tests/fixtures/dialogs/{scenario}.transcript")))
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("run turnbox test");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{scenario}: {stdout}");
-        assert!(stdout.contains(" 0 mismatches"), "{scenario}: {stdout}");
-        assert!(
-            !stdout.contains(" 0 replies compared"),
-            "{scenario}: {stdout}"
-        );
-    }
+    crate::dialog_transcripts::replay_all("dialogs-rs");
 }
 
 /// Posts `activity` to `bot` under `expectReplies`: the status and replies.
@@ -127,7 +95,7 @@ fn texts(list: &[Value]) -> Vec<&str> {
 /// saved age is the committed one. (In this host's runs the two turns have
 /// not overlapped so far: it notes on stderr whether a conflict happened.)
 #[tokio::test]
-async fn a_turn_rerun_after_a_state_conflict_resumes_the_committed_step() {
+async fn concurrent_answers_to_one_step_end_at_the_committed_step() {
     let host = std::sync::Arc::new(Host::start(BotsDir::with(&[("echo", "rust-echo")]), &[]));
     let c = "form-conflict";
     say(&host, c, "en-US", "form").await;
