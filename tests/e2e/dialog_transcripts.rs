@@ -34,7 +34,11 @@ pub fn replay_all(bot: &str) {
             .output()
             .expect("run turnbox test");
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{bot} {scenario}: {stdout}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{bot} {scenario}: {stdout}\n{stderr}"
+        );
         assert!(
             stdout.contains(" 0 mismatches"),
             "{bot} {scenario}: {stdout}"

@@ -3,9 +3,15 @@
 //! recompile every bot.
 //!
 //! `Component::deserialize` trusts its input, so the cache loads only files
-//! this host wrote: each file carries an HMAC-SHA256 under a key kept in the
-//! cache directory (created with mode 0600). A file whose HMAC does not
-//! verify, or that fails to deserialize, is recompiled and rewritten.
+//! this host wrote: each artifact (`.cwasm`) has an HMAC-SHA256 in a side
+//! file (`.tag`) under a key kept in the cache directory (created with mode
+//! 0600). A file whose HMAC does not verify, or that fails to deserialize,
+//! is recompiled and rewritten.
+//!
+//! Components are mapped from their cache file, also right after a compile:
+//! code and initial guest memory are then file pages shared with the page
+//! cache, the compiler's copy is freed, and wasmtime needs no memfd (whose
+//! sealing can fail under memory pressure) to instantiate them.
 //!
 //! In memory, a component is shared by every bot loaded from the same bytes
 //! while any of them is loaded: one compile, one copy of the code, however
@@ -13,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hasher;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -26,7 +32,6 @@ type HmacSha256 = Hmac<Sha256>;
 
 const MAGIC: &[u8; 8] = b"TBXCWA01";
 const KEY_FILE: &str = "cache.key";
-const TAG_LEN: usize = 32;
 
 /// Where a component came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,11 +117,11 @@ impl CompileCache {
             .join(format!("{wasm_sha256}-{}.cwasm", self.engine_hash))
     }
 
-    fn tag(&self, wasm_sha256: &str, artifact: &[u8]) -> HmacSha256 {
+    /// The HMAC for `wasm_sha256`'s artifact, before the artifact's bytes.
+    fn mac(&self, wasm_sha256: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(self.engine_hash.as_bytes());
         mac.update(wasm_sha256.as_bytes());
-        mac.update(artifact);
         mac
     }
 
@@ -159,58 +164,135 @@ impl CompileCache {
     ) -> Result<(Component, CacheOutcome), wasmtime::Error> {
         let path = self.path_for(wasm_sha256);
         let mut outcome = CacheOutcome::Miss;
-        if let Ok(file) = std::fs::read(&path) {
-            match self.verified_artifact(&file, wasm_sha256) {
-                Some(artifact) => {
-                    // SAFETY: the artifact carries a valid HMAC under this
-                    // cache's private key, so this host serialized it, for
-                    // an engine with the same compatibility hash.
-                    match unsafe { Component::deserialize(engine, artifact) } {
-                        Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                        Err(err) => {
-                            tracing::warn!(path = %path.display(), error = %err, "cached component unusable; recompiling");
-                            outcome = CacheOutcome::Corrupt;
-                        }
+        match std::fs::File::open(&path) {
+            Ok(file) => match self.verified_tag(&path, &file, wasm_sha256) {
+                Ok(true) => match map_component(engine, &file) {
+                    Ok(component) => return Ok((component, CacheOutcome::Hit)),
+                    Err(err) => {
+                        tracing::warn!(path = %path.display(), error = %err, "cached component unusable; recompiling");
+                        outcome = CacheOutcome::Corrupt;
                     }
-                }
-                None => {
+                },
+                Ok(false) => {
                     tracing::warn!(path = %path.display(), "cached component failed verification; recompiling");
                     outcome = CacheOutcome::Corrupt;
                 }
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "cannot read a cached component; recompiling");
+                    outcome = CacheOutcome::Corrupt;
+                }
+            },
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "cannot open a cached component; recompiling");
+                outcome = CacheOutcome::Corrupt;
             }
         }
         let component = Component::new(engine, wasm)?;
-        match component.serialize() {
-            Ok(artifact) => {
-                if let Err(err) = self.write(&path, wasm_sha256, &artifact) {
-                    tracing::warn!(path = %path.display(), error = %err, "cannot write the compile cache");
-                }
+        let artifact = match component.serialize() {
+            Ok(artifact) => artifact,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot serialize a component for the cache");
+                return Ok((component, outcome));
             }
-            Err(err) => tracing::warn!(error = %err, "cannot serialize a component for the cache"),
+        };
+        match self.write(&path, wasm_sha256, &artifact) {
+            // The written file, mapped: its pages are the page cache's, and
+            // the compiler's copy is freed.
+            Ok(file) => match map_component(engine, &file) {
+                Ok(mapped) => Ok((mapped, outcome)),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "cannot map the component just cached");
+                    Ok((component, outcome))
+                }
+            },
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "cannot write the compile cache");
+                Ok((component, outcome))
+            }
         }
-        Ok((component, outcome))
     }
 
-    fn verified_artifact<'a>(&self, file: &'a [u8], wasm_sha256: &str) -> Option<&'a [u8]> {
-        let rest = file.strip_prefix(MAGIC.as_slice())?;
-        if rest.len() < TAG_LEN {
-            return None;
+    /// Whether the artifact open as `file` (at `path`) carries a valid tag
+    /// in its side file. Reads the artifact through `file`, so what is
+    /// checked is the file later mapped, whatever happens to `path`.
+    fn verified_tag(
+        &self,
+        path: &Path,
+        file: &std::fs::File,
+        wasm_sha256: &str,
+    ) -> std::io::Result<bool> {
+        let side = match std::fs::read(tag_path(path)) {
+            Ok(side) => side,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(err) => return Err(err),
+        };
+        let Some(tag) = side.strip_prefix(MAGIC.as_slice()) else {
+            return Ok(false);
+        };
+        let mut mac = self.mac(wasm_sha256);
+        let mut reader = file;
+        let mut chunk = vec![0u8; 1 << 16];
+        loop {
+            match reader.read(&mut chunk)? {
+                0 => break,
+                n => mac.update(&chunk[..n]),
+            }
         }
-        let (tag, artifact) = rest.split_at(TAG_LEN);
-        self.tag(wasm_sha256, artifact).verify_slice(tag).ok()?;
-        Some(artifact)
+        Ok(mac.verify_slice(tag).is_ok())
     }
 
-    fn write(&self, path: &Path, wasm_sha256: &str, artifact: &[u8]) -> std::io::Result<()> {
-        let tag = self.tag(wasm_sha256, artifact).finalize().into_bytes();
+    /// Writes `artifact` and then its tag, each to a temporary file renamed
+    /// into place; returns the artifact's file, still open.
+    fn write(
+        &self,
+        path: &Path,
+        wasm_sha256: &str,
+        artifact: &[u8],
+    ) -> std::io::Result<std::fs::File> {
+        let mut mac = self.mac(wasm_sha256);
+        mac.update(artifact);
+        let tag = mac.finalize().into_bytes();
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(artifact)?;
+        tmp.as_file().sync_all()?;
+        let file = tmp.persist(path).map_err(|e| e.error)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(MAGIC)?;
         tmp.write_all(&tag)?;
-        tmp.write_all(artifact)?;
         tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        tmp.persist(tag_path(path)).map_err(|e| e.error)?;
+        Ok(file)
     }
+}
+
+/// The side file holding the tag of the artifact at `path`.
+fn tag_path(path: &Path) -> PathBuf {
+    path.with_extension("tag")
+}
+
+/// The component in the verified artifact `file`, mapped from the file
+/// itself (through `/proc/self/fd`, so the very file that was verified):
+/// wasmtime then takes its code and the guest's initial memory from the
+/// mapping, copy-on-write, rather than from anonymous memory and a memfd.
+#[cfg(target_os = "linux")]
+fn map_component(engine: &Engine, file: &std::fs::File) -> Result<Component, wasmtime::Error> {
+    use std::os::fd::AsRawFd;
+    let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+    // SAFETY: the file carries a valid tag under this cache's private key,
+    // so this host serialized it for an engine with the same compatibility
+    // hash; the cache only ever replaces files by renaming, never in place.
+    unsafe { Component::deserialize_file(engine, by_fd) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn map_component(engine: &Engine, file: &std::fs::File) -> Result<Component, wasmtime::Error> {
+    let mut bytes = Vec::new();
+    let mut reader = file;
+    std::io::Seek::rewind(&mut reader)?;
+    reader.read_to_end(&mut bytes)?;
+    // SAFETY: as above, a verified artifact this host wrote.
+    unsafe { Component::deserialize(engine, bytes) }
 }
 
 fn read_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
