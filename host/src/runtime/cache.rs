@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::hash::Hasher;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -73,6 +73,30 @@ pub struct CompileCache {
     /// The components loaded bots hold, by wasm sha256; a loader holds an
     /// entry's lock while it compiles, so the same bytes compile once.
     in_memory: Mutex<HashMap<String, Arc<Mutex<Weak<Component>>>>>,
+    /// Compiles running now; at most one per core run at once (each also
+    /// compiles its functions in parallel), which bounds the compile-time
+    /// memory of a folder of new bots.
+    compiling: Mutex<usize>,
+    compile_done: Condvar,
+    max_compiles: usize,
+}
+
+/// A compile's turn to run; on drop the next compile may start, and the
+/// last one running gives the freed compile memory back to the system.
+struct CompileSlot<'a>(&'a CompileCache);
+
+impl Drop for CompileSlot<'_> {
+    fn drop(&mut self) {
+        let idle = {
+            let mut running = self.0.compiling.lock().unwrap_or_else(|p| p.into_inner());
+            *running -= 1;
+            *running == 0
+        };
+        self.0.compile_done.notify_one();
+        if idle {
+            crate::support::memory::release_free_heap();
+        }
+    }
 }
 
 /// Feeds `Hash` output into sha256, for a hash that is stable on disk.
@@ -109,6 +133,9 @@ impl CompileCache {
             key,
             engine_hash,
             in_memory: Mutex::new(HashMap::new()),
+            compiling: Mutex::new(0),
+            compile_done: Condvar::new(),
+            max_compiles: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
 
@@ -188,27 +215,53 @@ impl CompileCache {
                 outcome = CacheOutcome::Corrupt;
             }
         }
+        let _slot = self.compile_slot();
+        self.compile(engine, wasm, wasm_sha256, &path)
+            .map(|component| (component, outcome))
+    }
+
+    /// Waits for a compile slot.
+    fn compile_slot(&self) -> CompileSlot<'_> {
+        let mut running = self.compiling.lock().unwrap_or_else(|p| p.into_inner());
+        while *running >= self.max_compiles {
+            running = self
+                .compile_done
+                .wait(running)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        *running += 1;
+        CompileSlot(self)
+    }
+
+    /// Compiles `wasm`, writes it to the cache at `path` and maps it back.
+    fn compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        wasm_sha256: &str,
+        path: &Path,
+    ) -> Result<Component, wasmtime::Error> {
         let component = Component::new(engine, wasm)?;
         let artifact = match component.serialize() {
             Ok(artifact) => artifact,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot serialize a component for the cache");
-                return Ok((component, outcome));
+                return Ok(component);
             }
         };
-        match self.write(&path, wasm_sha256, &artifact) {
+        match self.write(path, wasm_sha256, &artifact) {
             // The written file, mapped: its pages are the page cache's, and
             // the compiler's copy is freed.
             Ok(file) => match map_component(engine, &file) {
-                Ok(mapped) => Ok((mapped, outcome)),
+                Ok(mapped) => Ok(mapped),
                 Err(err) => {
                     tracing::warn!(path = %path.display(), error = %err, "cannot map the component just cached");
-                    Ok((component, outcome))
+                    Ok(component)
                 }
             },
             Err(err) => {
                 tracing::warn!(path = %path.display(), error = %err, "cannot write the compile cache");
-                Ok((component, outcome))
+                Ok(component)
             }
         }
     }
