@@ -1,8 +1,8 @@
 //! What the benchmarks share: starting the `turnbox` binary on a bots
 //! folder, a lean HTTP/1.1 load generator (raw keep-alive connections, one
 //! conversation each, a new activity id per request, as channels send), a
-//! fast Bot Connector stand-in for normal-mode runs, percentiles, and the
-//! host's resident memory.
+//! fast Bot Connector stand-in for normal-mode runs (or `wrk` instead of the
+//! load generator: `wrk.rs`), percentiles, and the host's resident memory.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+pub mod wrk;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -353,6 +355,9 @@ pub struct Load {
 /// back; every answer must be 2xx (others count as failed; the Python SDK
 /// answers a turn in normal mode with 201).
 pub async fn run_load(load: &Load, run: &str) -> anyhow::Result<LoadResult> {
+    if wrk::applies(load) {
+        return wrk::run(load).await;
+    }
     let sent = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let end = started + load.duration;

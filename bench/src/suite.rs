@@ -10,23 +10,28 @@
 //!    pooled instances too, for reference;
 //!    and the Bot Framework SDK's echo bot (botbuilder-js 4.23 on restify,
 //!    `bench/botbuilder-js`; botbuilder-python 4.17 on aiohttp,
-//!    `bench/botbuilder-python`) under the same load, both modes;
+//!    `bench/botbuilder-python`) under the same load, both modes, beside
+//!    turnbox's JavaScript echo (fresh and pooled) and Python echo (pooled);
 //!    where a turn's time goes: the same load on a bare hyper server, on
 //!    turnbox's `/healthz`, on the native echo without and with
 //!    de-duplication and on the wasm echo, with the CPU per answer;
 //! 4. throughput against concurrency, wasm and native, drawn as an SVG;
 //! 5. hot-reload latency: the bot file replaced 20 times, alternating two
 //!    bots, from the rename to the first reply of the new version;
-//! 6. density and start-up: 100 copies of the echo bot, resident memory
-//!    after loading and after 10,000 turns spread over them, and start-up
-//!    with no compile cache and with a warm one.
+//! 6. density and start-up (`suite_density.rs`): 100 echo bots, as copies
+//!    of one file and as distinct files, resident memory after loading and
+//!    after 10,000 turns spread over them, and start-up with no compile
+//!    cache and with a warm one (median and range of several runs).
+//!
+//! `--load wrk` runs the timed loads on `wrk` (`bench/src/wrk.rs`) instead
+//! of the harness's own load generator.
 //!
 //! The sandbox cost per turn is `turn-cost` (run by the xtask beside this).
 //! Writes `bench/results/suite.json` and `bench/results/throughput.svg`, and
 //! prints a summary.
 //!
 //!   cargo xtask bench            # or, with a release build at hand:
-//!   target/release/bench-suite [--seconds N] [--only throughput|sdk|costs|curve|reload|density]
+//!   target/release/bench-suite [--seconds N] [--load wrk] [--only throughput|sdk|costs|curve|reload|density]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -35,14 +40,15 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use turnbox_bench::*;
 
+mod suite_density;
+use suite_density::density;
+
 /// Pooled instances, never recycled within a run.
 const POOLED: &str = "[instances]\npolicy = \"pooled\"\npool_size = 2\nmax_turns = 1000000\n";
 const NATIVE: &str = "[instances]\npolicy = \"native-echo\"\n";
 const CONCURRENCY: usize = 32;
 const CURVE: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 const SWAPS: usize = 20;
-const DENSITY_BOTS: usize = 100;
-const DENSITY_TURNS: u64 = 10_000;
 
 struct Scratch(std::path::PathBuf);
 
@@ -72,8 +78,17 @@ async fn echo_host(
     manifest: Option<&str>,
     extra: &[&str],
 ) -> anyhow::Result<(HostProcess, Scratch)> {
+    bot_host("rust-echo", manifest, extra).await
+}
+
+/// A host serving the example `example` as `bot`, with `manifest` if any.
+async fn bot_host(
+    example: &str,
+    manifest: Option<&str>,
+    extra: &[&str],
+) -> anyhow::Result<(HostProcess, Scratch)> {
     let scratch = Scratch::new("echo")?;
-    std::fs::copy(guest("rust-echo")?, scratch.bots().join("bot.wasm"))?;
+    std::fs::copy(guest(example)?, scratch.bots().join("bot.wasm"))?;
     if let Some(manifest) = manifest {
         std::fs::write(scratch.bots().join("bot.toml"), manifest)?;
     }
@@ -219,6 +234,40 @@ async fn bot_framework_sdks(
         sdk.wait_ready(Instant::now()).await?;
         let row = both_modes(&sdk, "/api/messages", seconds, connector, name).await?;
         rows.insert(name.into(), compared(row, name, turnbox));
+    }
+    // The same echo written with turnbox's SDK in the SDK's own language.
+    let languages = [
+        ("turnbox js-echo, fresh", "js-echo", None, "botbuilder-js"),
+        (
+            "turnbox js-echo, pooled",
+            "js-echo",
+            Some(POOLED),
+            "botbuilder-js",
+        ),
+        (
+            "turnbox python-echo, pooled",
+            "python-echo",
+            Some(POOLED),
+            "botbuilder-python",
+        ),
+    ];
+    for (name, example, manifest, sdk) in languages {
+        let (host, _scratch) = bot_host(example, manifest, &[]).await?;
+        let mut row = both_modes(&host, &bot_path("bot"), seconds, connector, name).await?;
+        let times = |mode: &str| {
+            row[mode]["turns_per_second"].as_f64().unwrap_or(0.0)
+                / rows[sdk][mode]["turns_per_second"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+        };
+        let ratios = json!({"expect_replies": times("expect_replies"), "normal": times("normal")});
+        println!(
+            "  {name} / {sdk}: {:.1}× (expectReplies), {:.1}× (normal)",
+            ratios["expect_replies"].as_f64().unwrap_or(0.0),
+            ratios["normal"].as_f64().unwrap_or(0.0)
+        );
+        row["over_sdk"] = ratios;
+        rows.insert(name.into(), row);
     }
     Ok(Value::Object(rows))
 }
@@ -443,64 +492,6 @@ async fn reload() -> anyhow::Result<Value> {
     Ok(json!({"swaps": SWAPS, "median_ms": median, "max_ms": max, "all_ms": millis}))
 }
 
-/// 6: 100 copies of the echo bot: start-up cold and warm, resident memory.
-async fn density(connections: usize) -> anyhow::Result<Value> {
-    println!("density, {DENSITY_BOTS} copies of the echo bot:");
-    let scratch = Scratch::new("density")?;
-    let echo = std::fs::read(guest("rust-echo")?)?;
-    let routes: Vec<String> = (0..DENSITY_BOTS).map(|n| format!("echo{n:03}")).collect();
-    for route in &routes {
-        std::fs::write(scratch.bots().join(format!("{route}.wasm")), &echo)?;
-    }
-    let started = Instant::now();
-    let host = HostProcess::start(&scratch.bots(), &scratch.data(), &[])?;
-    let cold = host.wait_ready(started).await?;
-    let after_load = host.resident_bytes()?;
-    let result = run_load(
-        &Load {
-            addr: host.addr(),
-            paths: routes.iter().map(|route| bot_path(route)).collect(),
-            concurrency: connections,
-            duration: Duration::from_secs(600),
-            expect_replies: true,
-            service_url: "http://127.0.0.1:9/".into(),
-            max_turns: Some(DENSITY_TURNS),
-            get_only: false,
-            text: "hi".into(),
-        },
-        "density",
-    )
-    .await?;
-    anyhow::ensure!(result.failed == 0, "{} density turns failed", result.failed);
-    let after_turns = host.resident_bytes()?;
-    drop(host);
-    let started = Instant::now();
-    let host = HostProcess::start(&scratch.bots(), &scratch.data(), &[])?;
-    let warm = host.wait_ready(started).await?;
-    let after_warm_start = host.resident_bytes()?;
-    drop(host);
-    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
-    println!(
-        "  start-up: {:.0} ms with no compile cache, {:.0} ms with a warm one",
-        cold.as_secs_f64() * 1e3,
-        warm.as_secs_f64() * 1e3
-    );
-    println!(
-        "  resident: {:.0} MiB after loading, {:.0} MiB after {} turns over them ({:.0} turns/s), {:.0} MiB after a warm start",
-        mib(after_load),
-        mib(after_turns),
-        result.turns,
-        result.turns_per_second,
-        mib(after_warm_start)
-    );
-    Ok(json!({
-        "bots": DENSITY_BOTS, "turns": result.turns, "turns_per_second": result.turns_per_second,
-        "startup_cold_ms": cold.as_secs_f64() * 1e3, "startup_warm_ms": warm.as_secs_f64() * 1e3,
-        "resident_mib_after_load": mib(after_load), "resident_mib_after_turns": mib(after_turns),
-        "resident_mib_after_warm_start": mib(after_warm_start),
-    }))
-}
-
 /// The machine, as far as a reader needs it to compare.
 fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -633,7 +624,14 @@ async fn main() -> anyhow::Result<()> {
     } else {
         "release"
     };
-    println!("turnbox benchmark suite ({profile} build)");
+    let on_wrk = args
+        .iter()
+        .position(|a| a == "--load")
+        .and_then(|i| args.get(i + 1))
+        .is_some_and(|g| g == "wrk");
+    turnbox_bench::wrk::use_wrk(on_wrk);
+    let generator = if on_wrk { "wrk" } else { "the harness's own" };
+    println!("turnbox benchmark suite ({profile} build, load generator: {generator})");
     let connector = FastConnector::start().await?;
     // `--only PART` runs one part and writes nothing (for quick comparisons).
     if let Some(i) = args.iter().position(|a| a == "--only") {
@@ -659,7 +657,7 @@ async fn main() -> anyhow::Result<()> {
     let report = json!({
         "benchmark": "suite", "profile": profile, "machine": machine(),
         "measured_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        "seconds": seconds, "throughput": throughput, "bot_framework_sdks": sdks, "costs": costs, "curve": curve, "reload": reload, "density": density,
+        "seconds": seconds, "load_generator": generator, "throughput": throughput, "bot_framework_sdks": sdks, "costs": costs, "curve": curve, "reload": reload, "density": density,
     });
     let results = root().join("bench/results");
     std::fs::create_dir_all(&results)?;

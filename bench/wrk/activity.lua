@@ -7,7 +7,9 @@
 --
 -- Environment: BENCH_TEXT (default "hi"); BENCH_MODE "expectReplies"
 -- (default: the replies come back in the response) or "normal" (replies go
--- to BENCH_SERVICE_URL, e.g. bench-ceiling's http://127.0.0.1:39099/).
+-- to BENCH_SERVICE_URL, e.g. bench-ceiling's http://127.0.0.1:39099/);
+-- BENCH_PATHS, comma-separated request paths taken in turn (default: the
+-- URL's own).
 
 local threads = {}
 local run = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))
@@ -24,6 +26,10 @@ local normal = os.getenv("BENCH_MODE") == "normal"
 local service_url = os.getenv("BENCH_SERVICE_URL") or "http://127.0.0.1:1/"
 local delivery = normal and "" or ',"deliveryMode":"expectReplies"'
 local headers = { ["Content-Type"] = "application/json" }
+local paths = {}
+for path in string.gmatch(os.getenv("BENCH_PATHS") or "", "[^,]+") do
+  table.insert(paths, path)
+end
 
 request = function()
   counter = counter + 1
@@ -32,7 +38,11 @@ request = function()
     '"from":{"id":"user-%d"},"recipient":{"id":"bot"},' ..
     '"conversation":{"id":"conv-%d-%d"},"text":"%s"%s}',
     run, tid, counter, service_url, tid, tid, counter % 256, text, delivery)
-  return wrk.format("POST", nil, headers, body)
+  local path = nil
+  if #paths > 0 then
+    path = paths[counter % #paths + 1]
+  end
+  return wrk.format("POST", path, headers, body)
 end
 
 response = function(status, headers, body)
