@@ -306,14 +306,14 @@ impl CompileCache {
         let mut mac = self.mac(wasm_sha256);
         mac.update(artifact);
         let tag = mac.finalize().into_bytes();
+        // No fsync: a file torn by a crash fails its tag and is recompiled,
+        // and a folder of new bots would wait for 200 syncs.
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(artifact)?;
-        tmp.as_file().sync_all()?;
         let file = tmp.persist(path).map_err(|e| e.error)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(MAGIC)?;
         tmp.write_all(&tag)?;
-        tmp.as_file().sync_all()?;
         tmp.persist(tag_path(path)).map_err(|e| e.error)?;
         Ok(file)
     }
