@@ -18,6 +18,8 @@ pub struct ServeConfig {
     /// Where compiled bots are cached (`--cache-dir`; by default `cache/`
     /// in the data folder).
     pub cache_dir: PathBuf,
+    /// Baseline compiles at start-up, optimised ones after (`--tiered-compile`).
+    pub tiered_compile: bool,
     /// The route `/api/messages` serves; `None` means "the only one".
     pub default_bot: Option<String>,
     /// Limits for bots whose manifest does not set them.

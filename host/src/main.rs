@@ -120,6 +120,11 @@ struct ServeArgs {
     /// checked with the folder's key.
     #[arg(long, env = "TURNBOX_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// At start-up, compile bots the cache lacks with the baseline compiler
+    /// (Winch: a fraction of the time, slower code) so they serve at once,
+    /// then recompile them optimised in the background, one at a time.
+    #[arg(long, env = "TURNBOX_TIERED_COMPILE")]
+    tiered_compile: bool,
     /// The route `/api/messages` serves; by default the only bot loaded.
     #[arg(long, env = "TURNBOX_DEFAULT_BOT")]
     default_bot: Option<String>,
@@ -437,6 +442,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: SocketAddr::new(args.bind, args.port),
                 bots_dir: args.bots,
                 cache_dir: args.cache_dir.unwrap_or_else(|| args.data.join("cache")),
+                tiered_compile: args.tiered_compile,
                 data_dir: args.data,
                 default_bot: args.default_bot,
                 limits: BotDefaults {

@@ -47,7 +47,10 @@ pub enum ServeError {
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // Pool slots are sized for the largest memory a manifest may ask for.
     let metrics = Arc::new(Metrics::new());
-    let mut runtime = Runtime::new(crate::schema::manifest::MAX_MEMORY_MIB << 20)?;
+    let mut runtime = Runtime::with_tiers(
+        crate::schema::manifest::MAX_MEMORY_MIB << 20,
+        config.tiered_compile,
+    )?;
     runtime.outbound = config.outbound.clone();
     runtime.outbound.metrics = Some(metrics.clone());
     let runtime = Arc::new(runtime);
@@ -65,6 +68,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         config.default_bot.clone(),
     ));
     registry.load_all().await?;
+    if runtime.baseline.is_some() {
+        let registry = registry.clone();
+        tokio::spawn(async move { registry.tier_up().await });
+    }
     let _watch = crate::bots::watch::watch(registry.clone())?;
     tracing::info!(
         routes = ?registry.route_names(),

@@ -47,6 +47,7 @@ mod state;
 mod storage_suite;
 mod streaming_sdks;
 mod telemetry;
+mod tiered_compile;
 mod turn_path;
 mod uploads;
 mod uploads_suite;

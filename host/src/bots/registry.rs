@@ -152,7 +152,7 @@ impl BotRegistry {
         let mut tasks = tokio::task::JoinSet::new();
         for stem in stems {
             let registry = self.clone();
-            tasks.spawn(async move { registry.reload(&stem).await });
+            tasks.spawn(async move { registry.reload_with(&stem, true).await });
         }
         while tasks.join_next().await.is_some() {}
         if let Some(name) = &self.default_bot
@@ -163,10 +163,45 @@ impl BotRegistry {
         Ok(())
     }
 
+    /// Recompiles, optimised and one at a time, every bot serving code from
+    /// the baseline compiler (`--tiered-compile`); each new version replaces
+    /// the old as a hot reload does, without dropping a turn.
+    pub async fn tier_up(self: &Arc<Self>) {
+        let baseline: Vec<String> = self
+            .slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, slot)| {
+                slot.current()
+                    .is_some_and(|v| v.cache == crate::runtime::cache::CacheOutcome::Baseline)
+            })
+            .map(|(stem, _)| stem.clone())
+            .collect();
+        if baseline.is_empty() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        for stem in &baseline {
+            self.reload(stem).await;
+        }
+        tracing::info!(
+            bots = baseline.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "optimised code serves the bots compiled at start-up"
+        );
+    }
+
     /// Brings bot `stem` in line with its files: loads a new or changed
-    /// version, keeps the old one when the new one fails, retires the bot
-    /// when its `.wasm` is gone.
+    /// version (or replaces baseline code with optimised), keeps the old
+    /// one when the new one fails, retires the bot when its `.wasm` is gone.
     pub async fn reload(self: &Arc<Self>, stem: &str) -> ReloadResult {
+        self.reload_with(stem, false).await
+    }
+
+    /// `reload`, compiling with the baseline compiler when `baseline_first`
+    /// and the cache cannot serve the bot (start-up under `--tiered-compile`).
+    async fn reload_with(self: &Arc<Self>, stem: &str, baseline_first: bool) -> ReloadResult {
         let serial = self
             .reloading
             .lock()
@@ -203,10 +238,16 @@ impl BotRegistry {
             if let Some(current) = &current
                 && current.sha256 == files.wasm_sha256
                 && current.manifest_sha256 == files.manifest_sha256
+                && current.cache != crate::runtime::cache::CacheOutcome::Baseline
             {
                 return Ok(None);
             }
-            BotVersion::load(&runtime, &cache, &defaults, &name, &wasm, &manifest, files).map(Some)
+            let compile = crate::runtime::bot::Compile {
+                cache: &cache,
+                baseline_first,
+            };
+            BotVersion::load(&runtime, compile, &defaults, &name, &wasm, &manifest, files)
+                .map(Some)
         })
         .await
         .unwrap_or_else(|join| {

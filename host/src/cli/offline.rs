@@ -59,7 +59,10 @@ impl OfflineBot {
             .unwrap_or_else(|| "bot".into());
         let bot = BotVersion::load(
             &runtime,
-            &cache,
+            crate::runtime::bot::Compile {
+                cache: &cache,
+                baseline_first: false,
+            },
             &BotDefaults::default(),
             &name,
             wasm,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker};
 
 use crate::runtime::cache::{CacheOutcome, CompileCache, sha256_hex};
 use crate::runtime::engine::Runtime;
@@ -132,12 +133,55 @@ impl BotFiles {
     }
 }
 
+/// How a bot's component is compiled.
+#[derive(Clone, Copy)]
+pub struct Compile<'a> {
+    pub cache: &'a CompileCache,
+    /// When the cache cannot serve the component and the runtime has a
+    /// baseline engine: compile with it, for the registry to replace with
+    /// an optimised compile later.
+    pub baseline_first: bool,
+}
+
+/// The component for `files`, how it was obtained, and the linker of the
+/// engine it belongs to.
+fn compile_for<'r>(
+    runtime: &'r Runtime,
+    compile: Compile<'_>,
+    files: &BotFiles,
+) -> Result<(Arc<Component>, CacheOutcome, &'r Linker<TurnState>), wasmtime::Error> {
+    if compile.baseline_first
+        && let Some(baseline) = &runtime.baseline
+    {
+        if let Some((component, outcome)) =
+            compile.cache.load_cached(&runtime.engine, &files.wasm_sha256)
+        {
+            return Ok((component, outcome, &runtime.linker));
+        }
+        match compile.cache.compile_uncached(&baseline.engine, &files.wasm) {
+            Ok(component) => {
+                return Ok((Arc::new(component), CacheOutcome::Baseline, &baseline.linker));
+            }
+            // Something Winch does not compile (a proposal it lacks): the
+            // optimising compiler takes it now.
+            Err(err) => {
+                tracing::info!(error = %format!("{err:#}"), "the baseline compiler declined; compiling optimised")
+            }
+        }
+    }
+    let (component, outcome) =
+        compile
+            .cache
+            .load_or_compile(&runtime.engine, &files.wasm, &files.wasm_sha256)?;
+    Ok((component, outcome, &runtime.linker))
+}
+
 impl BotVersion {
     /// Parses the manifest, compiles (or loads from the cache) and links the
     /// component. CPU-heavy: call it off the async executor.
     pub fn load(
         runtime: &Runtime,
-        cache: &CompileCache,
+        compile: Compile<'_>,
         defaults: &BotDefaults,
         name: &str,
         wasm_path: &Path,
@@ -155,8 +199,7 @@ impl BotVersion {
             Some(text) => Manifest::parse(text).map_err(manifest_error)?,
             None => Manifest::default(),
         };
-        let (component, cache_outcome) = cache
-            .load_or_compile(&runtime.engine, &files.wasm, &files.wasm_sha256)
+        let (component, cache_outcome, linker) = compile_for(runtime, compile, &files)
             .map_err(|e| LoadError::Compile {
                 path: wasm_path.to_owned(),
                 reason: format!("{e:#}"),
@@ -165,10 +208,7 @@ impl BotVersion {
             path: wasm_path.to_owned(),
             reason: format!("{e:#}"),
         };
-        let instance_pre = runtime
-            .linker
-            .instantiate_pre(&component)
-            .map_err(world_error)?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(world_error)?;
         let pre = BotPre::new(instance_pre).map_err(world_error)?;
         let limits = manifest.limits(defaults);
         let http =

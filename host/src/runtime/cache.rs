@@ -44,6 +44,9 @@ pub enum CacheOutcome {
     Corrupt,
     /// Already in memory for another bot with the same bytes: shared.
     Shared,
+    /// Not cached: compiled with the baseline compiler (not cached), to be
+    /// replaced by an optimised compile in the background.
+    Baseline,
 }
 
 impl CacheOutcome {
@@ -53,6 +56,7 @@ impl CacheOutcome {
             CacheOutcome::Miss => "miss",
             CacheOutcome::Corrupt => "corrupt",
             CacheOutcome::Shared => "shared",
+            CacheOutcome::Baseline => "baseline",
         }
     }
 }
@@ -183,6 +187,46 @@ impl CompileCache {
         Ok((component, outcome))
     }
 
+    /// The component for `wasm_sha256` if it is already at hand: held by a
+    /// loaded bot, or in a verified cache file. Never compiles.
+    pub fn load_cached(
+        &self,
+        engine: &Engine,
+        wasm_sha256: &str,
+    ) -> Option<(Arc<Component>, CacheOutcome)> {
+        let held = self
+            .in_memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(wasm_sha256)
+            .and_then(|entry| entry.try_lock().ok()?.upgrade());
+        if let Some(component) = held {
+            return Some((component, CacheOutcome::Shared));
+        }
+        let path = self.path_for(wasm_sha256);
+        let file = std::fs::File::open(&path).ok()?;
+        if !self.verified_tag(&path, &file, wasm_sha256).ok()? {
+            return None;
+        }
+        let component = Arc::new(map_component(engine, &file).ok()?);
+        // Shared from now on, as a compile would be.
+        let entry = self
+            .in_memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(wasm_sha256.to_owned())
+            .or_default()
+            .clone();
+        let mut slot = entry.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.upgrade() {
+            Some(existing) => Some((existing, CacheOutcome::Shared)),
+            None => {
+                *slot = Arc::downgrade(&component);
+                Some((component, CacheOutcome::Hit))
+            }
+        }
+    }
+
     fn read_or_compile(
         &self,
         engine: &Engine,
@@ -218,6 +262,17 @@ impl CompileCache {
         let _slot = self.compile_slot();
         self.compile(engine, wasm, wasm_sha256, &path)
             .map(|component| (component, outcome))
+    }
+
+    /// `wasm` compiled by `engine` (the baseline engine), in a compile slot
+    /// like any compile, and not cached.
+    pub fn compile_uncached(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+    ) -> Result<Component, wasmtime::Error> {
+        let _slot = self.compile_slot();
+        Component::new(engine, wasm)
     }
 
     /// Waits for a compile slot.

@@ -1,11 +1,13 @@
 //! The process-wide wasmtime engine and linker: the pooling allocator (with
 //! an on-demand fallback), epoch interruption and its ticker thread, and the
 //! imports every bot is linked against (deny-all WASI plus the turnbox WIT).
+//! Optionally a second, baseline engine (Winch): it compiles in a fraction
+//! of Cranelift's time to slower code, for `--tiered-compile` start-ups.
 
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 use crate::runtime::store::TurnState;
 use crate::schema::bindings::Bot as BotWorld;
@@ -27,6 +29,9 @@ const DECOMMIT_BATCH: usize = 16;
 pub struct Runtime {
     pub engine: Engine,
     pub linker: Linker<TurnState>,
+    /// The baseline compiler's engine and linker, when tiered compiles are
+    /// on and Winch runs on this machine.
+    pub baseline: Option<Baseline>,
     /// Whether the pooling allocator could be used on this machine.
     pub pooling: bool,
     /// The cores long turns may use (`compute_lanes.rs`).
@@ -35,21 +40,75 @@ pub struct Runtime {
     pub outbound: crate::runtime::http::OutboundConfig,
 }
 
+/// The baseline tier: Winch, with the same fuel and epochs (the memory
+/// limit is the turn's limiter, as for every bot), and
+/// instances allocated on demand (its bots are replaced by optimised
+/// versions seconds after start-up, so they get no pool of their own).
+pub struct Baseline {
+    pub engine: Engine,
+    pub linker: Linker<TurnState>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the WebAssembly engine: {0}")]
 pub struct EngineError(String);
+
+/// The settings both tiers share.
+fn base_config() -> Config {
+    let mut config = Config::new();
+    // Fuel is always metered so any bot's manifest may set a budget;
+    // bots without one get an unlimited supply.
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .consume_fuel(true);
+    config
+}
+
+/// The imports every bot is linked against, for `engine`.
+fn link(engine: &Engine) -> Result<Linker<TurnState>, EngineError> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| EngineError(e.to_string()))?;
+    BotWorld::add_to_linker::<TurnState, HasSelf<TurnState>>(&mut linker, |state| state)
+        .map_err(|e| EngineError(e.to_string()))?;
+    // The standard outbound HTTP, for every language's ordinary client;
+    // each request is checked in `host/http.rs`.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| EngineError(e.to_string()))?;
+    Ok(linker)
+}
+
+impl Baseline {
+    /// The Winch engine, or `None` (with the reason logged) where it cannot
+    /// be built, e.g. on a CPU Winch does not support.
+    fn new() -> Option<Baseline> {
+        let mut config = base_config();
+        config
+            .strategy(Strategy::Winch)
+            .allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        let built = Engine::new(&config)
+            .map_err(|e| EngineError(e.to_string()))
+            .and_then(|engine| link(&engine).map(|linker| Baseline { engine, linker }));
+        match built {
+            Ok(baseline) => Some(baseline),
+            Err(err) => {
+                tracing::warn!(error = %err, "no baseline compiler here; every bot is compiled optimised");
+                None
+            }
+        }
+    }
+}
 
 impl Runtime {
     /// Builds the engine for bots whose memory is capped at
     /// `max_memory_bytes`, starts the epoch ticker and links the imports.
     pub fn new(max_memory_bytes: usize) -> Result<Self, EngineError> {
-        let mut config = Config::new();
-        // Fuel is always metered so any bot's manifest may set a budget;
-        // bots without one get an unlimited supply.
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .consume_fuel(true);
+        Self::with_tiers(max_memory_bytes, false)
+    }
+
+    /// The same, with a baseline engine too when `tiered`.
+    pub fn with_tiers(max_memory_bytes: usize, tiered: bool) -> Result<Self, EngineError> {
+        let mut config = base_config();
 
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)
@@ -82,33 +141,38 @@ impl Runtime {
             }
         };
 
-        let ticker = engine.weak();
+        let baseline = if tiered {
+            Baseline::new()
+        } else {
+            None
+        };
+        let tickers: Vec<_> = std::iter::once(engine.weak())
+            .chain(baseline.as_ref().map(|b| b.engine.weak()))
+            .collect();
         std::thread::Builder::new()
             .name("turnbox-epoch".into())
             .spawn(move || {
                 loop {
                     std::thread::sleep(EPOCH_TICK);
-                    match ticker.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
+                    let mut alive = false;
+                    for ticker in &tickers {
+                        if let Some(engine) = ticker.upgrade() {
+                            engine.increment_epoch();
+                            alive = true;
+                        }
+                    }
+                    if !alive {
+                        break;
                     }
                 }
             })
             .map_err(|e| EngineError(format!("cannot start the epoch ticker: {e}")))?;
 
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| EngineError(e.to_string()))?;
-        BotWorld::add_to_linker::<TurnState, HasSelf<TurnState>>(&mut linker, |state| state)
-            .map_err(|e| EngineError(e.to_string()))?;
-        // The standard outbound HTTP, for every language's ordinary client;
-        // each request is checked in `host/http.rs`.
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| EngineError(e.to_string()))?;
-
+        let linker = link(&engine)?;
         Ok(Runtime {
             engine,
             linker,
+            baseline,
             pooling,
             lanes: crate::runtime::compute_lanes::ComputeLanes::for_this_machine(),
             outbound: Default::default(),

@@ -26,7 +26,6 @@ use wasmtime::component::ResourceTable;
 /// A new store for `bot`: deny-all WASI, the bot's memory cap, and an
 /// epoch callback that interrupts the running turn past its deadline.
 fn new_store(
-    runtime: &Runtime,
     bot: &BotVersion,
     turn: Turn,
     memory_bytes: usize,
@@ -63,7 +62,8 @@ fn new_store(
         log_budget,
         turn,
     };
-    let mut store = Store::new(&runtime.engine, state);
+    // The engine the bot was compiled for (baseline or optimised).
+    let mut store = Store::new(bot.pre.instance_pre().engine(), state);
     store.limiter(|state| &mut state.limiter);
     // Every epoch tick the bot yields to other tasks (a long turn waits
     // for a compute lane); past the deadline it is interrupted.
@@ -109,7 +109,7 @@ pub async fn run_turn(
             store.data().log_budget.reset();
             (store, Some((warm.instance, warm.turns)))
         }
-        None => (new_store(runtime, bot, turn, limits.memory_bytes), None),
+        None => (new_store(bot, turn, limits.memory_bytes), None),
     };
     // The engine always meters fuel; a bot without a budget gets all of it.
     store
