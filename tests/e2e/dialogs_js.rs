@@ -1,7 +1,8 @@
 //! The JavaScript SDK's dialogs and Teams layer (issue #24), through the
 //! real host: botbuilder-dotnet's dialog transcripts replayed against the
 //! `dialogs-js` test bot, and js-echo's dialog and Teams scenarios
-//! (guest-examples/README.md).
+//! (guest-examples/README.md). Its turns re-run after a state conflict:
+//! `dialog_conflicts.rs`.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};

@@ -132,8 +132,10 @@ async fn the_python_form_reads_numbers_in_the_activitys_locale() {
     }
 }
 
-/// Two answers to the same step at once: the second to commit runs again
-/// on the first's state (or after it), so it meets the next step.
+/// Two answers to the same step at once, on one host: it runs the two
+/// turns one after the other, so the second meets the next step. (Turns
+/// re-run after a real state conflict, on two hosts sharing PostgreSQL:
+/// `dialog_conflicts.rs`.)
 #[tokio::test]
 async fn concurrent_answers_to_one_step_meet_the_committed_step() {
     let chat = std::sync::Arc::new(Chat::start(BotsDir::with(&[("echo", "python-echo")])).await);

@@ -16,6 +16,7 @@ mod conversations_api_access;
 mod conversations_api_hosts;
 mod conversations_api_sessions;
 mod deliveries;
+mod dialog_conflicts;
 mod dialog_transcripts;
 mod dialogs_js;
 mod dialogs_python;
