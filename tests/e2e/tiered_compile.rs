@@ -26,7 +26,11 @@ fn distinct(wasm: &[u8], n: u8) -> Vec<u8> {
 
 fn metric(text: &str, result: &str) -> u64 {
     text.lines()
-        .find(|l| l.starts_with(&format!("turnbox_compile_cache_total{{result=\"{result}\"}}")))
+        .find(|l| {
+            l.starts_with(&format!(
+                "turnbox_compile_cache_total{{result=\"{result}\"}}"
+            ))
+        })
         .and_then(|l| l.split_whitespace().last())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
@@ -39,7 +43,11 @@ async fn baseline_code_serves_at_once_and_optimised_code_replaces_it() {
     // recompiles, one at a time, keep it on baseline code for a while.
     let echo = std::fs::read(guest("rust-echo")).unwrap();
     for n in 0..8 {
-        std::fs::write(bots.path().join(format!("echo{n}.wasm")), distinct(&echo, n)).unwrap();
+        std::fs::write(
+            bots.path().join(format!("echo{n}.wasm")),
+            distinct(&echo, n),
+        )
+        .unwrap();
     }
     let cache = tempfile::tempdir().unwrap();
     let host = Host::start(
@@ -96,7 +104,10 @@ async fn baseline_code_serves_at_once_and_optimised_code_replaces_it() {
         if left.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "still on baseline code: {left:?}");
+        assert!(
+            Instant::now() < deadline,
+            "still on baseline code: {left:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let metrics = host.get_text("/metrics").await;
@@ -127,7 +138,10 @@ async fn without_the_flag_bots_compile_optimised_at_start_up() {
         BotsDir::with(&[("echo", "rust-echo")]),
         &["--cache-dir", cache.path().to_str().unwrap()],
     );
-    assert_eq!(host.bot_status("echo").await.unwrap()["compileCache"], "miss");
+    assert_eq!(
+        host.bot_status("echo").await.unwrap()["compileCache"],
+        "miss"
+    );
     let metrics = host.get_text("/metrics").await;
     assert_eq!(metric(&metrics, "baseline"), 0, "{metrics}");
 }

@@ -185,6 +185,9 @@ impl BotRegistry {
         for stem in &baseline {
             self.reload(stem).await;
         }
+        // The baseline versions are gone now (bar turns still on them): give
+        // their memory back.
+        let _ = tokio::task::spawn_blocking(crate::support::memory::release_free_heap).await;
         tracing::info!(
             bots = baseline.len(),
             ms = started.elapsed().as_millis() as u64,
@@ -246,8 +249,7 @@ impl BotRegistry {
                 cache: &cache,
                 baseline_first,
             };
-            BotVersion::load(&runtime, compile, &defaults, &name, &wasm, &manifest, files)
-                .map(Some)
+            BotVersion::load(&runtime, compile, &defaults, &name, &wasm, &manifest, files).map(Some)
         })
         .await
         .unwrap_or_else(|join| {

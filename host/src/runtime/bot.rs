@@ -153,14 +153,22 @@ fn compile_for<'r>(
     if compile.baseline_first
         && let Some(baseline) = &runtime.baseline
     {
-        if let Some((component, outcome)) =
-            compile.cache.load_cached(&runtime.engine, &files.wasm_sha256)
+        if let Some((component, outcome)) = compile
+            .cache
+            .load_cached(&runtime.engine, &files.wasm_sha256)
         {
             return Ok((component, outcome, &runtime.linker));
         }
-        match compile.cache.compile_uncached(&baseline.engine, &files.wasm) {
+        match compile
+            .cache
+            .compile_uncached(&baseline.engine, &files.wasm)
+        {
             Ok(component) => {
-                return Ok((Arc::new(component), CacheOutcome::Baseline, &baseline.linker));
+                return Ok((
+                    Arc::new(component),
+                    CacheOutcome::Baseline,
+                    &baseline.linker,
+                ));
             }
             // Something Winch does not compile (a proposal it lacks): the
             // optimising compiler takes it now.
@@ -199,8 +207,8 @@ impl BotVersion {
             Some(text) => Manifest::parse(text).map_err(manifest_error)?,
             None => Manifest::default(),
         };
-        let (component, cache_outcome, linker) = compile_for(runtime, compile, &files)
-            .map_err(|e| LoadError::Compile {
+        let (component, cache_outcome, linker) =
+            compile_for(runtime, compile, &files).map_err(|e| LoadError::Compile {
                 path: wasm_path.to_owned(),
                 reason: format!("{e:#}"),
             })?;

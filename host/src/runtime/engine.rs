@@ -141,11 +141,7 @@ impl Runtime {
             }
         };
 
-        let baseline = if tiered {
-            Baseline::new()
-        } else {
-            None
-        };
+        let baseline = if tiered { Baseline::new() } else { None };
         let tickers: Vec<_> = std::iter::once(engine.weak())
             .chain(baseline.as_ref().map(|b| b.engine.weak()))
             .collect();

@@ -25,11 +25,7 @@ use wasmtime::component::ResourceTable;
 
 /// A new store for `bot`: deny-all WASI, the bot's memory cap, and an
 /// epoch callback that interrupts the running turn past its deadline.
-fn new_store(
-    bot: &BotVersion,
-    turn: Turn,
-    memory_bytes: usize,
-) -> Store<TurnState> {
+fn new_store(bot: &BotVersion, turn: Turn, memory_bytes: usize) -> Store<TurnState> {
     // No preopened directories, no environment, no arguments, no network:
     // a bot reaches the world only through the turnbox imports.
     let log_budget = LogBudget::new(bot.name.clone(), bot.limits.max_log_bytes_per_turn);
