@@ -5,9 +5,12 @@ in already, else with an OAuthCard whose magic code, verifyState or SSO
 token exchange comes back on a later turn), "logout" signs out, "status"
 lists the connections, "token <connection>" asks for any connection (the
 manifest decides). It shows only a token's last four characters.
-tests/e2e/signin.rs runs it.
+"profile" signs in from a waterfall with the dialog form of the prompt
+instead (profile_dialog.py); while that dialog runs, every turn goes to it.
+tests/e2e/signin.rs and oauth_dialog.rs run it.
 """
 
+import profile_dialog
 import turnbox
 from turnbox_oauth import OAuthPrompt, OAuthPromptSettings, PromptStatus, UserTokenClient
 
@@ -29,10 +32,18 @@ def after_prompt(ctx, turn):
         ctx.send_activity('The sign-in timed out; say "login" to try again.')
 
 
+PROFILES = {"profile": "oauth", "profile quick": "oauth-quick", "profile strict": "oauth-strict"}
+"""The profile commands and the sign-in prompt each begins with."""
+
+
 class SignInBot(turnbox.ActivityHandler):
-    def on_message(self, ctx):
+    async def on_message(self, ctx):
+        if await profile_dialog.continue_dialog(ctx):
+            return
         text = (ctx.activity.text or "").strip().lower()
-        if text == "login":
+        if text in PROFILES:
+            await profile_dialog.begin(ctx, PROFILES[text])
+        elif text == "login":
             turn = PROMPT.begin(ctx)
             if turn.status is PromptStatus.SIGNED_IN:
                 signed_in(ctx, turn.token)
@@ -60,10 +71,15 @@ class SignInBot(turnbox.ActivityHandler):
             else:
                 after_prompt(ctx, turn)
 
-    def on_event(self, ctx, name, value):
+    async def on_event(self, ctx, name, value):
+        if await profile_dialog.continue_dialog(ctx):
+            return
         after_prompt(ctx, PROMPT.continue_prompt(ctx))
 
-    def on_invoke(self, ctx, name, value):
+    async def on_invoke(self, ctx, name, value):
+        # The dialog's answer is set on the context.
+        if await profile_dialog.continue_dialog(ctx):
+            return None
         turn = PROMPT.continue_prompt(ctx)
         after_prompt(ctx, turn)
         return turn.invoke_response

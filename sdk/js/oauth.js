@@ -1,12 +1,14 @@
 // turnbox guest SDK for JavaScript, user sign-in: botbuilder's
 // `UserTokenClient` over `turnbox:bot/user-token` (the host calls the Bot
-// Framework Token Service for the turn's user on the turn's channel), and an
-// `OAuthPrompt` without dialogs, as the Rust SDK's: it sends the sign-in
-// card and recognises what comes back (a 6-digit magic code, a
-// `signin/verifyState` or `signin/tokenExchange` invoke, a `tokens/response`
-// event). The connections a bot names must be listed in its manifest
-// (`[oauth] connections`). Staged beside turnbox.js; import it as
-// './oauth.js':
+// Framework Token Service for the turn's user on the turn's channel), the
+// sign-in card and the recognition of what comes back (`sendOAuthCard`,
+// `recognizeToken`: a 6-digit magic code, a `signin/verifyState` or
+// `signin/tokenExchange` invoke, a `tokens/response` event), and an
+// `OAuthPrompt` without dialogs built on them, as the Rust SDK's. The
+// prompt as a dialog, for a DialogSet, is prompts.js's `OAuthPrompt`, built
+// on the same two functions. The connections a bot names must be listed in
+// its manifest (`[oauth] connections`). Staged beside turnbox.js; import it
+// as './oauth.js':
 //
 //   const prompt = new OAuthPrompt({ connectionName: 'graph', title: 'Sign in' });
 //   bot.onMessage((ctx) => {
@@ -108,16 +110,109 @@ export function channelSupportsOAuthCard(channelId) {
 
 const FAILED_EXCHANGE = 'The bot is unable to exchange token. Proceed with regular login.';
 
-/** botbuilder's `OAuthPrompt`, without dialogs. Settings as botbuilder's
- * `OAuthPromptSettings`: `connectionName`, `title` (the button's), `text`,
- * `timeout` (ms, default 15 minutes). `begin(ctx)` signs the user in (at
- * once when there is a token, else with a card); `continuePrompt(ctx)`
- * recognises the answer on the turns after and returns `{status, token,
- * invokeResponse}`: return `invokeResponse` from `onInvoke`. */
+/** Settings as botbuilder's `OAuthPromptSettings`, defaults filled in:
+ * `connectionName`, `title` (the button's, default 'Sign in'), `text`,
+ * `timeout` (ms, default 15 minutes), `endOnInvalidMessage` (the dialog
+ * only: a message that does not sign in ends it with no result). */
+export function oauthPromptSettings(settings) {
+  if (!settings?.connectionName) throw new TypeError('OAuthPrompt needs a connectionName');
+  return { title: 'Sign in', timeout: DEFAULT_TIMEOUT_MS, endOnInvalidMessage: false, ...settings };
+}
+
+/** The OAuthCard, or a SigninCard where the channel has no OAuthCard.
+ * The sign-in link is always on the button. */
+function card(settings, channelId, resource) {
+  const { connectionName, title, text } = settings;
+  const buttons = [{ type: 'signin', title, value: resource.signInLink }];
+  if (!channelSupportsOAuthCard(channelId)) {
+    return { contentType: 'application/vnd.microsoft.card.signin', content: compact({ text, buttons }) };
+  }
+  const content = compact({
+    text,
+    connectionName,
+    tokenExchangeResource: resource.tokenExchangeResource,
+    tokenPostResource: resource.tokenPostResource,
+    buttons,
+  });
+  return { contentType: 'application/vnd.microsoft.card.oauth', content };
+}
+
+/** Sends the sign-in card for `settings` (botbuilder's `sendOAuthCard`):
+ * attached to `prompt` (a message activity, or its text) when given,
+ * accepting input unless the prompt says otherwise. */
+export function sendOAuthCard(settings, ctx, prompt) {
+  const resource = UserTokenClient.getSignInResource(settings.connectionName);
+  const attachment = card(settings, ctx.activity.channelId ?? '', resource);
+  const message = prompt && typeof prompt === 'object'
+    ? { type: 'message', ...prompt, attachments: [...(prompt.attachments ?? []), attachment] }
+    : MessageFactory.attachment(attachment, prompt);
+  message.inputHint ??= 'acceptingInput';
+  ctx.sendActivity(message);
+}
+
+/** Recognises the user's answer to the card (botbuilder's
+ * `recognizeToken`): a message with a 6-digit magic code,
+ * `signin/verifyState` (200; 404 for a wrong or expired code; 500 when the
+ * call failed), `signin/tokenExchange` (200; 412 when the token cannot be
+ * exchanged; 400 for a bad request) or a `tokens/response` event (checked
+ * with the Token Service, never trusted as sent). Returns `{token,
+ * invokeResponse}`, either undefined. */
+export function recognizeToken(settings, ctx) {
+  const { connectionName } = settings;
+  const a = ctx.activity;
+  const value = a.value && typeof a.value === 'object' ? a.value : {};
+  if (a.type === 'message') {
+    const code = magicCode(a.text);
+    return { token: code ? UserTokenClient.getUserToken(connectionName, code) : undefined };
+  }
+  if (a.type === 'invoke' && a.name === 'signin/verifyState') {
+    const state = typeof value.state === 'string' ? value.state : undefined;
+    try {
+      const token = state ? UserTokenClient.getUserToken(connectionName, state) : undefined;
+      return { token, invokeResponse: { status: token ? 200 : 404 } };
+    } catch {
+      return { invokeResponse: { status: 500 } };
+    }
+  }
+  if (a.type === 'invoke' && a.name === 'signin/tokenExchange') return exchange(settings, value);
+  if (a.type === 'event' && a.name === 'tokens/response') {
+    return { token: UserTokenClient.getUserToken(connectionName) };
+  }
+  return {};
+}
+
+/** `signin/tokenExchange`, answered as botbuilder's prompt does. */
+function exchange(settings, value) {
+  const { connectionName } = settings;
+  const field = (name) => (typeof value[name] === 'string' ? value[name] : '');
+  if (!field('token')) {
+    const body = 'The bot received an InvokeActivity that is missing a TokenExchangeInvokeRequest value.';
+    return { invokeResponse: { status: 400, body } };
+  }
+  if (field('connectionName') !== connectionName) {
+    const body = "The TokenExchangeInvokeRequest names another ConnectionName than the prompt's.";
+    return { invokeResponse: { status: 400, body } };
+  }
+  const id = field('id');
+  let token;
+  try {
+    token = UserTokenClient.exchangeToken(connectionName, field('token'));
+  } catch {
+    token = undefined;
+  }
+  if (token) return { token, invokeResponse: { status: 200, body: { id, connectionName } } };
+  return { invokeResponse: { status: 412, body: { id, connectionName, failureDetail: FAILED_EXCHANGE } } };
+}
+
+/** botbuilder's `OAuthPrompt`, without dialogs (inside a DialogSet, use
+ * prompts.js's `OAuthPrompt`). Settings: see `oauthPromptSettings`.
+ * `begin(ctx)` signs the user in (at once when there is a token, else with
+ * a card); `continuePrompt(ctx)` recognises the answer on the turns after
+ * and returns `{status, token, invokeResponse}`: return `invokeResponse`
+ * from `onInvoke`. */
 export class OAuthPrompt {
   constructor(settings) {
-    if (!settings?.connectionName) throw new TypeError('OAuthPrompt needs a connectionName');
-    this.settings = { title: 'Sign in', timeout: DEFAULT_TIMEOUT_MS, ...settings };
+    this.settings = oauthPromptSettings(settings);
     // The marker kept in private conversation state while the prompt
     // waits, saved with the turn: `{expires_at_ms}`, as the Rust SDK's.
     this.waiting = privateConversationState.createProperty(`turnbox.oauthPrompt.${this.settings.connectionName}`);
@@ -137,38 +232,14 @@ export class OAuthPrompt {
       this.waiting.delete();
       return { status: PromptStatus.SignedIn, token };
     }
-    const resource = UserTokenClient.getSignInResource(this.settings.connectionName);
-    const card = MessageFactory.attachment(this.card(ctx.activity.channelId ?? '', resource));
-    card.inputHint = 'acceptingInput';
-    ctx.sendActivity(card);
+    sendOAuthCard(this.settings, ctx);
     this.waiting.set({ expires_at_ms: Date.now() + this.settings.timeout });
     return { status: PromptStatus.Waiting };
   }
 
-  /** The OAuthCard, or a SigninCard where the channel has no OAuthCard.
-   * The sign-in link is always on the button. */
-  card(channelId, resource) {
-    const { connectionName, title, text } = this.settings;
-    const buttons = [{ type: 'signin', title, value: resource.signInLink }];
-    if (!channelSupportsOAuthCard(channelId)) {
-      return { contentType: 'application/vnd.microsoft.card.signin', content: compact({ text, buttons }) };
-    }
-    const content = compact({
-      text,
-      connectionName,
-      tokenExchangeResource: resource.tokenExchangeResource,
-      tokenPostResource: resource.tokenPostResource,
-      buttons,
-    });
-    return { contentType: 'application/vnd.microsoft.card.oauth', content };
-  }
-
-  /** Recognises the user's answer while the prompt waits: a message with a
-   * 6-digit magic code, `signin/verifyState` (200; 404 for a wrong or
-   * expired code; 500 when the call failed), `signin/tokenExchange` (200;
-   * 412 when the token cannot be exchanged; 400 for a bad request) or a
-   * `tokens/response` event (checked with the Token Service, never trusted
-   * as sent). Signed in or timed out, the prompt stops waiting. */
+  /** Recognises the user's answer while the prompt waits, as
+   * `recognizeToken` does. Signed in or timed out, the prompt stops
+   * waiting. */
   continuePrompt(ctx) {
     const waiting = this.waiting.get();
     if (!Number.isFinite(waiting?.expires_at_ms)) return { status: PromptStatus.NotWaiting };
@@ -176,56 +247,12 @@ export class OAuthPrompt {
       this.waiting.delete();
       return { status: PromptStatus.TimedOut };
     }
-    const { token, invokeResponse } = this.recognize(ctx);
+    const { token, invokeResponse } = recognizeToken(this.settings, ctx);
     if (token) {
       this.waiting.delete();
       return { status: PromptStatus.SignedIn, token, invokeResponse };
     }
     return { status: PromptStatus.Waiting, invokeResponse };
-  }
-
-  recognize(ctx) {
-    const a = ctx.activity;
-    const value = a.value && typeof a.value === 'object' ? a.value : {};
-    if (a.type === 'message') {
-      const code = magicCode(a.text);
-      return { token: code ? this.getUserToken(ctx, code) : undefined };
-    }
-    if (a.type === 'invoke' && a.name === 'signin/verifyState') {
-      const state = typeof value.state === 'string' ? value.state : undefined;
-      try {
-        const token = state ? this.getUserToken(ctx, state) : undefined;
-        return { token, invokeResponse: { status: token ? 200 : 404 } };
-      } catch {
-        return { invokeResponse: { status: 500 } };
-      }
-    }
-    if (a.type === 'invoke' && a.name === 'signin/tokenExchange') return this.exchange(value);
-    if (a.type === 'event' && a.name === 'tokens/response') return { token: this.getUserToken(ctx) };
-    return {};
-  }
-
-  /** `signin/tokenExchange`, answered as botbuilder's prompt does. */
-  exchange(value) {
-    const { connectionName } = this.settings;
-    const field = (name) => (typeof value[name] === 'string' ? value[name] : '');
-    if (!field('token')) {
-      const body = 'The bot received an InvokeActivity that is missing a TokenExchangeInvokeRequest value.';
-      return { invokeResponse: { status: 400, body } };
-    }
-    if (field('connectionName') !== connectionName) {
-      const body = "The TokenExchangeInvokeRequest names another ConnectionName than the prompt's.";
-      return { invokeResponse: { status: 400, body } };
-    }
-    const id = field('id');
-    let token;
-    try {
-      token = UserTokenClient.exchangeToken(connectionName, field('token'));
-    } catch {
-      token = undefined;
-    }
-    if (token) return { token, invokeResponse: { status: 200, body: { id, connectionName } } };
-    return { invokeResponse: { status: 412, body: { id, connectionName, failureDetail: FAILED_EXCHANGE } } };
   }
 
   /** Signs the user out of this prompt's connection, and stops waiting. */

@@ -1,15 +1,21 @@
 // turnbox guest SDK for JavaScript: prompts, in botbuilder-dialogs' shape —
-// TextPrompt, NumberPrompt, ConfirmPrompt, ChoicePrompt, DateTimePrompt and
-// AttachmentPrompt, each with `prompt`, `retryPrompt` and a validator.
+// TextPrompt, NumberPrompt, ConfirmPrompt, ChoicePrompt, DateTimePrompt,
+// AttachmentPrompt and OAuthPrompt, each with `prompt`, `retryPrompt` and a
+// validator.
 //
 //   dialogs.add(new NumberPrompt('age', async (pc) => pc.recognized.succeeded && pc.recognized.value >= 0));
 //   return step.prompt('age', { prompt: 'How old are you?', retryPrompt: 'A number, please.' });
 //
 // A prompt's state (its options, the attempt count) is in its dialog
-// instance, in the dialog stack in conversation state.
+// instance, in the dialog stack in conversation state. OAuthPrompt, the
+// sign-in prompt as a dialog, is here too (its card and recognition are
+// oauth.js's).
 
 import { MessageFactory } from './turnbox.js';
 import { Dialog } from './dialogs.js';
+import {
+  UserTokenClient, oauthPromptSettings, recognizeToken, sendOAuthCard,
+} from './oauth.js';
 import { ChoiceFactory, ListStyle, recognizeChoices, toChoices } from './choices.js';
 import {
   CONFIRM_CHOICES, language, recognizeBoolean, recognizeDateTime, recognizeNumber,
@@ -228,5 +234,91 @@ export class AttachmentPrompt extends Prompt {
     return Array.isArray(attachments) && attachments.length
       ? { succeeded: true, value: attachments }
       : { succeeded: false };
+  }
+}
+
+/** Whether `activity` is one the sign-in prompt recognises (a message, a
+ * `tokens/response` event, a `signin/verifyState` or `signin/tokenExchange`
+ * invoke): only these end a prompt that timed out. */
+function isSignInAnswer(activity) {
+  const { type, name } = activity;
+  return type === 'message'
+    || (type === 'event' && name === 'tokens/response')
+    || (type === 'invoke' && (name === 'signin/verifyState' || name === 'signin/tokenExchange'));
+}
+
+/** botbuilder's OAuthPrompt as a dialog: signs the user in from a waterfall
+ * step and ends with the user's `TokenResponse` (`{connectionName, token,
+ * expiration, channelId}`), or with no result when it timed out (or, with
+ * `endOnInvalidMessage`, when a message did not sign the user in). Settings
+ * as oauth.js's `oauthPromptSettings`; `options.prompt` is the card
+ * message (its text, or an activity), `options.retryPrompt` what an
+ * invalid message gets. The validator sees the token as
+ * `recognized.value`. Invokes reach it only when the bot passes them to
+ * the stack too (`onInvoke`: `dc.continueDialog()`); their answer is set
+ * on the context (`ctx.setInvokeResponse`), which the SDK returns. */
+export class OAuthPrompt extends Dialog {
+  /** @param {string} dialogId @param {object} settings @param {Function} [validator] */
+  constructor(dialogId, settings, validator) {
+    super(dialogId);
+    if (validator !== undefined && typeof validator !== 'function') {
+      throw new TypeError(`OAuthPrompt '${dialogId}': the validator must be a function`);
+    }
+    this.settings = oauthPromptSettings(settings);
+    this.validator = validator;
+  }
+
+  /** Records the options, the attempt count and when the prompt stops
+   * waiting; ends at once with the token when the user has one, else sends
+   * the card and waits. */
+  async beginDialog(dc, options = {}) {
+    if (!options || typeof options !== 'object') throw new TypeError('OAuthPrompt: prompt options must be an object');
+    const state = dc.activeDialog.state;
+    state.options = options;
+    state.state = { attemptCount: 0 };
+    state.expires = Date.now() + this.settings.timeout;
+    const token = this.getUserToken(dc.context);
+    if (token) return dc.endDialog(token);
+    sendOAuthCard(this.settings, dc.context, options.prompt);
+    return Dialog.EndOfTurn;
+  }
+
+  /** Timed out: ends with no result. Else recognises the answer (and
+   * answers an invoke), ends with the token when there is one (and the
+   * validator accepts it); an invalid message ends the prompt with no
+   * result under `endOnInvalidMessage`, else gets the retry prompt. */
+  async continueDialog(dc) {
+    const { context } = dc;
+    const state = dc.activeDialog.state;
+    const expired = !Number.isFinite(state.expires) || Date.now() > state.expires;
+    if (isSignInAnswer(context.activity) && expired) return dc.endDialog();
+    const options = state.options ?? {};
+    const promptState = (state.state ??= { attemptCount: 0 });
+    const { token, invokeResponse } = recognizeToken(this.settings, context);
+    if (invokeResponse) context.setInvokeResponse(invokeResponse);
+    const recognized = token ? { succeeded: true, value: token } : { succeeded: false };
+    promptState.attemptCount = (promptState.attemptCount ?? 0) + 1;
+    let valid = recognized.succeeded;
+    if (this.validator) {
+      valid = Boolean(await this.validator({
+        context, recognized, options, state: promptState, attemptCount: promptState.attemptCount,
+      }));
+    }
+    if (valid) return dc.endDialog(recognized.value);
+    const isMessage = context.activity.type === 'message';
+    if (isMessage && this.settings.endOnInvalidMessage) return dc.endDialog();
+    const retry = asActivity(options.retryPrompt);
+    if (isMessage && !context.responded && retry) context.sendActivity({ inputHint: 'acceptingInput', ...retry });
+    return Dialog.EndOfTurn;
+  }
+
+  /** The user's token now, if signed in. */
+  getUserToken(context) { // eslint-disable-line no-unused-vars
+    return UserTokenClient.getUserToken(this.settings.connectionName);
+  }
+
+  /** Signs the user out of the prompt's connection. */
+  signOutUser(context) { // eslint-disable-line no-unused-vars
+    UserTokenClient.signOutUser(this.settings.connectionName);
   }
 }

@@ -136,6 +136,17 @@ export class TurnContext {
     this.activity = activityToJson(raw.activity());
     /** Whether the bot has replied this turn (a trace does not count). */
     this.responded = false;
+    /** The invoke answer set this turn (`setInvokeResponse`), if any. */
+    this.invokeResponse = undefined;
+  }
+
+  /** Answers the turn's invoke with `{status, body}` from wherever the turn
+   * is (botbuilder sends an `invokeResponse` activity): how a dialog such
+   * as prompts.js's OAuthPrompt answers `signin/verifyState`. The last
+   * answer set wins, also over what the onInvoke handler returns
+   * (botbuilder's order). */
+  setInvokeResponse(response) {
+    this.invokeResponse = response;
   }
 
   /** Sends an activity, or a text message from a string; returns `{id}`. */
@@ -493,6 +504,14 @@ function sequence(steps, from = 0) {
   return undefined;
 }
 
+/** A handler's `{status, body}` as the WIT `invoke-response` (the body as
+ * JSON text); undefined for none. */
+function witInvokeResponse(r) {
+  return present(r)
+    ? { status: r.status ?? 200, body: present(r.body) ? JSON.stringify(r.body) : undefined }
+    : undefined;
+}
+
 /** A bot: register handlers for the activities it handles, then export
  * `bot.handler()` as `handler`. Handlers of one kind run in the order they
  * were registered. */
@@ -586,8 +605,10 @@ export class ActivityHandler {
           response = r;
           return undefined;
         });
+        // An answer set on the context wins over the handler's.
+        const answer = () => (present(ctx.invokeResponse) ? witInvokeResponse(ctx.invokeResponse) : response);
         const done = sequence(steps);
-        return isPromise(done) ? done.then(() => response) : response;
+        return isPromise(done) ? done.then(answer) : answer();
       }
       case 'endOfConversation':
       case 'typing':
@@ -605,10 +626,7 @@ export class ActivityHandler {
     const response = named
       ? named[0](ctx, value)
       : this.handlers.invoke?.[0]?.(ctx, name, value);
-    const answer = (r) => (present(r)
-      ? { status: r.status ?? 200, body: present(r.body) ? JSON.stringify(r.body) : undefined }
-      : undefined);
-    return isPromise(response) ? response.then(answer) : answer(response);
+    return isPromise(response) ? response.then(witInvokeResponse) : witInvokeResponse(response);
   }
 
   /** The `handler` export of the bot world. */

@@ -109,6 +109,16 @@ class TurnContext:
         self.responded = False
         """Whether the bot has sent anything in this turn (prompts re-ask
         only when a validator said nothing)."""
+        self.invoke_response: Optional[InvokeResponse] = None
+        """The invoke answer set in this turn (`set_invoke_response`)."""
+
+    def set_invoke_response(self, response: InvokeResponse) -> None:
+        """Answers the turn's invoke from wherever the turn is (botbuilder
+        sends an `invokeResponse` activity): how a dialog such as
+        turnbox_prompts.OAuthPrompt answers `signin/verifyState`. The last
+        answer set wins, also over what `on_invoke` returns (botbuilder's
+        order)."""
+        self.invoke_response = response
 
     @property
     def value(self) -> Any:
@@ -953,7 +963,10 @@ def export(bot_class: type) -> type:
     class Handler(exports.Handler):
         def on_turn(self, raw: RawTurnContext) -> Optional[InvokeResponse]:
             try:
-                return _settle(bot_class().on_turn(TurnContext(raw)))
+                ctx = TurnContext(raw)
+                returned = _settle(bot_class().on_turn(ctx))
+                # An answer set on the context wins over the handler's.
+                return ctx.invoke_response if ctx.invoke_response is not None else returned
             except TurnboxError as e:
                 raise Err(types.BotError(code=e.code, message=e.message))
             except Exception as e:  # the bot's own failure fails the turn

@@ -3,7 +3,8 @@
 asking with `PromptOptions.prompt`, re-asking with `retry_prompt` and
 checking with an optional validator; and how choices are shown
 (`ListStyle`, `ChoiceFactory`). What the user's words mean is in
-turnbox_recognizers.
+turnbox_recognizers. `OAuthPrompt` signs the user in as a dialog (its card
+and recognition are turnbox_oauth's).
 
 A prompt keeps its options in the dialog stack, so they must survive JSON:
 a prompt or retry prompt is a string or a message activity (its type,
@@ -19,6 +20,7 @@ from enum import Enum
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import turnbox
+import turnbox_oauth
 import turnbox_recognizers as rec
 from turnbox import Attachment, CardAction, CardFactory, HeroCard, MessageFactory
 from turnbox_dialogs import Dialog, DialogContext, DialogInstance, DialogReason, DialogTurnResult
@@ -397,3 +399,94 @@ class AttachmentPrompt(Prompt):
 def attachment_content(attachment: Attachment) -> Any:
     """An attachment's `content`, parsed from its JSON text."""
     return json.loads(attachment.content) if attachment.content is not None else None
+
+
+def _is_sign_in_answer(activity: Any) -> bool:
+    """Whether `activity` is one the sign-in prompt recognises (a message, a
+    `tokens/response` event, a `signin/verifyState` or `signin/tokenExchange`
+    invoke): only these end a prompt that timed out."""
+    return (activity.type == "message"
+            or (activity.type == "event" and activity.name == "tokens/response")
+            or (activity.type == "invoke" and activity.name in ("signin/verifyState", "signin/tokenExchange")))
+
+
+class OAuthPrompt(Dialog):
+    """botbuilder's OAuthPrompt as a dialog: signs the user in from a
+    waterfall step and ends with the user's `TokenResponse`, or with None
+    when it timed out (or, with `end_on_invalid_message`, when a message did
+    not sign the user in). `settings` are turnbox_oauth's
+    `OAuthPromptSettings`; `PromptOptions.prompt` is the card message (its
+    text, or an activity), `retry_prompt` what an invalid message gets; the
+    validator sees the token as `recognized.value`. Invokes reach it only
+    when the bot passes them to the stack too (`on_invoke`:
+    `await dc.continue_dialog()`); their answer is set on the context
+    (`ctx.set_invoke_response`), which the SDK returns."""
+
+    def __init__(self, dialog_id: str, settings: turnbox_oauth.OAuthPromptSettings,
+                 validator: Optional[Validator] = None):
+        super().__init__(dialog_id)
+        if not settings.connection_name:
+            raise ValueError("OAuthPrompt needs a connection_name")
+        self.settings = settings
+        self._validator = validator
+
+    async def begin_dialog(self, dialog_context: DialogContext, options: Any = None) -> DialogTurnResult:
+        """Records the options, the attempt count and when the prompt stops
+        waiting; ends at once with the token when the user has one, else
+        sends the card and waits."""
+        options = options if options is not None else PromptOptions()
+        if not isinstance(options, PromptOptions):
+            raise TypeError(f"prompt {self.id!r} needs PromptOptions, got {type(options).__name__}")
+        state = dialog_context.active_dialog.state
+        state["options"] = options.to_json()
+        state["state"] = {"attemptCount": 0}
+        state["expires"] = turnbox_oauth.now_ms() + self.settings.timeout_ms
+        token = self.get_user_token(dialog_context.context)
+        if token is not None:
+            return await dialog_context.end_dialog(token)
+        prompt = PromptOptions.from_json(state["options"]).prompt  # a copy
+        turnbox_oauth.send_oauth_card(self.settings, dialog_context.context, prompt)
+        return Dialog.end_of_turn
+
+    async def continue_dialog(self, dialog_context: DialogContext) -> DialogTurnResult:
+        """Timed out: ends with None. Else recognises the answer (and
+        answers an invoke), ends with the token when there is one (and the
+        validator accepts it); an invalid message ends the prompt with None
+        under `end_on_invalid_message`, else gets the retry prompt."""
+        context = dialog_context.context
+        state = dialog_context.active_dialog.state
+        expires = state.get("expires")
+        expired = not isinstance(expires, (int, float)) or turnbox_oauth.now_ms() > expires
+        if _is_sign_in_answer(context.activity) and expired:
+            return await dialog_context.end_dialog(None)
+        options = PromptOptions.from_json(state.get("options") or {})
+        prompt_state = state.setdefault("state", {})
+        recognized_token = turnbox_oauth.recognize_token(self.settings, context)
+        if recognized_token.invoke_response is not None:
+            context.set_invoke_response(recognized_token.invoke_response)
+        recognized = PromptRecognizerResult(recognized_token.token is not None, recognized_token.token)
+        prompt_state["attemptCount"] = int(prompt_state.get("attemptCount", 0)) + 1
+        if self._validator is not None:
+            valid = self._validator(PromptValidatorContext(context, recognized, prompt_state, options))
+            if inspect.isawaitable(valid):
+                valid = await valid
+        else:
+            valid = recognized.succeeded
+        if valid:
+            return await dialog_context.end_dialog(recognized.value)
+        is_message = context.activity.type == "message"
+        if is_message and self.settings.end_on_invalid_message:
+            return await dialog_context.end_dialog(None)
+        if is_message and not getattr(context, "responded", False) and options.retry_prompt is not None:
+            retry = options.retry_prompt  # an activity: options are read from JSON
+            retry.input_hint = retry.input_hint or "acceptingInput"
+            context.send_activity(retry)
+        return Dialog.end_of_turn
+
+    def get_user_token(self, context: Any = None) -> Optional[turnbox_oauth.TokenResponse]:
+        """The user's token now, if signed in."""
+        return turnbox_oauth.UserTokenClient.get_user_token(self.settings.connection_name)
+
+    def sign_out_user(self, context: Any = None) -> None:
+        """Signs the user out of the prompt's connection."""
+        turnbox_oauth.UserTokenClient.sign_out_user(self.settings.connection_name)

@@ -1,7 +1,8 @@
 """Unit tests of the Python SDK's sign-in and skills modules
-(sdk/python/turnbox_oauth.py, turnbox_skills.py) on the host's own CPython,
-with the componentize-py bindings faked (test_turnbox_sdk.py's fakes, plus
-`state`, `user-token` and `skills`): what the end-to-end tests cannot reach
+(sdk/python/turnbox_oauth.py, turnbox_skills.py, and turnbox_prompts.py's
+OAuthPrompt dialog) on the host's own CPython, with the componentize-py
+bindings faked (test_turnbox_sdk.py's fakes, plus `state`, `user-token` and
+`skills`): what the end-to-end tests cannot reach
 cheaply, such as a prompt that times out, the `tokens/response` event, a
 failing Token Service during `signin/verifyState`, bad `signin/tokenExchange`
 values, SigninCards, and a skill's answer. Run by tests/e2e/streaming_sdks.rs,
@@ -10,7 +11,8 @@ or by hand:
     python3 tests/python/test_turnbox_auth.py
 
 The flows through the real host (magic code, verifyState, token exchange,
-forwarding to a skill) are in tests/e2e/signin.rs and tests/e2e/skills.rs.
+forwarding to a skill, the dialog) are in tests/e2e/signin.rs, oauth_dialog.rs
+and skills.rs.
 """
 
 import json
@@ -99,8 +101,11 @@ _module("wit_world.imports.skills", forward=_forward)
 
 import turnbox  # noqa: E402
 import turnbox_oauth  # noqa: E402
+import turnbox_prompts  # noqa: E402
 import turnbox_skills  # noqa: E402
+from turnbox_dialogs import DialogSet, DialogTurnStatus  # noqa: E402
 from turnbox_oauth import OAuthPrompt, OAuthPromptSettings, PromptStatus  # noqa: E402
+from turnbox_prompts import PromptOptions  # noqa: E402
 
 
 def incoming(kind, channel="test", **fields):
@@ -183,6 +188,137 @@ class OAuthPromptTest(unittest.TestCase):
         self.assertIn(("sign_out", "graph"), SERVICE.calls)
         _, ctx = incoming("message", text="123456")
         self.assertIs(self.prompt.continue_prompt(ctx).status, PromptStatus.NOT_WAITING)
+
+
+class OAuthPromptDialogTest(unittest.TestCase):
+    """turnbox_prompts.OAuthPrompt, the prompt as a dialog, on a stack in
+    (faked) conversation state."""
+
+    def setUp(self):
+        global SERVICE
+        SERVICE = FakeTokenService()
+        STATE.clear()
+
+    @staticmethod
+    def dialogs(validator=None, **settings):
+        dialogs = DialogSet(turnbox.ConversationState.create_property("dialogState"))
+        prompt = turnbox_prompts.OAuthPrompt("oauth", OAuthPromptSettings(connection_name="graph", **settings),
+                                             validator)
+        return dialogs.add(prompt)
+
+    @staticmethod
+    def turn(dialogs, kind="message", begin=False, **fields):
+        """One turn of `dialogs`: the prompt begun, or the stack continued."""
+        turn, ctx = incoming(kind, **fields)
+        dc = turnbox._settle(dialogs.create_context(ctx))
+        if begin:
+            options = PromptOptions(prompt="Please sign in", retry_prompt="Paste the code")
+            result = turnbox._settle(dc.prompt("oauth", options))
+        else:
+            result = turnbox._settle(dc.continue_dialog())
+        return turn, ctx, result
+
+    def test_begin_sends_the_card_with_the_prompt_and_waits(self):
+        dialogs = self.dialogs()
+        turn, _, result = self.turn(dialogs, begin=True, text="profile")
+        self.assertIs(result.status, DialogTurnStatus.Waiting)
+        [card] = turn.sent
+        self.assertEqual(card.text, "Please sign in")
+        self.assertEqual(card.input_hint, "acceptingInput")
+        self.assertEqual(card.attachments[0].content_type, "application/vnd.microsoft.card.oauth")
+        self.assertEqual(json.loads(card.attachments[0].content)["connectionName"], "graph")
+        stack = json.loads(STATE[(sdk.Scope.CONVERSATION, "dialogState")])["dialogStack"]
+        self.assertEqual(stack[0]["id"], "oauth")
+        self.assertGreater(stack[0]["state"]["expires"], turnbox_oauth.now_ms() + 14 * 60 * 1000)
+
+    def test_a_signed_in_user_gets_the_token_at_once(self):
+        SERVICE.tokens["graph"] = "had-it"
+        turn, _, result = self.turn(self.dialogs(), begin=True, text="profile")
+        self.assertIs(result.status, DialogTurnStatus.Complete)
+        self.assertEqual(result.result.token, "had-it")
+        self.assertEqual(turn.sent, [])
+
+    def test_a_wrong_code_gets_the_retry_prompt_and_the_right_one_the_token(self):
+        dialogs = self.dialogs()
+        self.turn(dialogs, begin=True, text="profile")
+        for text in ("000000", "hello"):
+            turn, _, result = self.turn(dialogs, text=text)
+            self.assertIs(result.status, DialogTurnStatus.Waiting)
+            self.assertEqual([a.text for a in turn.sent], ["Paste the code"], text)
+        turn, _, result = self.turn(dialogs, text="my code is 123456")
+        self.assertIs(result.status, DialogTurnStatus.Complete)
+        self.assertEqual((result.result.connection_name, result.result.token), ("graph", "from-code"))
+        self.assertEqual(turn.sent, [])
+
+    def test_verify_state_is_answered_on_the_context(self):
+        dialogs = self.dialogs()
+        self.turn(dialogs, begin=True, text="profile")
+        turn, ctx, result = self.turn(dialogs, "invoke", name="signin/verifyState",
+                                      value=json.dumps({"state": "000000"}))
+        self.assertIs(result.status, DialogTurnStatus.Waiting)
+        self.assertEqual(ctx.invoke_response.status, 404)
+        self.assertEqual(turn.sent, [], "no retry prompt for an invoke")
+        _, ctx, result = self.turn(dialogs, "invoke", name="signin/verifyState",
+                                   value=json.dumps({"state": "123456"}))
+        self.assertIs(result.status, DialogTurnStatus.Complete)
+        self.assertEqual(ctx.invoke_response.status, 200)
+        self.assertEqual(result.result.token, "from-code")
+
+    def test_token_exchange_is_answered_on_the_context(self):
+        dialogs = self.dialogs()
+        self.turn(dialogs, begin=True, text="profile")
+        exchange = {"id": "7", "connectionName": "graph", "token": "forged"}
+        _, ctx, result = self.turn(dialogs, "invoke", name="signin/tokenExchange", value=json.dumps(exchange))
+        self.assertIs(result.status, DialogTurnStatus.Waiting)
+        self.assertEqual(ctx.invoke_response.status, 412)
+        exchange["token"] = "sso"
+        _, ctx, result = self.turn(dialogs, "invoke", name="signin/tokenExchange", value=json.dumps(exchange))
+        self.assertIs(result.status, DialogTurnStatus.Complete)
+        self.assertEqual((ctx.invoke_response.status, json.loads(ctx.invoke_response.body)),
+                         (200, {"id": "7", "connectionName": "graph"}))
+        self.assertEqual(result.result.token, "from-sso")
+
+    def test_a_prompt_that_timed_out_ends_with_no_result(self):
+        dialogs = self.dialogs(timeout=-1)
+        self.turn(dialogs, begin=True, text="profile")
+        turn, _, result = self.turn(dialogs, text="123456")
+        self.assertEqual((result.status, result.result), (DialogTurnStatus.Complete, None))
+        self.assertNotIn(("get_token", "graph", "123456"), SERVICE.calls, "the code was not redeemed")
+        self.assertEqual(turn.sent, [])
+
+    def test_end_on_invalid_message_ends_with_no_result(self):
+        dialogs = self.dialogs(end_on_invalid_message=True)
+        self.turn(dialogs, begin=True, text="profile")
+        turn, _, result = self.turn(dialogs, text="hello")
+        self.assertEqual((result.status, result.result), (DialogTurnStatus.Complete, None))
+        self.assertEqual(turn.sent, [])
+
+    def test_the_validator_decides(self):
+        dialogs = self.dialogs(validator=lambda pc: pc.recognized.succeeded and pc.attempt_count >= 2)
+        self.turn(dialogs, begin=True, text="profile")
+        _, _, result = self.turn(dialogs, text="123456")
+        self.assertIs(result.status, DialogTurnStatus.Waiting)
+        _, _, result = self.turn(dialogs, text="123456")
+        self.assertIs(result.status, DialogTurnStatus.Complete)
+
+    def test_sign_out_user(self):
+        SERVICE.tokens["graph"] = "had-it"
+        prompt = turnbox_prompts.OAuthPrompt("oauth", OAuthPromptSettings(connection_name="graph"))
+        self.assertEqual(prompt.get_user_token().token, "had-it")
+        prompt.sign_out_user()
+        self.assertIn(("sign_out", "graph"), SERVICE.calls)
+        self.assertIsNone(prompt.get_user_token())
+
+    def test_an_answer_set_on_the_context_wins_over_the_handlers(self):
+        class Bot(turnbox.ActivityHandler):
+            def on_invoke(self, ctx, name, value):
+                if name == "set":
+                    ctx.set_invoke_response(turnbox.invoke_response(404))
+                return turnbox.invoke_response(200)
+
+        for name, status in (("set", 404), ("plain", 200)):
+            turn, _ = incoming("invoke", name=name)
+            self.assertEqual(turnbox.export(Bot)().on_turn(turn).status, status, name)
 
 
 class SkillClientTest(unittest.TestCase):

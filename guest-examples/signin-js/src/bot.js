@@ -5,10 +5,13 @@
 // SSO token exchange comes back on a later turn), "logout" signs out,
 // "status" lists the connections, "token <connection>" asks for any
 // connection (the manifest decides). It shows only a token's last four
-// characters. tests/e2e/signin.rs runs it.
+// characters. "profile" signs in from a waterfall with the dialog form of the
+// prompt instead (profile.js); while that dialog runs, every turn goes to
+// it. tests/e2e/signin.rs and oauth_dialog.rs run it.
 
 import { ActivityHandler } from './turnbox.js';
 import { OAuthPrompt, PromptStatus, UserTokenClient } from './oauth.js';
+import { beginProfile, continueProfile } from './profile.js';
 
 /** The connection the bot signs users in with (its manifest lists it). */
 const CONNECTION = 'graph';
@@ -24,7 +27,9 @@ function afterPrompt(ctx, turn) {
 
 const bot = new ActivityHandler();
 
-bot.onMessage((ctx) => {
+/** The commands, and the sign-in prompt without dialogs: "login" and what
+ * answers it. */
+function commands(ctx) {
   const text = (ctx.activity.text ?? '').trim().toLowerCase();
   if (text === 'login') {
     const turn = prompt.begin(ctx);
@@ -48,11 +53,26 @@ bot.onMessage((ctx) => {
     if (turn.status === PromptStatus.NotWaiting) ctx.sendActivity('Say "login" to sign in, "logout" to sign out.');
     else afterPrompt(ctx, turn);
   }
+}
+
+/** The profile commands and the sign-in prompt each begins with. */
+const PROFILES = new Map([['profile', 'oauth'], ['profile quick', 'oauth-quick'], ['profile strict', 'oauth-strict']]);
+
+bot.onMessage(async (ctx) => {
+  if (await continueProfile(ctx)) return;
+  const profile = PROFILES.get((ctx.activity.text ?? '').trim().toLowerCase());
+  if (profile) await beginProfile(ctx, profile);
+  else commands(ctx);
 });
 
-bot.onEvent((ctx) => afterPrompt(ctx, prompt.continuePrompt(ctx)));
+bot.onEvent(async (ctx) => {
+  if (await continueProfile(ctx)) return;
+  afterPrompt(ctx, prompt.continuePrompt(ctx));
+});
 
-bot.onInvoke((ctx) => {
+// The dialog's answer is set on the context.
+bot.onInvoke(async (ctx) => {
+  if (await continueProfile(ctx)) return undefined;
   const turn = prompt.continuePrompt(ctx);
   afterPrompt(ctx, turn);
   return turn.invokeResponse;

@@ -3,13 +3,17 @@
 //! user in (at once when signed in already, else with an OAuthCard whose
 //! magic code, verifyState or SSO token exchange comes back on a later
 //! turn), "logout" signs out, "status" lists the connections. It shows
-//! only a token's last four characters.
+//! only a token's last four characters. "profile" signs in from a waterfall
+//! with the dialog form of the prompt instead (`profile.rs`); while that
+//! dialog runs, every turn goes to it.
 
 use serde_json::Value;
 use turnbox_guest::{
     ActivityHandler, InvokeResponse, OAuthPrompt, PromptStatus, PromptTurn, Result, TurnContext,
     UserTokenClient,
 };
+
+mod profile;
 
 /// The connection the bot signs users in with (its manifest lists it).
 const CONNECTION: &str = "graph";
@@ -20,7 +24,7 @@ const PROMPT: OAuthPrompt = OAuthPrompt::new(CONNECTION, "Sign in");
 struct SignInBot;
 
 /// The last four characters of a token: enough to tell tokens apart.
-fn tail(token: &str) -> String {
+pub(crate) fn tail(token: &str) -> String {
     let chars: Vec<char> = token.chars().collect();
     chars[chars.len().saturating_sub(4)..].iter().collect()
 }
@@ -49,7 +53,13 @@ impl SignInBot {
 
 impl ActivityHandler for SignInBot {
     fn on_message(&self, ctx: &TurnContext) -> Result<()> {
+        if profile::continue_dialog(ctx)? {
+            return Ok(());
+        }
         match ctx.text().trim().to_lowercase().as_str() {
+            "profile" => profile::begin(ctx, "oauth"),
+            "profile quick" => profile::begin(ctx, "oauth-quick"),
+            "profile strict" => profile::begin(ctx, "oauth-strict"),
             "login" => match PROMPT.begin(ctx)? {
                 PromptStatus::SignedIn(token) => signed_in(ctx, &token.token),
                 _ => Ok(()),
@@ -91,6 +101,9 @@ impl ActivityHandler for SignInBot {
     }
 
     fn on_event(&self, ctx: &TurnContext, _name: &str, _value: Option<Value>) -> Result<()> {
+        if profile::continue_dialog(ctx)? {
+            return Ok(());
+        }
         let turn = PROMPT.continue_prompt(ctx)?;
         self.after_prompt(ctx, &turn)
     }
@@ -101,6 +114,10 @@ impl ActivityHandler for SignInBot {
         _name: &str,
         _value: Option<Value>,
     ) -> Result<Option<InvokeResponse>> {
+        // The dialog's answer is set on the context.
+        if profile::continue_dialog(ctx)? {
+            return Ok(None);
+        }
         let turn = PROMPT.continue_prompt(ctx)?;
         self.after_prompt(ctx, &turn)?;
         Ok(turn.invoke_response)

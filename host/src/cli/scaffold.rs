@@ -21,7 +21,7 @@ const WIT: [(&str, &str); 4] = [
 ];
 
 /// The Rust SDK crate, written into Rust projects as `turnbox-guest/`.
-const RUST_SDK: [(&str, &str); 23] = [
+const RUST_SDK: [(&str, &str); 24] = [
     (
         "turnbox-guest/Cargo.toml",
         include_str!("../../../sdk/rust/turnbox-guest/Cargo.toml"),
@@ -97,6 +97,10 @@ const RUST_SDK: [(&str, &str); 23] = [
     (
         "turnbox-guest/src/dialogs/prompts.rs",
         include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/prompts.rs"),
+    ),
+    (
+        "turnbox-guest/src/dialogs/oauth.rs",
+        include_str!("../../../sdk/rust/turnbox-guest/src/dialogs/oauth.rs"),
     ),
     (
         "turnbox-guest/src/dialogs/choices.rs",

@@ -1,14 +1,14 @@
 //! [`TurnContext`]: the incoming activity and the ways to answer it, as in
 //! botbuilder's `TurnContext`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::bindings::turnbox::bot::context::TurnContext as RawTurnContext;
 use crate::bindings::turnbox::bot::types::{
-    Activity, ConversationResourceResponse, ResourceResponse,
+    Activity, ConversationResourceResponse, InvokeResponse, ResourceResponse,
 };
 use crate::error::Result;
 use crate::factory::MessageFactory;
@@ -19,6 +19,7 @@ pub struct TurnContext<'a> {
     raw: &'a RawTurnContext,
     activity: Activity,
     responded: Cell<bool>,
+    invoke_response: RefCell<Option<InvokeResponse>>,
 }
 
 impl<'a> TurnContext<'a> {
@@ -28,6 +29,7 @@ impl<'a> TurnContext<'a> {
             activity: raw.activity(),
             raw,
             responded: Cell::new(false),
+            invoke_response: RefCell::new(None),
         }
     }
 
@@ -74,6 +76,20 @@ impl<'a> TurnContext<'a> {
     /// Whether this turn has sent a reply (`responded`).
     pub fn responded(&self) -> bool {
         self.responded.get()
+    }
+
+    /// Answers the turn's invoke from wherever the turn is (botbuilder
+    /// sends an `invokeResponse` activity): how a dialog such as
+    /// [`dialogs::OAuthPrompt`](crate::dialogs::OAuthPrompt) answers
+    /// `signin/verifyState`. The last answer set wins, also over what
+    /// `on_invoke` returns (botbuilder's order).
+    pub fn set_invoke_response(&self, response: InvokeResponse) {
+        self.invoke_response.replace(Some(response));
+    }
+
+    /// The invoke answer set in this turn, if any.
+    pub fn invoke_response(&self) -> Option<InvokeResponse> {
+        self.invoke_response.borrow().clone()
     }
 
     /// Sends a text message.

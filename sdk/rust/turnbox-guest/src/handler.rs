@@ -178,10 +178,13 @@ impl InvokeResponse {
 }
 
 /// Runs one turn of `bot`: what [`export_bot!`](crate::export_bot) calls.
+/// The invoke answer is the one set on the context
+/// ([`TurnContext::set_invoke_response`]), else what `on_turn` returned.
 pub fn run(
     bot: &impl ActivityHandler,
     raw: &RawTurnContext,
 ) -> core::result::Result<Option<InvokeResponse>, BotError> {
     let ctx = TurnContext::new(raw);
-    bot.on_turn(&ctx).map_err(BotError::from)
+    let returned = bot.on_turn(&ctx).map_err(BotError::from)?;
+    Ok(ctx.invoke_response().or(returned))
 }

@@ -1,10 +1,13 @@
 //! User sign-in, as botbuilder does it: [`UserTokenClient`] over the
 //! `user-token` interface (the host calls the Bot Framework Token Service
-//! for the turn's user), and [`OAuthPrompt`], which sends the sign-in card
-//! and recognises what comes back: a 6-digit magic code, a
+//! for the turn's user), the sign-in card and the recognition of what comes
+//! back ([`send_oauth_card`], [`recognize_token`]: a 6-digit magic code, a
 //! `signin/verifyState` or `signin/tokenExchange` invoke, or a
-//! `tokens/response` event. The connections a bot uses must be listed in
-//! its manifest (`[oauth] connections`).
+//! `tokens/response` event), and [`OAuthPrompt`], the prompt without
+//! dialogs built on them. The prompt as a dialog, for a `DialogSet`, is
+//! [`dialogs::OAuthPrompt`](crate::dialogs::OAuthPrompt), built on the same
+//! two functions. The connections a bot uses must be listed in its manifest
+//! (`[oauth] connections`).
 //!
 //! ```ignore
 //! const PROMPT: OAuthPrompt = OAuthPrompt::new("graph", "Sign in");
@@ -23,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bindings::turnbox::bot::state::{self, Scope};
-use crate::bindings::turnbox::bot::types::InvokeResponse;
+use crate::bindings::turnbox::bot::types::{Attachment, InvokeResponse};
 use crate::bindings::turnbox::bot::user_token as raw;
 pub use crate::bindings::turnbox::bot::user_token::{
     SignInResource, TokenExchangeResource, TokenResponse, TokenStatus,
@@ -80,7 +83,8 @@ impl UserTokenClient {
 pub const DEFAULT_TIMEOUT_MS: u64 = 15 * 60 * 1000;
 
 /// What the prompt shows and how long it waits (botbuilder's
-/// `OAuthPromptSettings`).
+/// `OAuthPromptSettings`), for this module's [`OAuthPrompt`] and the
+/// dialog [`dialogs::OAuthPrompt`](crate::dialogs::OAuthPrompt) alike.
 #[derive(Debug, Clone)]
 pub struct OAuthPromptSettings {
     /// The OAuth connection, listed in the manifest.
@@ -91,6 +95,207 @@ pub struct OAuthPromptSettings {
     pub text: Option<&'static str>,
     /// How long the prompt waits for the user, in milliseconds.
     pub timeout_ms: u64,
+    /// The dialog only: a message that does not sign the user in ends the
+    /// dialog with no result, instead of asking again.
+    pub end_on_invalid_message: bool,
+}
+
+impl OAuthPromptSettings {
+    /// Settings for `connection_name` with a sign-in button titled `title`,
+    /// no text, the default timeout, asking again on invalid messages.
+    pub const fn new(connection_name: &'static str, title: &'static str) -> Self {
+        OAuthPromptSettings {
+            connection_name,
+            title,
+            text: None,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            end_on_invalid_message: false,
+        }
+    }
+}
+
+/// A token as JSON, in botbuilder's `TokenResponse` shape
+/// (`{connectionName, token, expiration, channelId}`): how the dialog's
+/// result carries it, so a step reads it with `result_as::<TokenResponse>()`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenResponseJson {
+    connection_name: String,
+    token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    channel_id: Option<String>,
+}
+
+impl Serialize for TokenResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TokenResponseJson {
+            connection_name: self.connection_name.clone(),
+            token: self.token.clone(),
+            expiration: self.expiration.clone(),
+            channel_id: self.channel_id.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = TokenResponseJson::deserialize(deserializer)?;
+        Ok(TokenResponse {
+            connection_name: json.connection_name,
+            token: json.token,
+            expiration: json.expiration,
+            channel_id: json.channel_id,
+        })
+    }
+}
+
+/// Sends the sign-in card for `settings` (botbuilder's `SendOAuthCardAsync`):
+/// an OAuthCard, or a SigninCard where the channel has no OAuthCard, in a
+/// message whose text is `prompt` when given, accepting input.
+pub fn send_oauth_card(
+    settings: &OAuthPromptSettings,
+    ctx: &TurnContext,
+    prompt: Option<&str>,
+) -> Result<()> {
+    let resource = UserTokenClient::get_sign_in_resource(settings.connection_name, None)?;
+    let channel = ctx.activity().channel_id.as_deref().unwrap_or_default();
+    let mut message =
+        crate::factory::MessageFactory::attachment(card(settings, channel, &resource));
+    message.text = prompt.map(str::to_owned);
+    message.input_hint = Some("acceptingInput".into());
+    ctx.send(message)?;
+    Ok(())
+}
+
+/// The OAuthCard, or a SigninCard where the channel has no OAuthCard.
+fn card(settings: &OAuthPromptSettings, channel: &str, resource: &SignInResource) -> Attachment {
+    let button = json!([{
+        "type": "signin",
+        "title": settings.title,
+        "value": resource.sign_in_link,
+    }]);
+    if !channel_supports_oauth_card(channel) {
+        let mut content = json!({ "buttons": button });
+        if let Some(text) = settings.text {
+            content["text"] = json!(text);
+        }
+        return CardFactory::card("application/vnd.microsoft.card.signin", &content);
+    }
+    let mut content = json!({
+        "connectionName": settings.connection_name,
+        "buttons": button,
+    });
+    if let Some(text) = settings.text {
+        content["text"] = json!(text);
+    }
+    if let Some(x) = &resource.token_exchange_resource {
+        content["tokenExchangeResource"] =
+            json!({"id": x.id, "uri": x.uri, "providerId": x.provider_id});
+    }
+    if let Some(sas_url) = &resource.token_post_sas_url {
+        content["tokenPostResource"] = json!({ "sasUrl": sas_url });
+    }
+    CardFactory::card("application/vnd.microsoft.card.oauth", &content)
+}
+
+/// What [`recognize_token`] made of a turn: the token, when it signed the
+/// user in, and the answer the turn's invoke gets, when it was one.
+#[derive(Debug, Clone, Default)]
+pub struct RecognizedToken {
+    pub token: Option<TokenResponse>,
+    pub invoke_response: Option<InvokeResponse>,
+}
+
+/// Recognises the user's answer to the card (botbuilder's
+/// `RecognizeTokenAsync`): a message with a 6-digit magic code,
+/// `signin/verifyState` (200, or 404 for a wrong or expired code, 500 when
+/// the call failed, as botbuilder answers), `signin/tokenExchange` (200, or
+/// 412 when the token cannot be exchanged, 400 for a bad request), or a
+/// `tokens/response` event (checked with the Token Service, never trusted
+/// as sent).
+pub fn recognize_token(
+    settings: &OAuthPromptSettings,
+    ctx: &TurnContext,
+) -> Result<RecognizedToken> {
+    let connection = settings.connection_name;
+    let activity = ctx.activity();
+    let name = activity.name.as_deref().unwrap_or_default();
+    let token_only = |token| RecognizedToken {
+        token,
+        invoke_response: None,
+    };
+    match (activity.type_.as_str(), name) {
+        ("message", _) => match magic_code(ctx.text()) {
+            Some(code) => Ok(token_only(UserTokenClient::get_token(
+                connection,
+                Some(code),
+            )?)),
+            None => Ok(RecognizedToken::default()),
+        },
+        ("invoke", "signin/verifyState") => {
+            let code = ctx
+                .value::<Value>()?
+                .and_then(|v| v.get("state").and_then(Value::as_str).map(str::to_owned));
+            let token = match code {
+                Some(code) => UserTokenClient::get_token(connection, Some(&code)),
+                None => Ok(None),
+            };
+            let (token, status) = match token {
+                Ok(Some(token)) => (Some(token), 200),
+                Ok(None) => (None, 404),
+                Err(_) => (None, 500),
+            };
+            Ok(RecognizedToken {
+                token,
+                invoke_response: Some(status_only(status)),
+            })
+        }
+        ("invoke", "signin/tokenExchange") => exchange(settings, ctx),
+        ("event", "tokens/response") => {
+            Ok(token_only(UserTokenClient::get_token(connection, None)?))
+        }
+        _ => Ok(RecognizedToken::default()),
+    }
+}
+
+/// `signin/tokenExchange`: as botbuilder's prompt answers it.
+fn exchange(settings: &OAuthPromptSettings, ctx: &TurnContext) -> Result<RecognizedToken> {
+    let connection = settings.connection_name;
+    let value = ctx.value::<Value>()?.unwrap_or(Value::Null);
+    let field = |name: &str| value.get(name).and_then(Value::as_str).unwrap_or_default();
+    let (id, token) = (field("id"), field("token"));
+    let answer = |token, response| RecognizedToken {
+        token,
+        invoke_response: Some(response),
+    };
+    if token.is_empty() {
+        let body = json!(
+            "The bot received an InvokeActivity that is missing a TokenExchangeInvokeRequest value."
+        );
+        return Ok(answer(None, InvokeResponse::new(400, &body)));
+    }
+    if field("connectionName") != connection {
+        let body =
+            json!("The TokenExchangeInvokeRequest names another ConnectionName than the prompt's.");
+        return Ok(answer(None, InvokeResponse::new(400, &body)));
+    }
+    match UserTokenClient::exchange_token(connection, token) {
+        Ok(Some(response)) => {
+            let body = json!({"id": id, "connectionName": connection});
+            Ok(answer(Some(response), InvokeResponse::ok(&body)))
+        }
+        Ok(None) | Err(_) => {
+            let body = json!({
+                "id": id,
+                "connectionName": connection,
+                "failureDetail": "The bot is unable to exchange token. Proceed with regular login.",
+            });
+            Ok(answer(None, InvokeResponse::new(412, &body)))
+        }
+    }
 }
 
 /// Where the prompt stands after a turn.
@@ -125,7 +330,8 @@ struct Waiting {
 
 /// botbuilder's `OAuthPrompt`, without dialogs: `begin` signs the user in
 /// (at once when a token is there, else with a card), `continue_prompt`
-/// recognises the answer on the turns after.
+/// recognises the answer on the turns after. Inside a `DialogSet`, use
+/// [`dialogs::OAuthPrompt`](crate::dialogs::OAuthPrompt) instead.
 #[derive(Debug, Clone)]
 pub struct OAuthPrompt {
     pub settings: OAuthPromptSettings,
@@ -135,12 +341,7 @@ impl OAuthPrompt {
     /// A prompt for `connection_name` with a sign-in button titled `title`.
     pub const fn new(connection_name: &'static str, title: &'static str) -> Self {
         OAuthPrompt {
-            settings: OAuthPromptSettings {
-                connection_name,
-                title,
-                text: None,
-                timeout_ms: DEFAULT_TIMEOUT_MS,
-            },
+            settings: OAuthPromptSettings::new(connection_name, title),
         }
     }
 
@@ -157,16 +358,11 @@ impl OAuthPrompt {
     /// else sends the sign-in card, records that the prompt waits, and
     /// returns `Waiting`.
     pub fn begin(&self, ctx: &TurnContext) -> Result<PromptStatus> {
-        let connection = self.settings.connection_name;
-        if let Some(token) = UserTokenClient::get_token(connection, None)? {
+        if let Some(token) = UserTokenClient::get_token(self.settings.connection_name, None)? {
             self.stop_waiting()?;
             return Ok(PromptStatus::SignedIn(token));
         }
-        let resource = UserTokenClient::get_sign_in_resource(connection, None)?;
-        let channel = ctx.activity().channel_id.as_deref().unwrap_or_default();
-        let mut card = crate::factory::MessageFactory::attachment(self.card(channel, &resource));
-        card.input_hint = Some("acceptingInput".into());
-        ctx.send(card)?;
+        send_oauth_card(&self.settings, ctx, None)?;
         let waiting = Waiting {
             expires_at_ms: now_ms().saturating_add(self.settings.timeout_ms),
         };
@@ -178,43 +374,9 @@ impl OAuthPrompt {
         Ok(PromptStatus::Waiting)
     }
 
-    /// The OAuthCard, or a SigninCard where the channel has no OAuthCard.
-    fn card(&self, channel: &str, resource: &SignInResource) -> crate::Attachment {
-        let button = json!([{
-            "type": "signin",
-            "title": self.settings.title,
-            "value": resource.sign_in_link,
-        }]);
-        if !channel_supports_oauth_card(channel) {
-            let mut content = json!({ "buttons": button });
-            if let Some(text) = self.settings.text {
-                content["text"] = json!(text);
-            }
-            return CardFactory::card("application/vnd.microsoft.card.signin", &content);
-        }
-        let mut content = json!({
-            "connectionName": self.settings.connection_name,
-            "buttons": button,
-        });
-        if let Some(text) = self.settings.text {
-            content["text"] = json!(text);
-        }
-        if let Some(x) = &resource.token_exchange_resource {
-            content["tokenExchangeResource"] =
-                json!({"id": x.id, "uri": x.uri, "providerId": x.provider_id});
-        }
-        if let Some(sas_url) = &resource.token_post_sas_url {
-            content["tokenPostResource"] = json!({ "sasUrl": sas_url });
-        }
-        CardFactory::card("application/vnd.microsoft.card.oauth", &content)
-    }
-
-    /// Recognises the user's answer while the prompt waits: a message with
-    /// a 6-digit magic code, `signin/verifyState` (200, or 404 for a wrong
-    /// or expired code, as botbuilder answers), `signin/tokenExchange` (200,
-    /// or 412 when the token cannot be exchanged), or a `tokens/response`
-    /// event (checked with the Token Service, never trusted as sent).
-    /// Signed in or timed out, the prompt stops waiting.
+    /// Recognises the user's answer while the prompt waits, as
+    /// [`recognize_token`] does. Signed in or timed out, the prompt stops
+    /// waiting.
     pub fn continue_prompt(&self, ctx: &TurnContext) -> Result<PromptTurn> {
         let turn = |status, invoke_response| PromptTurn {
             status,
@@ -232,84 +394,16 @@ impl OAuthPrompt {
             self.stop_waiting()?;
             return Ok(turn(PromptStatus::TimedOut, None));
         }
-        let (token, invoke_response) = self.recognize(ctx)?;
-        match token {
+        let recognized = recognize_token(&self.settings, ctx)?;
+        match recognized.token {
             Some(token) => {
                 self.stop_waiting()?;
-                Ok(turn(PromptStatus::SignedIn(token), invoke_response))
+                Ok(turn(
+                    PromptStatus::SignedIn(token),
+                    recognized.invoke_response,
+                ))
             }
-            None => Ok(turn(PromptStatus::Waiting, invoke_response)),
-        }
-    }
-
-    fn recognize(
-        &self,
-        ctx: &TurnContext,
-    ) -> Result<(Option<TokenResponse>, Option<InvokeResponse>)> {
-        let connection = self.settings.connection_name;
-        let activity = ctx.activity();
-        let name = activity.name.as_deref().unwrap_or_default();
-        match (activity.type_.as_str(), name) {
-            ("message", _) => match magic_code(ctx.text()) {
-                Some(code) => Ok((UserTokenClient::get_token(connection, Some(code))?, None)),
-                None => Ok((None, None)),
-            },
-            ("invoke", "signin/verifyState") => {
-                let code = ctx
-                    .value::<Value>()?
-                    .and_then(|v| v.get("state").and_then(Value::as_str).map(str::to_owned));
-                let token = match code {
-                    Some(code) => UserTokenClient::get_token(connection, Some(&code)),
-                    None => Ok(None),
-                };
-                Ok(match token {
-                    Ok(Some(token)) => (Some(token), Some(status_only(200))),
-                    Ok(None) => (None, Some(status_only(404))),
-                    Err(_) => (None, Some(status_only(500))),
-                })
-            }
-            ("invoke", "signin/tokenExchange") => Ok(self.exchange(ctx)?),
-            ("event", "tokens/response") => {
-                Ok((UserTokenClient::get_token(connection, None)?, None))
-            }
-            _ => Ok((None, None)),
-        }
-    }
-
-    /// `signin/tokenExchange`: as botbuilder's prompt answers it.
-    fn exchange(
-        &self,
-        ctx: &TurnContext,
-    ) -> Result<(Option<TokenResponse>, Option<InvokeResponse>)> {
-        let connection = self.settings.connection_name;
-        let value = ctx.value::<Value>()?.unwrap_or(Value::Null);
-        let field = |name: &str| value.get(name).and_then(Value::as_str).unwrap_or_default();
-        let (id, token) = (field("id"), field("token"));
-        if token.is_empty() {
-            let body = json!(
-                "The bot received an InvokeActivity that is missing a TokenExchangeInvokeRequest value."
-            );
-            return Ok((None, Some(InvokeResponse::new(400, &body))));
-        }
-        if field("connectionName") != connection {
-            let body = json!(
-                "The TokenExchangeInvokeRequest names another ConnectionName than the prompt's."
-            );
-            return Ok((None, Some(InvokeResponse::new(400, &body))));
-        }
-        match UserTokenClient::exchange_token(connection, token) {
-            Ok(Some(response)) => {
-                let body = json!({"id": id, "connectionName": connection});
-                Ok((Some(response), Some(InvokeResponse::ok(&body))))
-            }
-            Ok(None) | Err(_) => {
-                let body = json!({
-                    "id": id,
-                    "connectionName": connection,
-                    "failureDetail": "The bot is unable to exchange token. Proceed with regular login.",
-                });
-                Ok((None, Some(InvokeResponse::new(412, &body))))
-            }
+            None => Ok(turn(PromptStatus::Waiting, recognized.invoke_response)),
         }
     }
 
@@ -347,7 +441,8 @@ pub fn channel_supports_oauth_card(channel: &str) -> bool {
     !matches!(channel, "cortana" | "skype" | "skypeforbusiness")
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -366,6 +461,35 @@ mod tests {
         assert_eq!(magic_code("12 34 56"), None);
         assert_eq!(magic_code(""), None);
         assert_eq!(magic_code("é1234567"), Some("123456"));
+    }
+
+    #[test]
+    fn tokens_are_json_in_botbuilders_shape() {
+        let token = TokenResponse {
+            connection_name: "graph".into(),
+            token: "secret".into(),
+            expiration: Some("2030-01-01T00:00:00Z".into()),
+            channel_id: None,
+        };
+        let json = serde_json::to_value(&token).unwrap();
+        assert_eq!(
+            json,
+            json!({"connectionName": "graph", "token": "secret", "expiration": "2030-01-01T00:00:00Z"})
+        );
+        let back: TokenResponse = serde_json::from_value(json).unwrap();
+        assert_eq!(back.connection_name, "graph");
+        assert_eq!(back.token, "secret");
+        assert_eq!(back.expiration.as_deref(), Some("2030-01-01T00:00:00Z"));
+        assert_eq!(back.channel_id, None);
+        assert!(serde_json::from_value::<TokenResponse>(json!({"token": "x"})).is_err());
+    }
+
+    #[test]
+    fn settings_default_to_botbuilders() {
+        let settings = OAuthPromptSettings::new("graph", "Sign in");
+        assert_eq!(settings.timeout_ms, 15 * 60 * 1000);
+        assert!(!settings.end_on_invalid_message);
+        assert_eq!(settings.text, None);
     }
 
     #[test]

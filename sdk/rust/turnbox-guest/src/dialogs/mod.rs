@@ -24,12 +24,17 @@
 //!
 //! Results and options travel as JSON ([`serde_json::Value`]), as they do
 //! in botbuilder-js; [`DialogTurnResult::result_as`] deserialises them.
+//!
+//! The prompts: [`TextPrompt`], [`NumberPrompt`], [`ChoicePrompt`],
+//! [`ConfirmPrompt`], [`DateTimePrompt`], [`AttachmentPrompt`] (prompts.rs),
+//! and [`OAuthPrompt`], which signs the user in (oauth.rs).
 
 mod choices;
 mod component;
 mod context;
 mod datetime;
 mod number;
+mod oauth;
 mod prompts;
 mod recognizers;
 mod waterfall;
@@ -46,6 +51,7 @@ pub use choices::{Choice, ChoiceFactory, FoundChoice, ListStyle};
 pub use component::ComponentDialog;
 pub use context::DialogContext;
 pub use datetime::DateTimeResolution;
+pub use oauth::OAuthPrompt;
 pub use prompts::{
     AttachmentPrompt, ChoicePrompt, ConfirmPrompt, DateTimePrompt, NumberPrompt, Prompt,
     PromptKind, PromptOptions, PromptRecognizerResult, PromptValidator, PromptValidatorContext,
@@ -53,6 +59,9 @@ pub use prompts::{
 };
 pub use recognizers::{recognize_boolean, recognize_choices, recognize_number};
 pub use waterfall::{WaterfallDialog, WaterfallStep, WaterfallStepContext};
+
+/// The sign-in prompt's settings and result, from the `oauth` module.
+pub use crate::oauth::{OAuthPromptSettings, TokenResponse};
 
 /// The dialog stack, as stored in state (botbuilder's `DialogState`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
