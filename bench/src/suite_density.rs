@@ -1,8 +1,10 @@
 //! `bench-suite`'s density part: 100 echo bots on one host, as copies of
 //! one file (one compile, shared) and as 100 *distinct* files (the same
 //! component, each with its own custom section, so each compiles on its
-//! own): start-up to `/healthz` with no compile cache and with a warm one,
-//! each the median and range of several runs, resident memory after
+//! own), and the distinct files with `--tiered-compile` (start on Winch,
+//! optimised in the background): start-up to `/healthz` with no compile
+//! cache and with a warm one (tiered: also until every bot runs optimised
+//! code), each the median and range of several runs, resident memory after
 //! loading, and after 10,000 turns spread over the bots.
 
 use std::time::{Duration, Instant};
@@ -48,7 +50,34 @@ fn summary(values: &mut [f64]) -> Value {
     json!({"median": percentile(values, 0.5), "min": values[0], "max": values[values.len() - 1], "runs": values.to_vec()})
 }
 
-/// One kind of folder: `copies` or `distinct`.
+/// Waits until no bot of the host at `addr` runs baseline code.
+async fn until_optimised(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let status: Value = client
+            .get(format!("http://{addr}/api/bots"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let baseline = status["bots"].as_array().map_or(0, |bots| {
+            bots.iter()
+                .filter(|b| b["compileCache"] == "baseline")
+                .count()
+        });
+        if baseline == 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{baseline} bots still on baseline code"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One kind of folder: `copies`, `distinct` or `distinct-tiered`.
 async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
     let echo = std::fs::read(guest("rust-echo")?)?;
     let scratch = std::env::temp_dir().join(format!(
@@ -67,14 +96,23 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
         };
         std::fs::write(bots.join(format!("{route}.wasm")), bytes)?;
     }
-    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    let flags: &[&str] = if kind == "distinct-tiered" {
+        &["--tiered-compile"]
+    } else {
+        &[]
+    };
+    let (mut cold, mut warm, mut optimised) = (Vec::new(), Vec::new(), Vec::new());
     let (mut after_load, mut after_turns, mut after_warm_start) = (0, 0, 0);
     let mut turns = None;
     for run in 0..RUNS {
         let _ = std::fs::remove_dir_all(&data);
         let started = Instant::now();
-        let host = HostProcess::start(&bots, &data, &[])?;
+        let host = HostProcess::start(&bots, &data, flags)?;
         cold.push(host.wait_ready(started).await?.as_secs_f64() * 1e3);
+        if !flags.is_empty() {
+            until_optimised(host.addr()).await?;
+            optimised.push(started.elapsed().as_secs_f64() * 1e3);
+        }
         after_load = host.resident_bytes()?;
         if run == 0 {
             let result = run_load(
@@ -98,7 +136,7 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
         }
         drop(host);
         let started = Instant::now();
-        let host = HostProcess::start(&bots, &data, &[])?;
+        let host = HostProcess::start(&bots, &data, flags)?;
         warm.push(host.wait_ready(started).await?.as_secs_f64() * 1e3);
         after_warm_start = host.resident_bytes()?;
     }
@@ -106,8 +144,17 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
     let turns = turns.ok_or_else(|| anyhow::anyhow!("no turns were run"))?;
     let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
     let (cold, warm) = (summary(&mut cold), summary(&mut warm));
+    let optimised = (!optimised.is_empty()).then(|| summary(&mut optimised));
+    if let Some(optimised) = &optimised {
+        println!(
+            "  {kind}: every bot optimised {:.0} ms after start ({:.0}–{:.0})",
+            optimised["median"].as_f64().unwrap_or(0.0),
+            optimised["min"].as_f64().unwrap_or(0.0),
+            optimised["max"].as_f64().unwrap_or(0.0),
+        );
+    }
     println!(
-        "  {kind:<8} start-up: {:.0} ms with no compile cache ({:.0}–{:.0}), {:.0} ms with a warm one ({:.0}–{:.0}); {RUNS} runs each",
+        "  {kind}: start-up: {:.0} ms with no compile cache ({:.0}–{:.0}), {:.0} ms with a warm one ({:.0}–{:.0}); {RUNS} runs each",
         cold["median"].as_f64().unwrap_or(0.0),
         cold["min"].as_f64().unwrap_or(0.0),
         cold["max"].as_f64().unwrap_or(0.0),
@@ -116,7 +163,7 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
         warm["max"].as_f64().unwrap_or(0.0),
     );
     println!(
-        "  {kind:<8} resident: {:.0} MiB after a cold start, {:.0} MiB after {} turns over them ({:.0} turns/s), {:.0} MiB after a warm start",
+        "  {kind}: resident {:.0} MiB after a cold start (tiered: once optimised), {:.0} MiB after {} turns over them ({:.0} turns/s), {:.0} MiB after a warm start",
         mib(after_load),
         mib(after_turns),
         turns.turns,
@@ -125,7 +172,7 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
     );
     Ok(json!({
         "bots": BOTS, "turns": turns.turns, "turns_per_second": turns.turns_per_second,
-        "startup_cold_ms": cold, "startup_warm_ms": warm,
+        "startup_cold_ms": cold, "startup_warm_ms": warm, "optimised_after_ms": optimised,
         "resident_mib_after_load": mib(after_load), "resident_mib_after_turns": mib(after_turns),
         "resident_mib_after_warm_start": mib(after_warm_start),
     }))
@@ -133,9 +180,12 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
 
 /// 6: both kinds of folder.
 pub async fn density(connections: usize) -> anyhow::Result<Value> {
-    println!("density, {BOTS} echo bots, as copies of one file and as distinct files:");
+    println!(
+        "density, {BOTS} echo bots, as copies of one file and as distinct files (also tiered):"
+    );
     Ok(json!({
         "copies": one_kind("copies", connections).await?,
         "distinct": one_kind("distinct", connections).await?,
+        "distinct_tiered": one_kind("distinct-tiered", connections).await?,
     }))
 }
