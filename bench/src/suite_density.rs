@@ -89,10 +89,10 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
     std::fs::create_dir_all(&bots)?;
     let routes: Vec<String> = (0..BOTS).map(|n| format!("echo{n:03}")).collect();
     for (n, route) in routes.iter().enumerate() {
-        let bytes = if kind == "distinct" {
-            distinct(&echo, n)
-        } else {
+        let bytes = if kind == "copies" {
             echo.clone()
+        } else {
+            distinct(&echo, n)
         };
         std::fs::write(bots.join(format!("{route}.wasm")), bytes)?;
     }

@@ -80,9 +80,16 @@ pub struct CompileCache {
     /// Compiles running now; at most one per core run at once (each also
     /// compiles its functions in parallel), which bounds the compile-time
     /// memory of a folder of new bots.
-    compiling: Mutex<usize>,
+    compiling: Mutex<Compiles>,
     compile_done: Condvar,
     max_compiles: usize,
+}
+
+/// Compiles running, and waiting for a slot.
+#[derive(Default)]
+struct Compiles {
+    running: usize,
+    waiting: usize,
 }
 
 /// A compile's turn to run; on drop the next compile may start, and the
@@ -92,9 +99,11 @@ struct CompileSlot<'a>(&'a CompileCache);
 impl Drop for CompileSlot<'_> {
     fn drop(&mut self) {
         let idle = {
-            let mut running = self.0.compiling.lock().unwrap_or_else(|p| p.into_inner());
-            *running -= 1;
-            *running == 0
+            let mut compiles = self.0.compiling.lock().unwrap_or_else(|p| p.into_inner());
+            compiles.running -= 1;
+            // Not between two compiles of a folder: a trim holds malloc's
+            // locks while it walks the arenas.
+            compiles.running == 0 && compiles.waiting == 0
         };
         self.0.compile_done.notify_one();
         if idle {
@@ -137,7 +146,7 @@ impl CompileCache {
             key,
             engine_hash,
             in_memory: Mutex::new(HashMap::new()),
-            compiling: Mutex::new(0),
+            compiling: Mutex::new(Compiles::default()),
             compile_done: Condvar::new(),
             max_compiles: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
@@ -277,14 +286,16 @@ impl CompileCache {
 
     /// Waits for a compile slot.
     fn compile_slot(&self) -> CompileSlot<'_> {
-        let mut running = self.compiling.lock().unwrap_or_else(|p| p.into_inner());
-        while *running >= self.max_compiles {
-            running = self
+        let mut compiles = self.compiling.lock().unwrap_or_else(|p| p.into_inner());
+        compiles.waiting += 1;
+        while compiles.running >= self.max_compiles {
+            compiles = self
                 .compile_done
-                .wait(running)
+                .wait(compiles)
                 .unwrap_or_else(|p| p.into_inner());
         }
-        *running += 1;
+        compiles.waiting -= 1;
+        compiles.running += 1;
         CompileSlot(self)
     }
 
