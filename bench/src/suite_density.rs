@@ -113,8 +113,8 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
             until_optimised(host.addr()).await?;
             optimised.push(started.elapsed().as_secs_f64() * 1e3);
         }
-        after_load = host.resident_bytes()?;
         if run == 0 {
+            after_load = host.resident_bytes()?;
             let result = run_load(
                 &Load {
                     addr: host.addr(),
@@ -138,7 +138,9 @@ async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
         let started = Instant::now();
         let host = HostProcess::start(&bots, &data, flags)?;
         warm.push(host.wait_ready(started).await?.as_secs_f64() * 1e3);
-        after_warm_start = host.resident_bytes()?;
+        if run == 0 {
+            after_warm_start = host.resident_bytes()?;
+        }
     }
     let _ = std::fs::remove_dir_all(&scratch);
     let turns = turns.ok_or_else(|| anyhow::anyhow!("no turns were run"))?;

@@ -59,7 +59,7 @@ pub async fn run(load: &Load) -> anyhow::Result<LoadResult> {
 fn parse(report: &str, concurrency: usize) -> anyhow::Result<LoadResult> {
     let mut requests = None;
     let mut seconds = None;
-    let (mut failed, mut p50_ms, mut p99_ms) = (0u64, None, None);
+    let (mut failed, mut socket_errors, mut p50_ms, mut p99_ms) = (0u64, 0u64, None, None);
     for line in report.lines().map(str::trim) {
         if let Some((count, rest)) = line.split_once(" requests in ") {
             requests = count.parse::<u64>().ok();
@@ -71,8 +71,9 @@ fn parse(report: &str, concurrency: usize) -> anyhow::Result<LoadResult> {
         } else if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
             failed += n.trim().parse::<u64>().unwrap_or(0);
         } else if let Some(errors) = line.strip_prefix("Socket errors:") {
-            // "connect 0, read 0, write 0, timeout 3"
-            failed += errors
+            // "connect 0, read 0, write 0, timeout 3": not among the
+            // completed requests, so failed but not subtracted from them.
+            socket_errors += errors
                 .split(',')
                 .filter_map(|e| e.split_whitespace().last()?.parse::<u64>().ok())
                 .sum::<u64>();
@@ -89,7 +90,7 @@ fn parse(report: &str, concurrency: usize) -> anyhow::Result<LoadResult> {
         concurrency,
         seconds,
         turns,
-        failed,
+        failed: failed + socket_errors,
         turns_per_second: turns as f64 / seconds,
         p50_ms: p50_ms.context("no p50")?,
         p99_ms: p99_ms.context("no p99")?,
@@ -133,11 +134,11 @@ mod tests {
 Requests/sec:   9481.00
 ";
         let result = parse(report, 32).unwrap();
-        assert_eq!(result.turns, 94800);
+        assert_eq!(result.turns, 94805);
         assert_eq!(result.failed, 20);
         assert!((result.seconds - 10.0).abs() < 1e-9);
         assert!((result.p50_ms - 0.812).abs() < 1e-9);
         assert!((result.p99_ms - 1020.0).abs() < 1e-9);
-        assert!((result.turns_per_second - 9480.0).abs() < 1e-9);
+        assert!((result.turns_per_second - 9480.5).abs() < 1e-9);
     }
 }

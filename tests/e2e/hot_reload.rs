@@ -205,6 +205,9 @@ async fn a_restart_loads_bots_from_the_compile_cache() {
             let mut bytes = std::fs::read(&path).unwrap();
             let middle = bytes.len() / 2;
             bytes[middle] ^= 0xff;
+            // The cache writes its files read-only: replaced, as an
+            // attacker with the folder's rights could.
+            std::fs::remove_file(&path).unwrap();
             std::fs::write(&path, bytes).unwrap();
         }
     }

@@ -1,8 +1,8 @@
 //! `--tiered-compile`: bots the compile cache lacks start on the baseline
 //! compiler (Winch) and serve at once; the host then recompiles them
 //! optimised, one at a time, and swaps each in as a hot reload does,
-//! dropping no turn. Baseline code keeps the sandbox: a loop is still cut
-//! at the turn's deadline.
+//! dropping no turn. Baseline code keeps the sandbox: a memory bomb meets
+//! the memory limit and a loop is cut at the turn's deadline.
 
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,8 @@ async fn baseline_code_serves_at_once_and_optimised_code_replaces_it() {
             cache.path().to_str().unwrap(),
             "--turn-deadline-ms",
             "1500",
+            "--memory-limit-mib",
+            "32",
         ],
     );
 
@@ -70,6 +72,18 @@ async fn baseline_code_serves_at_once_and_optimised_code_replaces_it() {
     assert_eq!(
         host.ask("zz-bad", "fine").await,
         (StatusCode::OK, Some("ok: fine".into()))
+    );
+    // A memory bomb meets the same limit as on optimised code (baseline
+    // instances are allocated on demand, not from the pool).
+    let mut bomb = message("http://127.0.0.1:9/", "oom");
+    bomb["deliveryMode"] = serde_json::json!("expectReplies");
+    let (status, body) = post_activity(&host.url("/api/bots/zz-bad/messages"), &bomb).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_error(&body, "MemoryLimitExceeded");
+    assert_eq!(
+        host.bot_status("zz-bad").await.unwrap()["compileCache"],
+        "baseline",
+        "the memory bomb ran on baseline code"
     );
     let mut looping = message("http://127.0.0.1:9/", "loop");
     looping["deliveryMode"] = serde_json::json!("expectReplies");

@@ -186,8 +186,9 @@ impl BotRegistry {
             self.reload(stem).await;
         }
         // The baseline versions are gone now (bar turns still on them): give
-        // their memory back.
-        let _ = tokio::task::spawn_blocking(crate::support::memory::release_free_heap).await;
+        // their memory back, unless a hot reload is compiling.
+        let cache = self.cache.clone();
+        let _ = tokio::task::spawn_blocking(move || cache.trim_if_idle()).await;
         tracing::info!(
             bots = baseline.len(),
             ms = started.elapsed().as_millis() as u64,

@@ -77,9 +77,9 @@ pub struct CompileCache {
     /// The components loaded bots hold, by wasm sha256; a loader holds an
     /// entry's lock while it compiles, so the same bytes compile once.
     in_memory: Mutex<HashMap<String, Arc<Mutex<Weak<Component>>>>>,
-    /// Compiles running now; at most one per core run at once (each also
-    /// compiles its functions in parallel), which bounds the compile-time
-    /// memory of a folder of new bots.
+    /// Compiles running now; at most one per core (up to four) run at once
+    /// (each also compiles its functions in parallel), which bounds the
+    /// compile-time memory of a folder of new bots.
     compiling: Mutex<Compiles>,
     compile_done: Condvar,
     max_compiles: usize,
@@ -98,17 +98,13 @@ struct CompileSlot<'a>(&'a CompileCache);
 
 impl Drop for CompileSlot<'_> {
     fn drop(&mut self) {
-        let idle = {
-            let mut compiles = self.0.compiling.lock().unwrap_or_else(|p| p.into_inner());
-            compiles.running -= 1;
-            // Not between two compiles of a folder: a trim holds malloc's
-            // locks while it walks the arenas.
-            compiles.running == 0 && compiles.waiting == 0
-        };
+        self.0
+            .compiling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .running -= 1;
         self.0.compile_done.notify_one();
-        if idle {
-            crate::support::memory::release_free_heap();
-        }
+        self.0.trim_if_idle();
     }
 }
 
@@ -148,7 +144,9 @@ impl CompileCache {
             in_memory: Mutex::new(HashMap::new()),
             compiling: Mutex::new(Compiles::default()),
             compile_done: Condvar::new(),
-            max_compiles: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            // One per core, at most four: each compile is parallel inside,
+            // and more at once only adds to the compile-time peak.
+            max_compiles: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         })
     }
 
@@ -245,6 +243,9 @@ impl CompileCache {
         let path = self.path_for(wasm_sha256);
         let mut outcome = CacheOutcome::Miss;
         match std::fs::File::open(&path) {
+            // No tag: another host is writing this entry, or it predates
+            // side-file tags; compiled and written again, not "corrupt".
+            Ok(_) if !tag_path(&path).exists() => {}
             Ok(file) => match self.verified_tag(&path, &file, wasm_sha256) {
                 Ok(true) => match map_component(engine, &file) {
                     Ok(component) => return Ok((component, CacheOutcome::Hit)),
@@ -282,6 +283,16 @@ impl CompileCache {
     ) -> Result<Component, wasmtime::Error> {
         let _slot = self.compile_slot();
         Component::new(engine, wasm)
+    }
+
+    /// Gives freed heap back to the system unless a compile runs or waits
+    /// (not between two compiles of a folder). The trim runs under the
+    /// slots' lock, so no compile starts during it; it takes milliseconds.
+    pub fn trim_if_idle(&self) {
+        let compiles = self.compiling.lock().unwrap_or_else(|p| p.into_inner());
+        if compiles.running == 0 && compiles.waiting == 0 {
+            crate::support::memory::release_free_heap();
+        }
     }
 
     /// Waits for a compile slot.
@@ -361,8 +372,9 @@ impl CompileCache {
         Ok(mac.verify_slice(tag).is_ok())
     }
 
-    /// Writes `artifact` and then its tag, each to a temporary file renamed
-    /// into place; returns the artifact's file, still open.
+    /// Writes the tag and then `artifact`, each to a temporary file renamed
+    /// into place (so a reader never finds an artifact without a tag), the
+    /// artifact read-only; returns the artifact's file, still open.
     fn write(
         &self,
         path: &Path,
@@ -375,13 +387,19 @@ impl CompileCache {
         // No fsync: a file torn by a crash fails its tag and is recompiled,
         // and a folder of new bots would wait for 200 syncs.
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        tmp.write_all(artifact)?;
-        let file = tmp.persist(path).map_err(|e| e.error)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(MAGIC)?;
         tmp.write_all(&tag)?;
         tmp.persist(tag_path(path)).map_err(|e| e.error)?;
-        Ok(file)
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(artifact)?;
+        // Mapped for as long as the bot is loaded: nobody writes it again.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o400))?;
+        }
+        tmp.persist(path).map_err(|e| e.error)
     }
 }
 
@@ -394,18 +412,28 @@ fn tag_path(path: &Path) -> PathBuf {
 /// itself (through `/proc/self/fd`, so the very file that was verified):
 /// wasmtime then takes its code and the guest's initial memory from the
 /// mapping, copy-on-write, rather than from anonymous memory and a memfd.
+/// Where `/proc` is missing, the artifact is read into memory instead.
 #[cfg(target_os = "linux")]
 fn map_component(engine: &Engine, file: &std::fs::File) -> Result<Component, wasmtime::Error> {
     use std::os::fd::AsRawFd;
     let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+    if !Path::new(&by_fd).exists() {
+        return read_component(engine, file);
+    }
     // SAFETY: the file carries a valid tag under this cache's private key,
     // so this host serialized it for an engine with the same compatibility
-    // hash; the cache only ever replaces files by renaming, never in place.
+    // hash; the cache writes its files read-only and replaces them only by
+    // renaming, never in place.
     unsafe { Component::deserialize_file(engine, by_fd) }
 }
 
 #[cfg(not(target_os = "linux"))]
 fn map_component(engine: &Engine, file: &std::fs::File) -> Result<Component, wasmtime::Error> {
+    read_component(engine, file)
+}
+
+/// The component in the verified artifact `file`, read into memory.
+fn read_component(engine: &Engine, file: &std::fs::File) -> Result<Component, wasmtime::Error> {
     let mut bytes = Vec::new();
     let mut reader = file;
     std::io::Seek::rewind(&mut reader)?;

@@ -141,7 +141,15 @@ impl Runtime {
             }
         };
 
-        let baseline = if tiered { Baseline::new() } else { None };
+        // Winch is complete on x86_64 only.
+        let baseline = if tiered && cfg!(target_arch = "x86_64") {
+            Baseline::new()
+        } else {
+            if tiered {
+                tracing::warn!("--tiered-compile needs x86_64; every bot is compiled optimised");
+            }
+            None
+        };
         let tickers: Vec<_> = std::iter::once(engine.weak())
             .chain(baseline.as_ref().map(|b| b.engine.weak()))
             .collect();
