@@ -261,6 +261,17 @@ pub(crate) async fn setup(guest: &str) -> Setup {
 }
 
 impl Setup {
+    /// Asserts that no token or magic code reached the host's log, and that
+    /// the host never panicked.
+    pub(crate) fn assert_no_secret_logged(&self) {
+        let log = self.host.log();
+        assert!(
+            !log.contains(CODE_TOKEN) && !log.contains(GOOD_CODE),
+            "{log}"
+        );
+        self.host.assert_no_panic();
+    }
+
     /// Posts an activity with a channel token; the answer.
     pub(crate) async fn post(&self, activity: &Value) -> (StatusCode, Value) {
         let token = keys()
