@@ -2,13 +2,15 @@
 # Builds every example and test bot from source into OUT (default
 # target/guests/bots), named as they are served:
 #   rust-echo.wasm, misbehave.wasm,
-#   llm-chat-rs.wasm, skill-root-rs.wasm, signin-rs.wasm, dialogs-rs.wasm
+#   llm-chat-rs.wasm, skill-root-rs.wasm, signin-rs.wasm, dialogs-rs.wasm,
+#   sample-echo-rs.wasm
 #                                   cargo, wasm32-wasip2 (wit-bindgen)
 #   python-echo.wasm, dialogs-py.wasm
 #                                   componentize-py (pip, into target/toolchains/venv)
 #   js-echo.wasm, llm-chat.wasm,
 #   dialogs-js.wasm                 componentize-js (npm install in js-echo/)
 #   signin-py.wasm, skill-root-py.wasm, signin-js.wasm, skill-root-js.wasm
+#   sample-echo-py.wasm, sample-echo-js.wasm
 #                                   the same, with the SDK's sign-in and skills files
 # Toolchains missing on a fresh machine are installed; Python and JavaScript
 # bots are rebuilt only when their sources or the WIT changed (JavaScript
@@ -42,6 +44,7 @@ cp "$release/llm_chat_rs.wasm" "$out/llm-chat-rs.wasm"
 cp "$release/skill_root_rs.wasm" "$out/skill-root-rs.wasm"
 cp "$release/signin_rs.wasm" "$out/signin-rs.wasm"
 cp "$release/dialogs_rs.wasm" "$out/dialogs-rs.wasm"
+cp "$release/sample_echo_rs.wasm" "$out/sample-echo-rs.wasm"
 
 # Python: every Python bot, with the SDK's modules (sdk/python) on its path.
 py_bot() {
@@ -75,6 +78,7 @@ py_bot() {
 }
 py_bot signin-py
 py_bot skill-root-py
+py_bot sample-echo-py
 
 # JavaScript: every JS bot is built with js-echo's componentize-js (one npm
 # install). npm ci rejects js-echo's lock file (npm 11 and componentize-js's
@@ -102,3 +106,4 @@ js_bot llm-chat
 js_bot signin-js
 js_bot skill-root-js
 js_bot dialogs-js
+js_bot sample-echo-js

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The latency tail of the Rust echo bot at a light load, side by side in one
+# The latency tail of the Rust echo sample (sample-echo-rs: botbuilder's echo
+# sample, no state, as the issue measured) at a light load, side by side in one
 # run (this machine varies ±20% between runs): wrk with 1 thread and 4
 # connections against /api/messages (`expectReplies`, ids unique per thread
 # and per run: bench/wrk/activity.lua), on three servers interleaved:
@@ -15,7 +16,7 @@ rounds=${1:-2} seconds=${2:-10} connections=${3:-4}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$work/bots" && cp target/guests/bots/rust-echo.wasm "$work/bots/bot.wasm"
+mkdir -p "$work/bots" && cp target/guests/bots/sample-echo-rs.wasm "$work/bots/bot.wasm"
 port=39400
 run() { # label env-assignment [serve flags...]
   port=$((port + 1))

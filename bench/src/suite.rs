@@ -2,7 +2,8 @@
 //! and runs this): in one run on this machine, with the load generator on
 //! the same cores,
 //!
-//! 1. turn throughput and latency of the Rust echo bot in `expectReplies`
+//! 1. turn throughput and latency of the Rust echo bot (`sample-echo-rs`,
+//!    botbuilder's echo sample on turnbox's SDK: no state) in `expectReplies`
 //!    mode over HTTP on loopback (32 connections, `--seconds`, 10);
 //! 2. the same in normal mode, replies posted to a fast connector stand-in;
 //! 3. the native floor: the same host and ingress with the echo written in
@@ -11,7 +12,8 @@
 //!    and the Bot Framework SDK's echo bot (botbuilder-js 4.23 on restify,
 //!    `bench/botbuilder-js`; botbuilder-python 4.17 on aiohttp,
 //!    `bench/botbuilder-python`) under the same load, both modes, beside
-//!    turnbox's JavaScript echo (fresh and pooled) and Python echo (pooled);
+//!    the same sample on turnbox's SDK in JavaScript (fresh and pooled) and
+//!    Python (pooled);
 //!    where a turn's time goes: the same load on a bare hyper server, on
 //!    turnbox's `/healthz`, on the native echo without and with
 //!    de-duplication and on the wasm echo, with the CPU per answer;
@@ -73,12 +75,13 @@ impl Drop for Scratch {
     }
 }
 
-/// A host serving the Rust echo bot as `bot`, with `manifest` if any.
+/// A host serving the Rust echo sample as `bot`, with `manifest` if any:
+/// like the native echo and botbuilder's sample, it keeps no state.
 async fn echo_host(
     manifest: Option<&str>,
     extra: &[&str],
 ) -> anyhow::Result<(HostProcess, Scratch)> {
-    bot_host("rust-echo", manifest, extra).await
+    bot_host("sample-echo-rs", manifest, extra).await
 }
 
 /// A host serving the example `example` as `bot`, with `manifest` if any.
@@ -235,18 +238,24 @@ async fn bot_framework_sdks(
         let row = both_modes(&sdk, "/api/messages", seconds, connector, name).await?;
         rows.insert(name.into(), compared(row, name, turnbox));
     }
-    // The same echo written with turnbox's SDK in the SDK's own language.
+    // The same sample written with turnbox's SDK in the SDK's own language
+    // (guest-examples/sample-echo-*: no state, as botbuilder's).
     let languages = [
-        ("turnbox js-echo, fresh", "js-echo", None, "botbuilder-js"),
         (
-            "turnbox js-echo, pooled",
-            "js-echo",
+            "turnbox sample-echo-js, fresh",
+            "sample-echo-js",
+            None,
+            "botbuilder-js",
+        ),
+        (
+            "turnbox sample-echo-js, pooled",
+            "sample-echo-js",
             Some(POOLED),
             "botbuilder-js",
         ),
         (
-            "turnbox python-echo, pooled",
-            "python-echo",
+            "turnbox sample-echo-py, pooled",
+            "sample-echo-py",
             Some(POOLED),
             "botbuilder-python",
         ),

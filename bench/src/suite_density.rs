@@ -79,7 +79,7 @@ async fn until_optimised(addr: std::net::SocketAddr) -> anyhow::Result<()> {
 
 /// One kind of folder: `copies`, `distinct` or `distinct-tiered`.
 async fn one_kind(kind: &str, connections: usize) -> anyhow::Result<Value> {
-    let echo = std::fs::read(guest("rust-echo")?)?;
+    let echo = std::fs::read(guest("sample-echo-rs")?)?;
     let scratch = std::env::temp_dir().join(format!(
         "turnbox-bench-density-{kind}-{}",
         std::process::id()

@@ -23,6 +23,7 @@ mod dialogs_python;
 mod dialogs_rust;
 mod directline;
 mod durability;
+mod echo_samples;
 mod exactly_once;
 mod hostile_bots;
 mod hot_reload;
