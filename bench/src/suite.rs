@@ -45,8 +45,10 @@ use turnbox_bench::*;
 mod suite_density;
 use suite_density::density;
 
-/// Pooled instances, never recycled within a run.
-const POOLED: &str = "[instances]\npolicy = \"pooled\"\npool_size = 2\nmax_turns = 1000000\n";
+/// Pooled instances, never recycled within a run, one per connection: in
+/// normal mode each turn waits for the connector while it holds its
+/// instance, and a turn that finds none idle instantiates a fresh one.
+const POOLED: &str = "[instances]\npolicy = \"pooled\"\npool_size = 32\nmax_turns = 1000000\n";
 const NATIVE: &str = "[instances]\npolicy = \"native-echo\"\n";
 const CONCURRENCY: usize = 32;
 const CURVE: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];

@@ -7,6 +7,14 @@
 //! its own, runs a `PASSIVE` checkpoint twice a second: it never blocks the
 //! writer, a page rewritten by many turns in that time is copied back once,
 //! and a reset WAL is truncated back to `journal_size_limit`.
+//!
+//! A passive checkpoint never restarts the log: the next writer starts it
+//! over only if no reader is still on it, and under steady load one always
+//! is, so the WAL grew without end (934 MB after 10 s at 6,000 turns/s).
+//! Once the log is past `RESTART_FRAMES` and wholly copied back, a
+//! `RESTART` checkpoint follows: it copies the few frames written since,
+//! waits (at most `RESTART_WAIT`, new writers waiting with it) for the
+//! readers to leave the log, and the next writer starts it over.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -18,6 +26,15 @@ use rusqlite::Connection;
 const INTERVAL: Duration = Duration::from_millis(500);
 /// The size a reset WAL file is truncated to.
 pub const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
+/// The log length (frames) past which it is restarted: the
+/// `journal_size_limit` in 4 KiB pages (each restart holds writers back
+/// for one small checkpoint and its sync, so not on every round).
+const RESTART_FRAMES: i64 = JOURNAL_SIZE_LIMIT / 4096;
+/// How long a restart waits for readers (and holds writers back) before it
+/// gives up until the next round.
+const RESTART_WAIT: Duration = Duration::from_millis(20);
+/// The busy timeout of the checkpointer's other work.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The checkpointing thread; it checkpoints a last time and ends when this
 /// is dropped.
@@ -28,13 +45,22 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database at `path` (already in WAL mode).
     pub fn start(path: &Path) -> Result<Checkpointer, rusqlite::Error> {
+        Self::start_with(path, INTERVAL, RESTART_FRAMES)
+    }
+
+    /// The same, every `interval`, restarting logs past `restart_frames`.
+    fn start_with(
+        path: &Path,
+        interval: Duration,
+        restart_frames: i64,
+    ) -> Result<Checkpointer, rusqlite::Error> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let started = std::thread::Builder::new()
             .name("turnbox-checkpoint".into())
-            .spawn(move || run(&conn, &stopped));
+            .spawn(move || run(&conn, &stopped, interval, restart_frames));
         if let Err(e) = started {
             tracing::warn!(error = %e, "cannot start the WAL checkpointer; SQLite checkpoints on commit");
         }
@@ -42,16 +68,22 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: &Connection, stopped: &mpsc::Receiver<()>) {
+fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, interval: Duration, restart_frames: i64) {
     loop {
         // The storage gone (or a stop sent): one last checkpoint.
         let last = !matches!(
-            stopped.recv_timeout(INTERVAL),
+            stopped.recv_timeout(interval),
             Err(mpsc::RecvTimeoutError::Timeout)
         );
-        match checkpoint(conn) {
+        match checkpoint(conn, "PASSIVE") {
+            Ok((log, copied)) if log >= restart_frames && copied == log => {
+                tracing::trace!(wal_frames = log, "WAL checkpoint; restarting the log");
+                if let Err(e) = restart(conn) {
+                    tracing::warn!(error = %e, "WAL restart failed; trying again");
+                }
+            }
             Ok((log, copied)) if log > 0 => {
-                tracing::trace!(wal_pages = log, copied, "WAL checkpoint");
+                tracing::trace!(wal_frames = log, copied, "WAL checkpoint");
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; trying again"),
@@ -62,9 +94,82 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>) {
     }
 }
 
-/// A passive checkpoint: the WAL's pages and how many are now copied back.
-fn checkpoint(conn: &Connection) -> Result<(i64, i64), rusqlite::Error> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+/// A checkpoint in `mode`: the WAL's frames and how many are now copied
+/// back.
+fn checkpoint(conn: &Connection, mode: &str) -> Result<(i64, i64), rusqlite::Error> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
         Ok((row.get(1)?, row.get(2)?))
     })
+}
+
+/// A `RESTART` checkpoint that waits at most `RESTART_WAIT` for readers (a
+/// busy result is no error: the next round tries again).
+fn restart(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(RESTART_WAIT)?;
+    let done = checkpoint(conn, "RESTART");
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    done.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under steady writes and reads the log is restarted, so its file
+    /// stays near the restart size: without the restart it grows with
+    /// every frame written (about 24 MiB here, 8 MiB with it).
+    #[test]
+    fn the_log_stays_bounded_while_readers_never_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.pragma_update(None, "synchronous", "NORMAL").unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer.busy_timeout(Duration::from_secs(5)).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+            .unwrap();
+        let _checkpointer =
+            Checkpointer::start_with(&path, Duration::from_millis(20), 256).unwrap();
+
+        // Two readers, always in a read somewhere.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, stop) = (path.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let reader = Connection::open(&path).unwrap();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let _: i64 = reader
+                            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        // About 10,000 frames, a few at a time.
+        let mut largest = 0;
+        for n in 0..5_000i64 {
+            writer
+                .execute(
+                    "INSERT OR REPLACE INTO t (k, v) VALUES (?1, zeroblob(3000))",
+                    [n % 500],
+                )
+                .unwrap();
+            if n % 100 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+                let wal = std::fs::metadata(dir.path().join("wal.db-wal")).map_or(0, |m| m.len());
+                largest = largest.max(wal);
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for reader in readers {
+            reader.join().unwrap();
+        }
+        assert!(
+            largest < 12 << 20,
+            "the WAL grew to {largest} bytes: it was never restarted"
+        );
+    }
 }
