@@ -24,12 +24,16 @@ use rusqlite::Connection;
 
 /// How often the checkpointer copies the WAL back.
 const INTERVAL: Duration = Duration::from_millis(500);
-/// The size a reset WAL file is truncated to.
-pub const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
-/// The log length (frames) past which it is restarted: the
-/// `journal_size_limit` in 4 KiB pages (each restart holds writers back
-/// for one small checkpoint and its sync, so not on every round).
-const RESTART_FRAMES: i64 = JOURNAL_SIZE_LIMIT / 4096;
+/// The size a reset WAL file is truncated to: above the restart point, so
+/// that a restarted log is reused, not cut short on the commit path (the
+/// committer truncating 192 MiB took tens of milliseconds).
+pub const JOURNAL_SIZE_LIMIT: i64 = 256 << 20;
+/// The log length (frames) past which it is restarted: 224 MiB of 4 KiB
+/// pages, below `JOURNAL_SIZE_LIMIT`. Each restart holds writers back for a small checkpoint and its
+/// sync (milliseconds: the latency tail), so only a long busy stretch
+/// reaches it; a host with pauses between turns restarts its log without
+/// it.
+const RESTART_FRAMES: i64 = 57_344;
 /// How long a restart waits for readers (and holds writers back) before it
 /// gives up until the next round.
 const RESTART_WAIT: Duration = Duration::from_millis(20);
@@ -77,9 +81,14 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, interval: Duration, rest
         );
         match checkpoint(conn, "PASSIVE") {
             Ok((log, copied)) if log >= restart_frames && copied == log => {
-                tracing::trace!(wal_frames = log, "WAL checkpoint; restarting the log");
-                if let Err(e) = restart(conn) {
-                    tracing::warn!(error = %e, "WAL restart failed; trying again");
+                let started = std::time::Instant::now();
+                match restart(conn) {
+                    Ok(()) => tracing::debug!(
+                        wal_frames = log,
+                        micros = started.elapsed().as_micros() as u64,
+                        "WAL restarted"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "WAL restart failed; trying again"),
                 }
             }
             Ok((log, copied)) if log > 0 => {

@@ -20,6 +20,9 @@ CREATE TABLE IF NOT EXISTS delivered (
 CREATE INDEX IF NOT EXISTS delivered_created ON delivered (created);
 ";
 
+/// Records forgotten per statement.
+const EXPIRE_BATCH: usize = 2_000;
+
 impl DedupStore for SqliteStorage {
     /// One host alone uses the database, and it runs a conversation's turns
     /// in order: the claim is that order, so this only looks for an answer.
@@ -79,13 +82,26 @@ impl DedupStore for SqliteStorage {
         record_delivery(&self.conn(), bot, conversation, activity_id, answer)
     }
 
+    /// In batches of `EXPIRE_BATCH`, each a transaction of its own: the
+    /// committer shares the writer connection, so it waits for one batch
+    /// at most, not for a minute's records (360,000 at 6,000 turns/s).
     fn expire(&self, before_ms: i64) -> Result<usize, StorageError> {
-        self.conn()
-            .execute(
-                "DELETE FROM delivered WHERE created < ?1",
-                rusqlite::params![before_ms],
-            )
-            .map_err(backend)
+        let mut forgotten = 0;
+        loop {
+            let deleted = self
+                .conn()
+                .prepare_cached(
+                    "DELETE FROM delivered WHERE rowid IN
+                       (SELECT rowid FROM delivered WHERE created < ?1 LIMIT ?2)",
+                )
+                .map_err(backend)?
+                .execute(rusqlite::params![before_ms, EXPIRE_BATCH as i64])
+                .map_err(backend)?;
+            forgotten += deleted;
+            if deleted < EXPIRE_BATCH {
+                return Ok(forgotten);
+            }
+        }
     }
 
     fn quick_reads(&self) -> bool {
@@ -151,4 +167,40 @@ pub(super) fn record_delivery(
     ])
     .map_err(backend)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Old records go in several batches; the window's stay.
+    #[test]
+    fn old_records_are_forgotten_in_batches_and_the_window_kept() {
+        let store = SqliteStorage::in_memory().unwrap();
+        let answer = Answer {
+            status: 200,
+            body: None,
+        };
+        let old = EXPIRE_BATCH * 2 + 7;
+        {
+            let conn = store.conn();
+            for n in 0..old {
+                record_delivery(&conn, "b", "c", &format!("old{n}"), &answer).unwrap();
+            }
+            conn.execute("UPDATE delivered SET created = 1", [])
+                .unwrap();
+            for n in 0..3 {
+                record_delivery(&conn, "b", "c", &format!("new{n}"), &answer).unwrap();
+            }
+        }
+        assert_eq!(store.expire(now_millis() - 60_000).unwrap(), old);
+        assert_eq!(store.answered("b", "c", "old0", 0).unwrap(), None);
+        for n in 0..3 {
+            let id = format!("new{n}");
+            assert_eq!(
+                store.answered("b", "c", &id, 0).unwrap(),
+                Some(answer.clone())
+            );
+        }
+    }
 }
