@@ -288,3 +288,59 @@ async fn a_reload_does_not_set_off_another_by_reading_the_files() {
     );
     assert_eq!(host.ask("calm", "a").await.0, StatusCode::OK);
 }
+
+/// The cache entries of two bots swapped (each artifact with its own tag)
+/// fail verification, since a tag binds its artifact to the wasm it was
+/// compiled from; an artifact whose tag is gone is a miss (another host may
+/// be writing it), recompiled, not trusted.
+#[tokio::test]
+async fn a_swapped_cache_entry_is_corrupt_and_one_without_its_tag_a_miss() {
+    let bots = BotsDir::with(&[("one", "rust-echo"), ("two", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    drop(Host::start_in(bots.path(), data.path(), &[]));
+
+    let cache_dir = data.path().join("cache");
+    let artifacts: Vec<std::path::PathBuf> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(artifacts.len(), 2, "{artifacts:?}");
+    let swap = |a: &std::path::Path, b: &std::path::Path| {
+        let aside = cache_dir.join("aside");
+        std::fs::rename(a, &aside).unwrap();
+        std::fs::rename(b, a).unwrap();
+        std::fs::rename(&aside, b).unwrap();
+    };
+    let tag = |path: &std::path::Path| path.with_extension("tag");
+    swap(&artifacts[0], &artifacts[1]);
+    swap(&tag(&artifacts[0]), &tag(&artifacts[1]));
+
+    let swapped = Host::start_in(bots.path(), data.path(), &[]);
+    for bot in ["one", "two"] {
+        assert_eq!(
+            swapped.bot_status(bot).await.unwrap()["compileCache"],
+            "corrupt"
+        );
+    }
+    assert_eq!(
+        swapped.ask("one", "still me").await.1.as_deref(),
+        Some("Echo: still me")
+    );
+    drop(swapped);
+
+    for artifact in &artifacts {
+        std::fs::remove_file(tag(artifact)).unwrap();
+    }
+    let untagged = Host::start_in(bots.path(), data.path(), &[]);
+    for bot in ["one", "two"] {
+        assert_eq!(
+            untagged.bot_status(bot).await.unwrap()["compileCache"],
+            "miss"
+        );
+    }
+    assert_eq!(
+        untagged.ask("two", "fresh").await.1.as_deref(),
+        Some("ok: fresh")
+    );
+}
