@@ -64,18 +64,6 @@ py_bot() {
 }
 py_bot python-echo
 py_bot dialogs-py
-
-# Python bots beside python-echo, built the same way (app.py in their folder).
-py_bot() {
-  local name=$1
-  stale "$out/$name.wasm" "$here/$name" "$root/sdk/python" "$root/wit" "$here/build.sh" || return 0
-  [ -x "$tools/venv/bin/componentize-py" ] || { python3 -m venv "$tools/venv" \
-    && "$tools/venv/bin/pip" install --quiet "componentize-py==$COMPONENTIZE_PY"; }
-  (cd "$here/$name" && "$tools/venv/bin/componentize-py" \
-    -d "$root/wit" -d "$root/sdk/python/wit" -w turnbox:python/bot-with-http \
-    componentize app -p . -p "$root/sdk/python" -o "$out/$name.wasm.tmp")
-  mv "$out/$name.wasm.tmp" "$out/$name.wasm"
-}
 py_bot signin-py
 py_bot skill-root-py
 py_bot sample-echo-py
