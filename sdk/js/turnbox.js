@@ -19,6 +19,41 @@ import * as hostConfig from 'turnbox:bot/config@0.1.0';
 import * as hostTimers from 'turnbox:bot/timers@0.1.0';
 import * as hostConnector from 'turnbox:bot/connector@0.1.0';
 
+// componentize-js runs its export glue (the code that calls
+// `handler.onTurn`) in StarlingMonkey's initializer global, not the bot's,
+// and SpiderMonkey makes a global's standard classes on first use: every
+// fresh instance made Promise, String, the iterators and more on its first
+// turn, about a third of a fresh turn (docs/PERFORMANCE.md). A host
+// import's `constructor` is that global's `Function`: this script uses them
+// there while the module loads, inside the build's snapshot, so fresh
+// instances start with them made. Where the glue shares the bot's global,
+// it only warms that one.
+const WARM_INITIALIZER_GLOBAL = `
+  for (const name of ['Object', 'Function', 'Array', 'Boolean', 'Symbol', 'Number', 'String',
+    'BigInt', 'Math', 'JSON', 'Reflect', 'Proxy', 'Promise', 'Error', 'TypeError', 'RangeError',
+    'SyntaxError', 'ReferenceError', 'EvalError', 'URIError', 'AggregateError', 'ArrayBuffer',
+    'SharedArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray',
+    'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array',
+    'BigInt64Array', 'BigUint64Array', 'Map', 'Set', 'WeakMap', 'WeakSet', 'WeakRef',
+    'FinalizationRegistry', 'Date', 'RegExp', 'Intl', 'Atomics', 'TextEncoder', 'TextDecoder']) {
+    const c = globalThis[name];
+    if (c && c.prototype) Object.getOwnPropertyNames(c.prototype);
+  }
+  void new Error('warm').stack;
+  for (const _ of [1]) {}
+  for (const _ of new Map([[1, 1]])) {}
+  for (const _ of 'a') {}
+  new DataView(new ArrayBuffer(8)).setInt8(0, 0, true);
+  (async () => { await null; for (const _ of [1]) {} })();
+  (function* () { yield 1; })().next();
+  if (typeof TextEncoder === 'function') new TextDecoder().decode(new TextEncoder().encode('x'));
+`;
+try {
+  new logging.log.constructor(WARM_INITIALIZER_GLOBAL)();
+} catch {
+  // Nothing to warm (another build of the glue): fresh turns are slower.
+}
+
 // The modelled fields of each WIT record; anything else travels in `extra`.
 const ACCOUNT = ['id', 'name', 'aadObjectId', 'role'];
 const CONVERSATION = ['id', 'name', 'isGroup', 'conversationType', 'tenantId'];
@@ -37,17 +72,23 @@ const ACCOUNT_LISTS = ['membersAdded', 'membersRemoved'];
 
 const present = (v) => v !== undefined && v !== null;
 
-/** A WIT record to plain JSON: present fields, `extra` spread in. `known`
- * is a Set of the record's fields, `convert` a Map of field converters. */
-function recordToJson(record, known, convert) {
+/** A WIT record to plain JSON: its present fields, `extra` spread in.
+ * `fields` lists the record's fields, `convert` maps some to converters.
+ * Indexed loops over the field lists and plain objects of converters:
+ * StarlingMonkey interprets this on every turn, and this form costs it
+ * about a quarter of what `Object.keys`, `for…of` and `Map` lookups did
+ * (docs/PERFORMANCE.md). */
+function recordToJson(record, fields, convert) {
   const out = {};
-  for (const key of Object.keys(record)) {
+  for (let i = 0; i < fields.length; i++) {
+    const key = fields[i];
     const v = record[key];
-    if (!present(v) || key === 'extra' || !known.has(key)) continue;
-    const f = convert?.get(key);
-    out[key] = f ? f(v) : v;
+    if (v === undefined || v === null) continue;
+    const f = convert === undefined ? undefined : convert[key];
+    out[key] = f === undefined ? v : f(v);
   }
-  if (present(record.extra) && record.extra !== '{}') Object.assign(out, JSON.parse(record.extra));
+  const extra = record.extra;
+  if (extra !== undefined && extra !== null && extra !== '{}') Object.assign(out, JSON.parse(extra));
   return out;
 }
 
@@ -55,12 +96,14 @@ function recordToJson(record, known, convert) {
 function recordFromJson(json, known, convert, extraRequired = false) {
   const out = {};
   let extra;
-  for (const key of Object.keys(json)) {
+  const keys = Object.keys(json);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const v = json[key];
-    if (!present(v)) continue;
+    if (v === undefined || v === null) continue;
     if (known.has(key)) {
-      const f = convert?.get(key);
-      out[key] = f ? f(v) : v;
+      const f = convert === undefined ? undefined : convert[key];
+      out[key] = f === undefined ? v : f(v);
     } else {
       (extra ??= {})[key] = v;
     }
@@ -70,35 +113,44 @@ function recordFromJson(json, known, convert, extraRequired = false) {
   return out;
 }
 
-// The modelled fields as sets, and the converters, made once.
+// The modelled fields as sets (for JSON's keys), and the converters.
 const ACCOUNT_SET = new Set(ACCOUNT);
 const CONVERSATION_SET = new Set(CONVERSATION);
 const ATTACHMENT_SET = new Set(ATTACHMENT);
 const ACTIVITY_SET = new Set(ACTIVITY);
 const parsed = (text) => JSON.parse(text);
 const text = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
-const ATTACHMENT_TO_JSON = new Map([['content', parsed]]);
-const ATTACHMENT_FROM_JSON = new Map([['content', text]]);
-const accountToJson = (a) => recordToJson(a, ACCOUNT_SET);
+const ATTACHMENT_TO_JSON = { __proto__: null, content: parsed };
+const ATTACHMENT_FROM_JSON = { __proto__: null, content: text };
+const accountToJson = (a) => recordToJson(a, ACCOUNT);
 const accountFromJson = (a) => recordFromJson(a, ACCOUNT_SET);
-const TO_JSON = new Map([
-  ['conversation', (c) => recordToJson(c, CONVERSATION_SET)],
-  ['attachments', (list) => list.map((a) => recordToJson(a, ATTACHMENT_SET, ATTACHMENT_TO_JSON))],
-  ...JSON_FIELDS.map((key) => [key, parsed]),
-  ...ACCOUNT_FIELDS.map((key) => [key, accountToJson]),
-  ...ACCOUNT_LISTS.map((key) => [key, (list) => list.map(accountToJson)]),
-]);
-const FROM_JSON = new Map([
-  ['conversation', (c) => recordFromJson(c, CONVERSATION_SET)],
-  ['attachments', (list) => list.map((a) => recordFromJson(a, ATTACHMENT_SET, ATTACHMENT_FROM_JSON))],
-  ...JSON_FIELDS.map((key) => [key, (v) => JSON.stringify(v)]),
-  ...ACCOUNT_FIELDS.map((key) => [key, accountFromJson]),
-  ...ACCOUNT_LISTS.map((key) => [key, (list) => list.map(accountFromJson)]),
-]);
+const mapList = (list, f) => {
+  const out = new Array(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = f(list[i]);
+  return out;
+};
+const TO_JSON = { __proto__: null };
+const FROM_JSON = { __proto__: null };
+TO_JSON.conversation = (c) => recordToJson(c, CONVERSATION);
+FROM_JSON.conversation = (c) => recordFromJson(c, CONVERSATION_SET);
+TO_JSON.attachments = (list) => mapList(list, (a) => recordToJson(a, ATTACHMENT, ATTACHMENT_TO_JSON));
+FROM_JSON.attachments = (list) => mapList(list, (a) => recordFromJson(a, ATTACHMENT_SET, ATTACHMENT_FROM_JSON));
+for (const key of JSON_FIELDS) {
+  TO_JSON[key] = parsed;
+  FROM_JSON[key] = (v) => JSON.stringify(v);
+}
+for (const key of ACCOUNT_FIELDS) {
+  TO_JSON[key] = accountToJson;
+  FROM_JSON[key] = accountFromJson;
+}
+for (const key of ACCOUNT_LISTS) {
+  TO_JSON[key] = (list) => mapList(list, accountToJson);
+  FROM_JSON[key] = (list) => mapList(list, accountFromJson);
+}
 
 /** The incoming WIT activity as Bot Framework JSON. */
 export function activityToJson(wit) {
-  return recordToJson(wit, ACTIVITY_SET, TO_JSON);
+  return recordToJson(wit, ACTIVITY, TO_JSON);
 }
 
 /** Bot Framework JSON (or a string: a text message) as a WIT activity. */
