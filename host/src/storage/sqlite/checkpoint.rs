@@ -29,10 +29,10 @@ const INTERVAL: Duration = Duration::from_millis(500);
 /// committer truncating 192 MiB took tens of milliseconds).
 pub const JOURNAL_SIZE_LIMIT: i64 = 256 << 20;
 /// The log length (frames) past which it is restarted: 224 MiB of 4 KiB
-/// pages, below `JOURNAL_SIZE_LIMIT`. Each restart holds writers back for a small checkpoint and its
-/// sync (milliseconds: the latency tail), so only a long busy stretch
-/// reaches it; a host with pauses between turns restarts its log without
-/// it.
+/// pages, below `JOURNAL_SIZE_LIMIT`. Each restart holds writers back for
+/// a small checkpoint and its sync (10-16 ms: the latency tail), so only a
+/// long busy stretch reaches it; a host with pauses between turns restarts
+/// its log without it.
 const RESTART_FRAMES: i64 = 57_344;
 /// How long a restart waits for readers (and holds writers back) before it
 /// gives up until the next round.
