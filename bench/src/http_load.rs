@@ -19,9 +19,9 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use turnbox_bench::{HostProcess, percentile};
 
-/// The warm-instance manifest: one instance per core, never recycled within
-/// the run.
-const POOLED: &str = "[instances]\npolicy = \"pooled\"\npool_size = 2\nmax_turns = 1000000\n";
+/// The warm-instance manifest: one instance per connection (a turn that
+/// finds none idle instantiates a fresh one), never recycled within the run.
+const POOLED: &str = "[instances]\npolicy = \"pooled\"\npool_size = 32\nmax_turns = 1000000\n";
 
 /// The hostile bot's manifest: a short deadline, small memory.
 const HOSTILE: &str = "[limits]\nturn_deadline_ms = 1000\nmemory_mib = 32\n";
