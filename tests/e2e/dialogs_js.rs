@@ -26,10 +26,6 @@ async fn say(host: &Host, conversation: &str, locale: &str, text: &str) -> Vec<V
     body["activities"].as_array().cloned().unwrap_or_default()
 }
 
-fn texts(list: &[Value]) -> Vec<&str> {
-    list.iter().filter_map(|a| a["text"].as_str()).collect()
-}
-
 #[tokio::test]
 async fn the_form_dialog_asks_retries_confirms_and_cancels() {
     let host = Host::start(BotsDir::with(&[("js-echo", "js-echo")]), &[]);
@@ -39,19 +35,23 @@ async fn the_form_dialog_asks_retries_confirms_and_cancels() {
     };
 
     assert_eq!(
-        texts(&ask("f1", "en-US", "form").await),
+        reply_texts(&ask("f1", "en-US", "form").await),
         ["What is your name?"]
     );
     assert_eq!(
-        texts(&ask("f1", "en-US", "Ada").await),
+        reply_texts(&ask("f1", "en-US", "Ada").await),
         ["How old are you?"]
     );
     let retry = "Please enter your age as a number between 0 and 150.";
     for wrong in ["old", "151", "36.5", "1,000", "-1"] {
-        assert_eq!(texts(&ask("f1", "en-US", wrong).await), [retry], "{wrong}");
+        assert_eq!(
+            reply_texts(&ask("f1", "en-US", wrong).await),
+            [retry],
+            "{wrong}"
+        );
     }
     let confirm = ask("f1", "en-US", "36").await;
-    assert_eq!(texts(&confirm), ["Is this right: Ada, 36?"]);
+    assert_eq!(reply_texts(&confirm), ["Is this right: Ada, 36?"]);
     let actions: Vec<(&str, &str)> = confirm[0]["suggestedActions"]["actions"]
         .as_array()
         .unwrap_or_else(|| panic!("no suggested actions: {}", confirm[0]))
@@ -59,26 +59,38 @@ async fn the_form_dialog_asks_retries_confirms_and_cancels() {
         .map(|a| (a["title"].as_str().unwrap(), a["value"].as_str().unwrap()))
         .collect();
     assert_eq!(actions, [("Yes", "Yes"), ("No", "No")]);
-    assert_eq!(texts(&ask("f1", "en-US", "Yes").await), ["Saved: Ada, 36."]);
+    assert_eq!(
+        reply_texts(&ask("f1", "en-US", "Yes").await),
+        ["Saved: Ada, 36."]
+    );
     // The dialog is over: the echo table answers again.
-    assert_eq!(texts(&ask("f1", "en-US", "hi").await), ["Echo: hi"]);
+    assert_eq!(reply_texts(&ask("f1", "en-US", "hi").await), ["Echo: hi"]);
 
     // "no", and a German "1,000": one.
     ask("f2", "de-DE", "form").await;
     ask("f2", "de-DE", "Grace").await;
     assert_eq!(
-        texts(&ask("f2", "de-DE", "1,000").await),
+        reply_texts(&ask("f2", "de-DE", "1,000").await),
         ["Is this right: Grace, 1?"]
     );
-    assert_eq!(texts(&ask("f2", "de-DE", "nein").await), ["Not saved."]);
+    assert_eq!(
+        reply_texts(&ask("f2", "de-DE", "nein").await),
+        ["Not saved."]
+    );
 
     // cancel at any step empties the stack.
     for steps in [&["form"][..], &["form", "Lin"], &["form", "Lin", "40"]] {
         for step in steps {
             ask("f3", "en-US", step).await;
         }
-        assert_eq!(texts(&ask("f3", "en-US", "cancel").await), ["Cancelled."]);
-        assert_eq!(texts(&ask("f3", "en-US", "cancel").await), ["Echo: cancel"]);
+        assert_eq!(
+            reply_texts(&ask("f3", "en-US", "cancel").await),
+            ["Cancelled."]
+        );
+        assert_eq!(
+            reply_texts(&ask("f3", "en-US", "cancel").await),
+            ["Echo: cancel"]
+        );
     }
     host.assert_no_panic();
 }
@@ -111,7 +123,7 @@ async fn interleaved_forms_on_warm_instances_keep_their_own_steps() {
     ];
     for (conversation, text, expected) in script {
         assert_eq!(
-            texts(&say(&host, conversation, "en-US", text).await),
+            reply_texts(&say(&host, conversation, "en-US", text).await),
             [expected],
             "{conversation}: {text}"
         );

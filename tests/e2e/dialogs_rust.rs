@@ -54,7 +54,7 @@ async fn rust_echo_runs_the_form_dialog() {
     // While the form runs, commands of the echo table are answers.
     assert_eq!(say(&host, c, "en-US", "count").await, [retry]);
     let (_, list) = replies(&host, "echo", &said(c, "en-US", "I am 42")).await;
-    assert_eq!(texts(&list), ["Is this right: Ada, 42?"]);
+    assert_eq!(reply_texts(&list), ["Is this right: Ada, 42?"]);
     let actions = &list[0]["suggestedActions"]["actions"];
     assert_eq!(actions[0]["title"], "Yes");
     assert_eq!(actions[0]["type"], "imBack");
@@ -84,10 +84,6 @@ async fn rust_echo_runs_the_form_dialog() {
     host.assert_no_panic();
 }
 
-fn texts(list: &[Value]) -> Vec<&str> {
-    list.iter().filter_map(|a| a["text"].as_str()).collect()
-}
-
 /// Two answers to the same prompt at once in one conversation, on one
 /// host: it runs the two turns one after the other, so the second finds the
 /// confirm step and asks it again. No answer is applied twice, and the
@@ -111,7 +107,7 @@ async fn concurrent_answers_to_one_step_end_at_the_committed_step() {
     for turn in turns {
         let (status, list) = turn.await.unwrap();
         assert_eq!(status, StatusCode::OK, "{list:?}");
-        answers.push(texts(&list).join("|"));
+        answers.push(reply_texts(&list).join("|"));
     }
     // Both turns end at the confirm step, for the age that was committed
     // first: the later turn saw the confirm prompt and asked again.
@@ -274,7 +270,7 @@ async fn rust_echo_plays_the_teams_scenario() {
         let (status, body) = post_activity(&host.url("/api/bots/echo/messages"), &activity).await;
         assert_eq!(status, StatusCode::OK, "{action}: {body}");
         assert_eq!(
-            texts(body["activities"].as_array().unwrap()),
+            reply_texts(body["activities"].as_array().unwrap()),
             [expected],
             "{action}"
         );
@@ -289,11 +285,11 @@ async fn rust_echo_plays_the_teams_scenario() {
         let mut activity = teams("conversationUpdate", json!({}));
         activity["channelData"]["eventType"] = json!(event);
         let (_, list) = replies(&host, "echo", &activity).await;
-        assert_eq!(texts(&list), [expected], "{event}");
+        assert_eq!(reply_texts(&list), [expected], "{event}");
     }
 
     // A message in a team channel: the echo table.
     let (_, list) = replies(&host, "echo", &teams("message", json!({"text": "hello"}))).await;
-    assert_eq!(texts(&list), ["Echo: hello"]);
+    assert_eq!(reply_texts(&list), ["Echo: hello"]);
     host.assert_no_panic();
 }

@@ -4,15 +4,11 @@
 //! than the bot, and keep no state (`count` is echoed, not counted).
 
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
 
 const SAMPLES: [&str; 3] = ["sample-echo-rs", "sample-echo-js", "sample-echo-py"];
-
-fn texts(list: &[Value]) -> Vec<&str> {
-    list.iter().filter_map(|a| a["text"].as_str()).collect()
-}
 
 #[tokio::test]
 async fn the_echo_samples_echo_and_welcome_in_every_language() {
@@ -43,7 +39,7 @@ async fn the_echo_samples_echo_and_welcome_in_every_language() {
             let (status, body) = post_activity(&url, &ask).await;
             assert_eq!(status, StatusCode::OK, "{bot}");
             let list = body["activities"].as_array().cloned().unwrap_or_default();
-            assert_eq!(texts(&list), ["Echo: count"], "{bot}");
+            assert_eq!(reply_texts(&list), ["Echo: count"], "{bot}");
         }
 
         // A welcome for each member who joined, but not for the bot.
@@ -55,7 +51,7 @@ async fn the_echo_samples_echo_and_welcome_in_every_language() {
         assert_eq!(status, StatusCode::OK, "{bot}");
         let list = body["activities"].as_array().cloned().unwrap_or_default();
         assert_eq!(
-            texts(&list),
+            reply_texts(&list),
             ["Hello and welcome!", "Hello and welcome!"],
             "{bot}"
         );

@@ -17,10 +17,6 @@ async fn replies(host: &Host, bot: &str, activity: Value) -> (StatusCode, Vec<Va
     (status, list)
 }
 
-fn texts(list: &[Value]) -> Vec<&str> {
-    list.iter().filter_map(|a| a["text"].as_str()).collect()
-}
-
 /// A warm-instance manifest that also recycles instances mid-suite.
 const POOLED: &str = "[instances]\npolicy = \"pooled\"\npool_size = 2\nmax_turns = 5\n";
 
@@ -109,13 +105,13 @@ async fn behaviour_suite(manifest: Option<&str>) {
         );
         let (status, list) = ask(update).await;
         assert_eq!(status, StatusCode::OK, "{bot}");
-        assert_eq!(texts(&list), ["Welcome, Grace!"], "{bot}");
+        assert_eq!(reply_texts(&list), ["Welcome, Grace!"], "{bot}");
         let update = activity(
             &service_url,
             "conversationUpdate",
             json!({"membersRemoved": [{"id": "u3"}, {"id": "bot-1"}]}),
         );
-        assert_eq!(texts(&ask(update).await.1), ["Goodbye, u3!"], "{bot}");
+        assert_eq!(reply_texts(&ask(update).await.1), ["Goodbye, u3!"], "{bot}");
         let only_the_bot = activity(
             &service_url,
             "conversationUpdate",
@@ -128,11 +124,11 @@ async fn behaviour_suite(manifest: Option<&str>) {
         for expected in ["Count: 1", "Count: 2"] {
             let (status, list) = ask(message(&service_url, "count")).await;
             assert_eq!(status, StatusCode::OK, "{bot}");
-            assert_eq!(texts(&list), [expected], "{bot}");
+            assert_eq!(reply_texts(&list), [expected], "{bot}");
         }
         let mut elsewhere = message(&service_url, "count");
         elsewhere["conversation"]["id"] = json!("another");
-        assert_eq!(texts(&ask(elsewhere).await.1), ["Count: 1"], "{bot}");
+        assert_eq!(reply_texts(&ask(elsewhere).await.1), ["Count: 1"], "{bot}");
 
         // A hero card with suggested actions.
         let (_, list) = ask(message(&service_url, "card")).await;
@@ -170,7 +166,7 @@ async fn behaviour_suite(manifest: Option<&str>) {
         let (_, list) = ask(message(&service_url, "typing")).await;
         let kinds: Vec<&str> = list.iter().filter_map(|a| a["type"].as_str()).collect();
         assert_eq!(kinds, ["typing", "message"], "{bot}");
-        assert_eq!(texts(&list), ["Done typing"], "{bot}");
+        assert_eq!(reply_texts(&list), ["Done typing"], "{bot}");
 
         // Reactions, events by name, end of conversation, and the rest.
         let reaction = activity(
@@ -179,7 +175,7 @@ async fn behaviour_suite(manifest: Option<&str>) {
             json!({"reactionsAdded": [{"type": "like"}], "replyToId": "sent-1"}),
         );
         assert_eq!(
-            texts(&ask(reaction).await.1),
+            reply_texts(&ask(reaction).await.1),
             ["Thanks for the like"],
             "{bot}"
         );
@@ -188,7 +184,7 @@ async fn behaviour_suite(manifest: Option<&str>) {
             "event",
             json!({"name": "greet", "value": {"name": "Ada"}}),
         );
-        assert_eq!(texts(&ask(greet).await.1), ["Hello, Ada!"], "{bot}");
+        assert_eq!(reply_texts(&ask(greet).await.1), ["Hello, Ada!"], "{bot}");
         let other_event = activity(&service_url, "event", json!({"name": "other"}));
         assert_eq!(ask(other_event).await, (StatusCode::OK, vec![]), "{bot}");
         let end = activity(
@@ -197,7 +193,7 @@ async fn behaviour_suite(manifest: Option<&str>) {
             json!({"code": "completedSuccessfully"}),
         );
         assert_eq!(
-            texts(&ask(end).await.1),
+            reply_texts(&ask(end).await.1),
             ["Ended: completedSuccessfully"],
             "{bot}"
         );
@@ -205,7 +201,7 @@ async fn behaviour_suite(manifest: Option<&str>) {
         assert_eq!(ask(typing).await, (StatusCode::OK, vec![]), "{bot}");
         let handoff = activity(&service_url, "handoff", json!({}));
         assert_eq!(
-            texts(&ask(handoff).await.1),
+            reply_texts(&ask(handoff).await.1),
             ["Unrecognized: handoff"],
             "{bot}"
         );
@@ -259,11 +255,19 @@ async fn every_language_fetches_from_an_allowed_upstream() {
         let fetch = format!("fetch http://127.0.0.1:{port}/hello");
         let (status, list) = replies(&host, bot, message(service_url, &fetch)).await;
         assert_eq!(status, StatusCode::OK, "{bot}");
-        assert_eq!(texts(&list), ["fetched 200: hello from upstream"], "{bot}");
+        assert_eq!(
+            reply_texts(&list),
+            ["fetched 200: hello from upstream"],
+            "{bot}"
+        );
 
         let fetch = format!("fetch http://127.0.0.1:{}/hello", port + 1);
         let (_, list) = replies(&host, bot, message(service_url, &fetch)).await;
-        let reply = texts(&list).first().copied().unwrap_or_default().to_owned();
+        let reply = reply_texts(&list)
+            .first()
+            .copied()
+            .unwrap_or_default()
+            .to_owned();
         assert!(reply.starts_with("fetch failed"), "{bot}: {reply}");
     }
     assert!(

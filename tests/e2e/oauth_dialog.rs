@@ -9,6 +9,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::reply_texts;
 use crate::token_service_standin::*;
 
 const PROMPT: &str = "Please sign in to see your profile.";
@@ -51,10 +52,6 @@ async fn answer(s: &Setup, text: &str) -> Vec<Value> {
 }
 
 /// The texts of `sent`.
-fn texts(sent: &[Value]) -> Vec<&str> {
-    sent.iter().filter_map(|a| a["text"].as_str()).collect()
-}
-
 /// Asserts that `sent` is the prompt's card and nothing else: the prompt's
 /// text with an OAuthCard for `graph`, accepting input.
 fn assert_card(bot: &str, sent: &[Value]) {
@@ -98,7 +95,7 @@ async fn magic_code_flow(bot: &str) {
     // Not a code, then a wrong code: the retry prompt, and the prompt waits.
     for text in ["hello", "000000"] {
         let sent = answer(&s, text).await;
-        assert_eq!(texts(&sent), [RETRY], "{bot}: {text}");
+        assert_eq!(reply_texts(&sent), [RETRY], "{bot}: {text}");
         assert!(sent[0]["attachments"].is_null(), "{bot}: no second card");
     }
     let wrong_code = ("GetToken".to_owned(), Some("000000".to_owned()));
@@ -107,12 +104,12 @@ async fn magic_code_flow(bot: &str) {
     // The right code: the prompt ends with the token, and the next step
     // names its connection and tail and asks on.
     let sent = answer(&s, "my code is 123456").await;
-    assert_eq!(texts(&sent), [SIGNED_IN_BY_CODE, CONFIRM], "{bot}");
+    assert_eq!(reply_texts(&sent), [SIGNED_IN_BY_CODE, CONFIRM], "{bot}");
 
     // Yes: the prompt, begun again, ends at once with the token (no card).
     let sent = answer(&s, "yes").await;
     assert_eq!(
-        texts(&sent),
+        reply_texts(&sent),
         ["Your token ends in AB12; it expires 2030-01-01T00:00:00Z"],
         "{bot}"
     );
@@ -120,11 +117,14 @@ async fn magic_code_flow(bot: &str) {
 
     // The waterfall is over: "profile" again signs in at once.
     let sent = answer(&s, "profile").await;
-    assert_eq!(texts(&sent), [SIGNED_IN_BY_CODE, CONFIRM], "{bot}");
+    assert_eq!(reply_texts(&sent), [SIGNED_IN_BY_CODE, CONFIRM], "{bot}");
 
     // "logout" interrupts: the prompt signs out, the dialog is cancelled.
     let calls = s.tokens.calls().len();
-    assert_eq!(texts(&answer(&s, "logout").await), ["You are signed out."]);
+    assert_eq!(
+        reply_texts(&answer(&s, "logout").await),
+        ["You are signed out."]
+    );
     let (path, query) = s.tokens.calls()[calls].clone();
     assert_eq!(
         (path.as_str(), query["connectionName"].as_str()),
@@ -166,7 +166,7 @@ async fn verify_state_flow(bot: &str) {
         "{bot}"
     );
     let sent = answer(&s, "no").await;
-    assert_eq!(texts(&sent), ["OK, not showing it."], "{bot}");
+    assert_eq!(reply_texts(&sent), ["OK, not showing it."], "{bot}");
     s.host.assert_no_panic();
 }
 
@@ -216,20 +216,28 @@ async fn no_token_flows(bot: &str) {
     assert_card(bot, &answer(&s, "profile quick").await);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let calls = s.tokens.calls().len();
-    assert_eq!(texts(&answer(&s, "123456").await), [NOT_COMPLETED], "{bot}");
+    assert_eq!(
+        reply_texts(&answer(&s, "123456").await),
+        [NOT_COMPLETED],
+        "{bot}"
+    );
     assert!(
         calls_since(&s, calls).is_empty(),
         "{bot}: the code was not redeemed"
     );
     // The stack is empty: the message goes to the bot's other commands.
     assert_eq!(
-        texts(&answer(&s, "hello").await),
+        reply_texts(&answer(&s, "hello").await),
         ["Say \"login\" to sign in, \"logout\" to sign out."],
         "{bot}"
     );
 
     // A prompt that ends on an invalid message: no retry prompt, no token.
     assert_card(bot, &answer(&s, "profile strict").await);
-    assert_eq!(texts(&answer(&s, "hello").await), [NOT_COMPLETED], "{bot}");
+    assert_eq!(
+        reply_texts(&answer(&s, "hello").await),
+        [NOT_COMPLETED],
+        "{bot}"
+    );
     s.host.assert_no_panic();
 }

@@ -470,6 +470,12 @@ pub fn write_in_place(path: &Path, bytes: &[u8], chunks: usize) {
     }
 }
 
+/// The texts of a list of activities (an `expectReplies` answer, or what
+/// reached the connector), in order; activities without text are skipped.
+pub fn reply_texts(list: &[Value]) -> Vec<&str> {
+    list.iter().filter_map(|a| a["text"].as_str()).collect()
+}
+
 /// A message from a user to the bot, as a channel would send it: each with
 /// its own id (`activity/N`), as channels give them.
 pub fn message(service_url: &str, text: &str) -> Value {
