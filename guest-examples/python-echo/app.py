@@ -13,6 +13,8 @@ from teams import TeamsScenario
 from turnbox import CardAction, CardFactory, HeroCard, MessageFactory
 
 COUNT = turnbox.ConversationState.create_property("count")
+# Kept in the instance's memory, not in state: what `instance` shows.
+INSTANCE_ANSWERS = [0]
 
 
 async def fetch_reply(url):
@@ -39,6 +41,9 @@ class EchoBot(TeamsScenario):
             count = COUNT.get(0) + 1
             COUNT.set(count)
             ctx.send_activity(f"Count: {count}")
+        elif text == "instance":
+            INSTANCE_ANSWERS[0] += 1
+            ctx.send_activity(f"Instance: {INSTANCE_ANSWERS[0]}")
         elif text == "card":
             reply = MessageFactory.suggested_actions(
                 [CardAction.im_back("Red", "red"), CardAction.im_back("Blue", "blue")],

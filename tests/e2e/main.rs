@@ -36,6 +36,7 @@ mod llm_chat_rs;
 mod long_turns;
 mod managed_identity;
 mod manifests;
+mod memory_pools;
 mod misbehaving_bots;
 mod model_standin;
 mod oauth_dialog;

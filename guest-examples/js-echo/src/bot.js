@@ -18,6 +18,8 @@ import { registerTeams } from './teams-scenario.js';
 const count = conversationState.createProperty('count');
 const dialogs = new DialogSet(conversationState.createProperty('dialogState')).add(new FormDialog());
 const bot = new TeamsActivityHandler();
+// Kept in the instance's memory, not in state: what `instance` shows.
+let instanceAnswers = 0;
 
 // While the form runs, every message goes to it; `form` starts it. `edit`
 // alone skips the check: reading the dialog state would make the host hold
@@ -38,6 +40,9 @@ function reply(ctx) {
     const n = count.get(0) + 1;
     count.set(n);
     ctx.sendActivity(`Count: ${n}`);
+  } else if (text === 'instance') {
+    instanceAnswers += 1;
+    ctx.sendActivity(`Instance: ${instanceAnswers}`);
   } else if (text === 'card') {
     const reply = MessageFactory.suggestedActions(
       [CardAction.imBack('Red', 'red'), CardAction.imBack('Blue', 'blue')],

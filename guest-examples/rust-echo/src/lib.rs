@@ -21,6 +21,9 @@ use turnbox_guest::{
 /// The conversation's counter.
 const COUNT: StateProperty<u64> = StateProperty::conversation("count");
 
+/// Kept in the instance's memory, not in state: what `instance` shows.
+static INSTANCE_ANSWERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 #[derive(Default)]
 struct EchoBot;
 
@@ -44,6 +47,11 @@ impl ActivityHandler for EchoBot {
                 let count = COUNT.get_or_default()? + 1;
                 COUNT.set(&count)?;
                 ctx.send_text(format!("Count: {count}"))?;
+            }
+            "instance" => {
+                let answers =
+                    INSTANCE_ANSWERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                ctx.send_text(format!("Instance: {answers}"))?;
             }
             "card" => {
                 let mut reply = MessageFactory::suggested_actions(

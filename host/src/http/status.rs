@@ -56,9 +56,13 @@ fn describe(slot: &BotSlot) -> Value {
     bot
 }
 
-/// The bot's instance policy and, when pooled, its pool.
+/// The bot's instance policy, the memory pool its instances come from
+/// (`runtime/engine.rs`) and, when pooled, its warm instances.
 fn instances(version: &BotVersion) -> Value {
     let mut shown = json!(version.instance_policy);
+    if let Some(shown) = shown.as_object_mut() {
+        shown.insert("memoryPool".into(), version.memory_pool.into());
+    }
     if let (Some(shown), Some(pool)) = (shown.as_object_mut(), &version.pool)
         && let Some(status) = json!(pool.status()).as_object()
     {

@@ -59,6 +59,8 @@ pub struct BotVersion {
     pub instance_policy: InstancePolicy,
     /// Warm instances, under the pooled policy.
     pub pool: Option<InstancePool>,
+    /// Where its instances come from: `Runtime::memory_pool`.
+    pub memory_pool: &'static str,
     /// Its outbound HTTP: allowlist, limits, its own client.
     pub http: Arc<crate::runtime::http::BotHttp>,
 }
@@ -150,14 +152,12 @@ fn compile_for<'r>(
     compile: Compile<'_>,
     files: &BotFiles,
 ) -> Result<(Arc<Component>, CacheOutcome, &'r Linker<TurnState>), wasmtime::Error> {
+    let (engine, linker) = runtime.optimised_for(&files.wasm);
     if compile.baseline_first
         && let Some(baseline) = &runtime.baseline
     {
-        if let Some((component, outcome)) = compile
-            .cache
-            .load_cached(&runtime.engine, &files.wasm_sha256)
-        {
-            return Ok((component, outcome, &runtime.linker));
+        if let Some((component, outcome)) = compile.cache.load_cached(engine, &files.wasm_sha256) {
+            return Ok((component, outcome, linker));
         }
         match compile
             .cache
@@ -180,8 +180,8 @@ fn compile_for<'r>(
     let (component, outcome) =
         compile
             .cache
-            .load_or_compile(&runtime.engine, &files.wasm, &files.wasm_sha256)?;
-    Ok((component, outcome, &runtime.linker))
+            .load_or_compile(engine, &files.wasm, &files.wasm_sha256)?;
+    Ok((component, outcome, linker))
 }
 
 impl BotVersion {
@@ -250,9 +250,10 @@ impl BotVersion {
             config: Arc::new(manifest.config),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_turns as usize)),
             pre,
-            _component: component,
             instance_policy,
             pool,
+            memory_pool: runtime.memory_pool(component.engine()),
+            _component: component,
             http: Arc::new(http),
         })
     }
