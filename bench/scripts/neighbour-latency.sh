@@ -19,7 +19,7 @@ cp target/guests/bots/sample-echo-rs.wasm "$work/bots/echo.wasm"
 cp target/guests/bots/misbehave.wasm "$work/bots/bad.wasm"
 printf '[limits]\nturn_deadline_ms = 2000\nmax_concurrent_turns = %s\n' "$loops" >"$work/bots/bad.toml"
 port=39480
-target/release/turnbox serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" \
+"${TURNBOX_BIN:-target/release/turnbox}" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" \
   --data "$work/data" >"$work/host.log" 2>&1 &
 for _ in $(seq 100); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.1; done
 

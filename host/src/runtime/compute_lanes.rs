@@ -10,16 +10,27 @@
 //! A tick is counted when wasm runs across it, so a turn that waits in
 //! several slow host calls may be counted long too; it then only waits for
 //! a lane while other long turns hold them all.
+//!
+//! A turn that becomes long also moves ([`run_turn_call`]) off the runtime
+//! that serves requests, to the compute runtime: as many threads as lanes,
+//! at a lower scheduling priority (nice 10). Its slices then never hold up
+//! the tasks queued on a request worker, and the kernel runs the request
+//! path first whenever both want a core.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Poll;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// The nice value of the compute runtime's threads.
+const COMPUTE_NICE: libc::c_int = 10;
+
 /// Ticks a turn computes through before it needs a lane: with 10 ms ticks,
-/// a turn that has computed for about 20–30 ms.
-pub const LONG_AFTER_SLICES: u32 = 3;
+/// a turn that has computed for about 10–20 ms.
+pub const LONG_AFTER_SLICES: u32 = 2;
 
 /// The host's compute lanes for long turns.
 pub struct ComputeLanes {
@@ -52,6 +63,7 @@ impl ComputeLanes {
             lanes: self.lanes.clone(),
             slices: 0,
             held: Arc::new(Mutex::new(None)),
+            long: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -61,6 +73,8 @@ pub struct LaneUse {
     lanes: Arc<Semaphore>,
     slices: u32,
     held: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+    /// Set once the turn is long: [`run_turn_call`] then moves it.
+    long: Arc<AtomicBool>,
 }
 
 /// What the turn waits on before its next slice: nothing (a plain yield)
@@ -77,6 +91,7 @@ impl LaneUse {
         if self.slices < LONG_AFTER_SLICES {
             return NextSlice::Yield;
         }
+        self.long.store(true, Ordering::Relaxed);
         // Give the lane back (a long turn waiting gets it first), then
         // queue for one again.
         self.release();
@@ -98,6 +113,92 @@ impl LaneUse {
     pub fn is_long(&self) -> bool {
         self.slices >= LONG_AFTER_SLICES
     }
+
+    /// What [`run_turn_call`] watches to move the turn.
+    pub fn long_flag(&self) -> Arc<AtomicBool> {
+        self.long.clone()
+    }
+}
+
+/// Runs `call` (a turn's wasm, which owns its store) on the current task
+/// until `long` is set, then on the compute runtime; returns its output
+/// either way. Dropping the returned future (the turn's timeout) drops the
+/// call wherever it runs.
+pub async fn run_turn_call<T: Send + 'static>(
+    call: Pin<Box<dyn Future<Output = T> + Send>>,
+    long: Arc<AtomicBool>,
+) -> T {
+    let mut call = Some(call);
+    let here = std::future::poll_fn(|cx| {
+        let Some(running) = call.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match running.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending if long.load(Ordering::Relaxed) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    if let Some(output) = here {
+        return output;
+    }
+    let Some(call) = call.take() else {
+        unreachable!("the call is only taken here");
+    };
+    let Some(compute) = compute_runtime() else {
+        // No compute runtime (its threads could not start): go on here.
+        return call.await;
+    };
+    let moved = AbortOnDrop(compute.spawn(tracing::Instrument::in_current_span(call)));
+    match moved.await {
+        Ok(output) => output,
+        // Only a panic in the bot's host calls gets here: the same as it
+        // would be on this task.
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
+    }
+}
+
+/// A spawned task's handle that aborts the task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// The compute runtime, started on the first long turn and kept for the
+/// life of the process; `None` (logged once) if it cannot start.
+fn compute_runtime() -> Option<&'static tokio::runtime::Handle> {
+    static COMPUTE: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    COMPUTE
+        .get_or_init(|| {
+            let threads = ComputeLanes::for_this_machine().count();
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name("turnbox-compute")
+                .on_thread_start(|| {
+                    // SAFETY: setpriority on the calling thread (0 = self);
+                    // raising the nice value needs no privilege.
+                    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, COMPUTE_NICE) };
+                })
+                .enable_all()
+                .build()
+                .map_err(|err| {
+                    tracing::warn!(error = %err, "no compute runtime; long turns stay on the request workers")
+                })
+                .ok()
+        })
+        .as_ref()
+        .map(|runtime| runtime.handle())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -156,6 +257,72 @@ mod tests {
         // A turn that ends gives its lane back.
         second.release();
         first_waiting.await;
+    }
+
+    /// The thread a part of a call ran on, and its nice value.
+    type RanOn = (Option<String>, i32);
+    type Call<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+    /// A call that becomes long, then yields once: where each part ran.
+    fn becoming_long(lanes: &ComputeLanes) -> (Call<[RanOn; 2]>, Arc<AtomicBool>) {
+        let mut turn = lanes.new_turn();
+        let long = turn.long_flag();
+        let here = || {
+            let name = std::thread::current().name().map(str::to_owned);
+            // SAFETY: reads the calling thread's nice value.
+            (name, unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) })
+        };
+        let call = Box::pin(async move {
+            let first = here();
+            make_long(&mut turn);
+            lane_future(&mut turn).await;
+            tokio::task::yield_now().await;
+            [first, here()]
+        });
+        (call, long)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_turn_moves_to_the_low_priority_compute_threads_once_long() {
+        let lanes = ComputeLanes::new(1);
+        let (call, long) = becoming_long(&lanes);
+        let [(first, first_nice), (then, then_nice)] = run_turn_call(call, long).await;
+        assert_ne!(first.as_deref(), Some("turnbox-compute"));
+        assert_eq!(then.as_deref(), Some("turnbox-compute"));
+        assert_eq!(then_nice, first_nice.max(COMPUTE_NICE));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_moved_turn_is_dropped_with_its_caller() {
+        struct Dropped(Arc<AtomicBool>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let lanes = ComputeLanes::new(1);
+        let mut turn = lanes.new_turn();
+        let long = turn.long_flag();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = Dropped(dropped.clone());
+        let call: Call<()> = Box::pin(async move {
+            let _guard = guard;
+            make_long(&mut turn);
+            loop {
+                lane_future(&mut turn).await;
+                tokio::task::yield_now().await;
+            }
+        });
+        // The turn's deadline: the caller stops waiting.
+        let timed_out = tokio::time::timeout(Duration::from_millis(50), run_turn_call(call, long));
+        assert!(timed_out.await.is_err());
+        for _ in 0..100 {
+            if dropped.load(Ordering::Relaxed) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the moved turn ran on after its caller gave up");
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub struct InstancePool {
 #[serde(rename_all = "camelCase")]
 pub struct PoolStatus {
     pub idle: usize,
-    /// Instances created for turns since the version was loaded.
+    /// Instances created (or tried, when the pool was full) for turns since
+    /// the version was loaded.
     pub instantiations: u64,
     /// Instances dropped after serving `max_turns` turns.
     pub recycled: u64,

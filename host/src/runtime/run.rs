@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::runtime::bot::BotVersion;
-use crate::runtime::compute_lanes::NextSlice;
+use crate::runtime::compute_lanes::{NextSlice, run_turn_call};
 use crate::runtime::engine::Runtime;
 use crate::runtime::guest_log::{GuestOutput, LogBudget, Stream};
 use crate::runtime::http::turn::TurnHttp;
@@ -113,21 +113,26 @@ pub async fn run_turn(
         .map_err(|e| TurnError::Instantiate(e.to_string()))?;
     store.set_epoch_deadline(1);
 
-    let mut instantiation = std::time::Duration::ZERO;
-    let run = async {
+    // The call owns the store, so that a turn that turns long can move to
+    // the compute runtime (`compute_lanes.rs`); it gives the store back.
+    let long = store.data().turn.lane.long_flag();
+    let pre = bot.pre.clone();
+    if warm.is_none()
+        && let Some(pool) = &bot.pool
+    {
+        pool.count_instantiation();
+    }
+    let run = async move {
+        let mut instantiation = std::time::Duration::ZERO;
         let (instance, turns) = match warm {
             Some(warm) => warm,
             None => {
                 let started = Instant::now();
-                let instance = bot
-                    .pre
+                let instance = pre
                     .instantiate_async(&mut store)
                     .await
                     .map_err(|e| classify(e, &limits, fuel, true))?;
                 instantiation = started.elapsed();
-                if let Some(pool) = &bot.pool {
-                    pool.count_instantiation();
-                }
                 (instance, 0)
             }
         };
@@ -147,16 +152,17 @@ pub async fn run_turn(
             .data_mut()
             .table
             .delete(Resource::<TurnContext>::new_own(rep));
-        Ok::<_, TurnError>((instance, turns, result))
+        Ok::<_, TurnError>((store, instance, turns, result, instantiation))
     };
     // The epoch deadline stops a bot that computes; this timeout stops one
     // that waits in a host call. Either way (and on any trap) the store is
     // dropped here, so a pooled bot never reuses an instance a turn broke.
-    let (instance, turns, result) = match tokio::time::timeout(limits.deadline, run).await {
-        Ok(result) => result?,
-        Err(_) => return Err(TurnError::Timeout(limits.deadline.as_millis())),
-    };
-
+    let call = run_turn_call(Box::pin(run), long);
+    let (mut store, instance, turns, result, instantiation) =
+        match tokio::time::timeout(limits.deadline, call).await {
+            Ok(result) => result?,
+            Err(_) => return Err(TurnError::Timeout(limits.deadline.as_millis())),
+        };
     let data = store.data_mut();
     // (A failed turn gives its lane back when its store is dropped.)
     data.turn.lane.release();
