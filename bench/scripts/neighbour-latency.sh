@@ -9,6 +9,8 @@
 # Usage (from the repository root, after `cargo build --release -p turnbox`
 # and `cargo xtask guests`; wrk from Debian's package):
 #   bench/scripts/neighbour-latency.sh [ROUNDS [SECONDS [LOOPS]]]
+# TURNBOX_BIN=path runs another build (default target/release/turnbox), to
+# compare builds by running the script once for each, interleaved.
 set -euo pipefail
 rounds=${1:-2} seconds=${2:-10} loops=${3:-16}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }

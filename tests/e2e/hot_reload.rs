@@ -180,15 +180,11 @@ async fn a_restart_loads_bots_from_the_compile_cache() {
     };
 
     let first = Host::start_in(bots.path(), data.path(), &[]);
-    for bot in ["one", "two"] {
-        assert_eq!(first.bot_status(bot).await.unwrap()["compileCache"], "miss");
-    }
+    assert_eq!(cache_outcomes(&first, &["one", "two"]).await, ["miss"; 2]);
     drop(first);
 
     let second = Host::start_in(bots.path(), data.path(), &[]);
-    for bot in ["one", "two"] {
-        assert_eq!(second.bot_status(bot).await.unwrap()["compileCache"], "hit");
-    }
+    assert_eq!(cache_outcomes(&second, &["one", "two"]).await, ["hit"; 2]);
     let metrics = second.get_text("/metrics").await;
     assert_eq!(metric(&metrics, "hit"), 2, "{metrics}");
     assert_eq!(
@@ -212,16 +208,30 @@ async fn a_restart_loads_bots_from_the_compile_cache() {
         }
     }
     let third = Host::start_in(bots.path(), data.path(), &[]);
-    for bot in ["one", "two"] {
-        assert_eq!(
-            third.bot_status(bot).await.unwrap()["compileCache"],
-            "corrupt"
-        );
-    }
+    assert_eq!(
+        cache_outcomes(&third, &["one", "two"]).await,
+        ["corrupt"; 2]
+    );
     assert_eq!(
         third.ask("two", "fresh").await.1.as_deref(),
         Some("ok: fresh")
     );
+}
+
+/// How each of `bots` got its compiled component (`compileCache` in
+/// `/api/bots`).
+async fn cache_outcomes(host: &Host, bots: &[&str]) -> Vec<String> {
+    let mut outcomes = Vec::new();
+    for bot in bots {
+        let status = host.bot_status(bot).await.expect("the bot's status");
+        outcomes.push(
+            status["compileCache"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    outcomes
 }
 
 #[tokio::test]
@@ -231,15 +241,7 @@ async fn bots_with_the_same_bytes_share_one_compiled_component() {
     // A compile cache of its own: the first compile of each is a miss.
     let cache = tempfile::tempdir().unwrap();
     let host = Host::start(bots, &["--cache-dir", cache.path().to_str().unwrap()]);
-    let mut outcomes = Vec::new();
-    for bot in ["a", "b", "c"] {
-        outcomes.push(
-            host.bot_status(bot).await.unwrap()["compileCache"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    let mut outcomes = cache_outcomes(&host, &["a", "b", "c"]).await;
     outcomes[..2].sort();
     assert_eq!(
         outcomes,
@@ -317,12 +319,10 @@ async fn a_swapped_cache_entry_is_corrupt_and_one_without_its_tag_a_miss() {
     swap(&tag(&artifacts[0]), &tag(&artifacts[1]));
 
     let swapped = Host::start_in(bots.path(), data.path(), &[]);
-    for bot in ["one", "two"] {
-        assert_eq!(
-            swapped.bot_status(bot).await.unwrap()["compileCache"],
-            "corrupt"
-        );
-    }
+    assert_eq!(
+        cache_outcomes(&swapped, &["one", "two"]).await,
+        ["corrupt"; 2]
+    );
     assert_eq!(
         swapped.ask("one", "still me").await.1.as_deref(),
         Some("Echo: still me")
@@ -333,12 +333,10 @@ async fn a_swapped_cache_entry_is_corrupt_and_one_without_its_tag_a_miss() {
         std::fs::remove_file(tag(artifact)).unwrap();
     }
     let untagged = Host::start_in(bots.path(), data.path(), &[]);
-    for bot in ["one", "two"] {
-        assert_eq!(
-            untagged.bot_status(bot).await.unwrap()["compileCache"],
-            "miss"
-        );
-    }
+    assert_eq!(
+        cache_outcomes(&untagged, &["one", "two"]).await,
+        ["miss"; 2]
+    );
     assert_eq!(
         untagged.ask("two", "fresh").await.1.as_deref(),
         Some("ok: fresh")

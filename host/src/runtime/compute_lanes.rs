@@ -111,10 +111,10 @@ impl LaneUse {
     }
 
     pub fn is_long(&self) -> bool {
-        self.slices >= LONG_AFTER_SLICES
+        self.long.load(Ordering::Relaxed)
     }
 
-    /// What [`run_turn_call`] watches to move the turn.
+    /// [`Self::is_long`], for [`run_turn_call`] to watch.
     pub fn long_flag(&self) -> Arc<AtomicBool> {
         self.long.clone()
     }
@@ -128,50 +128,28 @@ pub async fn run_turn_call<T: Send + 'static>(
     call: Pin<Box<dyn Future<Output = T> + Send>>,
     long: Arc<AtomicBool>,
 ) -> T {
-    let mut call = Some(call);
-    let here = std::future::poll_fn(|cx| {
-        let Some(running) = call.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match running.as_mut().poll(cx) {
-            Poll::Ready(output) => Poll::Ready(Some(output)),
-            Poll::Pending if long.load(Ordering::Relaxed) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
+    let mut call = call;
+    let here = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending if long.load(Ordering::Relaxed) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
     })
     .await;
     if let Some(output) = here {
         return output;
     }
-    let Some(call) = call.take() else {
-        unreachable!("the call is only taken here");
-    };
     let Some(compute) = compute_runtime() else {
         // No compute runtime (its threads could not start): go on here.
         return call.await;
     };
-    let moved = AbortOnDrop(compute.spawn(tracing::Instrument::in_current_span(call)));
+    let moved = tokio_util::task::AbortOnDropHandle::new(
+        compute.spawn(tracing::Instrument::in_current_span(call)),
+    );
     match moved.await {
         Ok(output) => output,
         // Only a panic in the bot's host calls gets here: the same as it
         // would be on this task.
         Err(err) => std::panic::resume_unwind(err.into_panic()),
-    }
-}
-
-/// A spawned task's handle that aborts the task when dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
     }
 }
 

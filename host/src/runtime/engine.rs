@@ -28,7 +28,7 @@ const KEEP_RESIDENT: usize = 2 << 20;
 
 /// A component whose largest initial linear memory is above this many bytes
 /// goes to the large-image pool.
-pub const LARGE_IMAGE: u64 = 4 << 20;
+const LARGE_IMAGE: u64 = 4 << 20;
 
 /// Bytes of each linear memory the large-image pool keeps resident, and
 /// resets by copying, between instances.
@@ -190,7 +190,7 @@ impl Linked {
 
 impl Runtime {
     /// The optimising engine and linker for a component: the large-image
-    /// pool when its largest initial memory is above [`LARGE_IMAGE`] and
+    /// pool when its largest initial memory is above `LARGE_IMAGE` and
     /// that pool exists. Deterministic in the component's bytes, so every
     /// load of the same bytes gets the same engine.
     pub fn optimised_for(&self, wasm: &[u8]) -> (&Engine, &Linker<TurnState>) {
@@ -232,7 +232,7 @@ fn compatibility(engine: &Engine) -> u64 {
 /// The largest initial linear memory, in bytes, of any core module in
 /// `wasm` (a component or a module); 0 if it cannot be read (the compile
 /// reports why).
-pub fn initial_memory_bytes(wasm: &[u8]) -> u64 {
+fn initial_memory_bytes(wasm: &[u8]) -> u64 {
     let mut largest = 0u64;
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let Ok(wasmparser::Payload::MemorySection(memories)) = payload else {
