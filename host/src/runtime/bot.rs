@@ -61,6 +61,9 @@ pub struct BotVersion {
     pub pool: Option<InstancePool>,
     /// Where its instances come from: `Runtime::memory_pool`.
     pub memory_pool: &'static str,
+    /// When it last had a long turn: its turns then start on the compute
+    /// runtime (`compute_lanes.rs`).
+    pub long_turns: Arc<crate::runtime::compute_lanes::LongTurns>,
     /// Its outbound HTTP: allowlist, limits, its own client.
     pub http: Arc<crate::runtime::http::BotHttp>,
 }
@@ -253,6 +256,7 @@ impl BotVersion {
             instance_policy,
             pool,
             memory_pool: runtime.memory_pool(component.engine()),
+            long_turns: Default::default(),
             _component: component,
             http: Arc::new(http),
         })

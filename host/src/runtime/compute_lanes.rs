@@ -15,7 +15,9 @@
 //! that serves requests, to the compute runtime: as many threads as lanes,
 //! at a lower scheduling priority (nice 10). Its slices then never hold up
 //! the tasks queued on a request worker, and the kernel runs the request
-//! path first whenever both want a core.
+//! path first whenever both want a core. A bot that had a long turn in the
+//! last [`RECENT_LONG_MS`] starts its turns there ([`LongTurns`]), so a
+//! looping bot does not spend its first ticks on a request worker either.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,10 +25,42 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
 
+use std::sync::atomic::AtomicI64;
+
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::support::clock::now_millis;
 
 /// The nice value of the compute runtime's threads.
 const COMPUTE_NICE: libc::c_int = 10;
+
+/// How long after one of its turns was long a bot's turns start on the
+/// compute runtime.
+pub const RECENT_LONG_MS: i64 = 5_000;
+
+/// When one bot last had a long turn.
+pub struct LongTurns {
+    last_ms: AtomicI64,
+}
+
+impl Default for LongTurns {
+    fn default() -> Self {
+        LongTurns {
+            last_ms: AtomicI64::new(i64::MIN / 2),
+        }
+    }
+}
+
+impl LongTurns {
+    /// Whether the bot had a long turn in the last [`RECENT_LONG_MS`].
+    pub fn recent(&self) -> bool {
+        now_millis() - self.last_ms.load(Ordering::Relaxed) < RECENT_LONG_MS
+    }
+
+    fn saw_one(&self) {
+        self.last_ms.store(now_millis(), Ordering::Relaxed);
+    }
+}
 
 /// Ticks a turn computes through before it needs a lane: with 10 ms ticks,
 /// a turn that has computed for about 10–20 ms.
@@ -57,13 +91,15 @@ impl ComputeLanes {
         self.count
     }
 
-    /// The lane bookkeeping of a new turn.
-    pub fn new_turn(&self) -> LaneUse {
+    /// The lane bookkeeping of a new turn of a bot with `history`: to be
+    /// moved from the start if that bot had a long turn lately.
+    pub fn new_turn(&self, history: Arc<LongTurns>) -> LaneUse {
         LaneUse {
             lanes: self.lanes.clone(),
             slices: 0,
             held: Arc::new(Mutex::new(None)),
-            long: Arc::new(AtomicBool::new(false)),
+            moved: Arc::new(AtomicBool::new(history.recent())),
+            history,
         }
     }
 }
@@ -73,8 +109,10 @@ pub struct LaneUse {
     lanes: Arc<Semaphore>,
     slices: u32,
     held: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
-    /// Set once the turn is long: [`run_turn_call`] then moves it.
-    long: Arc<AtomicBool>,
+    /// Set once the turn is long (or from the start, after a recent long
+    /// turn of its bot): [`run_turn_call`] then moves it.
+    moved: Arc<AtomicBool>,
+    history: Arc<LongTurns>,
 }
 
 /// What the turn waits on before its next slice: nothing (a plain yield)
@@ -91,7 +129,10 @@ impl LaneUse {
         if self.slices < LONG_AFTER_SLICES {
             return NextSlice::Yield;
         }
-        self.long.store(true, Ordering::Relaxed);
+        if self.slices == LONG_AFTER_SLICES {
+            self.history.saw_one();
+        }
+        self.moved.store(true, Ordering::Relaxed);
         // Give the lane back (a long turn waiting gets it first), then
         // queue for one again.
         self.release();
@@ -111,32 +152,35 @@ impl LaneUse {
     }
 
     pub fn is_long(&self) -> bool {
-        self.long.load(Ordering::Relaxed)
+        self.slices >= LONG_AFTER_SLICES
     }
 
-    /// [`Self::is_long`], for [`run_turn_call`] to watch.
-    pub fn long_flag(&self) -> Arc<AtomicBool> {
-        self.long.clone()
+    /// Whether the turn runs on the compute runtime, for [`run_turn_call`]
+    /// to watch.
+    pub fn moved_flag(&self) -> Arc<AtomicBool> {
+        self.moved.clone()
     }
 }
 
 /// Runs `call` (a turn's wasm, which owns its store) on the current task
-/// until `long` is set, then on the compute runtime; returns its output
-/// either way. Dropping the returned future (the turn's timeout) drops the
-/// call wherever it runs.
+/// until `moved` is set (from the start, or at a yield), then on the
+/// compute runtime; returns its output either way. Dropping the returned
+/// future (the turn's timeout) drops the call wherever it runs.
 pub async fn run_turn_call<T: Send + 'static>(
     call: Pin<Box<dyn Future<Output = T> + Send>>,
-    long: Arc<AtomicBool>,
+    moved: Arc<AtomicBool>,
 ) -> T {
     let mut call = call;
-    let here = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending if long.load(Ordering::Relaxed) => Poll::Ready(None),
-        Poll::Pending => Poll::Pending,
-    })
-    .await;
-    if let Some(output) = here {
-        return output;
+    if !moved.load(Ordering::Relaxed) {
+        let here = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending if moved.load(Ordering::Relaxed) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        if let Some(output) = here {
+            return output;
+        }
     }
     let Some(compute) = compute_runtime() else {
         // No compute runtime (its threads could not start): go on here.
@@ -207,8 +251,8 @@ mod tests {
     #[tokio::test]
     async fn long_turns_take_the_lanes_round_robin() {
         let lanes = ComputeLanes::new(1);
-        let mut first = lanes.new_turn();
-        let mut second = lanes.new_turn();
+        let mut first = lanes.new_turn(Default::default());
+        let mut second = lanes.new_turn(Default::default());
         make_long(&mut first);
         make_long(&mut second);
         assert!(!first.is_long());
@@ -243,8 +287,8 @@ mod tests {
 
     /// A call that becomes long, then yields once: where each part ran.
     fn becoming_long(lanes: &ComputeLanes) -> (Call<[RanOn; 2]>, Arc<AtomicBool>) {
-        let mut turn = lanes.new_turn();
-        let long = turn.long_flag();
+        let mut turn = lanes.new_turn(Default::default());
+        let long = turn.moved_flag();
         let here = || {
             let name = std::thread::current().name().map(str::to_owned);
             // SAFETY: reads the calling thread's nice value.
@@ -279,8 +323,8 @@ mod tests {
             }
         }
         let lanes = ComputeLanes::new(1);
-        let mut turn = lanes.new_turn();
-        let long = turn.long_flag();
+        let mut turn = lanes.new_turn(Default::default());
+        let long = turn.moved_flag();
         let dropped = Arc::new(AtomicBool::new(false));
         let guard = Dropped(dropped.clone());
         let call: Call<()> = Box::pin(async move {
@@ -301,6 +345,43 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the moved turn ran on after its caller gave up");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_bot_with_a_recent_long_turn_starts_its_turns_moved() {
+        let lanes = ComputeLanes::new(1);
+        let history = Arc::new(LongTurns::default());
+        let first = lanes.new_turn(history.clone());
+        assert!(!history.recent());
+        // A short turn leaves no history.
+        let mut short = lanes.new_turn(history.clone());
+        for _ in 1..LONG_AFTER_SLICES {
+            short.next_slice();
+        }
+        assert!(!history.recent());
+        // A long one does: the bot's next turns start moved, earlier
+        // ones are untouched.
+        let mut long = lanes.new_turn(history.clone());
+        make_long(&mut long);
+        lane_future(&mut long).await;
+        assert!(history.recent());
+        assert!(!first.moved_flag().load(Ordering::Relaxed));
+        let next = lanes.new_turn(history.clone());
+        let moved = next.moved_flag();
+        assert!(moved.load(Ordering::Relaxed));
+        let ran_on = run_turn_call(
+            Box::pin(async { std::thread::current().name().map(str::to_owned) }),
+            moved,
+        )
+        .await;
+        assert_eq!(ran_on.as_deref(), Some("turnbox-compute"));
+        // Other bots' turns are not.
+        assert!(
+            !lanes
+                .new_turn(Default::default())
+                .moved_flag()
+                .load(Ordering::Relaxed)
+        );
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub async fn run_turn(
     let mut turn = Turn::new(
         request,
         deadline,
-        runtime.lanes.new_turn(),
+        runtime.lanes.new_turn(bot.long_turns.clone()),
         TurnHttp::new(bot.http.clone(), deadline),
     );
     if bot.instance_policy == InstancePolicy::NativeEcho {
@@ -115,7 +115,7 @@ pub async fn run_turn(
 
     // The call owns the store, so that a turn that turns long can move to
     // the compute runtime (`compute_lanes.rs`); it gives the store back.
-    let long = store.data().turn.lane.long_flag();
+    let moved = store.data().turn.lane.moved_flag();
     let pre = bot.pre.clone();
     if warm.is_none()
         && let Some(pool) = &bot.pool
@@ -157,7 +157,7 @@ pub async fn run_turn(
     // The epoch deadline stops a bot that computes; this timeout stops one
     // that waits in a host call. Either way (and on any trap) the store is
     // dropped here, so a pooled bot never reuses an instance a turn broke.
-    let call = run_turn_call(Box::pin(run), long);
+    let call = run_turn_call(Box::pin(run), moved);
     let (mut store, instance, turns, result, instantiation) =
         match tokio::time::timeout(limits.deadline, call).await {
             Ok(result) => result?,
