@@ -21,11 +21,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
-
-use std::sync::atomic::AtomicI64;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -129,9 +127,9 @@ impl LaneUse {
         if self.slices < LONG_AFTER_SLICES {
             return NextSlice::Yield;
         }
-        if self.slices == LONG_AFTER_SLICES {
-            self.history.saw_one();
-        }
+        // At every long slice, so a turn that computes for longer than
+        // the window keeps its bot's history fresh.
+        self.history.saw_one();
         self.moved.store(true, Ordering::Relaxed);
         // Give the lane back (a long turn waiting gets it first), then
         // queue for one again.
