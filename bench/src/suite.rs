@@ -12,8 +12,8 @@
 //!    and the Bot Framework SDK's echo bot (botbuilder-js 4.23 on restify,
 //!    `bench/botbuilder-js`; botbuilder-python 4.17 on aiohttp,
 //!    `bench/botbuilder-python`) under the same load, both modes, beside
-//!    the same sample on turnbox's SDK in JavaScript (fresh and pooled) and
-//!    Python (pooled);
+//!    the same sample on turnbox's SDK in JavaScript (fresh and pooled, on
+//!    StarlingMonkey and on QuickJS: `sample-echo-qjs`) and Python (pooled);
 //!    where a turn's time goes: the same load on a bare hyper server, on
 //!    turnbox's `/healthz`, on the native echo without and with
 //!    de-duplication and on the wasm echo, with the CPU per answer;
@@ -252,6 +252,18 @@ async fn bot_framework_sdks(
         (
             "turnbox sample-echo-js, pooled",
             "sample-echo-js",
+            Some(POOLED),
+            "botbuilder-js",
+        ),
+        (
+            "turnbox sample-echo-js on QuickJS, fresh",
+            "sample-echo-qjs",
+            None,
+            "botbuilder-js",
+        ),
+        (
+            "turnbox sample-echo-js on QuickJS, pooled",
+            "sample-echo-qjs",
             Some(POOLED),
             "botbuilder-js",
         ),

@@ -681,6 +681,12 @@ export class ActivityHandler {
     return isPromise(response) ? response.then(witInvokeResponse) : witInvokeResponse(response);
   }
 
+  /** The `owned-handler` export of the bot-owned world, for QuickJS
+   * builds (componentize-qjs): see `asOwnedHandler`. */
+  ownedHandler() {
+    return asOwnedHandler(this.handler());
+  }
+
   /** The `handler` export of the bot world. */
   handler() {
     return {
@@ -700,4 +706,28 @@ export class ActivityHandler {
       },
     };
   }
+}
+
+/** A `handler` export (`{onTurn}`) as the bot-owned world's `owned-handler`:
+ * the turn's context is the guest's there, and is dropped once the turn is
+ * done. componentize-qjs builds use it (docs/LANGUAGES.md): its runtime keeps
+ * a lent context until after the call, which the component model refuses;
+ * build the bot with `guest-examples/build.sh`'s `qjs_bot`, which exports
+ * `asOwnedHandler(handler)` from the bot's own `handler`. */
+export function asOwnedHandler(handler) {
+  return {
+    onTurn: (ctx) => {
+      const drop = () => ctx[Symbol.dispose]?.();
+      let result;
+      try {
+        result = handler.onTurn(ctx);
+      } catch (e) {
+        drop();
+        throw e;
+      }
+      if (isPromise(result)) return result.finally(drop);
+      drop();
+      return result;
+    },
+  };
 }

@@ -2,13 +2,20 @@
 //! (guest-examples/sample-echo-*), the bots the benchmarks set beside the
 //! Bot Framework SDK's own: they echo text and speak, welcome members other
 //! than the bot, and keep no state (`count` is echoed, not counted).
+//! `sample-echo-qjs` is sample-echo-js built with componentize-qjs
+//! (QuickJS), which exports the `bot-owned` world's `owned-handler`.
 
 use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::support::*;
 
-const SAMPLES: [&str; 3] = ["sample-echo-rs", "sample-echo-js", "sample-echo-py"];
+const SAMPLES: [&str; 4] = [
+    "sample-echo-rs",
+    "sample-echo-js",
+    "sample-echo-qjs",
+    "sample-echo-py",
+];
 
 #[tokio::test]
 async fn the_echo_samples_echo_and_welcome_in_every_language() {
@@ -56,4 +63,42 @@ async fn the_echo_samples_echo_and_welcome_in_every_language() {
             "{bot}"
         );
     }
+}
+
+/// The QuickJS build takes its turn's context as its own (`owned-handler`):
+/// the host loads it, and a warm instance serves turn after turn with a new
+/// context each time, the SDK dropping each when its turn is done.
+#[tokio::test]
+async fn a_quickjs_bot_owns_its_context_and_a_warm_instance_serves_turn_after_turn() {
+    let bots = BotsDir::with(&[
+        ("qjs", "sample-echo-qjs"),
+        ("qjs-pooled", "sample-echo-qjs"),
+        ("js", "sample-echo-js"),
+    ]);
+    std::fs::write(
+        bots.path().join("qjs-pooled.toml"),
+        "[instances]\npolicy = \"pooled\"\npool_size = 1\n",
+    )
+    .expect("write manifest");
+    let host = Host::start(bots, &[]);
+
+    for (bot, exports) in [
+        ("qjs", "owned-handler"),
+        ("qjs-pooled", "owned-handler"),
+        ("js", "handler"),
+    ] {
+        let status = host.bot_status(bot).await.expect("status");
+        assert_eq!(status["exports"], exports, "{status}");
+    }
+    for n in 0..6 {
+        for bot in ["qjs", "qjs-pooled"] {
+            let text = format!("turn {n}");
+            let (status, reply) = host.ask(bot, &text).await;
+            assert_eq!(status, StatusCode::OK, "{bot}: {}", host.log());
+            assert_eq!(reply.as_deref(), Some(format!("Echo: {text}").as_str()));
+        }
+    }
+    // One instance served the pooled bot's six turns: none trapped.
+    let status = host.bot_status("qjs-pooled").await.expect("status");
+    assert_eq!(status["instances"]["instantiations"], 1, "{status}");
 }

@@ -47,6 +47,7 @@ fn describe(slot: &BotSlot) -> Value {
                 "hasPassword": credentials.app_password.is_some(),
             },
             "configKeys": version.config.keys().collect::<Vec<_>>(),
+            "exports": version.pre.handler(),
             "instances": instances(&version),
         });
         if let (Some(bot), Some(fields)) = (bot.as_object_mut(), fields.as_object()) {

@@ -1,5 +1,5 @@
 //! One loaded version of a bot: its compiled component checked against the
-//! `bot` world and pre-linked once (so a turn only instantiates it), with the
+//! `bot` (or `bot-owned`) world and pre-linked once (so a turn only instantiates it), with the
 //! manifest it was loaded with.
 
 use std::collections::BTreeMap;
@@ -12,9 +12,9 @@ use wasmtime::component::{Component, Linker};
 
 use crate::runtime::cache::{CacheOutcome, CompileCache, sha256_hex};
 use crate::runtime::engine::Runtime;
+use crate::runtime::entry::EntryPre;
 use crate::runtime::instances::InstancePool;
 use crate::runtime::store::TurnState;
-use crate::schema::bindings::BotPre;
 use crate::schema::manifest::{
     BotDefaults, BotLimits, Credentials, InstancePolicy, Manifest, ManifestError,
     MiddlewareSwitches, Secret, is_valid_name,
@@ -53,7 +53,8 @@ pub struct BotVersion {
     pub api_keys: Arc<Vec<Secret>>,
     /// Turns running or waiting on this version, up to the limit.
     pub permits: Arc<Semaphore>,
-    pub pre: BotPre<TurnState>,
+    /// Its component, pre-linked, and the turn handler it exports.
+    pub pre: EntryPre,
     /// Held so that other bots with the same bytes share it (`cache.rs`).
     _component: Arc<wasmtime::component::Component>,
     pub instance_policy: InstancePolicy,
@@ -99,7 +100,7 @@ pub enum LoadError {
     },
     #[error("{path} is not a valid WebAssembly component: {reason}")]
     Compile { path: PathBuf, reason: String },
-    #[error("{path} does not implement the turnbox:bot/bot world: {reason}")]
+    #[error("{path} implements neither the turnbox:bot/bot world nor bot-owned: {reason}")]
     World { path: PathBuf, reason: String },
     #[error("`{0}` is not a valid bot name: use 1-64 letters, digits, `-` and `_`")]
     BadName(String),
@@ -220,7 +221,7 @@ impl BotVersion {
             reason: format!("{e:#}"),
         };
         let instance_pre = linker.instantiate_pre(&component).map_err(world_error)?;
-        let pre = BotPre::new(instance_pre).map_err(world_error)?;
+        let pre = EntryPre::new(instance_pre).map_err(world_error)?;
         let limits = manifest.limits(defaults);
         let http =
             crate::runtime::http::BotHttp::new(name.into(), &manifest.http, &runtime.outbound)

@@ -8,6 +8,7 @@ pub mod bot;
 pub mod cache;
 pub mod compute_lanes;
 pub mod engine;
+pub mod entry;
 pub mod guest_log;
 mod host;
 pub mod http;

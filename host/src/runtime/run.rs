@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use wasmtime::component::Resource;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -18,7 +17,6 @@ use crate::runtime::http::turn::TurnHttp;
 use crate::runtime::store::{MemoryLimitExceeded, TurnLimiter, TurnState, WarmInstance};
 use crate::runtime::turn::{InvokeResponse, Turn, TurnError, TurnOutcome, TurnRequest};
 use crate::schema::activity::{Activity, names};
-use crate::schema::bindings::TurnContext;
 use crate::schema::bindings::turnbox::bot::types as wit;
 use crate::schema::manifest::{InstancePolicy, TurnLimits};
 use wasmtime::component::ResourceTable;
@@ -59,7 +57,7 @@ fn new_store(bot: &BotVersion, turn: Turn, memory_bytes: usize) -> Store<TurnSta
         turn,
     };
     // The engine the bot was compiled for (baseline or optimised).
-    let mut store = Store::new(bot.pre.instance_pre().engine(), state);
+    let mut store = Store::new(bot.pre.engine(), state);
     store.limiter(|state| &mut state.limiter);
     // Every epoch tick the bot yields to other tasks (a long turn waits
     // for a compute lane); past the deadline it is interrupted.
@@ -136,22 +134,11 @@ pub async fn run_turn(
                 (instance, 0)
             }
         };
-        let ctx = store
-            .data_mut()
-            .table
-            .push(TurnContext)
-            .map_err(|e| TurnError::Instantiate(e.to_string()))?;
-        let rep = ctx.rep();
+        // The context names this turn only; a warm instance gets a new one.
         let result = instance
-            .turnbox_bot_handler()
-            .call_on_turn(&mut store, ctx)
+            .on_turn(&mut store)
             .await
             .map_err(|e| classify(e, &limits, fuel, false))?;
-        // The context names this turn only; a warm instance gets a new one.
-        let _ = store
-            .data_mut()
-            .table
-            .delete(Resource::<TurnContext>::new_own(rep));
         Ok::<_, TurnError>((store, instance, turns, result, instantiation))
     };
     // The epoch deadline stops a bot that computes; this timeout stops one

@@ -85,7 +85,7 @@ impl WasiView for TurnState {
 /// policy (see `instances.rs`).
 pub struct WarmInstance {
     pub store: Store<TurnState>,
-    pub instance: crate::schema::bindings::Bot,
+    pub instance: crate::runtime::entry::BotInstance,
     /// Turns this instance has served.
     pub turns: u32,
 }
