@@ -12,7 +12,8 @@
 #   signin-py.wasm, skill-root-py.wasm, signin-js.wasm, skill-root-js.wasm
 #   sample-echo-py.wasm, sample-echo-js.wasm
 #                                   the same, with the SDK's sign-in and skills files
-#   sample-echo-qjs.wasm            sample-echo-js with componentize-qjs (QuickJS)
+#   sample-echo-qjs.wasm, js-echo-qjs.wasm
+#                                   sample-echo-js, js-echo with componentize-qjs (QuickJS)
 # Toolchains missing on a fresh machine are installed; Python and JavaScript
 # bots are rebuilt only when their sources or the WIT changed (JavaScript
 # bots also when this script did).
@@ -115,3 +116,5 @@ js_bot skill-root-js
 js_bot dialogs-js
 js_bot sample-echo-js
 qjs_bot sample-echo-qjs sample-echo-js
+# An async bot on QuickJS: the tests check that it fails with a clear error.
+qjs_bot js-echo-qjs js-echo

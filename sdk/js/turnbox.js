@@ -712,8 +712,10 @@ export class ActivityHandler {
  * the turn's context is the guest's there, and is dropped once the turn is
  * done. componentize-qjs builds use it (docs/LANGUAGES.md): its runtime keeps
  * a lent context until after the call, which the component model refuses;
- * build the bot with `guest-examples/build.sh`'s `qjs_bot`, which exports
- * `asOwnedHandler(handler)` from the bot's own `handler`. */
+ * `guest-examples/build.sh`'s `qjs_bot` exports `asOwnedHandler(handler)`
+ * from the bot's own `handler`. Its synchronous runtime (`--sync`) cannot
+ * wait for a promise, so an async handler fails its turn with
+ * `AsyncHandlerUnsupported`. */
 export function asOwnedHandler(handler) {
   return {
     onTurn: (ctx) => {
@@ -725,8 +727,16 @@ export function asOwnedHandler(handler) {
         drop();
         throw e;
       }
-      if (isPromise(result)) return result.finally(drop);
       drop();
+      // componentize-qjs's synchronous runtime cannot wait for a promise:
+      // say so instead of trapping on it.
+      if (isPromise(result)) {
+        throw {
+          code: 'AsyncHandlerUnsupported',
+          message: 'this QuickJS build runs synchronous handlers only, and a handler returned a promise: '
+            + 'build async bots (await, fetch, dialogs) with componentize-js (docs/LANGUAGES.md)',
+        };
+      }
       return result;
     },
   };

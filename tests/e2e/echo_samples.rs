@@ -67,13 +67,16 @@ async fn the_echo_samples_echo_and_welcome_in_every_language() {
 
 /// The QuickJS build takes its turn's context as its own (`owned-handler`):
 /// the host loads it, and a warm instance serves turn after turn with a new
-/// context each time, the SDK dropping each when its turn is done.
+/// context each time, the SDK dropping each when its turn is done; an async
+/// handler, which QuickJS's synchronous runtime cannot wait for, fails its
+/// turn with a clear error.
 #[tokio::test]
 async fn a_quickjs_bot_owns_its_context_and_a_warm_instance_serves_turn_after_turn() {
     let bots = BotsDir::with(&[
         ("qjs", "sample-echo-qjs"),
         ("qjs-pooled", "sample-echo-qjs"),
         ("js", "sample-echo-js"),
+        ("async-qjs", "js-echo-qjs"),
     ]);
     std::fs::write(
         bots.path().join("qjs-pooled.toml"),
@@ -101,4 +104,14 @@ async fn a_quickjs_bot_owns_its_context_and_a_warm_instance_serves_turn_after_tu
     // One instance served the pooled bot's six turns: none trapped.
     let status = host.bot_status("qjs-pooled").await.expect("status");
     assert_eq!(status["instances"]["instantiations"], 1, "{status}");
+
+    // QuickJS's synchronous runtime cannot wait for a promise: an async
+    // handler (js-echo's) fails its turn with the SDK's error, not a trap.
+    let mut activity = message("http://127.0.0.1:9/", "hello");
+    activity["deliveryMode"] = json!("expectReplies");
+    let (status, body) = post_activity(&host.url("/api/bots/async-qjs/messages"), &activity).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["error"]["code"], "BotError", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("AsyncHandlerUnsupported"), "{body}");
 }
