@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fresh-instance turns/s of botbuilder's echo sample in each language
-# (guest-examples/sample-echo-{js,py,rs}), all three on one `turnbox serve`,
+# (guest-examples/sample-echo-{js,qjs,py,rs}; qjs is the JavaScript sample on
+# QuickJS), all four on one `turnbox serve`,
 # wrk with 2 threads and 8 connections for SECONDS against each in turn
 # (`expectReplies`, bench/wrk/activity.lua), then the host's resident memory.
 # Pass several turnbox binaries (e.g. this commit's and a parent's, built
@@ -18,7 +19,7 @@ command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/bots"
-samples=(sample-echo-js sample-echo-py sample-echo-rs)
+samples=(sample-echo-js sample-echo-qjs sample-echo-py sample-echo-rs)
 for bot in "${samples[@]}"; do cp "target/guests/bots/$bot.wasm" "$work/bots/"; done
 port=39600
 start() { # binary: serves the samples on the next port; sets pid
