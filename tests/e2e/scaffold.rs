@@ -95,6 +95,12 @@ async fn new_projects_build_and_answer_in_every_language() {
             run(Command::new("npm")
                 .args(["run", "--silent", "build"])
                 .current_dir(&js));
+            // And on QuickJS, the same source (src/quickjs.js as entry).
+            std::fs::rename(js.join("script-bot.wasm"), js.join("script-bot-sm.wasm")).unwrap();
+            run(Command::new("npm")
+                .args(["run", "--silent", "build:quickjs"])
+                .current_dir(&js));
+            std::fs::rename(js.join("script-bot.wasm"), js.join("script-bot-qjs.wasm")).unwrap();
         })
     };
     rust_build.await.unwrap();
@@ -112,12 +118,17 @@ async fn new_projects_build_and_answer_in_every_language() {
     )
     .unwrap();
     std::fs::copy(
-        js.join("script-bot.wasm"),
+        js.join("script-bot-sm.wasm"),
         bots.path().join("script-bot.wasm"),
     )
     .unwrap();
+    std::fs::copy(
+        js.join("script-bot-qjs.wasm"),
+        bots.path().join("script-bot-qjs.wasm"),
+    )
+    .unwrap();
     let host = Host::start(bots, &[]);
-    for bot in ["rusty-bot", "snake-bot", "script-bot"] {
+    for bot in ["rusty-bot", "snake-bot", "script-bot", "script-bot-qjs"] {
         assert_eq!(
             host.ask(bot, "hi").await,
             (StatusCode::OK, Some("Echo: hi".into())),

@@ -277,6 +277,11 @@ fn files(language: Language) -> Vec<(&'static str, &'static str, bool)> {
             ),
             ("src/bot.js", include_str!("scaffold/js/bot.js.tmpl"), false),
             (
+                "src/quickjs.js",
+                include_str!("scaffold/js/quickjs.js.tmpl"),
+                false,
+            ),
+            (
                 "src/turnbox.js",
                 include_str!("../../../sdk/js/turnbox.js"),
                 false,
