@@ -681,12 +681,6 @@ export class ActivityHandler {
     return isPromise(response) ? response.then(witInvokeResponse) : witInvokeResponse(response);
   }
 
-  /** The `owned-handler` export of the bot-owned world, for QuickJS
-   * builds (componentize-qjs): see `asOwnedHandler`. */
-  ownedHandler() {
-    return asOwnedHandler(this.handler());
-  }
-
   /** The `handler` export of the bot world. */
   handler() {
     return {
@@ -719,15 +713,12 @@ export class ActivityHandler {
 export function asOwnedHandler(handler) {
   return {
     onTurn: (ctx) => {
-      const drop = () => ctx[Symbol.dispose]?.();
       let result;
       try {
         result = handler.onTurn(ctx);
-      } catch (e) {
-        drop();
-        throw e;
+      } finally {
+        ctx[Symbol.dispose]?.();
       }
-      drop();
       // componentize-qjs's synchronous runtime cannot wait for a promise:
       // say so instead of trapping on it.
       if (isPromise(result)) {

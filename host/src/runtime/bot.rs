@@ -1,6 +1,6 @@
 //! One loaded version of a bot: its compiled component checked against the
-//! `bot` (or `bot-owned`) world and pre-linked once (so a turn only instantiates it), with the
-//! manifest it was loaded with.
+//! `bot` (or `bot-owned`) world and pre-linked once (so a turn only
+//! instantiates it), with the manifest it was loaded with.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
