@@ -78,35 +78,39 @@ py_bot sample-echo-py
 # package.json: componentize-js imports it but the lock alone does not hoist
 # it. `clocks` stays enabled: without it Date.now() and setTimeout trap, and
 # the SDK's StreamingResponse needs them.
-js_bot() {
-  local name=$1 stage=$root/target/guests/$1-src
-  # This script holds the build flags: a change to it rebuilds.
-  stale "$out/$name.wasm" "$here/$name" "$root/sdk/js" "$root/wit" "$here/build.sh" || return 0
-  # componentize-js reads modules only from the source's folder: stage the
-  # bot's sources with the SDK beside them.
+# Stages the sources of bot SOURCE for NAME.wasm with the SDK beside them
+# (both JS toolchains read modules only from the source's folder) into
+# `$stage`, and installs js-echo's node_modules when missing; returns 1 when
+# NAME.wasm is up to date. This script holds the build flags: a change to it
+# rebuilds.
+js_stage() {
+  local name=$1 source=$2
+  stage=$root/target/guests/$name-src
+  stale "$out/$name.wasm" "$here/$source" "$root/sdk/js" "$root/wit" "$here/build.sh" \
+    "$root/host/src/cli/scaffold/js" || return 1
   rm -rf "$stage" && mkdir -p "$stage"
-  cp "$here/$name/src/"*.js "$root/sdk/js/"*.js "$stage/"
-  (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; } \
-    && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
-         -d stdio random fetch-event -o "$out/$name.wasm.tmp")
+  cp "$here/$source/src/"*.js "$root/sdk/js/"*.js "$stage/"
+  (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; })
+}
+js_bot() {
+  local name=$1 stage
+  js_stage "$name" "$name" || return 0
+  (cd "$here/js-echo" && npx --no-install componentize-js "$stage/bot.js" --wit "$root/wit" -n bot \
+    -d stdio random fetch-event -o "$out/$name.wasm.tmp")
   mv "$out/$name.wasm.tmp" "$out/$name.wasm"
 }
 # The same bot source built with componentize-qjs (QuickJS, synchronous
 # runtime) into NAME.wasm: a small engine whose fresh instances start about
 # four times faster (docs/LANGUAGES.md). Its runtime drops a lent handle only
-# after the call, so the bot exports the bot-owned world's owned-handler,
-# made from the bot's own `handler` by the SDK's asOwnedHandler.
+# after the call, so the bot exports the bot-owned world's owned-handler:
+# the entry is the one `turnbox new --lang js` writes (src/quickjs.js), which
+# wraps the bot's own `handler` in the SDK's asOwnedHandler.
 qjs_bot() {
-  local name=$1 source=$2 stage=$root/target/guests/$1-src
-  stale "$out/$name.wasm" "$here/$source" "$root/sdk/js" "$root/wit" "$here/build.sh" || return 0
-  rm -rf "$stage" && mkdir -p "$stage"
-  cp "$here/$source/src/"*.js "$root/sdk/js/"*.js "$stage/"
-  printf '%s\n' "import { handler } from './bot.js';" \
-    "import { asOwnedHandler } from './turnbox.js';" \
-    'export const ownedHandler = asOwnedHandler(handler);' >"$stage/qjs-entry.js"
-  (cd "$here/js-echo" && { [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error; } \
-    && npx --no-install componentize-qjs --wit "$root/wit" -n bot-owned --sync \
-         --js "$stage/qjs-entry.js" -o "$out/$name.wasm.tmp")
+  local name=$1 source=$2 stage
+  js_stage "$name" "$source" || return 0
+  cp "$root/host/src/cli/scaffold/js/quickjs.js.tmpl" "$stage/quickjs.js"
+  (cd "$here/js-echo" && npx --no-install componentize-qjs --wit "$root/wit" -n bot-owned --sync \
+    --js "$stage/quickjs.js" -o "$out/$name.wasm.tmp")
   mv "$out/$name.wasm.tmp" "$out/$name.wasm"
 }
 js_bot js-echo
