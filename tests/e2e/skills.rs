@@ -130,7 +130,14 @@ async fn say(s: &Setup, text: &str) -> Value {
         .await
         .unwrap();
     let (status, body) = read(response).await;
-    assert_eq!(status, StatusCode::OK, "{text}: {body}");
+    // 202: the turn outlasted the root's `ack_after` (5 s; a Python root
+    // calling a Python skill on a loaded 2-core CI machine) and goes on in
+    // the background. Its replies still reach the connector, which is what
+    // the tests wait for.
+    assert!(
+        status == StatusCode::OK || status == StatusCode::ACCEPTED,
+        "{text}: {status} {body}"
+    );
     activity
 }
 
