@@ -1,5 +1,6 @@
 //! The SQLite de-duplication records (`DedupStore`): the `delivered`
-//! table, read through the read-only connections on every channel turn.
+//! table, read through the read-only connections when the in-memory
+//! filter in front of it (`delivered_filter.rs`) cannot rule a delivery out.
 
 use super::{SqliteStorage, backend};
 use crate::storage::StorageError;
@@ -55,6 +56,9 @@ impl DedupStore for SqliteStorage {
         since_ms: i64,
     ) -> Result<Option<Answer>, StorageError> {
         use rusqlite::OptionalExtension;
+        if !self.delivered.may_hold(bot, conversation, activity_id) {
+            return Ok(None);
+        }
         // Cached statements: these run on every channel turn.
         let row: Option<(u16, Option<String>)> = self
             .reader()
@@ -79,6 +83,8 @@ impl DedupStore for SqliteStorage {
         activity_id: &str,
         answer: &Answer,
     ) -> Result<(), StorageError> {
+        self.delivered
+            .add(bot, conversation, activity_id, now_millis());
         record_delivery(&self.conn(), bot, conversation, activity_id, answer)
     }
 
@@ -99,6 +105,7 @@ impl DedupStore for SqliteStorage {
                 .map_err(backend)?;
             forgotten += deleted;
             if deleted < EXPIRE_BATCH {
+                self.delivered.forget(before_ms);
                 return Ok(forgotten);
             }
         }
@@ -173,6 +180,43 @@ pub(super) fn record_delivery(
 mod tests {
     use super::*;
 
+    /// A reopened database reads its recorded deliveries into the filter:
+    /// a duplicate of one is looked up, a new activity is ruled out, and
+    /// one recorded while the read runs is held too.
+    #[test]
+    fn the_filter_holds_what_the_table_held_before_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let answer = Answer {
+            status: 200,
+            body: Some("{}".into()),
+        };
+        {
+            let store = SqliteStorage::open(&path).unwrap();
+            for n in 0..5_000 {
+                store.record("b", "c", &format!("a{n}"), &answer).unwrap();
+            }
+        }
+        let store = SqliteStorage::open(&path).unwrap();
+        store.record("b", "c", "during", &answer).unwrap();
+        let start = std::time::Instant::now();
+        while !store.delivered.is_complete() {
+            assert!(start.elapsed().as_secs() < 30, "the filter never loaded");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        for id in ["a0", "a4999", "during"] {
+            assert!(store.delivered.may_hold("b", "c", id), "{id}");
+            assert_eq!(
+                store.answered("b", "c", id, 0).unwrap(),
+                Some(answer.clone())
+            );
+        }
+        let ruled_out = (0..1_000)
+            .filter(|n| !store.delivered.may_hold("b", "c", &format!("new{n}")))
+            .count();
+        assert!(ruled_out > 900, "{ruled_out} of 1,000 new ids ruled out");
+    }
+
     /// Old records go in several batches; the window's stay.
     #[test]
     fn old_records_are_forgotten_in_batches_and_the_window_kept() {
@@ -182,16 +226,15 @@ mod tests {
             body: None,
         };
         let old = EXPIRE_BATCH * 2 + 7;
-        {
-            let conn = store.conn();
-            for n in 0..old {
-                record_delivery(&conn, "b", "c", &format!("old{n}"), &answer).unwrap();
-            }
-            conn.execute("UPDATE delivered SET created = 1", [])
-                .unwrap();
-            for n in 0..3 {
-                record_delivery(&conn, "b", "c", &format!("new{n}"), &answer).unwrap();
-            }
+        for n in 0..old {
+            store.record("b", "c", &format!("old{n}"), &answer).unwrap();
+        }
+        store
+            .conn()
+            .execute("UPDATE delivered SET created = 1", [])
+            .unwrap();
+        for n in 0..3 {
+            store.record("b", "c", &format!("new{n}"), &answer).unwrap();
         }
         assert_eq!(store.expire(now_millis() - 60_000).unwrap(), old);
         assert_eq!(store.answered("b", "c", "old0", 0).unwrap(), None);

@@ -13,6 +13,7 @@ mod accepted;
 mod api_conversations;
 mod checkpoint;
 mod dedup;
+mod delivered_filter;
 mod directline;
 mod outbox;
 mod references;
@@ -23,7 +24,7 @@ mod transcripts;
 mod uploads;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
@@ -40,6 +41,8 @@ pub struct SqliteStorage {
     _lock: Option<std::fs::File>,
     /// Checkpoints the WAL off the commit path (a file database only).
     _checkpointer: Option<checkpoint::Checkpointer>,
+    /// The deliveries in `delivered`, in memory: most lookups stop here.
+    delivered: Arc<delivered_filter::DeliveredFilter>,
 }
 
 /// WAL pages between automatic checkpoints, when the checkpointer thread
@@ -97,12 +100,35 @@ impl SqliteStorage {
                 .map_err(backend)?;
             storage.readers.push(Mutex::new(reader));
         }
+        storage.load_delivered(path)?;
         Ok(storage)
+    }
+
+    /// Reads the deliveries already recorded into the filter, on a thread
+    /// of its own (a busy host's table holds millions); lookups go to the
+    /// database until it is done, or for good if it fails.
+    fn load_delivered(&self, path: &Path) -> Result<(), StorageError> {
+        let reader = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(backend)?;
+        let filter = self.delivered.clone();
+        std::thread::Builder::new()
+            .name("delivered-filter".into())
+            .spawn(move || match delivered_filter::load(&filter, &reader) {
+                Ok(rows) => tracing::debug!(rows, "recorded deliveries read into the filter"),
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "cannot read the recorded deliveries; every de-duplication lookup reads the database"
+                ),
+            })
+            .map_err(|e| StorageError::Backend(e.to_string()))?;
+        Ok(())
     }
 
     /// A private in-memory database (tests, `turnbox test`).
     pub fn in_memory() -> Result<Self, StorageError> {
-        Self::init(Connection::open_in_memory().map_err(backend)?)
+        let storage = Self::init(Connection::open_in_memory().map_err(backend)?)?;
+        delivered_filter::load(&storage.delivered, &storage.conn()).map_err(backend)?;
+        Ok(storage)
     }
 
     fn init(conn: Connection) -> Result<Self, StorageError> {
@@ -139,6 +165,7 @@ impl SqliteStorage {
             readers: Vec::new(),
             _lock: None,
             _checkpointer: None,
+            delivered: Arc::new(delivered_filter::DeliveredFilter::new()),
         })
     }
 
@@ -165,10 +192,35 @@ impl SqliteStorage {
             None => self.conn(),
         }
     }
+
+    /// Adds the deliveries `records` write to the filter, before their
+    /// commit: a duplicate that follows the commit must not be ruled out.
+    /// (A batch that fails leaves false positives: lookups, no harm.)
+    fn add_deliveries(&self, records: &[TurnRecord]) {
+        let now = crate::support::clock::now_millis();
+        for record in records {
+            match record {
+                TurnRecord::Turn(turn) => {
+                    if let Some(d) = &turn.delivery {
+                        self.delivered
+                            .add(&turn.bot, &d.conversation, &d.activity_id, now);
+                    }
+                }
+                TurnRecord::Answer {
+                    bot,
+                    conversation,
+                    activity_id,
+                    ..
+                } => self.delivered.add(bot, conversation, activity_id, now),
+                TurnRecord::Posted { .. } => {}
+            }
+        }
+    }
 }
 
 impl TurnRecords for SqliteStorage {
     fn commit_records(&self, records: &[TurnRecord]) -> Result<RecordOutcomes, StorageError> {
+        self.add_deliveries(records);
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Compares two turnbox binaries on issue #23's Rust echo measures, side by
+# side and interleaved in one run (this machine varies ±20% between runs):
+# botbuilder's echo sample (sample-echo-rs, no state) loaded by wrk with ids
+# unique per thread and per run (bench/wrk/activity.lua):
+#   tail     wrk -t1 -c4 --latency, expectReplies: p50, p90, p99, turns/s
+#   expect   wrk -t2 -c32, expectReplies: turns/s
+#   normal   wrk -t2 -c32, replies posted to a connector stand-in
+#            (bench-ceiling): turns/s
+# Usage (from the repository root, after `cargo build --release -p turnbox
+# -p turnbox-bench` and `cargo xtask guests`; wrk from Debian's package):
+#   bench/scripts/compare-hosts-wrk.sh OLD_BINARY NEW_BINARY [ROUNDS [SECONDS]]
+set -euo pipefail
+old=$1 new=$2 rounds=${3:-3} seconds=${4:-10}
+command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/bots" && cp target/guests/bots/sample-echo-rs.wasm "$work/bots/bot.wasm"
+target/release/bench-ceiling 39299 >/dev/null 2>&1 & sleep 0.5
+
+port=39300
+run() { # binary label measure
+  port=$((port + 1))
+  "$1" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" \
+    --data "$work/data-$port" >"$work/host.log" 2>&1 &
+  local pid=$! ready=
+  for _ in $(seq 200); do
+    curl -sf "localhost:$port/healthz" >/dev/null && { ready=1; break; }
+    sleep 0.1
+  done
+  [ -n "$ready" ] || { echo "$1 did not start:"; cat "$work/host.log"; exit 1; }
+  local url="http://127.0.0.1:$port/api/messages" out
+  case $3 in
+    tail) out=$(wrk -t1 -c4 -d"${seconds}s" --latency -s bench/wrk/activity.lua "$url" 2>&1 |
+      grep -E "^ +(50|90|99)%|Requests/sec" | tr -s ' ' | tr '\n' ' ') ;;
+    expect) out=$(wrk -t2 -c32 -d"${seconds}s" -s bench/wrk/activity.lua "$url" 2>&1 |
+      grep -E "Requests/sec|Non-2xx" | tr -s ' ' | tr '\n' ' ') ;;
+    normal) out=$(BENCH_MODE=normal BENCH_SERVICE_URL=http://127.0.0.1:39299/ \
+      wrk -t2 -c32 -d"${seconds}s" -s bench/wrk/activity.lua "$url" 2>&1 |
+      grep -E "Requests/sec|Non-2xx" | tr -s ' ' | tr '\n' ' ') ;;
+  esac
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  printf '%-4s %-7s %s\n' "$2" "$3" "$out"
+}
+
+for round in $(seq "$rounds"); do
+  echo "round $round"
+  for measure in tail expect normal; do
+    run "$old" old "$measure"
+    run "$new" new "$measure"
+  done
+done
