@@ -10,6 +10,7 @@
 # Usage (from the repository root, after `cargo build --release -p turnbox
 # -p turnbox-bench` and `cargo xtask guests`; wrk from Debian's package):
 #   bench/scripts/compare-hosts-wrk.sh OLD_BINARY NEW_BINARY [ROUNDS [SECONDS]]
+# MEASURES="tail expect" runs only those.
 set -euo pipefail
 old=$1 new=$2 rounds=${3:-3} seconds=${4:-10}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
@@ -45,7 +46,7 @@ run() { # binary label measure
 
 for round in $(seq "$rounds"); do
   echo "round $round"
-  for measure in tail expect normal; do
+  for measure in ${MEASURES:-tail expect normal}; do
     run "$old" old "$measure"
     run "$new" new "$measure"
   done
