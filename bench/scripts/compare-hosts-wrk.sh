@@ -10,13 +10,15 @@
 # Usage (from the repository root, after `cargo build --release -p turnbox
 # -p turnbox-bench` and `cargo xtask guests`; wrk from Debian's package):
 #   bench/scripts/compare-hosts-wrk.sh OLD_BINARY NEW_BINARY [ROUNDS [SECONDS]]
-# MEASURES="tail expect" runs only those.
+# MEASURES="tail expect" runs only those; BOT=sample-echo-qjs another bot
+# of target/guests/bots; MANIFEST=$'[instances]\npolicy = "pooled"' its bot.toml.
 set -euo pipefail
 old=$1 new=$2 rounds=${3:-3} seconds=${4:-10}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$work/bots" && cp target/guests/bots/sample-echo-rs.wasm "$work/bots/bot.wasm"
+mkdir -p "$work/bots" && cp "target/guests/bots/${BOT:-sample-echo-rs}.wasm" "$work/bots/bot.wasm"
+[ -z "${MANIFEST:-}" ] || printf '%s\n' "$MANIFEST" >"$work/bots/bot.toml"
 target/release/bench-ceiling 39299 >/dev/null 2>&1 & sleep 0.5
 
 port=39300

@@ -193,7 +193,9 @@ mod tests {
         };
         {
             let store = SqliteStorage::open(&path).unwrap();
-            for n in 0..5_000 {
+            // Few: each is a commit of its own, and the checkpoint test
+            // beside it needs the disk.
+            for n in 0..300 {
                 store.record("b", "c", &format!("a{n}"), &answer).unwrap();
             }
         }
@@ -204,7 +206,7 @@ mod tests {
             assert!(start.elapsed().as_secs() < 30, "the filter never loaded");
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        for id in ["a0", "a4999", "during"] {
+        for id in ["a0", "a299", "during"] {
             assert!(store.delivered.may_hold("b", "c", id), "{id}");
             assert_eq!(
                 store.answered("b", "c", id, 0).unwrap(),

@@ -71,18 +71,13 @@ impl DeliveredFilter {
         }
     }
 
-    /// The key's hash (SipHash with fixed keys: the same in every run).
-    fn key(&self, bot: &str, conversation: &str, activity_id: &str) -> u64 {
-        BuildHasherDefault::<DefaultHasher>::default().hash_one((bot, conversation, activity_id))
-    }
-
     fn generations(&self) -> std::sync::MutexGuard<'_, VecDeque<Generation>> {
         self.generations.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds a delivery recorded at `created` (Unix ms).
     pub(super) fn add(&self, bot: &str, conversation: &str, activity_id: &str, created: i64) {
-        let key = self.key(bot, conversation, activity_id);
+        let key = key(bot, conversation, activity_id);
         let mut generations = self.generations();
         let full = generations
             .back()
@@ -103,7 +98,7 @@ impl DeliveredFilter {
         if !self.complete.load(Ordering::Acquire) {
             return true;
         }
-        let key = self.key(bot, conversation, activity_id);
+        let key = key(bot, conversation, activity_id);
         self.generations()
             .iter()
             .any(|generation| generation.bloom.contains_hash(key))
@@ -135,6 +130,11 @@ impl DeliveredFilter {
     fn generation_count(&self) -> usize {
         self.generations().len()
     }
+}
+
+/// A delivery's hash (SipHash with fixed keys: the same in every run).
+fn key(bot: &str, conversation: &str, activity_id: &str) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((bot, conversation, activity_id))
 }
 
 /// Reads every row of `delivered` into `filter` through `reader`, then marks
