@@ -189,6 +189,9 @@ fn main() -> Result<()> {
                 c.args(["test", "--workspace"]).args(&args[1..]);
                 c
             })?;
+            if std::env::var_os(PRUNE_ENV).is_some() {
+                prune_test_builds(&root)?;
+            }
             report_free_disk(&root);
             fuzz(&root, FUZZ_SMOKE_SECONDS)?;
         }
@@ -247,6 +250,32 @@ fn report_free_disk(root: &Path) {
     if run(df).is_err() {
         eprintln!("xtask: cannot tell the free disk space (no df)");
     }
+}
+
+/// Set (by `.ci/run`) to delete the test build before the fuzz build.
+const PRUNE_ENV: &str = "TURNBOX_PRUNE_TEST_BUILD";
+
+/// Deletes what the tests were built and run with, once they have passed:
+/// the debug build (test binaries), the guests' debug build (their clippy
+/// and unit tests) and the tests' scratch files. The instrumented fuzz build
+/// comes next and needs none of it; on a one-shot clean clone (CI, whose
+/// disk is shared and once ran out in the fuzz build) this keeps the peak
+/// near one build instead of two. A developer's `cargo xtask test` keeps
+/// them, so that the next run rebuilds only what changed.
+fn prune_test_builds(root: &Path) -> Result<()> {
+    let target = root.join("target");
+    for dir in [
+        target.join("debug"),
+        guest_target_dir(root).join("debug"),
+        target.join("tmp"),
+    ] {
+        if dir.exists() {
+            eprintln!("xtask: deleting {} (the tests are done)", dir.display());
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot delete {}", dir.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn ensure_guest_target() -> Result<()> {
