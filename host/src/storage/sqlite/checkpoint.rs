@@ -49,14 +49,16 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database at `path` (already in WAL mode).
     pub fn start(path: &Path) -> Result<Checkpointer, rusqlite::Error> {
-        Self::start_with(path, INTERVAL, RESTART_FRAMES)
+        Self::start_with(path, INTERVAL, RESTART_FRAMES, RESTART_WAIT)
     }
 
-    /// The same, every `interval`, restarting logs past `restart_frames`.
+    /// The same, every `interval`, restarting logs past `restart_frames`
+    /// and waiting at most `restart_wait` for readers.
     fn start_with(
         path: &Path,
         interval: Duration,
         restart_frames: i64,
+        restart_wait: Duration,
     ) -> Result<Checkpointer, rusqlite::Error> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -64,7 +66,7 @@ impl Checkpointer {
         let (stop, stopped) = mpsc::channel::<()>();
         let started = std::thread::Builder::new()
             .name("turnbox-checkpoint".into())
-            .spawn(move || run(&conn, &stopped, interval, restart_frames));
+            .spawn(move || run(&conn, &stopped, interval, restart_frames, restart_wait));
         if let Err(e) = started {
             tracing::warn!(error = %e, "cannot start the WAL checkpointer; SQLite checkpoints on commit");
         }
@@ -72,7 +74,13 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, interval: Duration, restart_frames: i64) {
+fn run(
+    conn: &Connection,
+    stopped: &mpsc::Receiver<()>,
+    interval: Duration,
+    restart_frames: i64,
+    restart_wait: Duration,
+) {
     loop {
         // The storage gone (or a stop sent): one last checkpoint.
         let last = !matches!(
@@ -82,7 +90,7 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, interval: Duration, rest
         match checkpoint(conn, "PASSIVE") {
             Ok((log, copied)) if log >= restart_frames && copied == log => {
                 let started = std::time::Instant::now();
-                match restart(conn) {
+                match restart(conn, restart_wait) {
                     Ok(()) => tracing::debug!(
                         wal_frames = log,
                         micros = started.elapsed().as_micros() as u64,
@@ -111,10 +119,10 @@ fn checkpoint(conn: &Connection, mode: &str) -> Result<(i64, i64), rusqlite::Err
     })
 }
 
-/// A `RESTART` checkpoint that waits at most `RESTART_WAIT` for readers (a
-/// busy result is no error: the next round tries again).
-fn restart(conn: &Connection) -> Result<(), rusqlite::Error> {
-    conn.busy_timeout(RESTART_WAIT)?;
+/// A `RESTART` checkpoint that waits at most `wait` for readers (a busy
+/// result is no error: the next round tries again).
+fn restart(conn: &Connection, wait: Duration) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(wait)?;
     let done = checkpoint(conn, "RESTART");
     conn.busy_timeout(BUSY_TIMEOUT)?;
     done.map(|_| ())
@@ -126,7 +134,10 @@ mod tests {
 
     /// Under steady writes and reads the log is restarted, so its file
     /// stays near the restart size: without the restart it grows with
-    /// every frame written (about 24 MiB here, 8 MiB with it).
+    /// every frame written (about 24 MiB here, 8 MiB with it). The restart
+    /// may wait 200 ms here, not 20: beside other tests' disk work the
+    /// short wait sometimes lost every round to the writer (one run in
+    /// twelve); what is tested is that a restart bounds the log.
     #[test]
     fn the_log_stays_bounded_while_readers_never_stop() {
         let dir = tempfile::tempdir().unwrap();
@@ -139,8 +150,13 @@ mod tests {
         writer
             .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
             .unwrap();
-        let _checkpointer =
-            Checkpointer::start_with(&path, Duration::from_millis(20), 256).unwrap();
+        let _checkpointer = Checkpointer::start_with(
+            &path,
+            Duration::from_millis(20),
+            256,
+            Duration::from_millis(200),
+        )
+        .unwrap();
 
         // Two readers, always in a read somewhere.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
