@@ -134,10 +134,12 @@ async fn take_turn(
     // A client never chooses its own callerId: authentication sets it.
     activity.extra.remove("callerId");
     let outbound = if version.credentials.has_app_id() {
-        match state
-            .authenticator
-            .authenticate(authorization.as_deref(), &activity, &version.credentials)
-            .await
+        match Box::pin(state.authenticator.authenticate(
+            authorization.as_deref(),
+            &activity,
+            &version.credentials,
+        ))
+        .await
         {
             Ok(identity) => {
                 activity
@@ -170,14 +172,14 @@ async fn take_turn(
     };
     let activity = Arc::new(activity);
     let started = std::time::Instant::now();
-    let result = match dispatch_or_accept(
+    let result = match Box::pin(dispatch_or_accept(
         &state.turns,
         slot.clone(),
         version.clone(),
         activity.clone(),
         outbound,
         Retry::ByCaller,
-    )
+    ))
     .await
     {
         Reply::Ended(result) => *result,

@@ -211,7 +211,7 @@ impl Turn {
             return Ok(String::new());
         }
         if streaming::is_interim_update(&activity) {
-            return self.send_interim(activity).await;
+            return Box::pin(self.send_interim(activity)).await;
         }
         if !streaming::streams_to(&self.incoming) && streaming::stream_type(&activity).is_some() {
             // Nothing was streamed here: the final is a plain message.
@@ -240,7 +240,7 @@ impl Turn {
             self.posted_before_state.push(String::new());
             return Ok(String::new());
         }
-        let response = self.connector.send(&activity, &self.outbound).await?;
+        let response = Box::pin(self.connector.send(&activity, &self.outbound)).await?;
         self.posted_before_state.push(response.id.clone());
         Ok(response.id)
     }

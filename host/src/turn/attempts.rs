@@ -160,7 +160,7 @@ pub async fn run_to_commit(
                     relay: with.relay.clone(),
                     lease: with.lease,
                 };
-                post_held_back(poster, &bot.name, held_back, committed).await;
+                Box::pin(post_held_back(poster, &bot.name, held_back, committed)).await;
                 return Ok((outcome, answer));
             }
             Err(CommitError::Storage(StorageError::Conflict(key))) => {
