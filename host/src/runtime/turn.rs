@@ -210,6 +210,8 @@ impl Turn {
         if is_trace {
             return Ok(String::new());
         }
+        // The rare paths' big futures are boxed, so that this future (and
+        // the host call's, which wasmtime boxes per call) stays small.
         if streaming::is_interim_update(&activity) {
             return Box::pin(self.send_interim(activity)).await;
         }

@@ -160,6 +160,7 @@ pub async fn run_to_commit(
                     relay: with.relay.clone(),
                     lease: with.lease,
                 };
+                // Boxed: only turns that held sends back take this path.
                 Box::pin(post_held_back(poster, &bot.name, held_back, committed)).await;
                 return Ok((outcome, answer));
             }
