@@ -19,7 +19,12 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/bots" && cp "target/guests/bots/${BOT:-sample-echo-rs}.wasm" "$work/bots/bot.wasm"
 [ -z "${MANIFEST:-}" ] || printf '%s\n' "$MANIFEST" >"$work/bots/bot.toml"
-target/release/bench-ceiling 39299 >/dev/null 2>&1 & sleep 0.5
+target/release/bench-ceiling 39299 >"$work/ceiling.log" 2>&1 &
+ceiling=$!
+sleep 0.5
+# Another run's stand-in on the port would be killed when that run ends,
+# and this run's normal-mode figures would be errors.
+kill -0 "$ceiling" 2>/dev/null || { echo "the connector stand-in did not start (port 39299 in use by another run?):" >&2; head -n1 "$work/ceiling.log" >&2; exit 1; }
 
 port=39300
 run() { # binary label measure
