@@ -133,9 +133,11 @@ async fn take_turn(
     };
     // A client never chooses its own callerId: authentication sets it.
     activity.extra.remove("callerId");
-    // The two big awaits are boxed: a future is as large as its largest
-    // await, and every layer above (axum, tower, hyper) moves this one
-    // (31 KiB unboxed; docs/PERFORMANCE.md, seventh round).
+    // The two big awaits are boxed (an allocation each, on every turn
+    // with an app id for the first, every turn for the second): a future
+    // is as large as its largest await, and every layer above (axum,
+    // tower, hyper) moves this one (31 KiB unboxed; docs/PERFORMANCE.md,
+    // seventh round).
     let outbound = if version.credentials.has_app_id() {
         match Box::pin(state.authenticator.authenticate(
             authorization.as_deref(),

@@ -210,8 +210,11 @@ impl Turn {
         if is_trace {
             return Ok(String::new());
         }
-        // The rare paths' big futures are boxed, so that this future (and
-        // the host call's, which wasmtime boxes per call) stays small.
+        // The big futures are boxed (interim updates: rare; the connector's
+        // POST with its retries: one small allocation per posted send), so
+        // that this future, which an `expectReplies` turn polls without
+        // taking either path, stays small, and with it the host call's,
+        // which wasmtime boxes per call.
         if streaming::is_interim_update(&activity) {
             return Box::pin(self.send_interim(activity)).await;
         }

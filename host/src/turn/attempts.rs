@@ -160,7 +160,9 @@ pub async fn run_to_commit(
                     relay: with.relay.clone(),
                     lease: with.lease,
                 };
-                // Boxed: only turns that held sends back take this path.
+                // Boxed: only turns that held sends back take this path (its
+                // future is small, as the posting runs in a task of its own;
+                // boxing keeps it out of this one all the same).
                 Box::pin(post_held_back(poster, &bot.name, held_back, committed)).await;
                 return Ok((outcome, answer));
             }
