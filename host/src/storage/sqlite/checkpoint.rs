@@ -94,11 +94,19 @@ fn run(
         match checkpoint(conn, "PASSIVE") {
             Ok((log, copied)) if log >= restart_frames && copied == log => {
                 let started = std::time::Instant::now();
+                let micros = || started.elapsed().as_micros() as u64;
                 match restart(conn, restart_wait) {
-                    Ok(()) => tracing::debug!(
+                    Ok(true) => {
+                        tracing::debug!(wal_frames = log, micros = micros(), "WAL restarted")
+                    }
+                    // A reader on the whole log (none of its frames were
+                    // written after the read began). Any commit ends this:
+                    // its frames cannot be copied back while the reader
+                    // stays, so no restart is tried until it has left.
+                    Ok(false) => tracing::debug!(
                         wal_frames = log,
-                        micros = started.elapsed().as_micros() as u64,
-                        "WAL restarted"
+                        micros = micros(),
+                        "WAL restart gave up waiting for a reader; trying again"
                     ),
                     Err(e) => tracing::warn!(error = %e, "WAL restart failed; trying again"),
                 }
@@ -118,23 +126,55 @@ fn run(
 /// A checkpoint in `mode`: the WAL's frames and how many are now copied
 /// back.
 fn checkpoint(conn: &Connection, mode: &str) -> Result<(i64, i64), rusqlite::Error> {
+    checkpoint_busy(conn, mode).map(|(_, log, copied)| (log, copied))
+}
+
+/// The same, with whether it gave up waiting (SQLite's `busy` column).
+fn checkpoint_busy(conn: &Connection, mode: &str) -> Result<(bool, i64, i64), rusqlite::Error> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-        Ok((row.get(1)?, row.get(2)?))
+        Ok((row.get::<_, i64>(0)? != 0, row.get(1)?, row.get(2)?))
     })
 }
 
-/// A `RESTART` checkpoint that waits at most `wait` for readers (a busy
-/// result is no error: the next round tries again).
-fn restart(conn: &Connection, wait: Duration) -> Result<(), rusqlite::Error> {
+/// A `RESTART` checkpoint that waits at most `wait` for readers: whether
+/// it restarted the log (a busy result is no error: the next round tries
+/// again).
+fn restart(conn: &Connection, wait: Duration) -> Result<bool, rusqlite::Error> {
     conn.busy_timeout(wait)?;
-    let done = checkpoint(conn, "RESTART");
+    let done = checkpoint_busy(conn, "RESTART");
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    done.map(|_| ())
+    done.map(|(busy, _, _)| !busy)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A restart tells whether it restarted: a reader whose snapshot is the
+    /// whole log (copied back, so a restart is tried) holds it, and it gives
+    /// up after its wait; once the reader has left, it restarts.
+    #[test]
+    fn a_restart_that_waits_in_vain_for_a_reader_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)")
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        let checkpointer = Connection::open(&path).unwrap();
+        let (log, copied) = checkpoint(&checkpointer, "PASSIVE").unwrap();
+        assert!(log > 0 && copied == log, "{log} frames, {copied} copied");
+        assert!(!restart(&checkpointer, Duration::from_millis(50)).unwrap());
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(restart(&checkpointer, Duration::from_millis(50)).unwrap());
+    }
 
     /// Under steady writes and reads the log is restarted, so its file
     /// stays near the restart size: without the restart it grows with
