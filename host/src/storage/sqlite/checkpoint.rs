@@ -92,7 +92,7 @@ fn run(
             Err(mpsc::RecvTimeoutError::Timeout)
         );
         match checkpoint(conn, "PASSIVE") {
-            Ok((log, copied)) if log >= restart_frames && copied == log => {
+            Ok((_, log, copied)) if log >= restart_frames && copied == log => {
                 let started = std::time::Instant::now();
                 let micros = || started.elapsed().as_micros() as u64;
                 match restart(conn, restart_wait) {
@@ -111,7 +111,7 @@ fn run(
                     Err(e) => tracing::warn!(error = %e, "WAL restart failed; trying again"),
                 }
             }
-            Ok((log, copied)) if log > 0 => {
+            Ok((_, log, copied)) if log > 0 => {
                 tracing::trace!(wal_frames = log, copied, "WAL checkpoint");
             }
             Ok(_) => {}
@@ -123,14 +123,9 @@ fn run(
     }
 }
 
-/// A checkpoint in `mode`: the WAL's frames and how many are now copied
-/// back.
-fn checkpoint(conn: &Connection, mode: &str) -> Result<(i64, i64), rusqlite::Error> {
-    checkpoint_busy(conn, mode).map(|(_, log, copied)| (log, copied))
-}
-
-/// The same, with whether it gave up waiting (SQLite's `busy` column).
-fn checkpoint_busy(conn: &Connection, mode: &str) -> Result<(bool, i64, i64), rusqlite::Error> {
+/// A checkpoint in `mode`: whether it gave up waiting (SQLite's `busy`
+/// column), the WAL's frames and how many are now copied back.
+fn checkpoint(conn: &Connection, mode: &str) -> Result<(bool, i64, i64), rusqlite::Error> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
         Ok((row.get::<_, i64>(0)? != 0, row.get(1)?, row.get(2)?))
     })
@@ -141,7 +136,7 @@ fn checkpoint_busy(conn: &Connection, mode: &str) -> Result<(bool, i64, i64), ru
 /// again).
 fn restart(conn: &Connection, wait: Duration) -> Result<bool, rusqlite::Error> {
     conn.busy_timeout(wait)?;
-    let done = checkpoint_busy(conn, "RESTART");
+    let done = checkpoint(conn, "RESTART");
     conn.busy_timeout(BUSY_TIMEOUT)?;
     done.map(|(busy, _, _)| !busy)
 }
@@ -150,18 +145,30 @@ fn restart(conn: &Connection, wait: Duration) -> Result<bool, rusqlite::Error> {
 mod tests {
     use super::*;
 
+    /// A new WAL database with a table `t (k, v)`, as the host opens its
+    /// own (no automatic checkpoints): its folder, path and writer.
+    fn wal_database() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.pragma_update(None, "synchronous", "NORMAL").unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer.busy_timeout(Duration::from_secs(5)).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+            .unwrap();
+        (dir, path, writer)
+    }
+
     /// A restart tells whether it restarted: a reader whose snapshot is the
     /// whole log (copied back, so a restart is tried) holds it, and it gives
     /// up after its wait; once the reader has left, it restarts.
     #[test]
     fn a_restart_that_waits_in_vain_for_a_reader_says_so() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.db");
-        let writer = Connection::open(&path).unwrap();
-        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        let (_dir, path, writer) = wal_database();
         writer
-            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)")
+            .execute_batch("INSERT INTO t (k) VALUES (1)")
             .unwrap();
         let reader = Connection::open(&path).unwrap();
         reader.execute_batch("BEGIN").unwrap();
@@ -169,7 +176,7 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
             .unwrap();
         let checkpointer = Connection::open(&path).unwrap();
-        let (log, copied) = checkpoint(&checkpointer, "PASSIVE").unwrap();
+        let (_, log, copied) = checkpoint(&checkpointer, "PASSIVE").unwrap();
         assert!(log > 0 && copied == log, "{log} frames, {copied} copied");
         assert!(!restart(&checkpointer, Duration::from_millis(50)).unwrap());
         reader.execute_batch("COMMIT").unwrap();
@@ -184,16 +191,7 @@ mod tests {
     /// twelve); what is tested is that a restart bounds the log.
     #[test]
     fn the_log_stays_bounded_while_readers_never_stop() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.db");
-        let writer = Connection::open(&path).unwrap();
-        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
-        writer.pragma_update(None, "synchronous", "NORMAL").unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.busy_timeout(Duration::from_secs(5)).unwrap();
-        writer
-            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
-            .unwrap();
+        let (dir, path, writer) = wal_database();
         let _checkpointer = Checkpointer::start_with(
             &path,
             Duration::from_millis(20),
