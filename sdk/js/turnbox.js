@@ -161,6 +161,14 @@ export function activityFromJson(activity) {
   return wit;
 }
 
+/** An activity to send (Bot Framework JSON, or a string: a text message) as
+ * the JSON text `send-json` and `update-json` take: no type means a
+ * message, as in `activityFromJson`. */
+function activityText(activity) {
+  if (typeof activity === 'string') return JSON.stringify({ type: 'message', text: activity });
+  return JSON.stringify(present(activity.type) ? activity : { ...activity, type: 'message' });
+}
+
 /** A failed host call: `code` as in the WIT `call-error`. */
 export class TurnboxError extends Error {
   constructor(code, message, status) {
@@ -185,7 +193,11 @@ export function call(f) {
 export class TurnContext {
   constructor(raw) {
     this.raw = raw;
-    this.activity = activityToJson(raw.activity());
+    // The activity as JSON text, parsed here: JSON.parse is native code,
+    // while lifting the WIT record makes each of its ~35 fields a JS value
+    // in the engine's glue, which costs QuickJS several times as much
+    // (docs/PERFORMANCE.md). Sends go as JSON text for the same reason.
+    this.activity = JSON.parse(raw.activityJson());
     /** Whether the bot has replied this turn (a trace does not count). */
     this.responded = false;
     /** The invoke answer set this turn (`setInvokeResponse`), if any. */
@@ -203,9 +215,8 @@ export class TurnContext {
 
   /** Sends an activity, or a text message from a string; returns `{id}`. */
   sendActivity(activityOrText) {
-    const wit = activityFromJson(activityOrText);
-    const sent = call(() => this.raw.send(wit));
-    if (wit.type !== 'trace') this.responded = true;
+    const sent = call(() => this.raw.sendJson(activityText(activityOrText)));
+    if (typeof activityOrText === 'string' || activityOrText.type !== 'trace') this.responded = true;
     return sent;
   }
 
@@ -215,7 +226,7 @@ export class TurnContext {
 
   /** Replaces an activity the bot sent; `activity.id` names it. */
   updateActivity(activity) {
-    return call(() => this.raw.update(activityFromJson(activity)));
+    return call(() => this.raw.updateJson(activityText(activity)));
   }
 
   deleteActivity(activityId) {

@@ -30,6 +30,7 @@ mod hot_reload;
 mod idp_standin;
 mod instances;
 mod isolation;
+mod json_activities;
 mod languages;
 mod llm_chat;
 mod llm_chat_rs;

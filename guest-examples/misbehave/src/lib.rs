@@ -26,6 +26,12 @@
 //! - `config KEY`: replies `config KEY=VALUE` from its manifest (`-` when unset);
 //! - `edit`: sends `draft`, replaces it with `final`, then deletes it, to
 //!   exercise `update` and `delete`;
+//! - `json activity`: replies with the incoming activity as JSON text
+//!   (`activity-json`);
+//! - `json send JSON`: sends JSON with `send-json` and replies `json sent
+//!   ID` or `json refused CODE: MESSAGE`;
+//! - `json edit`: `edit` through `send-json` and `update-json`, the draft
+//!   with a field the record does not model (`note`);
 //! - `escape ADDR`: tries to read an env var, a file and the preopened
 //!   directories, and to connect to ADDR, and reports what it got;
 //! - `big N`: sends one message whose text is N bytes long;
@@ -72,6 +78,12 @@ impl Guest for Misbehave {
             return reply(ctx, &mut incoming, format!("event {name} value={value}"));
         }
         let text = incoming.text.clone().unwrap_or_default();
+        if text == "json activity" {
+            let json = ctx.activity_json();
+            incoming.attachments = None;
+            incoming.channel_data = None;
+            return reply(ctx, &mut incoming, json);
+        }
         if let Some(attachments) = incoming.attachments.as_ref().filter(|a| !a.is_empty()) {
             let listed: Vec<String> = attachments
                 .iter()
@@ -133,6 +145,24 @@ impl Guest for Misbehave {
                 fin.text = Some("final".to_string());
                 ctx.update(&fin).map_err(call)?;
                 ctx.delete(&sent.id).map_err(call)?;
+                Ok(None)
+            }
+            _ if text.starts_with("json send ") => {
+                let answer = match ctx.send_json(&text["json send ".len()..]) {
+                    Ok(sent) => format!("json sent {}", sent.id),
+                    Err(e) => format!("json refused {}: {}", e.code, e.message),
+                };
+                reply(ctx, &mut incoming, answer)
+            }
+            "json edit" => {
+                let call = |e: turnbox::bot::types::CallError| BotError {
+                    code: e.code,
+                    message: e.message,
+                };
+                let draft = r#"{"type":"message","text":"draft","note":"kept"}"#;
+                let sent = ctx.send_json(draft).map_err(call)?;
+                let fin = serde_json::json!({"type": "message", "id": sent.id, "text": "final"});
+                ctx.update_json(&fin.to_string()).map_err(call)?;
                 Ok(None)
             }
             _ if text.starts_with("escape ") => reply(

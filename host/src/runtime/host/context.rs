@@ -18,25 +18,28 @@ impl context::HostTurnContext for TurnState {
         Ok(self.turn.incoming.as_ref().into())
     }
 
+    async fn activity_json(&mut self, _ctx: Resource<TurnContext>) -> wasmtime::Result<wit::Json> {
+        // Serializing an `Activity` cannot fail: every map in it has string keys.
+        Ok(serde_json::to_string(self.turn.incoming.as_ref())?)
+    }
+
     async fn send(
         &mut self,
         _ctx: Resource<TurnContext>,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        if let Err(err) = self.count_output("send", &activity, true) {
-            return Ok(Err(err));
+        self.send_activity(activity).await
+    }
+
+    async fn send_json(
+        &mut self,
+        _ctx: Resource<TurnContext>,
+        activity: wit::Json,
+    ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
+        match self.activity_from_json("send", &activity) {
+            Ok(activity) => self.send_activity(activity).await,
+            Err(err) => Ok(Err(err)),
         }
-        let activity = match self.outgoing(activity, false) {
-            Ok(activity) => activity,
-            Err(err) => {
-                self.log_call_error("send", &err);
-                return Ok(Err(err));
-            }
-        };
-        Ok(match self.turn.send(activity).await {
-            Ok(id) => Ok(wit::ResourceResponse { id }),
-            Err(err) => Err(self.connector_failed("send", err)),
-        })
     }
 
     async fn update(
@@ -44,55 +47,18 @@ impl context::HostTurnContext for TurnState {
         _ctx: Resource<TurnContext>,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        if self.turn.incoming.expects_replies() {
-            return Ok(Err(call_error(
-                "NotSupported",
-                "activities cannot be updated under expectReplies".into(),
-                None,
-            )));
+        self.update_activity(activity).await
+    }
+
+    async fn update_json(
+        &mut self,
+        _ctx: Resource<TurnContext>,
+        activity: wit::Json,
+    ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
+        match self.activity_from_json("update", &activity) {
+            Ok(activity) => self.update_activity(activity).await,
+            Err(err) => Ok(Err(err)),
         }
-        if let Err(err) = self.count_output("update", &activity, false) {
-            return Ok(Err(err));
-        }
-        let activity = match self.outgoing(activity, true) {
-            Ok(activity) => activity,
-            Err(err) => return Ok(Err(err)),
-        };
-        if let Some(index) = activity.id.as_deref().and_then(pending_index) {
-            return Ok(match self.turn.held_back.get_mut(index) {
-                Some(slot @ Some(_)) => {
-                    let id = pending_id(index + 1);
-                    let mut replacement = activity;
-                    replacement.id = None;
-                    *slot = Some(replacement);
-                    Ok(wit::ResourceResponse { id })
-                }
-                _ => Err(call_error(
-                    "BadArgument",
-                    "no held-back activity has that id".into(),
-                    None,
-                )),
-            });
-        }
-        let mut activity = activity;
-        if self
-            .turn
-            .outgoing
-            .filter(&mut Outgoing::Update(&mut activity))
-            .await
-            == Flow::Drop
-        {
-            return Ok(Ok(wit::ResourceResponse {
-                id: activity.id.unwrap_or_default(),
-            }));
-        }
-        let connector = self.turn.connector.clone();
-        Ok(
-            match connector.update(&activity, &self.turn.outbound).await {
-                Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
-                Err(err) => Err(self.connector_failed("update", err)),
-            },
-        )
     }
 
     async fn delete(
@@ -234,5 +200,83 @@ impl context::HostTurnContext for TurnState {
     async fn drop(&mut self, ctx: Resource<TurnContext>) -> wasmtime::Result<()> {
         self.table.delete(ctx)?;
         Ok(())
+    }
+}
+
+/// `send` and `update`, whichever form (record or JSON text) the bot gave.
+impl TurnState {
+    async fn send_activity(
+        &mut self,
+        activity: wit::Activity,
+    ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
+        if let Err(err) = self.count_output("send", &activity, true) {
+            return Ok(Err(err));
+        }
+        let activity = match self.outgoing(activity, false) {
+            Ok(activity) => activity,
+            Err(err) => {
+                self.log_call_error("send", &err);
+                return Ok(Err(err));
+            }
+        };
+        Ok(match self.turn.send(activity).await {
+            Ok(id) => Ok(wit::ResourceResponse { id }),
+            Err(err) => Err(self.connector_failed("send", err)),
+        })
+    }
+
+    async fn update_activity(
+        &mut self,
+        activity: wit::Activity,
+    ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
+        if self.turn.incoming.expects_replies() {
+            return Ok(Err(call_error(
+                "NotSupported",
+                "activities cannot be updated under expectReplies".into(),
+                None,
+            )));
+        }
+        if let Err(err) = self.count_output("update", &activity, false) {
+            return Ok(Err(err));
+        }
+        let activity = match self.outgoing(activity, true) {
+            Ok(activity) => activity,
+            Err(err) => return Ok(Err(err)),
+        };
+        if let Some(index) = activity.id.as_deref().and_then(pending_index) {
+            return Ok(match self.turn.held_back.get_mut(index) {
+                Some(slot @ Some(_)) => {
+                    let id = pending_id(index + 1);
+                    let mut replacement = activity;
+                    replacement.id = None;
+                    *slot = Some(replacement);
+                    Ok(wit::ResourceResponse { id })
+                }
+                _ => Err(call_error(
+                    "BadArgument",
+                    "no held-back activity has that id".into(),
+                    None,
+                )),
+            });
+        }
+        let mut activity = activity;
+        if self
+            .turn
+            .outgoing
+            .filter(&mut Outgoing::Update(&mut activity))
+            .await
+            == Flow::Drop
+        {
+            return Ok(Ok(wit::ResourceResponse {
+                id: activity.id.unwrap_or_default(),
+            }));
+        }
+        let connector = self.turn.connector.clone();
+        Ok(
+            match connector.update(&activity, &self.turn.outbound).await {
+                Ok(response) => Ok(wit::ResourceResponse { id: response.id }),
+                Err(err) => Err(self.connector_failed("update", err)),
+            },
+        )
     }
 }

@@ -66,6 +66,25 @@ impl TurnState {
         Ok(activity)
     }
 
+    /// A bot's activity given as Bot Framework JSON text (`send-json`,
+    /// `update-json`) as the record `send` and `update` take, so that both
+    /// forms are checked, counted and completed alike. Text that is not a
+    /// JSON object with a non-empty `type` is refused with `BadArgument`.
+    pub(super) fn activity_from_json(
+        &self,
+        operation: &str,
+        text: &str,
+    ) -> Result<wit::Activity, wit::CallError> {
+        match Activity::from_json_bytes(text.as_bytes()) {
+            Ok(activity) => Ok(wit::Activity::from(&activity)),
+            Err(err) => {
+                let err = call_error("BadArgument", format!("the activity JSON: {err}"), None);
+                self.log_call_error(operation, &err);
+                Err(err)
+            }
+        }
+    }
+
     pub(super) fn log_call_error(&self, operation: &str, err: &wit::CallError) {
         tracing::warn!(bot = %self.bot, operation, code = %err.code, "{}", err.message);
     }
