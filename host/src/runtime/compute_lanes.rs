@@ -7,9 +7,12 @@
 //! lanes round-robin and can never occupy every core: short turns, of any
 //! bot, always find one free.
 //!
-//! A tick is counted when wasm runs across it, so a turn that waits in
-//! several slow host calls may be counted long too; it then only waits for
-//! a lane while other long turns hold them all.
+//! A tick counts when it finds the turn in wasm: the store's call hook
+//! (`run.rs`) tells [`LaneUse`] at which tick the guest last entered wasm,
+//! and forgets it while the guest is in a host call. A tick that passed
+//! while the turn waited in a host call (a connector POST, an outbound
+//! request) does not count, so a bot whose turns wait across ticks under
+//! load is not taken for a computing one.
 //!
 //! A turn that becomes long also moves ([`run_turn_call`]) off the runtime
 //! that serves requests, to the compute runtime: as many threads as lanes,
@@ -98,6 +101,7 @@ impl ComputeLanes {
             held: Arc::new(Mutex::new(None)),
             moved: Arc::new(AtomicBool::new(history.recent())),
             history,
+            entered_at: None,
         }
     }
 }
@@ -111,6 +115,9 @@ pub struct LaneUse {
     /// turn of its bot): [`run_turn_call`] then moves it.
     moved: Arc<AtomicBool>,
     history: Arc<LongTurns>,
+    /// The tick at which the guest last entered wasm; `None` while it is
+    /// outside (in a host call, or between calls).
+    entered_at: Option<u64>,
 }
 
 /// What the turn waits on before its next slice: nothing (a plain yield)
@@ -121,8 +128,23 @@ pub enum NextSlice {
 }
 
 impl LaneUse {
-    /// Called at each epoch tick the turn computes through.
-    pub fn next_slice(&mut self) -> NextSlice {
+    /// The guest entered wasm at `tick`: a call into the bot, or back from
+    /// a host call (the store's call hook).
+    pub fn computing(&mut self, tick: u64) {
+        self.entered_at.get_or_insert(tick);
+    }
+
+    /// The guest left wasm: into a host call, or the call returned.
+    pub fn waiting(&mut self) {
+        self.entered_at = None;
+    }
+
+    /// Called when the turn's wasm sees epoch tick number `tick`.
+    pub fn next_slice(&mut self, tick: u64) -> NextSlice {
+        if self.entered_at.is_none_or(|entered| entered >= tick) {
+            // The tick passed while the turn waited in a host call.
+            return NextSlice::Yield;
+        }
         self.slices = self.slices.saturating_add(1);
         if self.slices < LONG_AFTER_SLICES {
             return NextSlice::Yield;
@@ -232,8 +254,15 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A tick that finds the turn in wasm, where it has been since the
+    /// tick before.
+    fn computed_slice(turn: &mut LaneUse) -> NextSlice {
+        turn.entered_at = Some(0);
+        turn.next_slice(1)
+    }
+
     fn lane_future(turn: &mut LaneUse) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        match turn.next_slice() {
+        match computed_slice(turn) {
             NextSlice::Lane(wait) => wait,
             NextSlice::Yield => panic!("a long turn got a plain yield"),
         }
@@ -242,8 +271,43 @@ mod tests {
     /// Slices until the turn is long; each is a plain yield.
     fn make_long(turn: &mut LaneUse) {
         for _ in 1..LONG_AFTER_SLICES {
-            assert!(matches!(turn.next_slice(), NextSlice::Yield));
+            assert!(matches!(computed_slice(turn), NextSlice::Yield));
         }
+    }
+
+    #[test]
+    fn ticks_spent_waiting_in_host_calls_do_not_make_a_turn_long() {
+        let lanes = ComputeLanes::new(1);
+        let history = Arc::new(LongTurns::default());
+        let mut turn = lanes.new_turn(history.clone());
+        turn.computing(0);
+        for tick in 1..=10 {
+            // A host call that waits past the tick; the wasm sees the tick
+            // when it is back.
+            turn.waiting();
+            turn.computing(tick);
+            assert!(matches!(turn.next_slice(tick), NextSlice::Yield));
+        }
+        assert!(!turn.is_long());
+        assert!(!history.recent());
+        assert!(!turn.moved_flag().load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn ticks_that_find_the_turn_computing_make_it_long() {
+        let lanes = ComputeLanes::new(1);
+        let history = Arc::new(LongTurns::default());
+        let mut turn = lanes.new_turn(history.clone());
+        turn.computing(0);
+        // Host calls that return before the next tick do not reset it.
+        turn.waiting();
+        turn.computing(0);
+        for tick in 1..=u64::from(LONG_AFTER_SLICES) {
+            let _ = turn.next_slice(tick);
+        }
+        assert!(turn.is_long());
+        assert!(history.recent());
+        assert!(turn.moved_flag().load(Ordering::Relaxed));
     }
 
     #[tokio::test]
@@ -354,7 +418,7 @@ mod tests {
         // A short turn leaves no history.
         let mut short = lanes.new_turn(history.clone());
         for _ in 1..LONG_AFTER_SLICES {
-            short.next_slice();
+            computed_slice(&mut short);
         }
         assert!(!history.recent());
         // A long one does: the bot's next turns start moved, earlier
