@@ -11,14 +11,26 @@
 # -p turnbox-bench` and `cargo xtask guests`; wrk from Debian's package):
 #   bench/scripts/compare-hosts-wrk.sh OLD_BINARY NEW_BINARY [ROUNDS [SECONDS]]
 # MEASURES="tail expect" runs only those; BOT=sample-echo-qjs another bot
-# of target/guests/bots; MANIFEST=$'[instances]\npolicy = "pooled"' its bot.toml.
+# of target/guests/bots (or a path to a .wasm); MANIFEST=$'[instances]\npolicy
+# = "pooled"' its bot.toml. OLD_BOT/NEW_BOT and OLD_MANIFEST/NEW_MANIFEST
+# set them per side, to compare two bots or two manifests on one binary:
+#   OLD_MANIFEST=$'[instances]\npolicy = "pooled"\npool_size = 4' \
+#   NEW_MANIFEST=$'[instances]\npolicy = "pooled"\npool_size = 32' BOT=sample-echo-qjs \
+#   MEASURES=normal bench/scripts/compare-hosts-wrk.sh target/release/turnbox target/release/turnbox
 set -euo pipefail
 old=$1 new=$2 rounds=${3:-3} seconds=${4:-10}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$work/bots" && cp "target/guests/bots/${BOT:-sample-echo-rs}.wasm" "$work/bots/bot.wasm"
-[ -z "${MANIFEST:-}" ] || printf '%s\n' "$MANIFEST" >"$work/bots/bot.toml"
+# side LABEL BOT MANIFEST: that side's bots folder, $work/bots-LABEL.
+side() {
+  local wasm=$2
+  case $wasm in *.wasm) ;; *) wasm=target/guests/bots/$wasm.wasm ;; esac
+  mkdir -p "$work/bots-$1" && cp "$wasm" "$work/bots-$1/bot.wasm"
+  [ -z "$3" ] || printf '%s\n' "$3" >"$work/bots-$1/bot.toml"
+}
+side old "${OLD_BOT:-${BOT:-sample-echo-rs}}" "${OLD_MANIFEST:-${MANIFEST:-}}"
+side new "${NEW_BOT:-${BOT:-sample-echo-rs}}" "${NEW_MANIFEST:-${MANIFEST:-}}"
 case " ${MEASURES:-tail expect normal} " in
 *" normal "*)
   target/release/bench-ceiling 39299 >"$work/ceiling.log" 2>&1 &
@@ -33,7 +45,7 @@ esac
 port=39300
 run() { # binary label measure
   port=$((port + 1))
-  "$1" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" \
+  "$1" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots-$2" \
     --data "$work/data-$port" >"$work/host.log" 2>&1 &
   local pid=$! ready=
   for _ in $(seq 200); do
