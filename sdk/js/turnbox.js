@@ -75,9 +75,11 @@ const present = (v) => v !== undefined && v !== null;
 /** A WIT record to plain JSON: its present fields, `extra` spread in.
  * `fields` lists the record's fields, `convert` maps some to converters.
  * Indexed loops over the field lists and plain objects of converters:
- * StarlingMonkey interprets this on every turn, and this form costs it
- * about a quarter of what `Object.keys`, `for…of` and `Map` lookups did
- * (docs/PERFORMANCE.md). */
+ * the engine interprets this for every record, and this form cost
+ * StarlingMonkey about a quarter of what `Object.keys`, `for…of` and `Map`
+ * lookups did (docs/PERFORMANCE.md). Turns no longer read their activity
+ * through it (`activity-json`); `activityToJson` stays for bots that hold
+ * WIT activity records. */
 function recordToJson(record, fields, convert) {
   const out = {};
   for (let i = 0; i < fields.length; i++) {

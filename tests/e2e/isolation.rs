@@ -1,6 +1,7 @@
 //! Isolation between bots and between turns: a looping bot does not starve
-//! another, turns of one conversation run in order, and past its concurrency
-//! limit a bot answers 503.
+//! another (only computing turns become long turns), turns of one
+//! conversation run in order, and past its concurrency limit a bot answers
+//! 503.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -45,6 +46,48 @@ async fn a_looping_bot_does_not_starve_another() {
     let status = host.bot_status("spinner").await.unwrap();
     assert_eq!(status["turns"]["timedOut"], 4);
     assert_eq!(host.bot_status("echo").await.unwrap()["turns"]["ok"], 20);
+}
+
+/// Whether the host's log says a turn of `bot` became a long turn.
+fn logged_long_turn(log: &str, bot: &str) -> bool {
+    log.lines()
+        .any(|line| line.contains("a long turn") && line.contains(&format!("bot={bot}")))
+}
+
+#[tokio::test]
+async fn only_turns_that_compute_become_long_turns() {
+    let connector = Connector::start().await;
+    let host = Host::start(
+        BotsDir::with(&[("spinner", "misbehave"), ("napper", "misbehave")]),
+        &["--turn-deadline-ms", "1000"],
+    );
+    let service_url = connector.service_url();
+    // Four 30 ms waits in host calls: twelve epoch ticks pass while the
+    // turn waits, none while it computes.
+    let (status, body) = post_activity(
+        &host.url("/api/bots/napper/messages"),
+        &message(&service_url, "naps 4 30"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A turn that computes until its deadline.
+    let (status, body) = post_activity(
+        &host.url("/api/bots/spinner/messages"),
+        &message(&service_url, "loop"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_error(&body, "TurnTimeout");
+
+    let log = host.log();
+    assert!(
+        logged_long_turn(&log, "spinner"),
+        "the looping turn was not long: {log}"
+    );
+    assert!(
+        !logged_long_turn(&log, "napper"),
+        "a waiting turn was taken for a long one: {log}"
+    );
 }
 
 #[tokio::test]

@@ -100,6 +100,17 @@ async fn text_that_is_not_an_activity_is_refused_and_the_turn_goes_on() {
         "the refusal is not logged: {log}"
     );
 
+    // Text over twice the largest send a turn allows (4 MiB by default)
+    // is refused before it is parsed.
+    let replies = ask(&host, &service_url, "json big 9000000").await;
+    let texts = reply_texts(&replies);
+    assert_eq!(texts.len(), 1, "{replies:?}");
+    assert!(
+        texts[0].starts_with("json refused LimitExceeded: the activity JSON (9000000 bytes)"),
+        "{}",
+        texts[0]
+    );
+
     // A good one after them goes out, with the routing filled in.
     let replies = ask(
         &host,

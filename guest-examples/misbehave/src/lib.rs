@@ -7,6 +7,8 @@
 //! - `recurse`: recurses without bound, overflowing the stack;
 //! - `fail`: returns a bot error;
 //! - `sleep N`: sleeps N milliseconds, then replies `ok: sleep N`;
+//! - `naps N MS`: sleeps MS milliseconds N times (each a host call that
+//!   waits across epoch ticks), then replies `ok: naps N MS`;
 //! - `spam N`: sends N activities, failing the turn if a send fails;
 //! - `state set SCOPE KEY JSON`, `state get SCOPE KEY`, `state del SCOPE KEY`:
 //!   use state (`SCOPE` is `conversation`, `user` or `private`) and reply
@@ -30,6 +32,7 @@
 //!   (`activity-json`);
 //! - `json send JSON`: sends JSON with `send-json` and replies `json sent
 //!   ID` or `json refused CODE: MESSAGE`;
+//! - `json big N`: `json send` with N bytes of text that is not JSON;
 //! - `json edit`: `edit` through `send-json` and `update-json`, the draft
 //!   with a field the record does not model (`note`);
 //! - `escape ADDR`: tries to read an env var, a file and the preopened
@@ -147,8 +150,12 @@ impl Guest for Misbehave {
                 ctx.delete(&sent.id).map_err(call)?;
                 Ok(None)
             }
-            _ if text.starts_with("json send ") => {
-                let answer = match ctx.send_json(&text["json send ".len()..]) {
+            _ if text.starts_with("json send ") || text.starts_with("json big ") => {
+                let sent = match text.strip_prefix("json big ") {
+                    Some(n) => "x".repeat(n.trim().parse().unwrap_or(0)),
+                    None => text["json send ".len()..].to_string(),
+                };
+                let answer = match ctx.send_json(&sent) {
                     Ok(sent) => format!("json sent {}", sent.id),
                     Err(e) => format!("json refused {}: {}", e.code, e.message),
                 };
@@ -173,6 +180,17 @@ impl Guest for Misbehave {
             _ if text.starts_with("sleep ") => {
                 let ms: u64 = text["sleep ".len()..].trim().parse().unwrap_or(0);
                 std::thread::sleep(std::time::Duration::from_millis(ms));
+                reply(ctx, &mut incoming, format!("ok: {text}"))
+            }
+            _ if text.starts_with("naps ") => {
+                let words: Vec<&str> = text.split(' ').collect();
+                let (n, ms) = match words.as_slice() {
+                    [_, n, ms] => (n.parse::<u32>().unwrap_or(1), ms.parse::<u64>().unwrap_or(0)),
+                    _ => (1, 0),
+                };
+                for _ in 0..n {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                }
                 reply(ctx, &mut incoming, format!("ok: {text}"))
             }
             _ if text.starts_with("httpflood ") => {

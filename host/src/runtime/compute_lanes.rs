@@ -7,12 +7,14 @@
 //! lanes round-robin and can never occupy every core: short turns, of any
 //! bot, always find one free.
 //!
-//! A tick counts when it finds the turn in wasm: the store's call hook
-//! (`run.rs`) tells [`LaneUse`] at which tick the guest last entered wasm,
-//! and forgets it while the guest is in a host call. A tick that passed
-//! while the turn waited in a host call (a connector POST, an outbound
-//! request) does not count, so a bot whose turns wait across ticks under
-//! load is not taken for a computing one.
+//! A tick counts when it finds the turn computing: the store's call hook
+//! (`run.rs`) tells [`LaneUse`] at which tick the guest entered wasm and
+//! at which it left for a host call. A return from the host after a tick
+//! passed outside starts the count anew; brief exits (a libcall, the epoch
+//! check itself, a host call answered within the tick) do not. So a tick
+//! that passed while the turn waited in a host call (a connector POST, an
+//! outbound request) does not count, and a bot whose turns wait across
+//! ticks under load is not taken for a computing one.
 //!
 //! A turn that becomes long also moves ([`run_turn_call`]) off the runtime
 //! that serves requests, to the compute runtime: as many threads as lanes,
@@ -102,6 +104,7 @@ impl ComputeLanes {
             moved: Arc::new(AtomicBool::new(history.recent())),
             history,
             entered_at: None,
+            left_at: None,
         }
     }
 }
@@ -115,9 +118,11 @@ pub struct LaneUse {
     /// turn of its bot): [`run_turn_call`] then moves it.
     moved: Arc<AtomicBool>,
     history: Arc<LongTurns>,
-    /// The tick at which the guest last entered wasm; `None` while it is
-    /// outside (in a host call, or between calls).
+    /// The tick since which the guest has been computing, brief exits
+    /// aside; `None` before the first call.
     entered_at: Option<u64>,
+    /// The tick at which the guest last left wasm, while it is outside.
+    left_at: Option<u64>,
 }
 
 /// What the turn waits on before its next slice: nothing (a plain yield)
@@ -129,18 +134,27 @@ pub enum NextSlice {
 
 impl LaneUse {
     /// The guest entered wasm at `tick`: a call into the bot, or back from
-    /// a host call (the store's call hook).
+    /// the host (the store's call hook). Back within the tick it left in,
+    /// it has been computing all along.
     pub fn computing(&mut self, tick: u64) {
-        self.entered_at.get_or_insert(tick);
+        let brief = self.entered_at.is_some() && self.left_at == Some(tick);
+        self.left_at = None;
+        if !brief {
+            self.entered_at = Some(tick);
+        }
     }
 
-    /// The guest left wasm: into a host call, or the call returned.
-    pub fn waiting(&mut self) {
-        self.entered_at = None;
+    /// The guest left wasm at `tick`: into the host (a host call, a
+    /// libcall, the epoch check), or the call returned.
+    pub fn waiting(&mut self, tick: u64) {
+        self.left_at = Some(tick);
     }
 
     /// Called when the turn's wasm sees epoch tick number `tick`.
     pub fn next_slice(&mut self, tick: u64) -> NextSlice {
+        // The epoch check runs as a libcall, so the hook has just said
+        // `waiting`; what counts is whether the guest has been computing
+        // since before this tick.
         if self.entered_at.is_none_or(|entered| entered >= tick) {
             // The tick passed while the turn waited in a host call.
             return NextSlice::Yield;
@@ -152,7 +166,11 @@ impl LaneUse {
         // At every long slice, so a turn that computes for longer than
         // the window keeps its bot's history fresh.
         self.history.saw_one();
-        self.moved.store(true, Ordering::Relaxed);
+        if !self.moved.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                "a long turn: it computed across {LONG_AFTER_SLICES} ticks, and moves to the compute lanes"
+            );
+        }
         // Give the lane back (a long turn waiting gets it first), then
         // queue for one again.
         self.release();
@@ -255,10 +273,19 @@ mod tests {
     use std::time::Duration;
 
     /// A tick that finds the turn in wasm, where it has been since the
-    /// tick before.
+    /// tick before, as the store's hook and epoch check report it.
     fn computed_slice(turn: &mut LaneUse) -> NextSlice {
-        turn.entered_at = Some(0);
-        turn.next_slice(1)
+        turn.computing(0);
+        epoch_check(turn, 1)
+    }
+
+    /// The epoch check at `tick`: a libcall, so the hook reports the guest
+    /// leaving wasm and coming back around it.
+    fn epoch_check(turn: &mut LaneUse, tick: u64) -> NextSlice {
+        turn.waiting(tick);
+        let next = turn.next_slice(tick);
+        turn.computing(tick);
+        next
     }
 
     fn lane_future(turn: &mut LaneUse) -> Pin<Box<dyn Future<Output = ()> + Send>> {
@@ -282,11 +309,14 @@ mod tests {
         let mut turn = lanes.new_turn(history.clone());
         turn.computing(0);
         for tick in 1..=10 {
-            // A host call that waits past the tick; the wasm sees the tick
-            // when it is back.
-            turn.waiting();
+            // A host call that waits past the tick (returning a string, so
+            // the host calls into wasm to allocate just before it returns);
+            // the wasm sees the tick when it is back.
+            turn.waiting(tick - 1);
             turn.computing(tick);
-            assert!(matches!(turn.next_slice(tick), NextSlice::Yield));
+            turn.waiting(tick);
+            turn.computing(tick);
+            assert!(matches!(epoch_check(&mut turn, tick), NextSlice::Yield));
         }
         assert!(!turn.is_long());
         assert!(!history.recent());
@@ -299,11 +329,13 @@ mod tests {
         let history = Arc::new(LongTurns::default());
         let mut turn = lanes.new_turn(history.clone());
         turn.computing(0);
-        // Host calls that return before the next tick do not reset it.
-        turn.waiting();
+        // Host calls and libcalls answered within the tick do not reset it.
+        turn.waiting(0);
         turn.computing(0);
         for tick in 1..=u64::from(LONG_AFTER_SLICES) {
-            let _ = turn.next_slice(tick);
+            let _ = epoch_check(&mut turn, tick);
+            turn.waiting(tick);
+            turn.computing(tick);
         }
         assert!(turn.is_long());
         assert!(history.recent());

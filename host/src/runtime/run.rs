@@ -65,7 +65,7 @@ fn new_store(bot: &BotVersion, turn: Turn, memory_bytes: usize) -> Store<TurnSta
         let lane = &mut store.data_mut().turn.lane;
         match hook {
             CallHook::CallingWasm | CallHook::ReturningFromHost => lane.computing(ticks()),
-            CallHook::CallingHost | CallHook::ReturningFromWasm => lane.waiting(),
+            CallHook::CallingHost | CallHook::ReturningFromWasm => lane.waiting(ticks()),
         }
         Ok(())
     });

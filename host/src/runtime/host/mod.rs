@@ -69,12 +69,31 @@ impl TurnState {
     /// A bot's activity given as Bot Framework JSON text (`send-json`,
     /// `update-json`) as the record `send` and `update` take, so that both
     /// forms are checked, counted and completed alike. Text that is not a
-    /// JSON object with a non-empty `type` is refused with `BadArgument`.
+    /// JSON object with a non-empty `type` is refused with `BadArgument`;
+    /// text more than twice the largest send the turn allows is refused
+    /// with `LimitExceeded` before it is parsed (parsed JSON can take many
+    /// times its text's size).
     pub(super) fn activity_from_json(
         &self,
         operation: &str,
         text: &str,
     ) -> Result<wit::Activity, wit::CallError> {
+        let most = self
+            .max_sent_bytes
+            .max(MAX_STREAM_UPDATE_BYTES)
+            .saturating_mul(2);
+        if text.len() as u64 > most {
+            let err = call_error(
+                "LimitExceeded",
+                format!(
+                    "the activity JSON ({} bytes) is larger than any send this turn could make",
+                    text.len()
+                ),
+                None,
+            );
+            self.log_call_error(operation, &err);
+            return Err(err);
+        }
         match Activity::from_json_bytes(text.as_bytes()) {
             Ok(activity) => Ok(wit::Activity::from(&activity)),
             Err(err) => {
