@@ -7,14 +7,12 @@
 //! lanes round-robin and can never occupy every core: short turns, of any
 //! bot, always find one free.
 //!
-//! A tick counts when it finds the turn computing: the store's call hook
-//! (`run.rs`) tells [`LaneUse`] at which tick the guest entered wasm and
-//! at which it left for a host call. A return from the host after a tick
-//! passed outside starts the count anew; brief exits (a libcall, the epoch
-//! check itself, a host call answered within the tick) do not. So a tick
-//! that passed while the turn waited in a host call (a connector POST, an
-//! outbound request) does not count, and a bot whose turns wait across
-//! ticks under load is not taken for a computing one.
+//! A tick counts when the turn computed (ran wasm) for at least
+//! [`MIN_COMPUTE_PER_SLICE`] since the last counted one: the store's call
+//! hook (`run.rs`) tells [`LaneUse`] when the guest enters and leaves wasm.
+//! Time in host calls (a connector POST, an outbound request), in libcalls
+//! and in the epoch check's own yield does not count, so a bot whose turns
+//! wait across ticks under load is not taken for a computing one.
 //!
 //! A turn that becomes long also moves ([`run_turn_call`]) off the runtime
 //! that serves requests, to the compute runtime: as many threads as lanes,
@@ -29,6 +27,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -65,9 +64,13 @@ impl LongTurns {
     }
 }
 
-/// Ticks a turn computes through before it needs a lane: with 10 ms ticks,
-/// a turn that has computed for about 10–20 ms.
+/// Counted ticks (each after [`MIN_COMPUTE_PER_SLICE`] of wasm) before a
+/// turn needs a lane: a turn that has computed for 10 ms or more.
 pub const LONG_AFTER_SLICES: u32 = 2;
+
+/// Wasm time a tick needs behind it to count as one the turn computed
+/// through: half a tick (`engine::EPOCH_TICK` is 10 ms).
+pub const MIN_COMPUTE_PER_SLICE: Duration = Duration::from_millis(5);
 
 /// The host's compute lanes for long turns.
 pub struct ComputeLanes {
@@ -103,8 +106,8 @@ impl ComputeLanes {
             held: Arc::new(Mutex::new(None)),
             moved: Arc::new(AtomicBool::new(history.recent())),
             history,
-            entered_at: None,
-            left_at: None,
+            computing_since: None,
+            computed: Duration::ZERO,
         }
     }
 }
@@ -118,11 +121,11 @@ pub struct LaneUse {
     /// turn of its bot): [`run_turn_call`] then moves it.
     moved: Arc<AtomicBool>,
     history: Arc<LongTurns>,
-    /// The tick since which the guest has been computing, brief exits
-    /// aside; `None` before the first call.
-    entered_at: Option<u64>,
-    /// The tick at which the guest last left wasm, while it is outside.
-    left_at: Option<u64>,
+    /// When the guest last entered wasm; `None` while it is outside (in
+    /// the host, or between calls).
+    computing_since: Option<Instant>,
+    /// Wasm time since the last counted slice, up to `computing_since`.
+    computed: Duration,
 }
 
 /// What the turn waits on before its next slice: nothing (a plain yield)
@@ -133,32 +136,28 @@ pub enum NextSlice {
 }
 
 impl LaneUse {
-    /// The guest entered wasm at `tick`: a call into the bot, or back from
-    /// the host (the store's call hook). Back within the tick it left in,
-    /// it has been computing all along.
-    pub fn computing(&mut self, tick: u64) {
-        let brief = self.entered_at.is_some() && self.left_at == Some(tick);
-        self.left_at = None;
-        if !brief {
-            self.entered_at = Some(tick);
+    /// The guest entered wasm: a call into the bot, or back from the host
+    /// (the store's call hook).
+    pub fn computing(&mut self) {
+        self.computing_since.get_or_insert_with(Instant::now);
+    }
+
+    /// The guest left wasm: into the host (a host call, a libcall, the
+    /// epoch check), or the call returned.
+    pub fn waiting(&mut self) {
+        if let Some(since) = self.computing_since.take() {
+            self.computed += since.elapsed();
         }
     }
 
-    /// The guest left wasm at `tick`: into the host (a host call, a
-    /// libcall, the epoch check), or the call returned.
-    pub fn waiting(&mut self, tick: u64) {
-        self.left_at = Some(tick);
-    }
-
-    /// Called when the turn's wasm sees epoch tick number `tick`.
-    pub fn next_slice(&mut self, tick: u64) -> NextSlice {
-        // The epoch check runs as a libcall, so the hook has just said
-        // `waiting`; what counts is whether the guest has been computing
-        // since before this tick.
-        if self.entered_at.is_none_or(|entered| entered >= tick) {
-            // The tick passed while the turn waited in a host call.
+    /// Called at each epoch tick the turn's wasm sees (inside the epoch
+    /// check, a libcall: the hook has just said `waiting`).
+    pub fn next_slice(&mut self) -> NextSlice {
+        if self.computed < MIN_COMPUTE_PER_SLICE {
+            // A tick the turn mostly waited through, in host calls.
             return NextSlice::Yield;
         }
+        self.computed = Duration::ZERO;
         self.slices = self.slices.saturating_add(1);
         if self.slices < LONG_AFTER_SLICES {
             return NextSlice::Yield;
@@ -168,7 +167,8 @@ impl LaneUse {
         self.history.saw_one();
         if !self.moved.swap(true, Ordering::Relaxed) {
             tracing::info!(
-                "a long turn: it computed across {LONG_AFTER_SLICES} ticks, and moves to the compute lanes"
+                "a long turn: it has computed for {} ms, and moves to the compute lanes",
+                (MIN_COMPUTE_PER_SLICE * LONG_AFTER_SLICES).as_millis()
             );
         }
         // Give the lane back (a long turn waiting gets it first), then
@@ -177,6 +177,11 @@ impl LaneUse {
         let lanes = self.lanes.clone();
         let held = self.held.clone();
         NextSlice::Lane(Box::pin(async move {
+            // Give the thread up first even when the lane is free at once:
+            // turns that are not long run on the compute runtime too (a bot
+            // with a recent long turn starts its turns there), and a long
+            // turn alone on the lanes would otherwise never let them run.
+            tokio::task::yield_now().await;
             // The semaphore is never closed; an error would only mean "go on".
             if let Ok(permit) = lanes.acquire_owned().await {
                 *lock(&held) = Some(permit);
@@ -270,22 +275,20 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    /// A tick that finds the turn in wasm, where it has been since the
-    /// tick before, as the store's hook and epoch check report it.
-    fn computed_slice(turn: &mut LaneUse) -> NextSlice {
-        turn.computing(0);
-        epoch_check(turn, 1)
+    /// The epoch check after the turn computed for `computed`: a libcall,
+    /// so the hook reports the guest leaving wasm and coming back around it.
+    fn epoch_check(turn: &mut LaneUse, computed: Duration) -> NextSlice {
+        turn.computed += computed;
+        turn.waiting();
+        let next = turn.next_slice();
+        turn.computing();
+        next
     }
 
-    /// The epoch check at `tick`: a libcall, so the hook reports the guest
-    /// leaving wasm and coming back around it.
-    fn epoch_check(turn: &mut LaneUse, tick: u64) -> NextSlice {
-        turn.waiting(tick);
-        let next = turn.next_slice(tick);
-        turn.computing(tick);
-        next
+    /// A tick after the turn computed through the whole of it.
+    fn computed_slice(turn: &mut LaneUse) -> NextSlice {
+        epoch_check(turn, Duration::from_millis(10))
     }
 
     fn lane_future(turn: &mut LaneUse) -> Pin<Box<dyn Future<Output = ()> + Send>> {
@@ -307,16 +310,17 @@ mod tests {
         let lanes = ComputeLanes::new(1);
         let history = Arc::new(LongTurns::default());
         let mut turn = lanes.new_turn(history.clone());
-        turn.computing(0);
-        for tick in 1..=10 {
-            // A host call that waits past the tick (returning a string, so
-            // the host calls into wasm to allocate just before it returns);
-            // the wasm sees the tick when it is back.
-            turn.waiting(tick - 1);
-            turn.computing(tick);
-            turn.waiting(tick);
-            turn.computing(tick);
-            assert!(matches!(epoch_check(&mut turn, tick), NextSlice::Yield));
+        turn.computing();
+        for _ in 0..10 {
+            // 200 µs of wasm, then a host call that waits past a tick; the
+            // wasm sees the tick when it is back.
+            turn.computed += Duration::from_micros(200);
+            turn.waiting();
+            turn.computing();
+            assert!(matches!(
+                epoch_check(&mut turn, Duration::ZERO),
+                NextSlice::Yield
+            ));
         }
         assert!(!turn.is_long());
         assert!(!history.recent());
@@ -324,22 +328,36 @@ mod tests {
     }
 
     #[test]
-    fn ticks_that_find_the_turn_computing_make_it_long() {
+    fn ticks_the_turn_computed_through_make_it_long() {
         let lanes = ComputeLanes::new(1);
         let history = Arc::new(LongTurns::default());
         let mut turn = lanes.new_turn(history.clone());
-        turn.computing(0);
-        // Host calls and libcalls answered within the tick do not reset it.
-        turn.waiting(0);
-        turn.computing(0);
-        for tick in 1..=u64::from(LONG_AFTER_SLICES) {
-            let _ = epoch_check(&mut turn, tick);
-            turn.waiting(tick);
-            turn.computing(tick);
+        turn.computing();
+        for _ in 0..LONG_AFTER_SLICES {
+            let _ = computed_slice(&mut turn);
         }
         assert!(turn.is_long());
         assert!(history.recent());
         assert!(turn.moved_flag().load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn computing_and_waiting_add_up_the_wasm_time() {
+        let lanes = ComputeLanes::new(1);
+        let mut turn = lanes.new_turn(Default::default());
+        turn.computing();
+        std::thread::sleep(Duration::from_millis(3));
+        turn.waiting();
+        // Outside wasm: not counted.
+        std::thread::sleep(Duration::from_millis(20));
+        turn.computing();
+        turn.waiting();
+        assert!(turn.computed >= Duration::from_millis(3));
+        assert!(
+            turn.computed < Duration::from_millis(20),
+            "{:?}",
+            turn.computed
+        );
     }
 
     #[tokio::test]

@@ -8,7 +8,6 @@
 //! compiles in a fraction of Cranelift's time to slower code, for
 //! `--tiered-compile` start-ups.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
@@ -20,16 +19,6 @@ use crate::schema::bindings::Bot as BotWorld;
 /// How often the epoch advances. Deadlines are checked, and a busy bot
 /// yields to other tasks, once per tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// Epoch ticks so far (every engine's ticker counts them): `run.rs` gives
-/// them to `compute_lanes.rs`, to tell a tick that found a turn computing
-/// from one that passed while it waited in a host call.
-static TICKS: AtomicU64 = AtomicU64::new(0);
-
-/// The epoch ticks so far.
-pub fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
-}
 
 /// How many instances may be live at once in the pooling allocator.
 const POOL_INSTANCES: u32 = 256;
@@ -311,7 +300,6 @@ impl Runtime {
             .spawn(move || {
                 loop {
                     std::thread::sleep(EPOCH_TICK);
-                    TICKS.fetch_add(1, Ordering::Relaxed);
                     let mut alive = false;
                     for ticker in &tickers {
                         if let Some(engine) = ticker.upgrade() {

@@ -11,7 +11,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::runtime::bot::BotVersion;
 use crate::runtime::compute_lanes::{NextSlice, run_turn_call};
-use crate::runtime::engine::{Runtime, ticks};
+use crate::runtime::engine::Runtime;
 use crate::runtime::guest_log::{GuestOutput, LogBudget, Stream};
 use crate::runtime::http::turn::TurnHttp;
 use crate::runtime::store::{MemoryLimitExceeded, TurnLimiter, TurnState, WarmInstance};
@@ -59,13 +59,13 @@ fn new_store(bot: &BotVersion, turn: Turn, memory_bytes: usize) -> Store<TurnSta
     // The engine the bot was compiled for (baseline or optimised).
     let mut store = Store::new(bot.pre.engine(), state);
     store.limiter(|state| &mut state.limiter);
-    // Which ticks find the turn computing (`compute_lanes.rs`): not those
-    // that pass while it waits in a host call.
+    // How long the turn computes (`compute_lanes.rs`): time in wasm
+    // counts; time in host calls, libcalls and the epoch yield does not.
     store.call_hook(|mut store, hook| {
         let lane = &mut store.data_mut().turn.lane;
         match hook {
-            CallHook::CallingWasm | CallHook::ReturningFromHost => lane.computing(ticks()),
-            CallHook::CallingHost | CallHook::ReturningFromWasm => lane.waiting(ticks()),
+            CallHook::CallingWasm | CallHook::ReturningFromHost => lane.computing(),
+            CallHook::CallingHost | CallHook::ReturningFromWasm => lane.waiting(),
         }
         Ok(())
     });
@@ -76,7 +76,7 @@ fn new_store(bot: &BotVersion, turn: Turn, memory_bytes: usize) -> Store<TurnSta
         if Instant::now() >= turn.deadline {
             return Ok(UpdateDeadline::Interrupt);
         }
-        Ok(match turn.lane.next_slice(ticks()) {
+        Ok(match turn.lane.next_slice() {
             NextSlice::Yield => UpdateDeadline::Yield(1),
             NextSlice::Lane(wait) => UpdateDeadline::YieldCustom(1, wait),
         })
