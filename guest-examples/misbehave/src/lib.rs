@@ -185,7 +185,10 @@ impl Guest for Misbehave {
             _ if text.starts_with("naps ") => {
                 let words: Vec<&str> = text.split(' ').collect();
                 let (n, ms) = match words.as_slice() {
-                    [_, n, ms] => (n.parse::<u32>().unwrap_or(1), ms.parse::<u64>().unwrap_or(0)),
+                    [_, n, ms] => (
+                        n.parse::<u32>().unwrap_or(1),
+                        ms.parse::<u64>().unwrap_or(0),
+                    ),
                     _ => (1, 0),
                 };
                 for _ in 0..n {
