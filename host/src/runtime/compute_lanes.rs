@@ -1,6 +1,6 @@
 //! Sharing the cores between short and long turns. Epoch ticks make every
-//! running turn yield (`run.rs`); a turn still computing at its
-//! `LONG_AFTER_SLICES`-th tick is a *long turn*, and from then on each of
+//! running turn yield (`run.rs`); a turn that has computed through
+//! `LONG_AFTER_SLICES` counted ticks is a *long turn*, and from then on each of
 //! its slices needs one of the host's compute lanes: one fewer than the
 //! cores, at least one. Lanes are handed out in FIFO order and given back
 //! at every yield, so long turns (a bot in an endless loop, say) take the
