@@ -144,9 +144,8 @@ pub(super) fn load(
     reader: &rusqlite::Connection,
 ) -> Result<usize, rusqlite::Error> {
     let mut rows = 0;
-    let mut statement = reader.prepare(
-        "SELECT bot, conversation, activity_id, created FROM delivered ORDER BY created",
-    )?;
+    let mut statement = reader
+        .prepare("SELECT bot, conversation, activity_id, created FROM delivered ORDER BY rowid")?;
     let mut query = statement.query([])?;
     while let Some(row) = query.next()? {
         let (bot, conversation, id): (String, String, String) =
