@@ -50,6 +50,14 @@ pub struct SqliteStorage {
 /// set, to compare).
 const WAL_CHECKPOINT_PAGES: i64 = 10_000;
 
+/// The writer's page cache, in KiB (SQLite's default is 2 MiB). Each turn
+/// inserts its delivery into the primary-key index of `delivered` at a
+/// random place, and a minute's window of a busy host's index is tens of
+/// MiB: with the default cache, most of those inserts first read their
+/// page back from the WAL or the file. The cache fills only as the tables
+/// grow.
+const WRITER_CACHE_KIB: i64 = 64 << 10;
+
 /// How many read-only connections a file database keeps.
 fn reader_count() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
@@ -78,6 +86,8 @@ impl SqliteStorage {
             ))
         })?;
         let conn = Connection::open(path).map_err(backend)?;
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
+            .map_err(backend)?;
         let mut storage = Self::init(conn)?;
         storage._lock = Some(lock);
         if std::env::var_os("TURNBOX_SQLITE_AUTOCHECKPOINT").is_none() {
