@@ -6,10 +6,9 @@
 use crate::channels::connector::ConnectorError;
 use crate::channels::conversation_api::{AttachmentData, AttachmentInfo};
 use crate::runtime::store::TurnState;
-use crate::schema::activity::Activity;
 use crate::schema::bindings::turnbox::bot::{connector, types as wit};
 
-use super::call_error;
+use super::{OutputSize, call_error};
 
 /// The most bytes an attachment a bot uploads or downloads may have.
 pub const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
@@ -134,12 +133,13 @@ impl connector::Host for TurnState {
     ) -> Answer<wit::ResourceResponse> {
         let mut history = Vec::with_capacity(activities.len());
         for activity in activities {
-            if let Err(err) = self.count_output("send-conversation-history", &activity, false) {
+            let size = OutputSize::of(&activity);
+            if let Err(err) = self.count_output("send-conversation-history", size, false) {
                 return Ok(Err(err));
             }
-            match Activity::try_from(activity) {
+            match TurnState::from_record(activity) {
                 Ok(activity) => history.push(activity),
-                Err(e) => return Ok(Err(call_error("BadArgument", e.to_string(), None))),
+                Err(err) => return Ok(Err(err)),
             }
         }
         let connector = self.turn.connector.clone();

@@ -4,10 +4,11 @@
 
 use wasmtime::component::Resource;
 
-use super::call_error;
+use super::{OutputSize, call_error};
 use crate::runtime::outgoing::{Flow, Outgoing};
 use crate::runtime::store::TurnState;
 use crate::runtime::turn::{pending_id, pending_index};
+use crate::schema::activity::Activity;
 use crate::schema::bindings::TurnContext;
 use crate::schema::bindings::turnbox::bot::{context, types as wit};
 
@@ -28,7 +29,7 @@ impl context::HostTurnContext for TurnState {
         _ctx: Resource<TurnContext>,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        self.send_activity(activity).await
+        self.send_activity(Given::Record(activity)).await
     }
 
     async fn send_json(
@@ -37,7 +38,7 @@ impl context::HostTurnContext for TurnState {
         activity: wit::Json,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
         match self.activity_from_json("send", &activity) {
-            Ok(activity) => self.send_activity(activity).await,
+            Ok((activity, size)) => self.send_activity(Given::Parsed(activity, size)).await,
             Err(err) => Ok(Err(err)),
         }
     }
@@ -47,7 +48,7 @@ impl context::HostTurnContext for TurnState {
         _ctx: Resource<TurnContext>,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        self.update_activity(activity).await
+        self.update_activity(Given::Record(activity)).await
     }
 
     async fn update_json(
@@ -56,7 +57,7 @@ impl context::HostTurnContext for TurnState {
         activity: wit::Json,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
         match self.activity_from_json("update", &activity) {
-            Ok(activity) => self.update_activity(activity).await,
+            Ok((activity, size)) => self.update_activity(Given::Parsed(activity, size)).await,
             Err(err) => Ok(Err(err)),
         }
     }
@@ -168,11 +169,12 @@ impl context::HostTurnContext for TurnState {
         conversation_id: String,
         activity: wit::Activity,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        if let Err(err) = self.count_output("send-to-conversation", &activity, true) {
+        if let Err(err) = self.count_output("send-to-conversation", OutputSize::of(&activity), true)
+        {
             return Ok(Err(err));
         }
-        let mut activity = match self.outgoing(activity, false) {
-            Ok(activity) => activity,
+        let mut activity = match TurnState::from_record(activity) {
+            Ok(activity) => self.outgoing(activity, false),
             Err(err) => return Ok(Err(err)),
         };
         activity.conversation = Some(crate::schema::activity::ConversationAccount {
@@ -203,17 +205,43 @@ impl context::HostTurnContext for TurnState {
     }
 }
 
-/// `send` and `update`, whichever form (record or JSON text) the bot gave.
+/// An activity a bot gives to `send` or `update`: the WIT record, or
+/// Bot Framework JSON text already parsed (and measured). Both variants
+/// are large and live for one call: not boxed.
+#[allow(clippy::large_enum_variant)]
+enum Given {
+    Record(wit::Activity),
+    Parsed(Activity, OutputSize),
+}
+
+impl Given {
+    fn size(&self) -> OutputSize {
+        match self {
+            Given::Record(activity) => OutputSize::of(activity),
+            Given::Parsed(_, size) => *size,
+        }
+    }
+
+    fn into_activity(self) -> Result<Activity, wit::CallError> {
+        match self {
+            Given::Record(activity) => TurnState::from_record(activity),
+            Given::Parsed(activity, _) => Ok(activity),
+        }
+    }
+}
+
+/// `send` and `update`, whichever form (record or JSON text) the bot gave:
+/// counted, converted (a record) and completed alike.
 impl TurnState {
     async fn send_activity(
         &mut self,
-        activity: wit::Activity,
+        activity: Given,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
-        if let Err(err) = self.count_output("send", &activity, true) {
+        if let Err(err) = self.count_output("send", activity.size(), true) {
             return Ok(Err(err));
         }
-        let activity = match self.outgoing(activity, false) {
-            Ok(activity) => activity,
+        let activity = match activity.into_activity() {
+            Ok(activity) => self.outgoing(activity, false),
             Err(err) => {
                 self.log_call_error("send", &err);
                 return Ok(Err(err));
@@ -227,7 +255,7 @@ impl TurnState {
 
     async fn update_activity(
         &mut self,
-        activity: wit::Activity,
+        activity: Given,
     ) -> wasmtime::Result<Result<wit::ResourceResponse, wit::CallError>> {
         if self.turn.incoming.expects_replies() {
             return Ok(Err(call_error(
@@ -236,11 +264,11 @@ impl TurnState {
                 None,
             )));
         }
-        if let Err(err) = self.count_output("update", &activity, false) {
+        if let Err(err) = self.count_output("update", activity.size(), false) {
             return Ok(Err(err));
         }
-        let activity = match self.outgoing(activity, true) {
-            Ok(activity) => activity,
+        let activity = match activity.into_activity() {
+            Ok(activity) => self.outgoing(activity, true),
             Err(err) => return Ok(Err(err)),
         };
         if let Some(index) = activity.id.as_deref().and_then(pending_index) {

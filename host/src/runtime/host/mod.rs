@@ -13,7 +13,8 @@
 use crate::channels::connector::ConnectorError;
 use crate::runtime::store::TurnState;
 use crate::schema::activity::Activity;
-use crate::schema::activity::streaming::is_interim_parts;
+use crate::schema::activity::streaming::{is_interim_parts, is_interim_update};
+use crate::schema::activity::wit_size;
 use crate::schema::bindings::turnbox::bot::types as wit;
 
 mod config;
@@ -34,6 +35,28 @@ pub const MAX_STREAM_UPDATES_PER_TURN: u32 = 2000;
 /// text so far rides on each one.
 pub const MAX_STREAM_UPDATE_BYTES: u64 = 256 << 10;
 
+/// What the output limits count of an activity a bot gives: its size, and
+/// whether it is an interim stream update. The record's size is the length
+/// of its text (`wit_size`); JSON text's is the text's length.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OutputSize {
+    bytes: u64,
+    interim: bool,
+}
+
+impl OutputSize {
+    pub(super) fn of(activity: &wit::Activity) -> Self {
+        OutputSize {
+            bytes: wit_size(activity),
+            interim: is_interim_parts(
+                &activity.type_,
+                activity.channel_data.as_deref(),
+                activity.entities.as_deref(),
+            ),
+        }
+    }
+}
+
 pub(super) fn call_error(code: &str, message: String, status: Option<u16>) -> wit::CallError {
     wit::CallError {
         code: code.to_owned(),
@@ -49,35 +72,34 @@ impl From<ConnectorError> for wit::CallError {
 }
 
 impl TurnState {
-    /// Converts a bot's activity and completes it as a reply to the incoming
-    /// activity.
-    pub(super) fn outgoing(
-        &self,
-        activity: wit::Activity,
-        keep_id: bool,
-    ) -> Result<Activity, wit::CallError> {
-        let mut activity = Activity::try_from(activity)
-            .map_err(|e| call_error("BadArgument", e.to_string(), None))?;
+    /// A bot's activity given as the WIT record, converted (`BadArgument`
+    /// when a JSON field in it does not parse).
+    pub(super) fn from_record(activity: wit::Activity) -> Result<Activity, wit::CallError> {
+        Activity::try_from(activity).map_err(|e| call_error("BadArgument", e.to_string(), None))
+    }
+
+    /// Completes a bot's activity as a reply to the incoming activity
+    /// (`keep_id`: as an update of one of its activities).
+    pub(super) fn outgoing(&self, mut activity: Activity, keep_id: bool) -> Activity {
         if keep_id {
             activity.apply_conversation_reference(&self.turn.incoming);
         } else {
             activity.complete_reply(&self.turn.incoming);
         }
-        Ok(activity)
+        activity
     }
 
     /// A bot's activity given as Bot Framework JSON text (`send-json`,
-    /// `update-json`) as the record `send` and `update` take, so that both
-    /// forms are checked, counted and completed alike. Text that is not a
-    /// JSON object with a non-empty `type` is refused with `BadArgument`;
-    /// text more than twice the largest send the turn allows is refused
-    /// with `LimitExceeded` before it is parsed (parsed JSON can take many
-    /// times its text's size).
+    /// `update-json`), parsed, with what the output limits count of it:
+    /// the text's length. Text that is not a JSON object with a non-empty
+    /// `type` is refused with `BadArgument`; text more than twice the
+    /// largest send the turn allows is refused with `LimitExceeded` before
+    /// it is parsed (parsed JSON can take many times its text's size).
     pub(super) fn activity_from_json(
         &self,
         operation: &str,
         text: &str,
-    ) -> Result<wit::Activity, wit::CallError> {
+    ) -> Result<(Activity, OutputSize), wit::CallError> {
         let most = self
             .max_sent_bytes
             .max(MAX_STREAM_UPDATE_BYTES)
@@ -95,7 +117,13 @@ impl TurnState {
             return Err(err);
         }
         match Activity::from_json_bytes(text.as_bytes()) {
-            Ok(activity) => Ok(wit::Activity::from(&activity)),
+            Ok(activity) => {
+                let size = OutputSize {
+                    bytes: text.len() as u64,
+                    interim: is_interim_update(&activity),
+                };
+                Ok((activity, size))
+            }
             Err(err) => {
                 let err = call_error("BadArgument", format!("the activity JSON: {err}"), None);
                 self.log_call_error(operation, &err);
@@ -115,20 +143,13 @@ impl TurnState {
     pub(super) fn count_output(
         &mut self,
         operation: &str,
-        activity: &wit::Activity,
+        size: OutputSize,
         new_activity: bool,
     ) -> Result<(), wit::CallError> {
-        if new_activity
-            && is_interim_parts(
-                &activity.type_,
-                activity.channel_data.as_deref(),
-                activity.entities.as_deref(),
-            )
-        {
-            let bytes = crate::schema::activity::wit_size(activity);
+        let OutputSize { bytes, interim } = size;
+        if new_activity && interim {
             return self.count_stream_update(operation, bytes);
         }
-        let bytes = crate::schema::activity::wit_size(activity);
         let refusal = if new_activity && self.turn.sent >= self.max_sent {
             Some(format!(
                 "this turn already sent {} activities, the most its manifest allows",

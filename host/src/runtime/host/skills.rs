@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::call_error;
+use super::{OutputSize, call_error};
 use crate::auth::OutboundTokens;
 use crate::channels::connector::TokenProvider;
 use crate::channels::skill_client::post_to_skill;
@@ -76,9 +76,8 @@ impl TurnState {
                 None,
             ));
         };
-        self.count_output("skills.forward", &activity, true)?;
-        let mut activity = Activity::try_from(activity)
-            .map_err(|e| call_error("BadArgument", e.to_string(), None))?;
+        self.count_output("skills.forward", OutputSize::of(&activity), true)?;
+        let mut activity = TurnState::from_record(activity)?;
         let incoming = self.turn.incoming.clone();
         fill_from(&mut activity, &incoming);
         let reference = conversation_reference(&incoming);
