@@ -6,7 +6,8 @@ conversation's reference upserted per turn, 256 conversations, as
 bench/wrk/activity.lua sends them. The turn-per-commit rows are the 4
 connections of the tail script; variants show what a schema change would
 save. Usage: python3 bench/scripts/wal-frames.py (docs/PERFORMANCE.md,
-"Issue #23, fifth round")."""
+"Issue #23, fifth round" and "tenth round"). Since the tenth round the
+host's table has no `created` index: the "no created (now)" row."""
 import json, os, shutil, sqlite3, tempfile
 def run(label, page=4096, without_rowid=False, created_index=True, refs=True, n=20000, per_commit=1):
     d=tempfile.mkdtemp(); p=os.path.join(d,'t.db')
@@ -42,6 +43,7 @@ def run(label, page=4096, without_rowid=False, created_index=True, refs=True, n=
 for pc in (1,2):
     print("turns per commit:", pc)
     run("4k rowid", per_commit=pc)
+    run("4k rowid no created (now)", created_index=False, per_commit=pc)
     run("4k without rowid", without_rowid=True, per_commit=pc)
     run("4k without rowid no created", without_rowid=True, created_index=False, per_commit=pc)
     run("4k no refs", refs=False, per_commit=pc)
