@@ -40,7 +40,7 @@ def run(label, page=4096, without_rowid=False, created_index=True, refs=True, n=
     frames=(os.path.getsize(p+'-wal')-32)//(page+24)
     c.close(); shutil.rmtree(d)
     print(f"{label:28s} frames/turn {frames/n:.2f}  bytes/turn {frames*(page+24)/n:.0f}")
-for pc in (1,2):
+for pc in (1,2,4):
     print("turns per commit:", pc)
     run("4k rowid", per_commit=pc)
     run("4k rowid no created (now)", created_index=False, per_commit=pc)

@@ -231,7 +231,8 @@ impl Given {
 }
 
 /// `send` and `update`, whichever form (record or JSON text) the bot gave:
-/// counted, converted (a record) and completed alike.
+/// checked, counted (by `OutputSize`: the record's text, or the JSON
+/// text's length), converted (a record) and completed the same way.
 impl TurnState {
     async fn send_activity(
         &mut self,

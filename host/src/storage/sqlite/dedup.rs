@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS delivered (
 DROP INDEX IF EXISTS delivered_created;
 ";
 
-/// Records forgotten per statement.
+/// Rowids per expiring statement (so at most this many records each).
 const EXPIRE_BATCH: usize = 2_000;
 
 impl DedupStore for SqliteStorage {
@@ -102,6 +102,7 @@ impl DedupStore for SqliteStorage {
     fn expire(&self, before_ms: i64) -> Result<usize, StorageError> {
         use rusqlite::OptionalExtension;
         let Some(bound) = young_from(&self.conn(), before_ms)? else {
+            self.delivered.forget(before_ms);
             return Ok(0);
         };
         let mut forgotten = 0;
@@ -138,15 +139,24 @@ impl DedupStore for SqliteStorage {
 }
 
 /// The rowid where the young rows (`created >= before_ms`) begin, by a
-/// binary search over rowids (`created` rises with them): every row
-/// before it is older. `None` for an empty table.
+/// binary search over rowids (SQLite assigns each new row the largest
+/// rowid plus one, and `created` rises with them): every row before it is
+/// older. `None` for an empty table. A young row out of order (a wall
+/// clock that stepped back) may end the search early: the old rows after
+/// it then wait until it ages out too. Expiry is late, never early.
 fn young_from(conn: &rusqlite::Connection, before_ms: i64) -> Result<Option<i64>, StorageError> {
     use rusqlite::OptionalExtension;
-    let (first, last): (Option<i64>, Option<i64>) = conn
-        .query_row("SELECT min(rowid), max(rowid) FROM delivered", [], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .map_err(backend)?;
+    // Two statements: SQLite answers `min` or `max` alone from the rowid
+    // B-tree's end, but both together by scanning the table.
+    let end = |sql: &str| -> Result<Option<i64>, StorageError> {
+        conn.prepare_cached(sql)
+            .map_err(backend)?
+            .query_row([], |row| row.get(0))
+            .optional()
+            .map_err(backend)
+    };
+    let first = end("SELECT rowid FROM delivered ORDER BY rowid LIMIT 1")?;
+    let last = end("SELECT rowid FROM delivered ORDER BY rowid DESC LIMIT 1")?;
     let (Some(mut low), Some(last)) = (first, last) else {
         return Ok(None);
     };
@@ -158,7 +168,7 @@ fn young_from(conn: &rusqlite::Connection, before_ms: i64) -> Result<Option<i64>
         )
         .map_err(backend)?;
     while low < high {
-        let middle = low + (high - low) / 2;
+        let middle = ((i128::from(low) + i128::from(high)) / 2) as i64;
         let row: Option<(i64, i64)> = at
             .query_row([middle], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
@@ -214,8 +224,14 @@ pub(super) fn record_claimed_delivery(
             delivery.since
         ])
         .map_err(backend)?;
-    if outdated == 0 || insert()? == 0 {
+    if outdated == 0 {
         return Err(StorageError::ClaimLost);
+    }
+    // The key is the table's only constraint, and its row is gone.
+    if insert()? == 0 {
+        return Err(StorageError::Backend(
+            "a replaced delivery record was not written".into(),
+        ));
     }
     Ok(())
 }
@@ -402,7 +418,7 @@ mod tests {
     }
 
     /// A young row among old ones (a wall clock that stepped back) is kept;
-    /// the old rows before it go.
+    /// the old rows around it go.
     #[test]
     fn a_young_row_out_of_order_is_kept() {
         let store = SqliteStorage::in_memory().unwrap();
@@ -422,8 +438,11 @@ mod tests {
             )
             .unwrap();
         store.record("b", "c", "new", &answer).unwrap();
-        let forgotten = store.expire(now_millis() - 60_000).unwrap();
-        assert!(forgotten >= straggler, "{forgotten} forgotten");
+        // Every old row: the search's probes all land past the straggler.
+        assert_eq!(
+            store.expire(now_millis() - 60_000).unwrap(),
+            EXPIRE_BATCH * 2 - 1
+        );
         for id in [format!("r{straggler}"), "new".to_owned()] {
             assert_eq!(
                 store.answered("b", "c", &id, 0).unwrap(),
@@ -432,5 +451,13 @@ mod tests {
             );
         }
         assert_eq!(store.answered("b", "c", "r0", 0).unwrap(), None);
+    }
+
+    /// An empty table has nothing to forget, and says so.
+    #[test]
+    fn an_empty_table_forgets_nothing() {
+        let store = SqliteStorage::in_memory().unwrap();
+        assert_eq!(young_from(&store.conn(), now_millis()).unwrap(), None);
+        assert_eq!(store.expire(now_millis()).unwrap(), 0);
     }
 }
