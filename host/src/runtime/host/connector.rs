@@ -8,7 +8,7 @@ use crate::channels::conversation_api::{AttachmentData, AttachmentInfo};
 use crate::runtime::store::TurnState;
 use crate::schema::bindings::turnbox::bot::{connector, types as wit};
 
-use super::{OutputSize, call_error};
+use super::{OutputSize, call_error, from_record};
 
 /// The most bytes an attachment a bot uploads or downloads may have.
 pub const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
@@ -137,7 +137,7 @@ impl connector::Host for TurnState {
             if let Err(err) = self.count_output("send-conversation-history", size, false) {
                 return Ok(Err(err));
             }
-            match TurnState::from_record(activity) {
+            match from_record(activity) {
                 Ok(activity) => history.push(activity),
                 Err(err) => return Ok(Err(err)),
             }

@@ -4,7 +4,7 @@
 
 use wasmtime::component::Resource;
 
-use super::{OutputSize, call_error};
+use super::{OutputSize, call_error, from_record};
 use crate::runtime::outgoing::{Flow, Outgoing};
 use crate::runtime::store::TurnState;
 use crate::runtime::turn::{pending_id, pending_index};
@@ -173,7 +173,7 @@ impl context::HostTurnContext for TurnState {
         {
             return Ok(Err(err));
         }
-        let mut activity = match TurnState::from_record(activity) {
+        let mut activity = match from_record(activity) {
             Ok(activity) => self.outgoing(activity, false),
             Err(err) => return Ok(Err(err)),
         };
@@ -224,7 +224,7 @@ impl Given {
 
     fn into_activity(self) -> Result<Activity, wit::CallError> {
         match self {
-            Given::Record(activity) => TurnState::from_record(activity),
+            Given::Record(activity) => from_record(activity),
             Given::Parsed(activity, _) => Ok(activity),
         }
     }
@@ -270,7 +270,10 @@ impl TurnState {
         }
         let activity = match activity.into_activity() {
             Ok(activity) => self.outgoing(activity, true),
-            Err(err) => return Ok(Err(err)),
+            Err(err) => {
+                self.log_call_error("update", &err);
+                return Ok(Err(err));
+            }
         };
         if let Some(index) = activity.id.as_deref().and_then(pending_index) {
             return Ok(match self.turn.held_back.get_mut(index) {

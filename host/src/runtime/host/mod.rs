@@ -71,13 +71,13 @@ impl From<ConnectorError> for wit::CallError {
     }
 }
 
-impl TurnState {
-    /// A bot's activity given as the WIT record, converted (`BadArgument`
-    /// when a JSON field in it does not parse).
-    pub(super) fn from_record(activity: wit::Activity) -> Result<Activity, wit::CallError> {
-        Activity::try_from(activity).map_err(|e| call_error("BadArgument", e.to_string(), None))
-    }
+/// A bot's activity given as the WIT record, converted (`BadArgument` when
+/// a JSON field in it does not parse).
+pub(super) fn from_record(activity: wit::Activity) -> Result<Activity, wit::CallError> {
+    Activity::try_from(activity).map_err(|e| call_error("BadArgument", e.to_string(), None))
+}
 
+impl TurnState {
     /// Completes a bot's activity as a reply to the incoming activity
     /// (`keep_id`: as an update of one of its activities).
     pub(super) fn outgoing(&self, mut activity: Activity, keep_id: bool) -> Activity {

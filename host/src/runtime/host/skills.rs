@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{OutputSize, call_error};
+use super::{OutputSize, call_error, from_record};
 use crate::auth::OutboundTokens;
 use crate::channels::connector::TokenProvider;
 use crate::channels::skill_client::post_to_skill;
@@ -77,7 +77,7 @@ impl TurnState {
             ));
         };
         self.count_output("skills.forward", OutputSize::of(&activity), true)?;
-        let mut activity = TurnState::from_record(activity)?;
+        let mut activity = from_record(activity)?;
         let incoming = self.turn.incoming.clone();
         fill_from(&mut activity, &incoming);
         let reference = conversation_reference(&incoming);

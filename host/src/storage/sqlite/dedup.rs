@@ -266,6 +266,14 @@ pub(super) fn record_delivery(
 mod tests {
     use super::*;
 
+    /// An answer without a body, as most deliveries record.
+    fn empty_answer() -> Answer {
+        Answer {
+            status: 200,
+            body: None,
+        }
+    }
+
     /// A reopened database reads its recorded deliveries into the filter:
     /// a duplicate of one is looked up, a new activity is ruled out, and
     /// one recorded while the read runs is held too.
@@ -309,10 +317,7 @@ mod tests {
     #[test]
     fn old_records_are_forgotten_in_batches_and_the_window_kept() {
         let store = SqliteStorage::in_memory().unwrap();
-        let answer = Answer {
-            status: 200,
-            body: None,
-        };
+        let answer = empty_answer();
         let old = EXPIRE_BATCH * 2 + 7;
         for n in 0..old {
             store.record("b", "c", &format!("old{n}"), &answer).unwrap();
@@ -401,10 +406,7 @@ mod tests {
     #[test]
     fn a_delivery_recorded_again_does_not_hold_back_expiry() {
         let store = SqliteStorage::in_memory().unwrap();
-        let answer = Answer {
-            status: 200,
-            body: None,
-        };
+        let answer = empty_answer();
         for id in ["a0", "a1", "a2"] {
             store.record("b", "c", id, &answer).unwrap();
         }
@@ -422,10 +424,7 @@ mod tests {
     #[test]
     fn a_young_row_out_of_order_is_kept() {
         let store = SqliteStorage::in_memory().unwrap();
-        let answer = Answer {
-            status: 200,
-            body: None,
-        };
+        let answer = empty_answer();
         for n in 0..EXPIRE_BATCH * 2 {
             store.record("b", "c", &format!("r{n}"), &answer).unwrap();
         }
