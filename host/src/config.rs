@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::channels::connector::ServiceUrlPolicy;
+use crate::channels::service_urls::ServiceUrlPolicy;
 use crate::schema::manifest::BotDefaults;
 
 /// Everything `turnbox serve` needs.

@@ -11,7 +11,7 @@ use turnbox::telemetry::OtlpSettings;
 
 use turnbox::auth::AuthSettings;
 use turnbox::auth::managed_identity::ManagedIdentityEndpoint;
-use turnbox::channels::connector::ServiceUrlPolicy;
+use turnbox::channels::service_urls::ServiceUrlPolicy;
 use turnbox::config::{DEFAULT_MAX_BODY_BYTES, ServeConfig};
 use turnbox::schema::manifest::{AppType, BotDefaults, Credentials, Secret, TurnLimits};
 

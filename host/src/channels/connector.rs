@@ -1,8 +1,7 @@
 //! The Bot Connector REST client (API v3): what bots send leaves the host
-//! here. It owns the service-URL policy (which endpoints may be contacted at
-//! all), the seam for outbound tokens, timeouts, and retries with backoff.
+//! here, to service URLs the policy allows (`service_urls.rs`). It owns the
+//! seam for outbound tokens, timeouts, and retries with backoff.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use url::Url;
 
+use super::service_urls::ServiceUrlPolicy;
 use crate::schema::activity::Activity;
 use crate::support::backoff;
 use crate::support::errors::{BoxFuture, error_chain};
@@ -36,75 +36,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_RETRIES: usize = 3;
 /// The longest `Retry-After` the client honours inside a turn.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
-
-/// One entry of the service-URL allowlist.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AllowRule {
-    /// Any URL whose host is `localhost` or a loopback address.
-    Loopback,
-    /// URLs with this scheme, host and port, under this path.
-    Prefix(Url),
-}
-
-/// Which service URLs the host may contact.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceUrlPolicy {
-    pub allow: Vec<AllowRule>,
-}
-
-impl Default for ServiceUrlPolicy {
-    fn default() -> Self {
-        ServiceUrlPolicy {
-            allow: vec![AllowRule::Loopback],
-        }
-    }
-}
-
-impl ServiceUrlPolicy {
-    /// Parses a comma-separated allowlist: `loopback` and URL prefixes such as
-    /// `https://smba.trafficmanager.net/`.
-    pub fn parse(list: &str) -> Result<Self, String> {
-        let mut allow = Vec::new();
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if item.eq_ignore_ascii_case("loopback") {
-                allow.push(AllowRule::Loopback);
-                continue;
-            }
-            let url = Url::parse(item).map_err(|e| format!("`{item}` is not a URL: {e}"))?;
-            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                return Err(format!("`{item}` is not an http(s) URL with a host"));
-            }
-            allow.push(AllowRule::Prefix(url));
-        }
-        Ok(ServiceUrlPolicy { allow })
-    }
-
-    pub fn allows(&self, url: &Url) -> bool {
-        self.allow.iter().any(|rule| match rule {
-            AllowRule::Loopback => is_loopback(url),
-            AllowRule::Prefix(prefix) => {
-                prefix.scheme() == url.scheme()
-                    && prefix.host() == url.host()
-                    && prefix.port_or_known_default() == url.port_or_known_default()
-                    && path_is_under(url.path(), prefix.path())
-            }
-        })
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
-fn path_is_under(path: &str, prefix: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    path == prefix || path.starts_with(&format!("{prefix}/"))
-}
 
 /// Supplies the bearer token for calls to a Bot Connector. Authentication
 /// (client credentials against Microsoft Entra ID) plugs in here.
@@ -488,22 +419,6 @@ mod tests {
             activity_url(&base, "a:1;messageid=2", Some("x/y z")),
             "https://smba.example/amer/v3/conversations/a%3A1%3Bmessageid%3D2/activities/x%2Fy%20z"
         );
-    }
-
-    #[test]
-    fn allowlist_matches_origin_and_path_not_string_prefix() {
-        let policy = ServiceUrlPolicy::parse("loopback, https://good.example/bf").unwrap();
-        let ok = |s: &str| policy.allows(&Url::parse(s).unwrap());
-        assert!(ok("http://127.0.0.1:9/"));
-        assert!(ok("http://127.8.0.1/"));
-        assert!(ok("http://[::1]:80/"));
-        assert!(ok("http://localhost:3000"));
-        assert!(ok("https://good.example/bf/x"));
-        assert!(!ok("https://good.example/bfx"));
-        assert!(!ok("https://good.example.evil.example/bf"));
-        assert!(!ok("http://good.example/bf"));
-        assert!(!ok("http://10.0.0.1/"));
-        assert!(ServiceUrlPolicy::parse("ftp://x").is_err());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::channels::connector::{ConnectorClient, Outbound, ServiceUrlPolicy};
+use crate::channels::connector::{ConnectorClient, Outbound};
+use crate::channels::service_urls::ServiceUrlPolicy;
 use crate::runtime::bot::{BotFiles, BotVersion};
 use crate::runtime::cache::CompileCache;
 use crate::runtime::engine::Runtime;
