@@ -17,7 +17,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::runtime::store::WarmInstance;
+use wasmtime::Store;
+
+use crate::runtime::entry::BotInstance;
+use crate::runtime::store::TurnState;
+
+/// A bot's store with its instance: warm between turns under the pooled
+/// policy.
+pub struct WarmInstance {
+    pub store: Store<TurnState>,
+    pub instance: BotInstance,
+    /// Turns this instance has served.
+    pub turns: u32,
+}
 
 /// The idle warm instances of one bot version.
 pub struct InstancePool {

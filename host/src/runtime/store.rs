@@ -1,11 +1,11 @@
 //! The data of a bot's store ([`TurnState`]: deny-all WASI, the resource
-//! table, the memory limiter, the bot's settings and the running [`Turn`]),
-//! and a warm instance kept with its store.
+//! table, the memory limiter, the bot's settings and the running
+//! [`Turn`]).
 
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store};
+use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::runtime::guest_log::LogBudget;
@@ -79,13 +79,4 @@ impl WasiView for TurnState {
             table: &mut self.table,
         }
     }
-}
-
-/// A bot's store with its instance: warm between turns under the pooled
-/// policy (see `instances.rs`).
-pub struct WarmInstance {
-    pub store: Store<TurnState>,
-    pub instance: crate::runtime::entry::BotInstance,
-    /// Turns this instance has served.
-    pub turns: u32,
 }
