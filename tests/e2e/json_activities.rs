@@ -122,3 +122,36 @@ async fn text_that_is_not_an_activity_is_refused_and_the_turn_goes_on() {
     assert_eq!(replies[0]["inputHint"], "acceptingInput");
     assert_eq!(replies[0]["recipient"]["id"], "user-1");
 }
+
+/// A record whose JSON-text field does not parse is refused with
+/// `BadArgument` for a send, an update and a send to another conversation
+/// alike (normal mode: under
+/// `expectReplies` an update is refused before it is read), each refusal
+/// is logged with its operation, nothing reaches the connector but the
+/// bot's answer, and the turn goes on.
+#[tokio::test]
+async fn a_record_whose_json_field_does_not_parse_is_refused_and_logged() {
+    let connector = Connector::start().await;
+    let host = json_host();
+    let (status, body) = post_activity(
+        &host.url("/api/bots/json/messages"),
+        &message(&connector.service_url(), "bad record"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}\n{}", host.log());
+    let received = connector.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(
+        received[0].body["text"],
+        "bad record: send=BadArgument update=BadArgument send-to-conversation=BadArgument"
+    );
+    for operation in ["send", "update", "send-to-conversation"] {
+        let operation = format!("operation=\"{operation}\"");
+        assert!(
+            host.wait_for_log(&operation).await,
+            "the refused {operation} is not logged: {}",
+            host.log()
+        );
+    }
+    assert!(host.log().contains("channel-data"), "{}", host.log());
+}

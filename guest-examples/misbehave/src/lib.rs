@@ -35,6 +35,10 @@
 //! - `json big N`: `json send` with N bytes of text that is not JSON;
 //! - `json edit`: `edit` through `send-json` and `update-json`, the draft
 //!   with a field the record does not model (`note`);
+//! - `bad record`: sends, updates, then sends to another conversation a
+//!   record whose `channel-data` is not JSON text, and replies `bad record:
+//!   send=CODE update=CODE send-to-conversation=CODE` (`ok` where the host
+//!   took it);
 //! - `escape ADDR`: tries to read an env var, a file and the preopened
 //!   directories, and to connect to ADDR, and reports what it got;
 //! - `big N`: sends one message whose text is N bytes long;
@@ -171,6 +175,24 @@ impl Guest for Misbehave {
                 let fin = serde_json::json!({"type": "message", "id": sent.id, "text": "final"});
                 ctx.update_json(&fin.to_string()).map_err(call)?;
                 Ok(None)
+            }
+            "bad record" => {
+                let mut bad = incoming.clone();
+                bad.type_ = "message".to_string();
+                bad.text = Some("never sent".to_string());
+                bad.channel_data = Some("{not json".to_string());
+                let send = ctx.send(&bad).map_or_else(|e| e.code, |_| "ok".to_string());
+                bad.id = Some("any".to_string());
+                let update = ctx
+                    .update(&bad)
+                    .map_or_else(|e| e.code, |_| "ok".to_string());
+                let elsewhere = ctx
+                    .send_to_conversation("elsewhere", &bad)
+                    .map_or_else(|e| e.code, |_| "ok".to_string());
+                let answer = format!(
+                    "bad record: send={send} update={update} send-to-conversation={elsewhere}"
+                );
+                reply(ctx, &mut incoming, answer)
             }
             _ if text.starts_with("escape ") => reply(
                 ctx,

@@ -175,7 +175,10 @@ impl context::HostTurnContext for TurnState {
         }
         let mut activity = match from_record(activity) {
             Ok(activity) => self.outgoing(activity, false),
-            Err(err) => return Ok(Err(err)),
+            Err(err) => {
+                self.log_call_error("send-to-conversation", &err);
+                return Ok(Err(err));
+            }
         };
         activity.conversation = Some(crate::schema::activity::ConversationAccount {
             id: conversation_id,
