@@ -125,10 +125,9 @@ async fn text_that_is_not_an_activity_is_refused_and_the_turn_goes_on() {
 
 /// A record whose JSON-text field does not parse is refused with
 /// `BadArgument` for a send, an update and a send to another conversation
-/// alike (normal mode: under
-/// `expectReplies` an update is refused before it is read), each refusal
-/// is logged with its operation, nothing reaches the connector but the
-/// bot's answer, and the turn goes on.
+/// alike (normal mode: under `expectReplies` an update is refused before
+/// it is read), each refusal is logged with its operation, nothing reaches
+/// the connector but the bot's answer, and the turn goes on.
 #[tokio::test]
 async fn a_record_whose_json_field_does_not_parse_is_refused_and_logged() {
     let connector = Connector::start().await;

@@ -255,8 +255,10 @@ mod tests {
     }
 
     /// The pages past the log's end come back into the page cache after
-    /// the system dropped them: here a log restarted at 0 frames, its file
-    /// synced and its pages dropped with `POSIX_FADV_DONTNEED`.
+    /// the system dropped them: a WAL file synced and its pages dropped
+    /// with `POSIX_FADV_DONTNEED`, then read ahead from the end of a log of
+    /// 0 frames (as right after a restart, when the writer starts over at
+    /// the file's start).
     #[test]
     fn the_pages_past_the_logs_end_are_read_ahead() {
         use std::os::fd::AsRawFd;
