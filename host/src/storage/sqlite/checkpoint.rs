@@ -216,6 +216,7 @@ mod tests {
     /// A new WAL database with a table `t (k, v)`, as the host opens its
     /// own (no automatic checkpoints): its folder, path and writer.
     fn wal_database() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        super::super::page_cache::install();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");
         let writer = Connection::open(&path).unwrap();

@@ -16,6 +16,7 @@ mod dedup;
 mod delivered_filter;
 mod directline;
 mod outbox;
+mod page_cache;
 mod references;
 mod skill_conversations;
 mod state;
@@ -71,6 +72,7 @@ fn backend(err: rusqlite::Error) -> StorageError {
 impl SqliteStorage {
     /// Opens (creating) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        page_cache::install();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StorageError::Backend(e.to_string()))?;
         }
@@ -136,6 +138,7 @@ impl SqliteStorage {
 
     /// A private in-memory database (tests, `turnbox test`).
     pub fn in_memory() -> Result<Self, StorageError> {
+        page_cache::install();
         let storage = Self::init(Connection::open_in_memory().map_err(backend)?)?;
         delivered_filter::load(&storage.delivered, &storage.conn()).map_err(backend)?;
         Ok(storage)
