@@ -171,7 +171,8 @@ impl ReadAhead {
     }
 
     /// Asks for the pages past the log's `frames` (advice: the reads run in
-    /// the background, and pages already cached are skipped).
+    /// the background, and pages already cached are skipped). A file
+    /// system that refuses the advice is not asked again (logged once).
     fn fetch(&mut self, frames: i64) {
         use std::os::fd::AsRawFd;
         if self.wal.is_none() {
@@ -180,13 +181,20 @@ impl ReadAhead {
         let Some(wal) = &self.wal else { return };
         let from = WAL_HEADER_BYTES + frames * self.frame_bytes;
         // SAFETY: advice about an open descriptor; no memory is passed.
-        unsafe {
+        let refused = unsafe {
             libc::posix_fadvise(
                 wal.as_raw_fd(),
                 from,
                 READ_AHEAD_BYTES,
                 libc::POSIX_FADV_WILLNEED,
+            )
+        };
+        if refused != 0 {
+            tracing::debug!(
+                error = %std::io::Error::from_raw_os_error(refused),
+                "the WAL's pages cannot be read ahead; not asked again"
             );
+            (self.wal, self.path) = (None, None);
         }
     }
 }
