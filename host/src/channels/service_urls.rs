@@ -2,8 +2,6 @@
 //! loopback and URL prefixes, matched by origin and whole path segments.
 //! The connector clients check every activity's `serviceUrl` against it.
 
-use std::net::IpAddr;
-
 use url::Url;
 
 /// One entry of the service-URL allowlist.
@@ -50,7 +48,7 @@ impl ServiceUrlPolicy {
 
     pub fn allows(&self, url: &Url) -> bool {
         self.allow.iter().any(|rule| match rule {
-            AllowRule::Loopback => is_loopback(url),
+            AllowRule::Loopback => crate::support::urls::is_loopback(url),
             AllowRule::Prefix(prefix) => {
                 prefix.scheme() == url.scheme()
                     && prefix.host() == url.host()
@@ -58,15 +56,6 @@ impl ServiceUrlPolicy {
                     && path_is_under(url.path(), prefix.path())
             }
         })
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
     }
 }
 

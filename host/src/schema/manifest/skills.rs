@@ -4,7 +4,6 @@
 //! called: a bot names a skill, never a URL.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use serde::Deserialize;
 use url::Url;
@@ -81,12 +80,10 @@ impl TryFrom<BTreeMap<String, RawSkill>> for Skills {
 /// rides on every call).
 fn parse_endpoint(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => return Err(format!("`{text}` has no host")),
-    };
+    if url.host().is_none() {
+        return Err(format!("`{text}` has no host"));
+    }
+    let loopback = crate::support::urls::is_loopback(&url);
     match url.scheme() {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
