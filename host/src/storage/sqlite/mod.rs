@@ -4,7 +4,8 @@
 //! keyed by namespace and key, each with its eTag; `transcripts.rs`,
 //! `references.rs`, `timers.rs`, `dedup.rs`, `directline.rs`, `outbox.rs`, `uploads.rs`);
 //! `commit_records` here commits turns, each in a savepoint; opening the
-//! database makes every store's schema. Calls block: use them off the
+//! database makes every store's schema, after installing SQLite's page
+//! cache with one fix (`page_cache.rs`). Calls block: use them off the
 //! executor, except the point reads that `quick_reads` allows on it (a file
 //! database has read-only connections of their own, which WAL never makes
 //! wait for the writer).
