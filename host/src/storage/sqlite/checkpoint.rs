@@ -222,10 +222,15 @@ mod tests {
     use super::*;
 
     /// A new WAL database with a table `t (k, v)`, as the host opens its
-    /// own (no automatic checkpoints): its folder, path and writer.
+    /// own (no automatic checkpoints): its folder, path and writer. The
+    /// folder is under the build's `target/`, on a disk: a `/tmp` on tmpfs
+    /// would keep every page in memory, and the read-ahead test could not
+    /// drop them.
     fn wal_database() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         super::super::page_cache::install();
-        let dir = tempfile::tempdir().unwrap();
+        let on_disk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp");
+        std::fs::create_dir_all(&on_disk).unwrap();
+        let dir = tempfile::tempdir_in(on_disk).unwrap();
         let path = dir.path().join("wal.db");
         let writer = Connection::open(&path).unwrap();
         writer.pragma_update(None, "journal_mode", "WAL").unwrap();
