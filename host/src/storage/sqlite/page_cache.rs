@@ -53,11 +53,20 @@ struct Cache {
 /// Installs the cache before SQLite's first use in this process; later
 /// calls only say whether it is in use. SQLite refuses it once started
 /// (a connection opened without calling this first), and then keeps the
-/// stock cache: correct, only slower.
+/// stock cache: correct, only slower, and logged once.
 pub fn install() -> bool {
-    // SAFETY: `try_install` runs once, and before any connection that
-    // this module's callers open.
-    *INSTALLED.get_or_init(|| unsafe { try_install() })
+    *INSTALLED.get_or_init(|| {
+        // SAFETY: `try_install` runs once, and before any connection that
+        // this module's callers open.
+        let installed = unsafe { try_install() };
+        if !installed {
+            tracing::warn!(
+                "SQLite started before turnbox's page cache was installed: the stock cache is kept \
+                 (correct, but each commit after a B-tree split walks the whole cache)"
+            );
+        }
+        installed
+    })
 }
 
 /// # Safety
