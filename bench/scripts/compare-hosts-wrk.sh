@@ -18,6 +18,7 @@
 #   NEW_MANIFEST=$'[instances]\npolicy = "pooled"\npool_size = 32' BOT=sample-echo-qjs \
 #   MEASURES=normal bench/scripts/compare-hosts-wrk.sh target/release/turnbox target/release/turnbox
 set -euo pipefail
+. "$(dirname "$0")/wait-healthy.sh"
 old=$1 new=$2 rounds=${3:-3} seconds=${4:-10}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
@@ -47,12 +48,8 @@ run() { # binary label measure
   port=$((port + 1))
   "$1" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots-$2" \
     --data "$work/data-$port" >"$work/host.log" 2>&1 &
-  local pid=$! ready=
-  for _ in $(seq 200); do
-    curl -sf "localhost:$port/healthz" >/dev/null && { ready=1; break; }
-    sleep 0.1
-  done
-  [ -n "$ready" ] || { echo "$1 did not start:" >&2; cat "$work/host.log" >&2; exit 1; }
+  local pid=$!
+  wait_healthy "$port" "$work/host.log"
   local url="http://127.0.0.1:$port/api/messages" out
   case $3 in
     tail) out=$(wrk -t1 -c4 -d"${seconds}s" --latency -s bench/wrk/activity.lua "$url" 2>&1 |

@@ -10,6 +10,7 @@
 # -p turnbox-bench` and `cargo xtask guests`):
 #   bench/scripts/compare-hosts.sh OLD_BINARY NEW_BINARY [ROUNDS [SECONDS]]
 set -euo pipefail
+. "$(dirname "$0")/wait-healthy.sh"
 old=$1 new=$2 rounds=${3:-3} seconds=${4:-8}
 release=target/release
 bot=target/guests/bots/rust-echo.wasm
@@ -25,12 +26,7 @@ run() { # binary label text mode
   "$1" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" --data "$data" \
     >"$work/host.log" 2>&1 &
   local pid=$!
-  local ready=
-  for _ in $(seq 200); do
-    curl -sf "localhost:$port/healthz" >/dev/null && { ready=1; break; }
-    sleep 0.1
-  done
-  [ -n "$ready" ] || { echo "$1 did not start:"; cat "$work/host.log"; exit 1; }
+  wait_healthy "$port" "$work/host.log"
   local result
   if [ "$4" = normal ]; then
     result=$(BENCH_TEXT=$3 "$release/bench-load" "$port" 32 "$seconds" bot http://127.0.0.1:39099/)

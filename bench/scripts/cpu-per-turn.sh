@@ -10,6 +10,7 @@
 # and `cargo xtask guests`; wrk from Debian's package):
 #   ROUNDS=5 bench/scripts/cpu-per-turn.sh OLD_BINARY NEW_BINARY
 set -euo pipefail
+. "$(dirname "$0")/wait-healthy.sh"
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
 rounds=${ROUNDS:-4} port=39600 hz=$(getconf CLK_TCK)
 work=$(mktemp -d)
@@ -21,12 +22,8 @@ for round in $(seq "$rounds"); do
     port=$((port + 1))
     "$bin" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" \
       --data "$work/data-$port" >"$work/host.log" 2>&1 &
-    pid=$! ready=
-    for _ in $(seq 200); do
-      curl -sf "localhost:$port/healthz" >/dev/null && { ready=1; break; }
-      sleep 0.1
-    done
-    [ -n "$ready" ] || { echo "$bin did not start:" >&2; cat "$work/host.log" >&2; exit 1; }
+    pid=$!
+    wait_healthy "$port" "$work/host.log"
     url="http://127.0.0.1:$port/api/messages"
     wrk -t2 -c32 -d2s -s bench/wrk/activity.lua "$url" >/dev/null 2>&1
     before=$(cpu_ticks "$pid")

@@ -11,6 +11,7 @@
 # and `cargo xtask guests`; wrk from Debian's package):
 #   bench/scripts/fresh-languages.sh [ROUNDS [SECONDS [TURNBOX...]]]
 set -euo pipefail
+. "$(dirname "$0")/wait-healthy.sh"
 rounds=${1:-2} seconds=${2:-5}
 shift $(($# < 2 ? $# : 2))
 binaries=("$@")
@@ -29,7 +30,7 @@ start() { # binary: serves the samples on the next port; sets pid
   "$1" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" \
     --data "$work/data" --cache-dir "$work/cache" >"$work/host.log" 2>&1 &
   pid=$!
-  for _ in $(seq 600); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.1; done
+  wait_healthy "$port" "$work/host.log" 600
 }
 start "${binaries[0]}" # fills the compile cache
 kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -7,6 +7,7 @@
 # -p turnbox-bench` and `cargo xtask guests`):
 #   bench/scripts/http-overhead.sh [ROUNDS [SECONDS]]
 set -euo pipefail
+. "$(dirname "$0")/wait-healthy.sh"
 rounds=${1:-3} seconds=${2:-8}
 release=target/release
 work=$(mktemp -d)
@@ -17,7 +18,7 @@ printf '[http]\nallowed_hosts = ["http://127.0.0.1:39098"]\n' >"$work/bots/bot.t
 "$release/bench-ceiling" 39098 &
 "$release/turnbox" serve --port 39097 --bind 127.0.0.1 --bots "$work/bots" \
   --data "$work/data" >"$work/host.log" 2>&1 &
-for _ in $(seq 200); do curl -sf localhost:39097/healthz >/dev/null && break; sleep 0.1; done
+wait_healthy 39097 "$work/host.log"
 for round in $(seq "$rounds"); do
   for connections in 1 32; do
     for text in "hi" "fetch http://127.0.0.1:39098/x"; do

@@ -12,6 +12,7 @@
 # and `cargo xtask guests`, which installs componentize-qjs):
 #   bench/scripts/js-turn-parts.sh [ROUNDS [SECONDS]]
 set -euo pipefail
+. "$(dirname "$0")/wait-healthy.sh"
 rounds=${1:-3} seconds=${2:-10}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
 root=$(pwd)
@@ -57,12 +58,8 @@ for round in $(seq "$rounds"); do
     port=$((port + 1))
     target/release/turnbox serve --port "$port" --bind 127.0.0.1 --bots "$work/bots-$v" \
       --data "$work/data-$port" >"$work/host.log" 2>&1 &
-    pid=$! ready=
-    for _ in $(seq 200); do
-      curl -sf "localhost:$port/healthz" >/dev/null && { ready=1; break; }
-      sleep 0.1
-    done
-    [ -n "$ready" ] || { echo "turnbox did not start:" >&2; cat "$work/host.log" >&2; exit 1; }
+    pid=$!
+    wait_healthy "$port" "$work/host.log"
     out=$(wrk -t2 -c32 -d"${seconds}s" -s bench/wrk/activity.lua "http://127.0.0.1:$port/api/messages" 2>&1 |
       awk '/Requests\/sec/ {printf "%d", $2} /Non-2xx/ {printf " (non-2xx: %s)", $NF}')
     kill "$pid"; wait "$pid" 2>/dev/null || true

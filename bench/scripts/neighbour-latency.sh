@@ -12,6 +12,7 @@
 # TURNBOX_BIN=path runs another build (default target/release/turnbox), to
 # compare builds by running the script once for each, interleaved.
 set -euo pipefail
+. "$(dirname "$0")/wait-healthy.sh"
 rounds=${1:-2} seconds=${2:-10} loops=${3:-16}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
@@ -23,7 +24,7 @@ printf '[limits]\nturn_deadline_ms = 2000\nmax_concurrent_turns = %s\n' "$loops"
 port=39480
 "${TURNBOX_BIN:-target/release/turnbox}" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" \
   --data "$work/data" >"$work/host.log" 2>&1 &
-for _ in $(seq 100); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy "$port" "$work/host.log" 100
 
 measure() { # label
   printf '%-9s ' "$1"

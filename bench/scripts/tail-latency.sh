@@ -12,6 +12,7 @@
 # and `cargo xtask guests`; wrk from Debian's package):
 #   bench/scripts/tail-latency.sh [ROUNDS [SECONDS [CONNECTIONS]]]
 set -euo pipefail
+. "$(dirname "$0")/wait-healthy.sh"
 rounds=${1:-2} seconds=${2:-10} connections=${3:-4}
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
@@ -23,7 +24,7 @@ run() { # label env-assignment [serve flags...]
   env "$2" target/release/turnbox serve --port "$port" --bind 127.0.0.1 \
     --bots "$work/bots" --data "$work/data-$port" "${@:3}" >"$work/host.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 100); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.1; done
+  wait_healthy "$port" "$work/host.log" 100
   printf '%-9s ' "$1"
   wrk -t1 -c"$connections" -d"${seconds}s" --latency -s bench/wrk/activity.lua \
     "http://127.0.0.1:$port/api/messages" 2>&1 |
