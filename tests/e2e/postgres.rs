@@ -246,7 +246,28 @@ async fn postgres_passes_the_storage_suite_and_migrates_once() {
         crate::storage_suite::conformance(&storage);
         // A second host connecting finds the schema current.
         let second = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
-        assert_eq!(second.schema_version().unwrap(), 7);
+        assert_eq!(second.schema_version().unwrap(), 8);
+        drop(second);
+        // Migration 8: a database at version 7 loses the exchanged SSO ids
+        // an older host kept in a bot's state, and keeps the bot's state.
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client
+            .batch_execute(
+                "DELETE FROM turnbox_schema WHERE version = 8;
+                 INSERT INTO state_items (namespace, key, value, version, updated) VALUES
+                   ('old', 'turnbox/signin-token-exchange/msteams/c/1', '{}', 1, 0),
+                   ('old', 'msteams/conversations/c/state', '{}', 2, 0);",
+            )
+            .unwrap();
+        let third = PgStorage::connect(&url, Duration::from_secs(60), None).unwrap();
+        assert_eq!(third.schema_version().unwrap(), 8);
+        let keys: Vec<String> = client
+            .query("SELECT key FROM state_items WHERE namespace = 'old'", &[])
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(keys, ["msteams/conversations/c/state"]);
         storage
     })
     .await

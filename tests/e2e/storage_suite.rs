@@ -243,6 +243,36 @@ pub fn state_conformance(storage: &dyn Storage) {
     ));
     assert!(storage.read("bot-c", &k("k2")).unwrap().is_empty());
     assert!(storage.total_bytes("bot-c").unwrap() <= 250);
+
+    // Forgetting: only the namespace's items last written before the cutoff.
+    let write = |ns: &str, key: &str| {
+        storage
+            .write(ns, &[change(key, json!(1), Condition::Any)], &q)
+            .unwrap();
+    };
+    let millis = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    write("bot-d", "old");
+    write("bot-d", "rewritten");
+    write("bot-e", "old");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let cutoff = millis();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    write("bot-d", "new");
+    write("bot-d", "rewritten");
+    assert_eq!(storage.forget_older("bot-d", cutoff).unwrap(), 1);
+    let left = storage
+        .read("bot-d", &["old".into(), "rewritten".into(), "new".into()])
+        .unwrap();
+    let mut left: Vec<&str> = left.keys().map(String::as_str).collect();
+    left.sort_unstable();
+    assert_eq!(left, ["new", "rewritten"]);
+    assert_eq!(storage.read("bot-e", &k("old")).unwrap().len(), 1);
+    assert_eq!(storage.forget_older("bot-d", cutoff).unwrap(), 0);
 }
 
 /// Timers: due order, exclusive claims, cancel, release, complete. Times

@@ -232,6 +232,10 @@ pub trait Storage: Send + Sync {
 
     /// The bytes of values a namespace holds.
     fn total_bytes(&self, namespace: &str) -> Result<u64, StorageError>;
+
+    /// Deletes the namespace's items last written before `before_ms` (Unix
+    /// ms); returns how many. For records the host keeps for a while only.
+    fn forget_older(&self, namespace: &str, before_ms: i64) -> Result<usize, StorageError>;
 }
 
 /// A stored state value (JSON text) read back; `key` names it in the error.

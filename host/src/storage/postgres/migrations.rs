@@ -175,6 +175,15 @@ CREATE TABLE skill_conversations (
 );
 ",
     ),
+    (
+        8,
+        "
+-- Exchanged SSO ids (turn/middleware/signin.rs) moved out of the bots' state,
+-- where they counted against its quota and never expired, into a namespace
+-- of their own that forgets them after a day: the old records go.
+DELETE FROM state_items WHERE key LIKE 'turnbox/signin-token-exchange/%';
+",
+    ),
 ];
 
 /// The advisory lock that serialises migrations between hosts.

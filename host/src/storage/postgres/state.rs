@@ -86,6 +86,17 @@ impl Storage for PgStorage {
     fn total_bytes(&self, namespace: &str) -> Result<u64, StorageError> {
         namespace_bytes(&mut *self.conn()?, namespace)
     }
+
+    fn forget_older(&self, namespace: &str, before_ms: i64) -> Result<usize, StorageError> {
+        let deleted = self
+            .conn()?
+            .execute(
+                "DELETE FROM state_items WHERE namespace = $1 AND updated < $2",
+                &[&namespace, &before_ms],
+            )
+            .map_err(backend)?;
+        Ok(deleted as usize)
+    }
 }
 
 /// Applies `changes` to `namespace` on `client` (a transaction: `write`'s,

@@ -174,6 +174,7 @@ impl SqliteStorage {
         conn.execute_batch(uploads::SCHEMA).map_err(backend)?;
         conn.execute_batch(skill_conversations::SCHEMA)
             .map_err(backend)?;
+        state::migrate(&conn)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             readers: Vec::new(),

@@ -23,6 +23,36 @@ CREATE TABLE IF NOT EXISTS state_items (
 );
 ";
 
+/// The data's version (`PRAGMA user_version`) after `migrate`.
+const DATA_VERSION: i64 = 1;
+
+/// Brings the state of an older host's database up to date (after
+/// `SCHEMA`), once. Version 1: exchanged SSO ids moved out of the bots'
+/// state, where they counted against its quota and never expired
+/// (`turn/middleware/signin.rs`); the old records go.
+pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StorageError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(backend)?;
+    if version >= DATA_VERSION {
+        return Ok(());
+    }
+    let gone = conn
+        .execute(
+            "DELETE FROM state_items WHERE key GLOB 'turnbox/signin-token-exchange/*'",
+            [],
+        )
+        .map_err(backend)?;
+    if gone > 0 {
+        tracing::info!(
+            records = gone,
+            "exchanged SSO ids moved out of the bots' state"
+        );
+    }
+    conn.pragma_update(None, "user_version", DATA_VERSION)
+        .map_err(backend)
+}
+
 impl Storage for SqliteStorage {
     fn read(
         &self,
@@ -88,6 +118,15 @@ impl Storage for SqliteStorage {
             .map_err(backend)?;
         Ok(total as u64)
     }
+
+    fn forget_older(&self, namespace: &str, before_ms: i64) -> Result<usize, StorageError> {
+        self.conn()
+            .execute(
+                "DELETE FROM state_items WHERE namespace = ?1 AND updated < ?2",
+                params![namespace, before_ms],
+            )
+            .map_err(backend)
+    }
 }
 
 /// Applies `changes` on `conn` (inside the caller's transaction or
@@ -150,4 +189,63 @@ pub(super) fn write_changes(
         });
     }
     Ok(etags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database an older host wrote, with exchanged SSO ids in a bot's
+    /// state: reopened, those records are gone and the bot's own state and
+    /// a key of a like name stay; opened again, nothing more is touched.
+    #[test]
+    fn older_exchange_records_leave_the_bots_state_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            for key in [
+                "turnbox/signin-token-exchange/msteams/c1/id-1",
+                "turnbox/signin-token-exchange/msteams/c1/id-2",
+                "msteams/conversations/c1/state",
+                "turnbox/conversations/turnbox-signin-token-exchange/state",
+            ] {
+                conn.execute(
+                    "INSERT INTO state_items (namespace, key, value, etag, updated) VALUES ('bot', ?1, '{}', 'e', 0)",
+                    params![key],
+                )
+                .unwrap();
+            }
+        }
+        let all = |storage: &SqliteStorage| -> Vec<String> {
+            let conn = storage.conn();
+            let mut keys = conn
+                .prepare("SELECT key FROM state_items ORDER BY key")
+                .unwrap();
+            keys.query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(
+            all(&storage),
+            [
+                "msteams/conversations/c1/state",
+                "turnbox/conversations/turnbox-signin-token-exchange/state"
+            ]
+        );
+        // Written after the migration, by today's host: kept on reopening.
+        storage
+            .conn()
+            .execute(
+                "INSERT INTO state_items (namespace, key, value, etag, updated) VALUES ('bot', 'turnbox/signin-token-exchange/x', '{}', 'e', 0)",
+                [],
+            )
+            .unwrap();
+        drop(storage);
+        let storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(all(&storage).len(), 3);
+    }
 }

@@ -7,7 +7,8 @@
 //! de-duplicated by its `id` durably (Teams sends one per signed-in
 //! device): the first runs the bot, whose prompt gets the token; a
 //! duplicate is answered 200 without a body and does not run the bot, as
-//! botbuilder answers it. Tokens are never logged.
+//! botbuilder answers it. Exchanged ids are kept for a day in a namespace
+//! beside the bot's state, not in it. Tokens are never logged.
 
 use std::sync::Arc;
 
@@ -30,10 +31,12 @@ const FAILURE_DETAIL: &str = "The bot is unable to exchange token. Proceed with 
 /// The SSO token exchange of one bot.
 pub struct SsoTokenExchange {
     pub service: BotTokenService,
-    /// Where exchanged ids are remembered: the bot's state store.
+    /// Where exchanged ids are remembered: the bot's state store, in a
+    /// namespace of their own (`exchanges_namespace`).
     pub storage: Arc<dyn Storage>,
-    /// The bot's namespace in it.
+    /// The bot's name.
     pub bot: Arc<str>,
+    /// The limits of that namespace: the bot's state quota.
     pub quota: Quota,
 }
 
@@ -128,21 +131,15 @@ impl SsoTokenExchangeHook {
         // Exchanged: only the first of this id runs the bot. Deduplicated
         // after the exchange, as botbuilder does, so that every caller of a
         // failing exchange gets its 412.
-        let dedup_key = format!(
-            "turnbox/signin-token-exchange/{channel}/{conversation}/{}",
-            request.id
-        );
+        let key = format!("{channel}/{conversation}/{}", request.id);
         let (storage, bot, quota) = (self.storage.clone(), self.bot.clone(), self.quota);
-        let change = Change {
-            key: dedup_key,
-            value: json!({"at": crate::support::clock::now_millis()}),
-            condition: Condition::Absent,
-        };
-        let written =
-            tokio::task::spawn_blocking(move || storage.write(&bot, &[change], &quota)).await;
-        match written {
-            Ok(Ok(_)) => None,
-            Ok(Err(StorageError::Conflict(_))) => {
+        let first = tokio::task::spawn_blocking(move || {
+            remember_exchange(&*storage, &bot, key, &quota, REMEMBER_FOR_MS)
+        })
+        .await;
+        match first {
+            Ok(Ok(true)) => None,
+            Ok(Ok(false)) => {
                 tracing::info!(
                     "signin/tokenExchange: a duplicate of an exchanged id; answered 200 without running the bot"
                 );
@@ -170,6 +167,44 @@ impl SsoTokenExchangeHook {
             .exchange(auth.as_deref(), key, token)
             .await?;
         Ok(exchanged.is_some())
+    }
+}
+
+/// How long an exchanged id is remembered (ms). Teams sends its exchanges,
+/// one per signed-in device, within seconds of each other; a day also
+/// covers a channel's re-deliveries. Records older than that are forgotten
+/// when the bot's next exchange is recorded.
+const REMEMBER_FOR_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Where a bot's exchanged ids live: a namespace of their own beside the
+/// bot's state (a bot's namespace is its name, which has no `/`), so that
+/// they neither count against its state quota nor mix with its state.
+pub fn exchanges_namespace(bot: &str) -> String {
+    format!("{bot}/signin-token-exchange")
+}
+
+/// Records the exchanged id `key` (`{channel}/{conversation}/{id}`) of
+/// `bot` with a create-only write: true the first time, false for a
+/// duplicate. Ids recorded more than `keep_ms` ago are forgotten first.
+pub fn remember_exchange(
+    storage: &dyn Storage,
+    bot: &str,
+    key: String,
+    quota: &Quota,
+    keep_ms: i64,
+) -> Result<bool, StorageError> {
+    let namespace = exchanges_namespace(bot);
+    let now = crate::support::clock::now_millis();
+    storage.forget_older(&namespace, now - keep_ms)?;
+    let change = Change {
+        key,
+        value: json!({"at": now}),
+        condition: Condition::Absent,
+    };
+    match storage.write(&namespace, &[change], quota) {
+        Ok(_) => Ok(true),
+        Err(StorageError::Conflict(_)) => Ok(false),
+        Err(err) => Err(err),
     }
 }
 
@@ -218,5 +253,63 @@ pub fn unanswered_signin(activity: &Activity) -> Option<(u16, Option<Value>)> {
         }
         "signin/verifyState" | "signin/failure" => Some((200, None)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+
+    const SMALL: Quota = Quota {
+        max_value_bytes: 100,
+        max_total_bytes: 100,
+    };
+
+    fn remember(storage: &SqliteStorage, bot: &str, key: &str, keep_ms: i64) -> bool {
+        remember_exchange(storage, bot, key.into(), &SMALL, keep_ms).unwrap()
+    }
+
+    /// Exchanged ids are recorded once per bot, beside its state: a bot
+    /// whose state is at its quota still records them, and its state's
+    /// size does not change.
+    #[test]
+    fn exchanged_ids_are_kept_beside_the_bots_state() {
+        let storage = SqliteStorage::in_memory().unwrap();
+        let state = Change {
+            key: "msteams/users/u/state".into(),
+            value: json!("v".repeat(90)),
+            condition: Condition::Any,
+        };
+        storage.write("bot", &[state], &SMALL).unwrap();
+        let before = storage.total_bytes("bot").unwrap();
+        for n in 0..5 {
+            assert!(remember(
+                &storage,
+                "bot",
+                &format!("msteams/c/{n}"),
+                REMEMBER_FOR_MS
+            ));
+        }
+        assert!(!remember(&storage, "bot", "msteams/c/0", REMEMBER_FOR_MS));
+        assert_eq!(storage.total_bytes("bot").unwrap(), before);
+        assert!(remember(&storage, "other", "msteams/c/0", REMEMBER_FOR_MS));
+    }
+
+    /// An id is remembered for its span, and forgotten when a later
+    /// exchange is recorded after it.
+    #[test]
+    fn exchanged_ids_are_forgotten_after_their_span() {
+        let storage = SqliteStorage::in_memory().unwrap();
+        assert!(remember(&storage, "bot", "msteams/c/1", 60_000));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(!remember(&storage, "bot", "msteams/c/1", 60_000));
+        assert!(remember(&storage, "bot", "msteams/c/2", 1));
+        let namespace = exchanges_namespace("bot");
+        let left = storage
+            .read(&namespace, &["msteams/c/1".into(), "msteams/c/2".into()])
+            .unwrap();
+        assert_eq!(left.keys().collect::<Vec<_>>(), ["msteams/c/2"]);
+        assert!(remember(&storage, "bot", "msteams/c/1", 60_000));
     }
 }
