@@ -39,13 +39,42 @@ pub struct OncePerMinute(AtomicI64);
 
 impl OncePerMinute {
     /// True for the one caller that should run the chore at `now` (Unix ms).
+    /// A wall clock that stepped back before the last run (set forward by
+    /// days, then put right) makes it due at once, not after the step.
     pub fn due(&self, now: i64) -> bool {
         let last = self.0.load(Relaxed);
-        now - last > 60_000 && self.0.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+        let since = now - last;
+        (since > 60_000 || since < 0)
+            && self.0.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
     }
 
     /// Makes the chore due again at once.
     pub fn reset(&self) {
         self.0.store(0, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Once a minute, one caller at a time; a clock stepped back from the
+    /// future does not hold the chore off until it catches up again.
+    #[test]
+    fn a_chore_runs_once_a_minute_and_after_the_clock_steps_back() {
+        let chore = OncePerMinute::default();
+        let start = 1_800_000_000_000;
+        assert!(chore.due(start));
+        assert!(!chore.due(start));
+        assert!(!chore.due(start + 60_000));
+        assert!(chore.due(start + 60_001));
+        // Set three days ahead, then put right.
+        let ahead = start + 3 * 86_400_000;
+        assert!(chore.due(ahead));
+        assert!(chore.due(start + 120_000));
+        assert!(!chore.due(start + 150_000));
+        assert!(chore.due(start + 180_001));
+        chore.reset();
+        assert!(chore.due(start + 180_002));
     }
 }
