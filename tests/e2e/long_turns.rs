@@ -364,3 +364,60 @@ async fn a_direct_line_message_not_admitted_now_is_run_later_not_refused() {
     .await;
     assert!(host.log().contains("the host tries it again shortly"));
 }
+
+/// Kept turns of a bot that is not loaded: one accepted two days ago is
+/// dropped (with an error line); one accepted now waits for its bot, kept.
+#[tokio::test]
+async fn a_kept_turn_whose_bot_stays_gone_for_a_day_is_dropped() {
+    let connector = Connector::start().await;
+    let bots = BotsDir::with(&[("bot", "rust-echo")]);
+    let data = tempfile::tempdir().unwrap();
+    let mut host = Host::start_in(bots.path(), data.path(), &[]);
+    assert!(host.terminate().await.is_some_and(|s| s.success()));
+    drop(host);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let db = rusqlite::Connection::open(data.path().join("state.db")).unwrap();
+    for (id, created) in [("old", now - 2 * 86_400_000), ("young", now - 60_000)] {
+        let mut activity = message(&connector.service_url(), "hello");
+        activity["id"] = json!(id);
+        db.execute(
+            "INSERT INTO accepted (bot, conversation, activity_id, activity, route, claimed_until, owner, created)
+             VALUES ('gone', ?1, ?2, ?3, 'dev', 0, '', ?4)",
+            rusqlite::params![activity["conversation"]["id"].as_str().unwrap(), id, activity.to_string(), created],
+        )
+        .unwrap();
+    }
+    drop(db);
+
+    let mut host = Host::start_in(bots.path(), data.path(), &[]);
+    assert!(
+        host.wait_for_log("the turn is dropped").await,
+        "{}",
+        host.log()
+    );
+    assert!(
+        host.wait_for_log("a kept turn's bot is not loaded; it is tried again later")
+            .await
+    );
+    assert!(host.terminate().await.is_some());
+    let db = rusqlite::Connection::open(data.path().join("state.db")).unwrap();
+    let kept: Vec<String> = db
+        .prepare("SELECT activity_id FROM accepted WHERE bot = 'gone'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kept, ["young"]);
+    assert_eq!(
+        host.log().matches("the turn is dropped").count(),
+        1,
+        "{}",
+        host.log()
+    );
+    assert!(connector.received().is_empty());
+    host.assert_no_panic();
+}

@@ -69,6 +69,21 @@ pub fn accepted_conformance(db: &dyn Database) {
         activity: format!("{{\"id\":\"{id}\"}}"),
         route,
     };
+    // What a claim finds: the turns, each with when it was accepted.
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let turns = |claimed: Vec<turnbox::storage::accepted::ClaimedTurn>| -> Vec<AcceptedTurn> {
+        for c in &claimed {
+            assert!(
+                (started - 1_000..started + 60_000).contains(&c.accepted_at),
+                "accepted at {} (the suite started at {started})",
+                c.accepted_at
+            );
+        }
+        claimed.into_iter().map(|c| c.turn).collect()
+    };
     db.accept_turn(&kept("t1", Route::Dev), "h1", 1_000)
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));
@@ -78,7 +93,7 @@ pub fn accepted_conformance(db: &dyn Database) {
     assert!(db.claim_accepted(999, 10_000, "h2", 10).unwrap().is_empty());
     // Lapsed: claimed once, by one owner.
     assert_eq!(
-        db.claim_accepted(1_000, 10_000, "h2", 10).unwrap(),
+        turns(db.claim_accepted(1_000, 10_000, "h2", 10).unwrap()),
         vec![kept("t1", Route::Dev)]
     );
     assert!(
@@ -88,17 +103,23 @@ pub fn accepted_conformance(db: &dyn Database) {
     );
     // Both lapsed: oldest first, at most n.
     let claimed = db.claim_accepted(20_000, 30_000, "h3", 1).unwrap();
-    assert_eq!(claimed, vec![kept("t1", Route::Dev)]);
+    assert_eq!(turns(claimed), vec![kept("t1", Route::Dev)]);
     let claimed = db.claim_accepted(20_000, 30_000, "h3", 10).unwrap();
-    assert_eq!(claimed, vec![kept("t2", Route::Internal)]);
-    // Accepting again replaces the claim (a resumed run extends its own).
+    let t2_accepted_at = claimed.first().map(|c| c.accepted_at);
+    assert_eq!(turns(claimed), vec![kept("t2", Route::Internal)]);
+    // Accepting again replaces the claim (a resumed run extends its own)
+    // and keeps when the turn was first accepted.
+    std::thread::sleep(std::time::Duration::from_millis(5));
     db.accept_turn(&kept("t2", Route::Internal), "h4", 40_000)
         .unwrap();
     assert_eq!(
-        db.claim_accepted(35_000, 50_000, "h5", 10).unwrap(),
+        turns(db.claim_accepted(35_000, 50_000, "h5", 10).unwrap()),
         vec![kept("t1", Route::Dev)],
         "t2 is held again; t1's claim lapsed"
     );
+    let claimed = db.claim_accepted(45_000, 60_000, "h5", 10).unwrap();
+    assert_eq!(claimed.first().map(|c| c.accepted_at), t2_accepted_at);
+    assert_eq!(turns(claimed), vec![kept("t2", Route::Internal)]);
     // Finished: gone for good.
     db.finish_turn("ab", "c", "t1").unwrap();
     db.finish_turn("ab", "c", "t2").unwrap();

@@ -21,6 +21,15 @@ pub struct AcceptedTurn {
     pub route: Route,
 }
 
+/// A kept turn claimed to run again, with when it was first accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedTurn {
+    pub turn: AcceptedTurn,
+    /// When the turn was first accepted (Unix ms): a turn whose bot stays
+    /// unloaded is given up a while after it.
+    pub accepted_at: i64,
+}
+
 /// Claims have an owner (a random token) and an end, as the outbox's do.
 pub trait AcceptedStore: Send + Sync {
     /// Keeps `turn`, held by `owner` until `until` (Unix ms).
@@ -43,7 +52,7 @@ pub trait AcceptedStore: Send + Sync {
         until: i64,
         owner: &str,
         n: u32,
-    ) -> Result<Vec<AcceptedTurn>, StorageError>;
+    ) -> Result<Vec<ClaimedTurn>, StorageError>;
 
     /// Frees `owner`'s claims at once: a host that stops with turns still
     /// running leaves them to the others without waiting for the lease.

@@ -44,7 +44,7 @@ impl OncePerMinute {
     pub fn due(&self, now: i64) -> bool {
         let last = self.0.load(Relaxed);
         let since = now - last;
-        (since > 60_000 || since < 0)
+        !(0..=60_000).contains(&since)
             && self.0.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::schema::activity::Activity;
-use crate::storage::accepted::AcceptedTurn;
+use crate::storage::accepted::ClaimedTurn;
 use crate::support::clock::now_millis;
 use crate::turn::accept::{finish, lease_until, log_end, settle};
 use crate::turn::dispatch::{Origin, dispatch, turn_span};
@@ -19,6 +19,11 @@ use crate::turn::services::TurnServices;
 
 /// How often kept turns are looked at.
 const TICK: Duration = Duration::from_secs(1);
+/// How long a kept turn whose bot is not loaded waits for it to come back
+/// (Unix ms since it was accepted); then it is dropped. A bot that is
+/// replaced is back within seconds; one removed for good would otherwise
+/// have its turns claimed, warned about and kept for ever.
+const GIVE_UP_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 /// Turns claimed per look.
 const BATCH: u32 = 8;
 
@@ -85,7 +90,8 @@ pub fn start(app: Arc<TurnServices>) {
 }
 
 /// Runs a kept turn again.
-async fn resume(app: &Arc<TurnServices>, kept: AcceptedTurn) {
+async fn resume(app: &Arc<TurnServices>, claimed: ClaimedTurn) {
+    let kept = claimed.turn;
     let mut activity = match Activity::from_json_bytes(kept.activity.as_bytes()) {
         Ok(activity) => activity,
         Err(err) => {
@@ -99,7 +105,19 @@ async fn resume(app: &Arc<TurnServices>, kept: AcceptedTurn) {
         .slot_named(&kept.bot)
         .and_then(|slot| slot.current().map(|version| (slot, version)))
     else {
-        tracing::warn!(bot = %kept.bot, "a kept turn's bot is not loaded; it is tried again later");
+        let waited_ms = now_millis() - claimed.accepted_at;
+        if waited_ms > GIVE_UP_AFTER_MS {
+            tracing::error!(
+                bot = %kept.bot,
+                conversation = %kept.conversation,
+                activity_id = %kept.activity_id,
+                hours = waited_ms / 3_600_000,
+                "a kept turn's bot has not been loaded since the turn was accepted; the turn is dropped"
+            );
+            finish(app, &kept).await;
+        } else {
+            tracing::warn!(bot = %kept.bot, "a kept turn's bot is not loaded; it is tried again later");
+        }
         return;
     };
     let loaded = || Some(version.clone());

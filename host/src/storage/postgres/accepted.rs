@@ -5,7 +5,7 @@
 
 use super::{PgStorage, backend};
 use crate::storage::StorageError;
-use crate::storage::accepted::{AcceptedStore, AcceptedTurn};
+use crate::storage::accepted::{AcceptedStore, AcceptedTurn, ClaimedTurn};
 use crate::storage::outbox::Route;
 use crate::support::clock::now_millis;
 
@@ -80,7 +80,7 @@ impl AcceptedStore for PgStorage {
         until: i64,
         owner: &str,
         n: u32,
-    ) -> Result<Vec<AcceptedTurn>, StorageError> {
+    ) -> Result<Vec<ClaimedTurn>, StorageError> {
         let rows = self
             .conn()?
             .query(
@@ -89,21 +89,24 @@ impl AcceptedStore for PgStorage {
                      SELECT bot, conversation, activity_id FROM accepted
                      WHERE claimed_until <= $3 ORDER BY created LIMIT $4
                      FOR UPDATE SKIP LOCKED)
-                 RETURNING bot, conversation, activity_id, activity, route",
+                 RETURNING bot, conversation, activity_id, activity, route, created",
                 &[&until, &owner, &now, &i64::from(n)],
             )
             .map_err(backend)?;
         rows.iter()
             .map(|row| {
                 let route: String = row.try_get(4).map_err(backend)?;
-                Ok(AcceptedTurn {
-                    bot: row.try_get(0).map_err(backend)?,
-                    conversation: row.try_get(1).map_err(backend)?,
-                    activity_id: row.try_get(2).map_err(backend)?,
-                    activity: row.try_get(3).map_err(backend)?,
-                    // An unknown route is retried as dev mode's: never with
-                    // a token.
-                    route: Route::parse(&route).unwrap_or(Route::Dev),
+                Ok(ClaimedTurn {
+                    turn: AcceptedTurn {
+                        bot: row.try_get(0).map_err(backend)?,
+                        conversation: row.try_get(1).map_err(backend)?,
+                        activity_id: row.try_get(2).map_err(backend)?,
+                        activity: row.try_get(3).map_err(backend)?,
+                        // An unknown route is retried as dev mode's: never
+                        // with a token.
+                        route: Route::parse(&route).unwrap_or(Route::Dev),
+                    },
+                    accepted_at: row.try_get(5).map_err(backend)?,
                 })
             })
             .collect()

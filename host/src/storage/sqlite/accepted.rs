@@ -6,7 +6,7 @@ use rusqlite::params;
 
 use super::{SqliteStorage, backend};
 use crate::storage::StorageError;
-use crate::storage::accepted::{AcceptedStore, AcceptedTurn};
+use crate::storage::accepted::{AcceptedStore, AcceptedTurn, ClaimedTurn};
 use crate::storage::outbox::Route;
 use crate::support::clock::now_millis;
 
@@ -95,7 +95,7 @@ impl AcceptedStore for SqliteStorage {
         until: i64,
         owner: &str,
         n: u32,
-    ) -> Result<Vec<AcceptedTurn>, StorageError> {
+    ) -> Result<Vec<ClaimedTurn>, StorageError> {
         let any: bool = self
             .reader()
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM accepted WHERE claimed_until <= ?1)")
@@ -111,7 +111,7 @@ impl AcceptedStore for SqliteStorage {
                 "UPDATE accepted SET claimed_until = ?1, owner = ?2
                  WHERE rowid IN (SELECT rowid FROM accepted WHERE claimed_until <= ?3
                                  ORDER BY created LIMIT ?4)
-                 RETURNING bot, conversation, activity_id, activity, route",
+                 RETURNING bot, conversation, activity_id, activity, route, created",
             )
             .map_err(backend)?;
         let rows = statement
@@ -122,6 +122,7 @@ impl AcceptedStore for SqliteStorage {
                     row.get::<_, String>(2)?,
                     row.get::<_, String>(3)?,
                     row.get::<_, String>(4)?,
+                    row.get::<_, i64>(5)?,
                 ))
             })
             .map_err(backend)?
@@ -130,13 +131,16 @@ impl AcceptedStore for SqliteStorage {
         Ok(rows
             .into_iter()
             .map(
-                |(bot, conversation, activity_id, activity, route)| AcceptedTurn {
-                    bot,
-                    conversation,
-                    activity_id,
-                    activity,
-                    // An unknown route is retried as dev mode's: never with a token.
-                    route: Route::parse(&route).unwrap_or(Route::Dev),
+                |(bot, conversation, activity_id, activity, route, created)| ClaimedTurn {
+                    turn: AcceptedTurn {
+                        bot,
+                        conversation,
+                        activity_id,
+                        activity,
+                        // An unknown route is retried as dev mode's: never with a token.
+                        route: Route::parse(&route).unwrap_or(Route::Dev),
+                    },
+                    accepted_at: created,
                 },
             )
             .collect())
