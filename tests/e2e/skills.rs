@@ -490,3 +490,73 @@ async fn skill_conversation_ids_survive_a_restart() {
     wait_for_text(&s.connector, "after the restart").await;
     s.host = host;
 }
+
+/// The host dies right after the skill's turn commits, before the skill's
+/// reply, held back because the turn touched state ("count"), is posted to
+/// the root. Restarted (on the same port, which the
+/// stored reply's `serviceUrl` names), it relays the reply from its outbox
+/// with a token for the root's app id, as the turn itself would have: the
+/// root's skill host accepts it and the user gets it.
+#[tokio::test]
+async fn a_skills_reply_relayed_after_a_crash_still_goes_with_the_callers_audience() {
+    let idp = Idp::start(3600).await;
+    let connector = Connector::start().await;
+    let probe = Connector::start().await;
+    let bots = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("skill-root-rs"), bots.path().join("skill.wasm")).unwrap();
+    std::fs::write(bots.path().join("skill.toml"), skill_manifest()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut args = idp.host_args();
+    args.extend(["--port".to_owned(), port]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut host = Host::start_with_env(
+        bots.path(),
+        data.path(),
+        &args,
+        &[("TURNBOX_FAULT", "after-commit")],
+    );
+    add_root(&host, bots.path(), &probe, "skill-root-rs").await;
+
+    let service_url = connector.service_url();
+    let token = keys().channel.sign(&channel_claims(&service_url));
+    // The root's request dies with the host: no answer to check.
+    let _ = client()
+        .post(host.url("/api/bots/root/messages"))
+        .bearer_auth(token)
+        .json(&message(&service_url, "count"))
+        .send()
+        .await;
+    assert!(host.wait_exit().await.is_some(), "{}", host.log());
+    assert!(
+        host.log().contains("fault injected at `after-commit`"),
+        "{}",
+        host.log()
+    );
+    assert!(
+        texts(&connector).is_empty(),
+        "{:?}\n{}",
+        texts(&connector),
+        host.log()
+    );
+    let before = token_requests(&idp).len();
+
+    let host = Host::start_in(bots.path(), data.path(), &args);
+    let reply = wait_for_text(&connector, "skill count: 1").await;
+    assert_eq!(reply.body["conversation"]["id"], "a:conv;messageid=7");
+    let after = token_requests(&idp)[before..].to_vec();
+    assert!(
+        after.contains(&(FRIEND_APP.into(), format!("{APP_ID}/.default"))),
+        "the relayed reply went with a token for the root: {after:?}"
+    );
+    assert!(
+        !after.contains(&(FRIEND_APP.into(), BOT_CONNECTOR_SCOPE.into())),
+        "the skill never asked for a Bot Connector token: {after:?}"
+    );
+    host.assert_no_panic();
+}

@@ -125,7 +125,13 @@ impl Host {
             .arg(bots)
             .arg("--data")
             .arg(data)
-            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(["--bind", "127.0.0.1"])
+            // A free port, unless the test names one (to restart on it).
+            .args(if args.contains(&"--port") {
+                &[][..]
+            } else {
+                &["--port", "0"][..]
+            })
             .args(args)
             .env("RUST_LOG", "info,turnbox::turn::dispatch=debug")
             .envs(env.iter().copied())

@@ -9,9 +9,16 @@
 //!
 //! As the skill, it answers "skill heard: <text>", and on "bye" says
 //! goodbye and ends the conversation (`endOfConversation`, code
-//! `completedSuccessfully`). `tests/e2e/skills.rs` runs the two together.
+//! `completedSuccessfully`). "count" counts in the conversation's state and
+//! answers "skill count: <n>": a reply the host holds back for the turn's
+//! commit and posts from its outbox (only this Rust bot has it; the
+//! JavaScript and Python ones answer the rest alike). `tests/e2e/skills.rs`
+//! runs the two together.
 
-use turnbox_guest::{Activity, ActivityHandler, Result, TurnContext, config};
+use turnbox_guest::{Activity, ActivityHandler, Result, StateProperty, TurnContext, config};
+
+/// How many "count" messages the skill got in this conversation.
+const COUNT: StateProperty<u32> = StateProperty::conversation("count");
 
 #[derive(Default)]
 struct SkillOrRoot;
@@ -65,6 +72,11 @@ fn skill_message(ctx: &TurnContext) -> Result<()> {
             let mut end = Activity::new("endOfConversation");
             end.code = Some("completedSuccessfully".into());
             ctx.send(end)?;
+        }
+        "count" => {
+            let count = COUNT.get_or_default()? + 1;
+            COUNT.set(&count)?;
+            ctx.send_text(format!("skill count: {count}"))?;
         }
         "callerid" => {
             let caller: Option<String> = ctx.activity().extra_field("callerId");
