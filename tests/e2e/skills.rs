@@ -560,3 +560,26 @@ async fn a_skills_reply_relayed_after_a_crash_still_goes_with_the_callers_audien
     );
     host.assert_no_panic();
 }
+
+/// A timer the skill set runs a proactive turn of the skill from its
+/// stored conversation reference: its reply goes to the root's skill host
+/// with a token for the root's app id, and reaches the user.
+#[tokio::test]
+async fn a_skills_timer_answers_through_the_root_with_the_callers_audience() {
+    let s = setup().await;
+    say(&s, "later").await;
+    wait_for_text(&s.connector, "skill: later").await;
+    let fired = wait_for_text(&s.connector, "skill: the timer fired").await;
+    assert_eq!(fired.body["conversation"]["id"], "a:conv;messageid=7");
+    assert!(
+        is_root_connector_token(&s.idp, fired.authorization.as_deref()),
+        "posted by the root with its Bot Connector token: {:?}",
+        fired.authorization
+    );
+    let requests = token_requests(&s.idp);
+    assert!(
+        !requests.contains(&(FRIEND_APP.into(), BOT_CONNECTOR_SCOPE.into())),
+        "the skill never asked for a Bot Connector token: {requests:?}"
+    );
+    s.host.assert_no_panic();
+}

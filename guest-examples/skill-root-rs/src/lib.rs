@@ -9,13 +9,20 @@
 //!
 //! As the skill, it answers "skill heard: <text>", and on "bye" says
 //! goodbye and ends the conversation (`endOfConversation`, code
-//! `completedSuccessfully`). "count" counts in the conversation's state and
-//! answers "skill count: <n>": a reply the host holds back for the turn's
-//! commit and posts from its outbox (only this Rust bot has it; the
-//! JavaScript and Python ones answer the rest alike). `tests/e2e/skills.rs`
-//! runs the two together.
+//! `completedSuccessfully`). Only this Rust bot also has (the JavaScript
+//! and Python ones answer the rest alike):
+//! - "count": counts in the conversation's state and answers "skill count:
+//!   <n>", a reply the host holds back for the turn's commit and posts from
+//!   its outbox;
+//! - "later": answers "skill: later" and sets a timer of 100 ms, whose turn
+//!   (proactive, from the stored conversation reference) says "skill: the
+//!   timer fired".
+//!
+//! `tests/e2e/skills.rs` runs the two together.
 
-use turnbox_guest::{Activity, ActivityHandler, Result, StateProperty, TurnContext, config};
+use turnbox_guest::{
+    Activity, ActivityHandler, Result, StateProperty, TurnContext, config, timers,
+};
 
 /// How many "count" messages the skill got in this conversation.
 const COUNT: StateProperty<u32> = StateProperty::conversation("count");
@@ -55,6 +62,18 @@ impl ActivityHandler for SkillOrRoot {
         Ok(())
     }
 
+    fn on_event(
+        &self,
+        ctx: &TurnContext,
+        name: &str,
+        _value: Option<serde_json::Value>,
+    ) -> Result<()> {
+        if is_skill() && name == "later" {
+            ctx.send_text("skill: the timer fired")?;
+        }
+        Ok(())
+    }
+
     fn on_end_of_conversation(&self, ctx: &TurnContext) -> Result<()> {
         if is_skill() {
             return Ok(());
@@ -77,6 +96,10 @@ fn skill_message(ctx: &TurnContext) -> Result<()> {
             let count = COUNT.get_or_default()? + 1;
             COUNT.set(&count)?;
             ctx.send_text(format!("skill count: {count}"))?;
+        }
+        "later" => {
+            timers::schedule(100, "later", None)?;
+            ctx.send_text("skill: later")?;
         }
         "callerid" => {
             let caller: Option<String> = ctx.activity().extra_field("callerId");
