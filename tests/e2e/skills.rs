@@ -534,7 +534,7 @@ async fn a_skills_reply_relayed_after_a_crash_still_goes_with_the_callers_audien
         .await;
     assert!(host.wait_exit().await.is_some(), "{}", host.log());
     assert!(
-        host.log().contains("fault injected at `after-commit`"),
+        host.wait_for_log("fault injected at `after-commit`").await,
         "{}",
         host.log()
     );
