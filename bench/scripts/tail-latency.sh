@@ -13,9 +13,11 @@
 #   floor     the native floor with no de-duplication record: what this
 #             machine's cores and loopback TCP allow, with no sandbox and
 #             nothing durable. Its p99 is the tail the others cannot beat.
+#   shm       the native floor with the record, its data folder on
+#             /dev/shm (tmpfs, not durable): what the disk adds to `native`
 #   autockpt  SQLite checkpoints the WAL inside the commit that crosses
 #             10,000 pages (TURNBOX_SQLITE_AUTOCHECKPOINT=1: the old way)
-# SERVERS="thread floor" runs only those (default: all but autockpt). At the
+# SERVERS="thread floor" runs only those (default: all but shm and autockpt). At the
 # end: each server's median p50, p90 and p99 over the rounds.
 # Usage (from the repository root, after `cargo build --release -p turnbox`
 # and `cargo xtask guests`; wrk from Debian's package):
@@ -33,8 +35,10 @@ printf '[instances]\npolicy = "native-echo"\n' >"$work/native/bot.toml"
 port=39400
 run() { # label bots env-assignment [serve flags...]
   port=$((port + 1))
+  local data=$work/data-$port
+  [ "$1" != shm ] || data=$(mktemp -d -p /dev/shm)
   env "$3" target/release/turnbox serve --port "$port" --bind 127.0.0.1 \
-    --bots "$work/$2" --data "$work/data-$port" "${@:4}" >"$work/host.log" 2>&1 &
+    --bots "$work/$2" --data "$data" "${@:4}" >"$work/host.log" 2>&1 &
   local pid=$! out
   wait_healthy "$port" "$work/host.log" 100
   out=$(wrk -t1 -c"$connections" -d"${seconds}s" --latency -s bench/wrk/activity.lua \
@@ -50,6 +54,7 @@ run() { # label bots env-assignment [serve flags...]
     }
   }' <<<"$out" >>"$work/figures"
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  [ "$1" != shm ] || rm -rf "$data"
 }
 server() { # label
   case $1 in
@@ -57,8 +62,9 @@ server() { # label
     nodedup) run nodedup bots TURNBOX_BENCH=1 --dedup-window-secs 0 ;;
     native) run native native TURNBOX_BENCH=1 ;;
     floor) run floor native TURNBOX_BENCH=1 --dedup-window-secs 0 ;;
+    shm) run shm native TURNBOX_BENCH=1 ;;
     autockpt) run autockpt bots TURNBOX_SQLITE_AUTOCHECKPOINT=1 ;;
-    *) echo "unknown server $1 (thread, nodedup, native, floor, autockpt)" >&2; exit 1 ;;
+    *) echo "unknown server $1 (thread, nodedup, native, floor, shm, autockpt)" >&2; exit 1 ;;
   esac
 }
 n=${#servers[@]}
