@@ -573,3 +573,71 @@ async fn a_conversation_and_its_token_survive_a_restart() {
     assert_eq!(texts[2], "after");
     assert_eq!(log["watermark"], "4");
 }
+
+/// The bot's member and history calls on this channel (the misbehave
+/// bot's `conn …` commands, through the host's connector client and its
+/// Direct Line connector endpoints): the users who started or posted to
+/// the conversation, then the bot; the history lands in the log.
+#[tokio::test]
+async fn a_bot_reads_members_and_sends_history_on_direct_line() {
+    let host = host(&[]);
+    let conversation = start(&host, "/bots/slow/v3/directline", Some("ada")).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap(),
+        conversation["token"].as_str().unwrap(),
+    );
+    let activities = host.url(&format!(
+        "/bots/slow/v3/directline/conversations/{id}/activities"
+    ));
+    // With the channel's secret, a caller may post as another user.
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &activities,
+        Some(SECRET),
+        Some(json!({"type": "message", "from": {"id": "grace", "name": "Grace"}, "text": "hi"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut replies = Vec::new();
+    for command in [
+        "conn members",
+        "conn paged 2",
+        "conn member grace",
+        "conn member nobody",
+        "conn activitymembers",
+        "conn delmember grace",
+        "conn history",
+    ] {
+        let (status, posted) = call(
+            reqwest::Method::POST,
+            &activities,
+            Some(token),
+            Some(user_message(command)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{command}: {posted}");
+        let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+        let last = set["activities"]
+            .as_array()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(last["replyToId"], posted["id"], "{command}: {set}");
+        replies.push(last["text"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(replies[0], "members=ada,grace,slow");
+    assert_eq!(replies[1], "pages=2 members=ada,grace,slow");
+    assert_eq!(replies[2], "member grace name=Grace");
+    assert!(
+        replies[3].starts_with("error ") && replies[3].ends_with(" 404"),
+        "{}",
+        replies[3]
+    );
+    assert_eq!(replies[4], "activity members=ada,slow");
+    assert!(
+        replies[5].starts_with("error ") && replies[5].ends_with(" 405"),
+        "{}",
+        replies[5]
+    );
+}

@@ -226,6 +226,64 @@ declare!(
 );
 
 declare!(
+    connector_history,
+    post,
+    "/directline-connector/{key}/v3/conversations/{conversation}/activities/history",
+    "internal",
+    "The bot's `sendConversationHistory`: the transcript's activities appended in order.",
+    "key",
+    "conversation"
+);
+declare!(
+    connector_members,
+    get,
+    "/directline-connector/{key}/v3/conversations/{conversation}/members",
+    "internal",
+    "The conversation's members: its users, then the bot.",
+    "key",
+    "conversation"
+);
+declare!(
+    connector_paged_members,
+    get,
+    "/directline-connector/{key}/v3/conversations/{conversation}/pagedmembers",
+    "internal",
+    "The conversation's members a page at a time (`pageSize`, `continuationToken`).",
+    "key",
+    "conversation"
+);
+declare!(
+    connector_member,
+    get,
+    "/directline-connector/{key}/v3/conversations/{conversation}/members/{member}",
+    "internal",
+    "One member of the conversation.",
+    "key",
+    "conversation",
+    "member"
+);
+declare!(
+    connector_delete_member,
+    delete,
+    "/directline-connector/{key}/v3/conversations/{conversation}/members/{member}",
+    "internal",
+    "Refused (405): a Direct Line conversation keeps its members.",
+    "key",
+    "conversation",
+    "member"
+);
+declare!(
+    connector_activity_members,
+    get,
+    "/directline-connector/{key}/v3/conversations/{conversation}/activities/{activity}/members",
+    "internal",
+    "An activity's sender and recipient.",
+    "key",
+    "conversation",
+    "activity"
+);
+
+declare!(
     skill_send,
     post,
     "/api/skills/v3/conversations/{conversation}/activities",

@@ -139,6 +139,31 @@ pub fn table() -> Vec<Route> {
                 .delete(dl_connector::delete_activity),
         ),
         route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/activities/history",
+            &["POST"],
+            post(dl_connector::post_history),
+        ),
+        route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/activities/{activity}/members",
+            &["GET"],
+            get(dl_connector::get_activity_members),
+        ),
+        route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/members",
+            &["GET"],
+            get(dl_connector::get_members),
+        ),
+        route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/members/{member}",
+            &["GET", "DELETE"],
+            get(dl_connector::get_member).delete(dl_connector::delete_member),
+        ),
+        route(
+            "/directline-connector/{key}/v3/conversations/{conversation}/pagedmembers",
+            &["GET"],
+            get(dl_connector::get_paged_members),
+        ),
+        route(
             "/api/skills/v3/conversations/{conversation}/activities",
             &["POST"],
             post(skills::post_activity),

@@ -10,6 +10,7 @@
 //! Its routes and connector endpoints are in `http::directline`.
 
 pub mod conversations;
+pub mod members;
 pub mod tokens;
 pub mod uploads;
 

@@ -3,17 +3,20 @@
 //! calls as to any channel, and goes into the conversation's log. The
 //! `serviceUrl` carries a key derived from the channel key, so only the
 //! turns of the hosts sharing the database can post, and any of them may
-//! post to any one.
+//! post to any one. The member calls answer from the conversation's log
+//! (`channels::directline::members`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::storage_failed;
+use crate::channels::directline::conversations::Conversation;
+use crate::channels::directline::members;
 use crate::http::app::{ApiError, AppState};
 
 fn not_found() -> ApiError {
@@ -23,7 +26,7 @@ fn not_found() -> ApiError {
 async fn conversation(
     state: &AppState,
     params: &HashMap<String, String>,
-) -> Result<crate::channels::directline::conversations::Conversation, ApiError> {
+) -> Result<Conversation, ApiError> {
     let key = params.get("key").map(String::as_str).unwrap_or("");
     if !state.turns.directline.connector_key_matches(key) {
         return Err(not_found());
@@ -57,6 +60,14 @@ pub async fn post_activity(
     axum::Json(mut activity): axum::Json<Value>,
 ) -> Result<Response, ApiError> {
     let conversation = conversation(&state, &params).await?;
+    stamp(&mut activity);
+    let id = append(&state, &conversation.id, activity).await?;
+    Ok(axum::Json(json!({ "id": id })).into_response())
+}
+
+/// A send as the log keeps it: the log gives the id; the time is now
+/// unless the bot gave one.
+fn stamp(activity: &mut Value) {
     if let Some(object) = activity.as_object_mut() {
         object.remove("id");
         if !object.contains_key("timestamp") {
@@ -66,7 +77,30 @@ pub async fn post_activity(
             );
         }
     }
-    let id = append(&state, &conversation.id, activity).await?;
+}
+
+/// `POST …/activities/history` (`sendConversationHistory`): the
+/// transcript's activities are appended in order, so the user's client
+/// shows them; answers the last one's id.
+pub async fn post_history(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+    axum::Json(transcript): axum::Json<Value>,
+) -> Result<Response, ApiError> {
+    let conversation = conversation(&state, &params).await?;
+    let Some(activities) = transcript["activities"].as_array() else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BadArgument",
+            "a history is an object with an `activities` array",
+        ));
+    };
+    let mut id = String::new();
+    for activity in activities {
+        let mut activity = activity.clone();
+        stamp(&mut activity);
+        id = append(&state, &conversation.id, activity).await?;
+    }
     Ok(axum::Json(json!({ "id": id })).into_response())
 }
 
@@ -103,4 +137,125 @@ pub async fn delete_activity(
     )
     .await?;
     Ok(StatusCode::OK.into_response())
+}
+
+/// The conversation's members (`channels::directline::members`).
+async fn members_of(
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<(Conversation, Vec<Value>, Vec<Value>), ApiError> {
+    let conversation = conversation(state, params).await?;
+    let log = members::log(&state.turns.directline.conversations, &conversation)
+        .await
+        .map_err(storage_failed)?;
+    let all = members::from_log(&conversation, &log);
+    Ok((conversation, log, all))
+}
+
+/// `GET …/members`.
+pub async fn get_members(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (_, _, all) = members_of(&state, &params).await?;
+    Ok(axum::Json(all).into_response())
+}
+
+/// The query of `GET …/pagedmembers`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageQuery {
+    page_size: Option<String>,
+    continuation_token: Option<String>,
+}
+
+/// `GET …/pagedmembers?pageSize=&continuationToken=`: the members from
+/// the token's position (a number this endpoint gave), `pageSize` at a
+/// time (default 200, as Teams).
+pub async fn get_paged_members(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let bad = |what: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BadArgument",
+            format!("{what} is not a positive number"),
+        )
+    };
+    let size = match query.page_size.as_deref().filter(|s| !s.is_empty()) {
+        None => 200,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| bad("pageSize"))?,
+    };
+    let start = match query
+        .continuation_token
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        None => 0,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| bad("continuationToken"))?,
+    };
+    let (_, _, all) = members_of(&state, &params).await?;
+    let page: Vec<Value> = all.iter().skip(start).take(size).cloned().collect();
+    let mut answer = json!({ "members": page });
+    if start.saturating_add(size) < all.len() {
+        answer["continuationToken"] = Value::String((start + size).to_string());
+    }
+    Ok(axum::Json(answer).into_response())
+}
+
+/// `GET …/members/{member}`.
+pub async fn get_member(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (_, _, all) = members_of(&state, &params).await?;
+    let id = params.get("member").map(String::as_str).unwrap_or("");
+    let member = all.into_iter().find(|m| m["id"] == id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "MemberNotFound",
+            "no such member in this conversation",
+        )
+    })?;
+    Ok(axum::Json(member).into_response())
+}
+
+/// `DELETE …/members/{member}`: a Direct Line conversation keeps its
+/// members; it ends when it is idle for the retention period.
+pub async fn delete_member(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    conversation(&state, &params).await?;
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "a Direct Line conversation's members cannot be removed",
+    ))
+}
+
+/// `GET …/activities/{activity}/members`: the activity's sender and
+/// recipient.
+pub async fn get_activity_members(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (conversation, log, _) = members_of(&state, &params).await?;
+    let id = params.get("activity").map(String::as_str).unwrap_or("");
+    let found = members::of_activity(&conversation, &log, id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ActivityNotFound",
+            "no such activity in this conversation",
+        )
+    })?;
+    Ok(axum::Json(found).into_response())
 }

@@ -1,0 +1,122 @@
+//! Who a Direct Line conversation's members are, for the Bot Connector's
+//! member calls on this channel (`http/directline/connector.rs`): the bot,
+//! the user the conversation was started for, and every other user who
+//! has posted to it (a caller with the channel's secret may post as any
+//! user), in the order they first appeared. Read from the conversation's
+//! log, so every host sharing the database gives the same answer.
+
+use serde_json::{Value, json};
+
+use super::conversations::{Conversation, Conversations};
+use crate::storage::StorageError;
+
+/// One member as the Bot Connector's `ChannelAccount`.
+fn account(id: &str, name: Option<&str>, role: &str) -> Value {
+    let mut member = json!({"id": id, "role": role});
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        member["name"] = Value::String(name.to_owned());
+    }
+    member
+}
+
+/// The members `log` shows for `conversation`: the users first (the one it
+/// was started for leading), then the bot.
+pub fn from_log(conversation: &Conversation, log: &[Value]) -> Vec<Value> {
+    let mut members = vec![account(&conversation.user, None, "user")];
+    for activity in log {
+        let from = &activity["from"];
+        let (Some(id), Some("user")) = (from["id"].as_str(), from["role"].as_str()) else {
+            continue;
+        };
+        match members.iter_mut().find(|m| m["id"] == id) {
+            // The user's name, once they give one.
+            Some(known) if known.get("name").is_none() => {
+                *known = account(id, from["name"].as_str(), "user");
+            }
+            Some(_) => {}
+            None => members.push(account(id, from["name"].as_str(), "user")),
+        }
+    }
+    members.push(account(&conversation.bot, Some(&conversation.bot), "bot"));
+    members
+}
+
+/// The members of one logged activity: its sender and its recipient.
+/// `None` when the log has no activity with that id.
+pub fn of_activity(
+    conversation: &Conversation,
+    log: &[Value],
+    activity_id: &str,
+) -> Option<Vec<Value>> {
+    let activity = log.iter().find(|a| a["id"] == activity_id)?;
+    let all = from_log(conversation, log);
+    let ids = [&activity["from"]["id"], &activity["recipient"]["id"]];
+    Some(
+        all.into_iter()
+            .filter(|m| ids.contains(&&m["id"]))
+            .collect(),
+    )
+}
+
+/// The conversation's whole log, for the member calls.
+pub async fn log(
+    conversations: &Conversations,
+    conversation: &Conversation,
+) -> Result<Vec<Value>, StorageError> {
+    Ok(conversations.since(&conversation.id, 0).await?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation() -> Conversation {
+        Conversation {
+            id: "c1".into(),
+            bot: "helper".into(),
+            user: "dl_ada".into(),
+        }
+    }
+
+    #[test]
+    fn users_in_order_of_appearance_then_the_bot() {
+        let log = [
+            json!({"id": "c1|0", "from": {"id": "dl_ada", "role": "user"}, "recipient": {"id": "helper"}}),
+            json!({"id": "c1|1", "from": {"id": "helper", "role": "bot"}, "recipient": {"id": "dl_ada"}}),
+            json!({"id": "c1|2", "from": {"id": "grace", "name": "Grace", "role": "user"}, "recipient": {"id": "helper"}}),
+            json!({"id": "c1|3", "from": {"id": "dl_ada", "name": "Ada", "role": "user"}}),
+            json!({"id": "c1|4", "from": {"id": "grace", "name": "Other", "role": "user"}}),
+        ];
+        assert_eq!(
+            from_log(&conversation(), &log),
+            [
+                json!({"id": "dl_ada", "name": "Ada", "role": "user"}),
+                json!({"id": "grace", "name": "Grace", "role": "user"}),
+                json!({"id": "helper", "name": "helper", "role": "bot"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_conversation_nobody_posted_to_has_its_user_and_bot() {
+        assert_eq!(
+            from_log(&conversation(), &[]),
+            [
+                json!({"id": "dl_ada", "role": "user"}),
+                json!({"id": "helper", "name": "helper", "role": "bot"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_activitys_members_are_its_sender_and_recipient() {
+        let log = [
+            json!({"id": "c1|0", "from": {"id": "grace", "role": "user"}, "recipient": {"id": "helper"}}),
+            json!({"id": "c1|1", "from": {"id": "helper", "role": "bot"}, "recipient": {"id": "grace"}}),
+        ];
+        let members = of_activity(&conversation(), &log, "c1|1").unwrap_or_default();
+        let ids: Vec<&str> = members.iter().filter_map(|m| m["id"].as_str()).collect();
+        assert_eq!(ids, ["grace", "helper"]);
+        assert_eq!(of_activity(&conversation(), &log, "c1|9"), None);
+    }
+}
