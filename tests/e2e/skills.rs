@@ -92,6 +92,12 @@ async fn setup() -> Setup {
 
 /// A host with `guest_name` as the root and as the skill.
 async fn setup_with(guest_name: &str) -> Setup {
+    setup_on(guest_name, &[], &[]).await
+}
+
+/// As `setup_with`, the host started with `extra` arguments (e.g. a fixed
+/// `--port`, to restart on it) and `env` (e.g. `TURNBOX_FAULT`).
+async fn setup_on(guest_name: &str, extra: &[&str], env: &[(&str, &str)]) -> Setup {
     let idp = Idp::start(3600).await;
     let connector = Connector::start().await;
     let probe = Connector::start().await;
@@ -99,7 +105,7 @@ async fn setup_with(guest_name: &str) -> Setup {
     let data = tempfile::tempdir().unwrap();
     std::fs::copy(guest(guest_name), bots.path().join("skill.wasm")).unwrap();
     std::fs::write(bots.path().join("skill.toml"), skill_manifest()).unwrap();
-    let host = start_host(&idp, bots.path(), data.path());
+    let host = start_host_on(&idp, bots.path(), data.path(), extra, env);
     add_root(&host, bots.path(), &probe, guest_name).await;
     Setup {
         idp,
@@ -112,9 +118,20 @@ async fn setup_with(guest_name: &str) -> Setup {
 }
 
 fn start_host(idp: &Idp, bots: &Path, data: &Path) -> Host {
+    start_host_on(idp, bots, data, &[], &[])
+}
+
+fn start_host_on(
+    idp: &Idp,
+    bots: &Path,
+    data: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Host {
     let args = idp.host_args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Host::start_in(bots, data, &args)
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
+    Host::start_with_env(bots, data, &args, env)
 }
 
 /// The user says `text` to the root bot through the channel.
@@ -499,57 +516,50 @@ async fn skill_conversation_ids_survive_a_restart() {
 /// root's skill host accepts it and the user gets it.
 #[tokio::test]
 async fn a_skills_reply_relayed_after_a_crash_still_goes_with_the_callers_audience() {
-    let idp = Idp::start(3600).await;
-    let connector = Connector::start().await;
-    let probe = Connector::start().await;
-    let bots = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    std::fs::copy(guest("skill-root-rs"), bots.path().join("skill.wasm")).unwrap();
-    std::fs::write(bots.path().join("skill.toml"), skill_manifest()).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
         .to_string();
-    let mut args = idp.host_args();
-    args.extend(["--port".to_owned(), port]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut host = Host::start_with_env(
-        bots.path(),
-        data.path(),
-        &args,
+    let fixed = ["--port", port.as_str()];
+    let mut s = setup_on(
+        "skill-root-rs",
+        &fixed,
         &[("TURNBOX_FAULT", "after-commit")],
-    );
-    add_root(&host, bots.path(), &probe, "skill-root-rs").await;
+    )
+    .await;
+    let (connector, idp) = (&s.connector, &s.idp);
 
     let service_url = connector.service_url();
     let token = keys().channel.sign(&channel_claims(&service_url));
     // The root's request dies with the host: no answer to check.
     let _ = client()
-        .post(host.url("/api/bots/root/messages"))
+        .post(s.host.url("/api/bots/root/messages"))
         .bearer_auth(token)
         .json(&message(&service_url, "count"))
         .send()
         .await;
-    assert!(host.wait_exit().await.is_some(), "{}", host.log());
+    assert!(s.host.wait_exit().await.is_some(), "{}", s.host.log());
     assert!(
-        host.wait_for_log("fault injected at `after-commit`").await,
+        s.host
+            .wait_for_log("fault injected at `after-commit`")
+            .await,
         "{}",
-        host.log()
+        s.host.log()
     );
     assert!(
-        texts(&connector).is_empty(),
+        texts(connector).is_empty(),
         "{:?}\n{}",
-        texts(&connector),
-        host.log()
+        texts(connector),
+        s.host.log()
     );
-    let before = token_requests(&idp).len();
+    let before = token_requests(idp).len();
 
-    let host = Host::start_in(bots.path(), data.path(), &args);
-    let reply = wait_for_text(&connector, "skill count: 1").await;
+    let host = start_host_on(idp, s.bots.path(), s.data.path(), &fixed, &[]);
+    let reply = wait_for_text(connector, "skill count: 1").await;
     assert_eq!(reply.body["conversation"]["id"], "a:conv;messageid=7");
-    let after = token_requests(&idp)[before..].to_vec();
+    let after = token_requests(idp)[before..].to_vec();
     assert!(
         after.contains(&(FRIEND_APP.into(), format!("{APP_ID}/.default"))),
         "the relayed reply went with a token for the root: {after:?}"

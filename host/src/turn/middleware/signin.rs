@@ -179,14 +179,14 @@ const REMEMBER_FOR_MS: i64 = 24 * 60 * 60 * 1000;
 /// Where a bot's exchanged ids live: a namespace of their own beside the
 /// bot's state (a bot's namespace is its name, which has no `/`), so that
 /// they neither count against its state quota nor mix with its state.
-pub fn exchanges_namespace(bot: &str) -> String {
+fn exchanges_namespace(bot: &str) -> String {
     format!("{bot}/signin-token-exchange")
 }
 
 /// Records the exchanged id `key` (`{channel}/{conversation}/{id}`) of
 /// `bot` with a create-only write: true the first time, false for a
 /// duplicate. Ids recorded more than `keep_ms` ago are forgotten first.
-pub fn remember_exchange(
+fn remember_exchange(
     storage: &dyn Storage,
     bot: &str,
     key: String,
