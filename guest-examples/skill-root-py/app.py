@@ -10,14 +10,22 @@ failed: <code>"; a skill's error status: "the skill answered <status>".
 
 As the skill, it answers "skill heard: <text>", "callerid" with "skill
 callerId=<callerId>", and on "bye" says goodbye and ends the conversation
-(`endOfConversation`, code `completedSuccessfully`). tests/e2e/skills.rs
-runs it.
+(`endOfConversation`, code `completedSuccessfully`). "count" counts in the
+conversation's state and answers "skill count: <n>" (a reply the host holds
+back for the turn's commit and posts from its outbox); "later" answers
+"skill: later" and sets a timer of 100 ms, whose turn (proactive, from the
+stored conversation reference) says "skill: the timer fired".
+tests/e2e/skills.rs runs it.
 """
 
 import copy
 
 import turnbox
 from turnbox_skills import forward_to_skill
+
+
+# How many "count" messages the skill got in this conversation.
+COUNT = turnbox.ConversationState.create_property("count")
 
 
 def is_skill():
@@ -29,6 +37,13 @@ def skill_message(ctx):
     if text == "bye":
         ctx.send_activity("skill: goodbye")
         ctx.send_activity(turnbox.new_activity("endOfConversation", code="completedSuccessfully"))
+    elif text == "count":
+        count = COUNT.get(0) + 1
+        COUNT.set(count)
+        ctx.send_activity(f"skill count: {count}")
+    elif text == "later":
+        turnbox.schedule_timer(100, "later")
+        ctx.send_activity("skill: later")
     elif text == "callerid":
         ctx.send_activity(f"skill callerId={ctx.extra.get('callerId') or ''}")
     else:
@@ -54,6 +69,10 @@ class SkillOrRoot(turnbox.ActivityHandler):
             return
         if not answer.is_successful_status_code():
             ctx.send_activity(f"the skill answered {answer.status}")
+
+    def on_event(self, ctx, name, value):
+        if is_skill() and name == "later":
+            ctx.send_activity("skill: the timer fired")
 
     def on_end_of_conversation(self, ctx):
         if not is_skill():

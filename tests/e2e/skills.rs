@@ -469,6 +469,11 @@ async fn javascript_and_python_roots_forward_and_hear_the_skills_end() {
             &format!("skill callerId=urn:botframework:aadappid:{APP_ID}"),
         )
         .await;
+        // The skill's state: held-back replies, in order.
+        say(&s, "count").await;
+        wait_for_text(&s.connector, "skill count: 1").await;
+        say(&s, "count").await;
+        wait_for_text(&s.connector, "skill count: 2").await;
 
         // "@probe": the activity reaches the probe with the root's token
         // for that skill, the user's text and the host's addressing.
@@ -576,20 +581,23 @@ async fn a_skills_reply_relayed_after_a_crash_still_goes_with_the_callers_audien
 /// with a token for the root's app id, and reaches the user.
 #[tokio::test]
 async fn a_skills_timer_answers_through_the_root_with_the_callers_audience() {
-    let s = setup().await;
-    say(&s, "later").await;
-    wait_for_text(&s.connector, "skill: later").await;
-    let fired = wait_for_text(&s.connector, "skill: the timer fired").await;
-    assert_eq!(fired.body["conversation"]["id"], "a:conv;messageid=7");
-    assert!(
-        is_root_connector_token(&s.idp, fired.authorization.as_deref()),
-        "posted by the root with its Bot Connector token: {:?}",
-        fired.authorization
-    );
-    let requests = token_requests(&s.idp);
-    assert!(
-        !requests.contains(&(FRIEND_APP.into(), BOT_CONNECTOR_SCOPE.into())),
-        "the skill never asked for a Bot Connector token: {requests:?}"
-    );
-    s.host.assert_no_panic();
+    for bot in ["skill-root-rs", "skill-root-js", "skill-root-py"] {
+        eprintln!("--- with {bot}");
+        let s = setup_with(bot).await;
+        say(&s, "later").await;
+        wait_for_text(&s.connector, "skill: later").await;
+        let fired = wait_for_text(&s.connector, "skill: the timer fired").await;
+        assert_eq!(fired.body["conversation"]["id"], "a:conv;messageid=7");
+        assert!(
+            is_root_connector_token(&s.idp, fired.authorization.as_deref()),
+            "{bot}: posted by the root with its Bot Connector token: {:?}",
+            fired.authorization
+        );
+        let requests = token_requests(&s.idp);
+        assert!(
+            !requests.contains(&(FRIEND_APP.into(), BOT_CONNECTOR_SCOPE.into())),
+            "{bot}: the skill never asked for a Bot Connector token: {requests:?}"
+        );
+        s.host.assert_no_panic();
+    }
 }

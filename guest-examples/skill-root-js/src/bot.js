@@ -11,19 +11,33 @@
 //
 // As the skill, it answers "skill heard: <text>", "callerid" with "skill
 // callerId=<callerId>", and on "bye" says goodbye and ends the conversation
-// (`endOfConversation`, code `completedSuccessfully`). tests/e2e/skills.rs
-// runs it.
+// (`endOfConversation`, code `completedSuccessfully`). "count" counts in
+// the conversation's state and answers "skill count: <n>" (a reply the
+// host holds back for the turn's commit and posts from its outbox);
+// "later" answers "skill: later" and sets a timer of 100 ms, whose turn
+// (proactive, from the stored conversation reference) says "skill: the
+// timer fired". tests/e2e/skills.rs runs it.
 
-import { ActivityHandler, config } from './turnbox.js';
+import { ActivityHandler, config, conversationState, timers } from './turnbox.js';
 import { forwardToSkill, isSuccessStatusCode } from './skills.js';
 
 const isSkill = () => config('role') === 'skill';
+
+/** How many "count" messages the skill got in this conversation. */
+const count = conversationState.createProperty('count');
 
 function skillMessage(ctx) {
   const text = ctx.activity.text ?? '';
   if (text === 'bye') {
     ctx.sendActivity('skill: goodbye');
     ctx.sendActivity({ type: 'endOfConversation', code: 'completedSuccessfully' });
+  } else if (text === 'count') {
+    const n = count.get(0) + 1;
+    count.set(n);
+    ctx.sendActivity(`skill count: ${n}`);
+  } else if (text === 'later') {
+    timers.schedule(100, 'later');
+    ctx.sendActivity('skill: later');
   } else if (text === 'callerid') {
     ctx.sendActivity(`skill callerId=${ctx.activity.callerId ?? ''}`);
   } else {
@@ -47,6 +61,10 @@ bot.onMessage((ctx) => {
     ctx.sendActivity(`the skill call failed: ${e.code}`);
   }
   return undefined;
+});
+
+bot.onEvent('later', (ctx) => {
+  if (isSkill()) ctx.sendActivity('skill: the timer fired');
 });
 
 bot.onEndOfConversation((ctx) => {

@@ -9,8 +9,7 @@
 //!
 //! As the skill, it answers "skill heard: <text>", and on "bye" says
 //! goodbye and ends the conversation (`endOfConversation`, code
-//! `completedSuccessfully`). Only this Rust bot also has (the JavaScript
-//! and Python ones answer the rest alike):
+//! `completedSuccessfully`). Also (as the JavaScript and Python ones):
 //! - "count": counts in the conversation's state and answers "skill count:
 //!   <n>", a reply the host holds back for the turn's commit and posts from
 //!   its outbox;
