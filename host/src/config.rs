@@ -52,6 +52,8 @@ pub struct ServeConfig {
     /// Certificate authorities (PEM) PostgreSQL's TLS certificate may chain
     /// to, besides the webpki roots.
     pub storage_ca_file: Option<PathBuf>,
+    /// SQLite: the database file held exclusively (`--sqlite-exclusive`).
+    pub sqlite_exclusive: bool,
     /// How long a claimed timer stays claimed on a shared database before
     /// another host may take it over.
     pub timer_lease: Duration,

@@ -229,11 +229,17 @@ async fn open_database(
     let path = config.data_dir.join("state.db");
     let lease = config.timer_lease;
     let ca_file = config.storage_ca_file.clone();
-    tracing::info!(storage = ?location, "opening the database");
+    let options = crate::storage::SqliteOptions {
+        exclusive: config.sqlite_exclusive,
+    };
+    if options.exclusive && location != StorageLocation::Sqlite {
+        tracing::warn!("--sqlite-exclusive applies to SQLite only; ignored with PostgreSQL");
+    }
+    tracing::info!(storage = ?location, exclusive = options.exclusive, "opening the database");
     let opened = tokio::task::spawn_blocking(
         move || -> Result<Arc<dyn crate::storage::Database>, crate::storage::StorageError> {
             Ok(match location {
-                StorageLocation::Sqlite => Arc::new(SqliteStorage::open(&path)?),
+                StorageLocation::Sqlite => Arc::new(SqliteStorage::open_with(&path, options)?),
                 StorageLocation::Postgres(url) => {
                     Arc::new(PgStorage::connect(&url, lease, ca_file.as_deref())?)
                 }

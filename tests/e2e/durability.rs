@@ -1,6 +1,8 @@
 //! Crash durability: the host is killed with SIGKILL in the middle of a load
 //! of state-writing turns. After a restart on the same data, every write
-//! whose turn was answered 200 is there, and nothing is corrupt.
+//! whose turn was answered 200 is there, and nothing is corrupt. The same
+//! with `--sqlite-exclusive` (the WAL index in the host's memory), which
+//! also keeps every other process out of the database while the host runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,12 +28,41 @@ async fn try_ask(url: &str, conversation: usize, text: &str) -> Option<(StatusCo
     Some((status, text.to_owned()))
 }
 
+/// Another process's read of the host's database while it runs.
+fn read_from_outside(data: &std::path::Path) -> rusqlite::Result<i64> {
+    let conn = rusqlite::Connection::open_with_flags(
+        data.join("state.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    conn.query_row("SELECT count(*) FROM delivered", [], |row| row.get(0))
+}
+
 #[tokio::test]
 async fn answered_writes_survive_kill_9() {
-    let bots = BotsDir::with(&[("bot", "misbehave")]);
     let data = tempfile::tempdir().unwrap();
-    let host = Host::start_in(bots.path(), data.path(), &[]);
+    kill_9_under_load(data.path(), &[]).await;
+}
+
+#[tokio::test]
+async fn answered_writes_survive_kill_9_on_an_exclusive_database() {
+    let data = tempfile::tempdir().unwrap();
+    kill_9_under_load(data.path(), &["--sqlite-exclusive"]).await;
+}
+
+/// Counts up in several conversations until a SIGKILL, restarts on the
+/// same data with `args` and checks each conversation's count.
+async fn kill_9_under_load(data: &std::path::Path, args: &[&str]) {
+    let exclusive = args.contains(&"--sqlite-exclusive");
+    let bots = BotsDir::with(&[("bot", "misbehave")]);
+    let host = Host::start_in(bots.path(), data, args);
     let url = host.url("/api/bots/bot/messages");
+    let (status, _) = try_ask(&url, 0, "incr conversation warm").await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{}", host.log());
+    match read_from_outside(data) {
+        Ok(rows) if !exclusive => assert!(rows >= 1, "{rows}"),
+        Err(err) if exclusive => assert!(err.to_string().contains("locked"), "{err}"),
+        other => panic!("exclusive={exclusive}: another process's read gave {other:?}"),
+    }
 
     // Each conversation counts up, one turn after another, until the host
     // dies; the highest count answered 200 is remembered.
@@ -63,7 +94,7 @@ async fn answered_writes_survive_kill_9() {
     assert_eq!(answered.len(), CONVERSATIONS, "every conversation wrote");
     drop(host);
 
-    let host = Host::start_in(bots.path(), data.path(), &[]);
+    let host = Host::start_in(bots.path(), data, args);
     let url = host.url("/api/bots/bot/messages");
     for (c, n) in answered {
         let (status, stored) = try_ask(&url, c, "state get conversation n").await.unwrap();

@@ -53,7 +53,7 @@ use serde_json::Value;
 
 pub use commit::{Committed, RecordOutcomes, TurnCommit, TurnRecord, TurnRecords};
 pub use postgres::PgStorage;
-pub use sqlite::SqliteStorage;
+pub use sqlite::{SqliteOptions, SqliteStorage};
 
 /// Every store the host keeps, in one database.
 pub trait Database:

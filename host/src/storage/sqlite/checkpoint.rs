@@ -56,19 +56,38 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     /// Starts checkpointing the database at `path` (already in WAL mode).
-    pub fn start(path: &Path) -> Result<Checkpointer, rusqlite::Error> {
-        Self::start_with(path, INTERVAL, RESTART_FRAMES, RESTART_WAIT)
+    pub fn start(
+        path: &Path,
+        options: super::SqliteOptions,
+    ) -> Result<Checkpointer, rusqlite::Error> {
+        let conn = super::open_file(path, false, options)?;
+        Self::start_on(conn, INTERVAL, RESTART_FRAMES, RESTART_WAIT)
     }
 
     /// The same, every `interval`, restarting logs past `restart_frames`
     /// and waiting at most `restart_wait` for readers.
+    #[cfg(test)]
     fn start_with(
         path: &Path,
         interval: Duration,
         restart_frames: i64,
         restart_wait: Duration,
     ) -> Result<Checkpointer, rusqlite::Error> {
-        let conn = Connection::open(path)?;
+        Self::start_on(
+            Connection::open(path)?,
+            interval,
+            restart_frames,
+            restart_wait,
+        )
+    }
+
+    /// The same on a connection already open.
+    fn start_on(
+        conn: Connection,
+        interval: Duration,
+        restart_frames: i64,
+        restart_wait: Duration,
+    ) -> Result<Checkpointer, rusqlite::Error> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (stop, stopped) = mpsc::channel::<()>();

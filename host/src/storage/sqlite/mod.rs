@@ -65,6 +65,39 @@ fn reader_count() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }
 
+/// How a file database is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Every connection on SQLite's `unix-excl` VFS: the file is locked
+    /// for this process alone while open, and the WAL index lives in its
+    /// heap instead of the `-shm` file, so a transaction takes no `fcntl`
+    /// lock (docs/PERFORMANCE.md, thirteenth round: 4.3 such calls a
+    /// turn). No other process can open the database meanwhile.
+    pub exclusive: bool,
+}
+
+/// Opens a connection to the file database at `path`. A read-only one is
+/// read-write with `query_only` on the exclusive VFS, whose WAL index a
+/// read-only connection cannot build.
+fn open_file(path: &Path, read_only: bool, options: SqliteOptions) -> rusqlite::Result<Connection> {
+    use rusqlite::OpenFlags;
+    let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    if read_only && !options.exclusive {
+        flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
+    } else {
+        flags |= OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = if options.exclusive {
+        Connection::open_with_flags_and_vfs(path, flags, c"unix-excl")?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
+    if read_only && options.exclusive {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    Ok(conn)
+}
+
 /// A SQLite failure as a storage error (shared by the SQLite stores).
 fn backend(err: rusqlite::Error) -> StorageError {
     StorageError::Backend(err.to_string())
@@ -73,6 +106,11 @@ fn backend(err: rusqlite::Error) -> StorageError {
 impl SqliteStorage {
     /// Opens (creating) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens (creating) the database at `path`, as `options` say.
+    pub fn open_with(path: &Path, options: SqliteOptions) -> Result<Self, StorageError> {
         page_cache::install();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StorageError::Backend(e.to_string()))?;
@@ -88,13 +126,15 @@ impl SqliteStorage {
                 path.display()
             ))
         })?;
-        let conn = Connection::open(path).map_err(backend)?;
+        let conn = open_file(path, false, options)
+            .map_err(|e| StorageError::Backend(format!("cannot open {}: {e}", path.display())))?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
             .map_err(backend)?;
         let mut storage = Self::init(conn)?;
         storage._lock = Some(lock);
         if std::env::var_os("TURNBOX_SQLITE_AUTOCHECKPOINT").is_none() {
-            storage._checkpointer = Some(checkpoint::Checkpointer::start(path).map_err(backend)?);
+            storage._checkpointer =
+                Some(checkpoint::Checkpointer::start(path, options).map_err(backend)?);
             storage
                 .conn()
                 .pragma_update(None, "wal_autocheckpoint", 0)
@@ -102,27 +142,21 @@ impl SqliteStorage {
         }
         // Opened after the writer made the schema and switched to WAL.
         for _ in 0..reader_count() {
-            let reader = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(backend)?;
+            let reader = open_file(path, true, options).map_err(backend)?;
             reader
                 .busy_timeout(std::time::Duration::from_secs(5))
                 .map_err(backend)?;
             storage.readers.push(Mutex::new(reader));
         }
-        storage.load_delivered(path)?;
+        storage.load_delivered(path, options)?;
         Ok(storage)
     }
 
     /// Reads the deliveries already recorded into the filter, on a thread
     /// of its own (a busy host's table holds millions); lookups go to the
     /// database until it is done, or for good if it fails.
-    fn load_delivered(&self, path: &Path) -> Result<(), StorageError> {
-        let reader = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(backend)?;
+    fn load_delivered(&self, path: &Path, options: SqliteOptions) -> Result<(), StorageError> {
+        let reader = open_file(path, true, options).map_err(backend)?;
         let filter = self.delivered.clone();
         std::thread::Builder::new()
             .name("delivered-filter".into())
