@@ -50,6 +50,17 @@ async fn start(host: &Host, base: &str, user: Option<&str>) -> Value {
     answer
 }
 
+/// A client never sees an activity's `serviceUrl`: on this channel it is
+/// the host's connector endpoint, with the key that lets anyone post as a
+/// bot.
+fn assert_no_connector_key(set: &Value) {
+    let text = set.to_string();
+    assert!(
+        !text.contains("serviceUrl") && !text.contains("directline-connector"),
+        "{text}"
+    );
+}
+
 fn user_message(text: &str) -> Value {
     json!({"type": "message", "from": {"id": "ignored"}, "text": text,
            "channelData": {"clientActivityID": format!("client-{text}")}})
@@ -305,6 +316,7 @@ async fn the_stream_replays_the_backlog_and_pushes_typing_and_replies() {
     let mut kinds = Vec::new();
     while !kinds.contains(&"ok: sleep 1200".to_string()) {
         let set = next_set(&mut socket).await;
+        assert_no_connector_key(&set);
         for activity in set["activities"].as_array().unwrap() {
             kinds.push(
                 activity["text"]
@@ -324,6 +336,7 @@ async fn the_stream_replays_the_backlog_and_pushes_typing_and_replies() {
     // Typing is not in the polled log; reconnecting from a watermark replays
     // from there.
     let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    assert_no_connector_key(&set);
     assert!(
         set["activities"]
             .as_array()

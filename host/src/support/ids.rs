@@ -27,7 +27,9 @@ thread_local! {
 /// the operating system's (`getrandom`), read a batch at a time; each
 /// byte is handed out once and then overwritten.
 pub fn random_id() -> String {
-    let taken = BATCHES.with(|batch| {
+    // (`try_with`: a thread's last calls, while its locals are being
+    // dropped, take the clock.)
+    let taken = BATCHES.try_with(|batch| {
         let mut batch = batch.borrow_mut();
         if batch.used == BATCH {
             getrandom::fill(&mut batch.bytes[..]).ok()?;
@@ -40,7 +42,7 @@ pub fn random_id() -> String {
         batch.used += ID_BYTES;
         Some(id)
     });
-    match taken {
+    match taken.ok().flatten() {
         Some(bytes) => hex::encode(bytes),
         // No OS randomness: the clock, which is unique enough within a
         // process.

@@ -5,7 +5,10 @@
 //! another; it then reads the log from its watermark, so a missed or
 //! repeated wake-up loses and repeats nothing. Typing activities are not
 //! logged: they go to the streams only. Conversations with nothing
-//! appended for the retention period are forgotten.
+//! appended for the retention period are forgotten. No activity keeps its
+//! `serviceUrl`, in the log or on its way out: on this channel it is this
+//! host's connector endpoint with the connector key in it, which a client
+//! must never learn (with it, anyone could post as any bot).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -63,6 +66,25 @@ impl Feeds {
             } => self.wake(&conversation, Wake::Typing(activity)),
             Notice::Resync => self.wake_all(),
         }
+    }
+}
+
+/// Marks, in the log only, an activity the bot sent as history
+/// (`sendConversationHistory`): its sender is not a member for that.
+pub const HISTORY_MARK: &str = "turnboxHistory";
+
+/// Drops the activity's `serviceUrl` (the connector key is in it).
+fn without_service_url(activity: &mut Value) {
+    if let Some(object) = activity.as_object_mut() {
+        object.remove("serviceUrl");
+    }
+}
+
+/// The activity as clients get it: no `serviceUrl`, no log-only mark.
+fn for_clients(activity: &mut Value) {
+    if let Some(object) = activity.as_object_mut() {
+        object.remove("serviceUrl");
+        object.remove(HISTORY_MARK);
     }
 }
 
@@ -159,12 +181,18 @@ impl Conversations {
 
     /// Appends an activity (giving it an id when it has none) and wakes
     /// the streams, here and on other hosts; returns the id. Typing is
-    /// pushed to streams but not logged.
+    /// pushed to streams but not logged. Not an object: refused.
     pub async fn append(
         &self,
         conversation: &str,
         mut activity: Value,
     ) -> Result<String, StorageError> {
+        if !activity.is_object() {
+            return Err(StorageError::Backend(
+                "a Direct Line activity must be a JSON object".into(),
+            ));
+        }
+        without_service_url(&mut activity);
         let store = self.store.clone();
         let id_of = conversation.to_owned();
         if activity.get("type").and_then(Value::as_str) == Some("typing") {
@@ -193,7 +221,17 @@ impl Conversations {
         watermark: usize,
     ) -> Result<(Vec<Value>, usize), StorageError> {
         let (store, id) = (self.store.clone(), conversation.to_owned());
-        blocking(move || store.activities_since(&id, watermark)).await
+        let (mut activities, next) =
+            blocking(move || store.activities_since(&id, watermark)).await?;
+        // (A log an older host wrote may still hold a `serviceUrl`.)
+        activities.iter_mut().for_each(for_clients);
+        Ok((activities, next))
+    }
+
+    /// The whole log as kept, marks included (for the member calls).
+    pub async fn log(&self, conversation: &str) -> Result<Vec<Value>, StorageError> {
+        let (store, id) = (self.store.clone(), conversation.to_owned());
+        Ok(blocking(move || store.activities_since(&id, 0)).await?.0)
     }
 
     /// Wake-ups for the conversation's log, from now on.

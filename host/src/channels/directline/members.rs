@@ -2,12 +2,13 @@
 //! member calls on this channel (`http/directline/connector.rs`): the bot,
 //! the user the conversation was started for, and every other user who
 //! has posted to it (a caller with the channel's secret may post as any
-//! user), in the order they first appeared. Read from the conversation's
+//! user), in the order they first appeared; not the senders of a history
+//! the bot sent. Read from the conversation's
 //! log, so every host sharing the database gives the same answer.
 
 use serde_json::{Value, json};
 
-use super::conversations::{Conversation, Conversations};
+use super::conversations::{Conversation, Conversations, HISTORY_MARK};
 use crate::storage::StorageError;
 
 /// One member as the Bot Connector's `ChannelAccount`.
@@ -23,7 +24,7 @@ fn account(id: &str, name: Option<&str>, role: &str) -> Value {
 /// was started for leading), then the bot.
 pub fn from_log(conversation: &Conversation, log: &[Value]) -> Vec<Value> {
     let mut members = vec![account(&conversation.user, None, "user")];
-    for activity in log {
+    for activity in log.iter().filter(|a| a.get(HISTORY_MARK).is_none()) {
         let from = &activity["from"];
         let (Some(id), Some("user")) = (from["id"].as_str(), from["role"].as_str()) else {
             continue;
@@ -41,8 +42,9 @@ pub fn from_log(conversation: &Conversation, log: &[Value]) -> Vec<Value> {
     members
 }
 
-/// The members of one logged activity: its sender and its recipient.
-/// `None` when the log has no activity with that id.
+/// The members of one logged activity: its sender and its recipient, as
+/// the conversation's members list them (else as the activity names
+/// them). `None` when the log has no activity with that id.
 pub fn of_activity(
     conversation: &Conversation,
     log: &[Value],
@@ -50,12 +52,18 @@ pub fn of_activity(
 ) -> Option<Vec<Value>> {
     let activity = log.iter().find(|a| a["id"] == activity_id)?;
     let all = from_log(conversation, log);
-    let ids = [&activity["from"]["id"], &activity["recipient"]["id"]];
-    Some(
-        all.into_iter()
-            .filter(|m| ids.contains(&&m["id"]))
-            .collect(),
-    )
+    let mut members: Vec<Value> = Vec::new();
+    for account in [&activity["from"], &activity["recipient"]] {
+        let Some(id) = account["id"].as_str() else {
+            continue;
+        };
+        if members.iter().any(|m| m["id"] == id) {
+            continue;
+        }
+        let known = all.iter().find(|m| m["id"] == id);
+        members.push(known.cloned().unwrap_or_else(|| account.clone()));
+    }
+    Some(members)
 }
 
 /// The conversation's whole log, for the member calls.
@@ -63,7 +71,7 @@ pub async fn log(
     conversations: &Conversations,
     conversation: &Conversation,
 ) -> Result<Vec<Value>, StorageError> {
-    Ok(conversations.since(&conversation.id, 0).await?.0)
+    conversations.log(&conversation.id).await
 }
 
 #[cfg(test)]
@@ -86,6 +94,7 @@ mod tests {
             json!({"id": "c1|2", "from": {"id": "grace", "name": "Grace", "role": "user"}, "recipient": {"id": "helper"}}),
             json!({"id": "c1|3", "from": {"id": "dl_ada", "name": "Ada", "role": "user"}}),
             json!({"id": "c1|4", "from": {"id": "grace", "name": "Other", "role": "user"}}),
+            json!({"id": "c1|5", "from": {"id": "linus", "role": "user"}, (HISTORY_MARK): true}),
         ];
         assert_eq!(
             from_log(&conversation(), &log),
@@ -116,7 +125,15 @@ mod tests {
         ];
         let members = of_activity(&conversation(), &log, "c1|1").unwrap_or_default();
         let ids: Vec<&str> = members.iter().filter_map(|m| m["id"].as_str()).collect();
-        assert_eq!(ids, ["grace", "helper"]);
+        assert_eq!(ids, ["helper", "grace"]);
         assert_eq!(of_activity(&conversation(), &log, "c1|9"), None);
+        // A history's sender is no member, but still the activity's.
+        let log = [
+            json!({"id": "c1|0", "from": {"id": "linus", "role": "user"},
+                          "recipient": {"id": "helper"}, (HISTORY_MARK): true}),
+        ];
+        let members = of_activity(&conversation(), &log, "c1|0").unwrap_or_default();
+        assert_eq!(members[0], json!({"id": "linus", "role": "user"}));
+        assert_eq!(members[1]["id"], "helper");
     }
 }

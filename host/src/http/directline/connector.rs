@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::storage_failed;
-use crate::channels::directline::conversations::Conversation;
+use crate::channels::directline::conversations::{Conversation, HISTORY_MARK};
 use crate::channels::directline::members;
 use crate::http::app::{ApiError, AppState};
 
@@ -60,9 +60,46 @@ pub async fn post_activity(
     axum::Json(mut activity): axum::Json<Value>,
 ) -> Result<Response, ApiError> {
     let conversation = conversation(&state, &params).await?;
+    object(&activity)?;
     stamp(&mut activity);
     let id = append(&state, &conversation.id, activity).await?;
     Ok(axum::Json(json!({ "id": id })).into_response())
+}
+
+/// An activity is a JSON object.
+fn object(activity: &Value) -> Result<(), ApiError> {
+    if activity.is_object() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_argument("an activity is a JSON object"))
+    }
+}
+
+/// The most activities one history may hold.
+const MAX_HISTORY: usize = 1000;
+
+/// A history's activities, if it is one this channel logs.
+fn history(transcript: &Value) -> Result<&Vec<Value>, ApiError> {
+    let Some(activities) = transcript["activities"].as_array() else {
+        return Err(ApiError::bad_argument(
+            "a history is an object with an `activities` array",
+        ));
+    };
+    if activities.len() > MAX_HISTORY {
+        return Err(ApiError::bad_argument(format!(
+            "a history holds at most {MAX_HISTORY} activities, not {}",
+            activities.len()
+        )));
+    }
+    if let Some(bad) = activities
+        .iter()
+        .position(|a| !a.is_object() || a["type"] == "typing")
+    {
+        return Err(ApiError::bad_argument(format!(
+            "history activity {bad} is not a JSON object, or is typing"
+        )));
+    }
+    Ok(activities)
 }
 
 /// A send as the log keeps it: the log gives the id; the time is now
@@ -80,25 +117,23 @@ fn stamp(activity: &mut Value) {
 }
 
 /// `POST …/activities/history` (`sendConversationHistory`): the
-/// transcript's activities are appended in order, so the user's client
-/// shows them; answers the last one's id.
+/// transcript's activities (objects, not typing, at most `MAX_HISTORY`)
+/// are appended in order, so the user's client shows them, each marked in
+/// the log so that its sender does not count as a member; answers the
+/// last one's id. They are appended one by one: a store failure part-way
+/// leaves the first ones logged.
 pub async fn post_history(
     State(state): State<Arc<AppState>>,
     Path(params): Path<HashMap<String, String>>,
     axum::Json(transcript): axum::Json<Value>,
 ) -> Result<Response, ApiError> {
     let conversation = conversation(&state, &params).await?;
-    let Some(activities) = transcript["activities"].as_array() else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "BadArgument",
-            "a history is an object with an `activities` array",
-        ));
-    };
+    let activities = history(&transcript)?;
     let mut id = String::new();
     for activity in activities {
         let mut activity = activity.clone();
         stamp(&mut activity);
+        activity[HISTORY_MARK] = Value::Bool(true);
         id = append(&state, &conversation.id, activity).await?;
     }
     Ok(axum::Json(json!({ "id": id })).into_response())
@@ -112,6 +147,7 @@ pub async fn put_activity(
     axum::Json(mut activity): axum::Json<Value>,
 ) -> Result<Response, ApiError> {
     let conversation = conversation(&state, &params).await?;
+    object(&activity)?;
     let id = params.get("activity").cloned().unwrap_or_default();
     activity["id"] = Value::String(id.clone());
     append(&state, &conversation.id, activity).await?;
@@ -175,22 +211,19 @@ pub struct PageQuery {
 pub async fn get_paged_members(
     State(state): State<Arc<AppState>>,
     Path(params): Path<HashMap<String, String>>,
-    Query(query): Query<PageQuery>,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let bad = |what: &str| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "BadArgument",
-            format!("{what} is not a positive number"),
-        )
-    };
+    let (_, _, all) = members_of(&state, &params).await?;
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::bad_argument(format!("bad query string: {}", rejection.body_text()))
+    })?;
     let size = match query.page_size.as_deref().filter(|s| !s.is_empty()) {
         None => 200,
         Some(text) => text
             .parse::<usize>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| bad("pageSize"))?,
+            .ok_or_else(|| ApiError::bad_argument("pageSize is not a positive number"))?,
     };
     let start = match query
         .continuation_token
@@ -198,11 +231,10 @@ pub async fn get_paged_members(
         .filter(|s| !s.is_empty())
     {
         None => 0,
-        Some(text) => text
-            .parse::<usize>()
-            .map_err(|_| bad("continuationToken"))?,
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            ApiError::bad_argument("continuationToken is not one this endpoint gave")
+        })?,
     };
-    let (_, _, all) = members_of(&state, &params).await?;
     let page: Vec<Value> = all.iter().skip(start).take(size).cloned().collect();
     let mut answer = json!({ "members": page });
     if start.saturating_add(size) < all.len() {
@@ -258,4 +290,32 @@ pub async fn get_activity_members(
         )
     })?;
     Ok(axum::Json(found).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_history_is_objects_not_typing_and_not_too_many() {
+        let ok = json!({"activities": [{"type": "message", "text": "a"}, {"type": "event"}]});
+        assert_eq!(history(&ok).map(Vec::len).ok(), Some(2));
+        for bad in [
+            json!({"activities": [{"type": "message"}, 5]}),
+            json!({"activities": [null]}),
+            json!({"activities": [{"type": "typing"}]}),
+            json!({"activities": {"type": "message"}}),
+            json!([{"type": "message"}]),
+            json!({"activities": vec![json!({"type": "message"}); MAX_HISTORY + 1]}),
+        ] {
+            let err = history(&bad).err();
+            assert_eq!(
+                err.map(|e| e.status),
+                Some(StatusCode::BAD_REQUEST),
+                "{bad}"
+            );
+        }
+        let full = json!({"activities": vec![json!({"type": "message"}); MAX_HISTORY]});
+        assert!(history(&full).is_ok());
+    }
 }
