@@ -654,3 +654,66 @@ async fn a_bot_reads_members_and_sends_history_on_direct_line() {
         replies[5]
     );
 }
+
+/// The connector URL a bot's turn gets opens its own conversation only:
+/// with it, posting into another conversation is refused (before, one key
+/// opened every Direct Line conversation of every bot on the host).
+#[tokio::test]
+async fn a_turns_connector_url_opens_only_its_own_conversation() {
+    let host = host(&[]);
+    let base = "/bots/slow/v3/directline";
+    let mine = start(&host, base, None).await;
+    let other = start(&host, base, None).await;
+    let (mine_id, token) = (
+        mine["conversationId"].as_str().unwrap(),
+        mine["token"].as_str().unwrap(),
+    );
+    let other_id = other["conversationId"].as_str().unwrap();
+    let activities = host.url(&format!("{base}/conversations/{mine_id}/activities"));
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("json activity")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    let reply = set["activities"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    let seen: Value = serde_json::from_str(reply["text"].as_str().unwrap()).unwrap();
+    let service_url = seen["serviceUrl"].as_str().unwrap();
+    assert!(
+        service_url.contains("/directline-connector/"),
+        "{service_url}"
+    );
+
+    let post = |conversation: &str| {
+        client()
+            .post(format!(
+                "{service_url}v3/conversations/{conversation}/activities"
+            ))
+            .json(&json!({"type": "message", "text": format!("posted into {conversation}")}))
+            .send()
+    };
+    let (status, body) = read(post(other_id).await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "NotFound");
+    let (status, body) = read(post(mine_id).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "its own conversation: {body}");
+
+    // Nothing reached the other conversation.
+    let other_activities = host.url(&format!("{base}/conversations/{other_id}/activities"));
+    let (_, other_set) = call(
+        reqwest::Method::GET,
+        &other_activities,
+        Some(other["token"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(other_set["activities"], json!([]), "{other_set}");
+}

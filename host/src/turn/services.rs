@@ -115,10 +115,7 @@ impl TurnServices {
         match route {
             Route::Dev => Some(Outbound::Dev),
             Route::Internal => {
-                let own = activity
-                    .service_url
-                    .as_deref()
-                    .and_then(|url| self.directline.own_service_url(url))?;
+                let own = own_service_url(&self.directline, activity)?;
                 activity.service_url = Some(own);
                 Some(Outbound::Internal)
             }
@@ -139,14 +136,20 @@ impl TurnServices {
         version: &BotVersion,
         activity: &mut Activity,
     ) -> Outbound {
-        if let Some(own) = activity
-            .service_url
-            .as_deref()
-            .and_then(|url| self.directline.own_service_url(url))
-        {
+        if let Some(own) = own_service_url(&self.directline, activity) {
             activity.service_url = Some(own);
             return Outbound::Internal;
         }
         self.outbound_for(version, activity)
     }
+}
+
+/// This host's connector URL for the activity's built-in Direct Line
+/// conversation, if its `serviceUrl` is one of that channel's.
+fn own_service_url(
+    directline: &crate::channels::directline::DirectLine,
+    activity: &Activity,
+) -> Option<String> {
+    let conversation = activity.conversation.as_ref()?;
+    directline.own_service_url(activity.service_url.as_deref()?, &conversation.id)
 }

@@ -35,11 +35,17 @@ pub struct DirectLine {
     pub uploads: Arc<uploads::Uploads>,
     /// The channel secret; `None`: dev mode, loopback callers only.
     pub secret: Option<String>,
-    /// The key in the connector's `serviceUrl`: the same on every host
-    /// sharing the database, so that any of them takes any one's replies.
-    connector_key: String,
-    /// `http://127.0.0.1:PORT/directline-connector/KEY/`, once listening.
-    service_url: std::sync::OnceLock<String>,
+    /// What each conversation's key in the connector's `serviceUrl` is
+    /// derived from: the same on every host sharing the database, so that
+    /// any of them takes any one's replies.
+    connector_secret: Vec<u8>,
+    /// The one key of every conversation before keys were per
+    /// conversation: a stored reference or outbox row may still carry it.
+    /// Recognised in such a URL, which is then rewritten; never accepted
+    /// by the endpoints.
+    legacy_key: String,
+    /// `http://127.0.0.1:PORT/directline-connector/`, once listening.
+    base_url: std::sync::OnceLock<String>,
 }
 
 /// A key for one use, derived from the channel key.
@@ -75,9 +81,16 @@ impl DirectLine {
                 &derive(&channel_key, "uploaded-files"),
             )),
             secret,
-            connector_key: hex::encode(&derive(&channel_key, "connector")[..16]),
-            service_url: std::sync::OnceLock::new(),
+            connector_secret: derive(&channel_key, "connector"),
+            legacy_key: hex::encode(&derive(&channel_key, "connector")[..16]),
+            base_url: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The key in `conversation`'s connector URL: a bot's turn learns its
+    /// own conversation's, which opens no other.
+    fn connector_key(&self, conversation: &str) -> String {
+        hex::encode(&derive(&self.connector_secret, conversation)[..16])
     }
 
     /// Sets the service URL once the host listens on `addr`.
@@ -88,30 +101,35 @@ impl DirectLine {
             addr.ip()
         };
         let url = format!(
-            "http://{}/directline-connector/{}/",
+            "http://{}/directline-connector/",
             SocketAddr::new(host, addr.port()),
-            self.connector_key
         );
-        let _ = self.service_url.set(url);
+        let _ = self.base_url.set(url);
     }
 
-    /// This host's connector endpoint for the channel, once listening.
-    pub fn service_url(&self) -> Option<String> {
-        self.service_url.get().cloned()
+    /// This host's connector endpoint for `conversation`, once listening.
+    pub fn service_url(&self, conversation: &str) -> Option<String> {
+        let base = self.base_url.get()?;
+        Some(format!("{base}{}/", self.connector_key(conversation)))
     }
 
-    pub fn connector_key_matches(&self, key: &str) -> bool {
-        same_secret(key, &self.connector_key)
+    /// Whether `key` is `conversation`'s.
+    pub fn connector_key_matches(&self, key: &str, conversation: &str) -> bool {
+        same_secret(key, &self.connector_key(conversation))
     }
 
-    /// For a `serviceUrl` of this channel, made by any host sharing the
-    /// database (which may since have stopped), this host's own; `None` for
+    /// For a `serviceUrl` of this channel for `conversation`, made by any
+    /// host sharing the database (which may since have stopped), or by an
+    /// older host with the channel's one key, this host's own; `None` for
     /// any other service URL.
-    pub fn own_service_url(&self, service_url: &str) -> Option<String> {
+    pub fn own_service_url(&self, service_url: &str, conversation: &str) -> Option<String> {
         let url = url::Url::parse(service_url).ok()?;
-        let ours = format!("/directline-connector/{}/", self.connector_key);
-        (url.path() == ours)
-            .then(|| self.service_url.get().cloned())
+        let key = url
+            .path()
+            .strip_prefix("/directline-connector/")?
+            .strip_suffix('/')?;
+        (same_secret(key, &self.connector_key(conversation)) || same_secret(key, &self.legacy_key))
+            .then(|| self.service_url(conversation))
             .flatten()
     }
 }
@@ -125,4 +143,51 @@ pub fn same_secret(presented: &str, secret: &str) -> bool {
             .zip(secret.bytes())
             .fold(0u8, |a, (x, y)| a | (x ^ y))
             == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_conversation_has_its_own_connector_key_and_old_urls_are_rewritten() {
+        let store = Arc::new(crate::storage::SqliteStorage::in_memory().unwrap());
+        let channel = DirectLine::new(None, 60, Duration::from_secs(60), store).unwrap();
+        assert_eq!(channel.service_url("a"), None, "not listening yet");
+        channel.listening_on(SocketAddr::from(([0, 0, 0, 0], 3978)));
+        let a = channel.service_url("a").unwrap();
+        let b = channel.service_url("b").unwrap();
+        assert!(
+            a.starts_with("http://127.0.0.1:3978/directline-connector/"),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        let key_of = |url: &str| {
+            url.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        assert!(channel.connector_key_matches(&key_of(&a), "a"));
+        assert!(!channel.connector_key_matches(&key_of(&a), "b"));
+        assert!(!channel.connector_key_matches(&channel.legacy_key, "a"));
+
+        // A URL another host made (another port) for the same conversation,
+        // or an older host with the one key: this host's own.
+        let elsewhere = a.replace(":3978", ":4000");
+        assert_eq!(channel.own_service_url(&elsewhere, "a"), Some(a.clone()));
+        let legacy = format!(
+            "http://10.0.0.9:3978/directline-connector/{}/",
+            channel.legacy_key
+        );
+        assert_eq!(channel.own_service_url(&legacy, "a"), Some(a.clone()));
+        // Another conversation's, or another channel's: not.
+        assert_eq!(channel.own_service_url(&b, "a"), None);
+        assert_eq!(
+            channel.own_service_url("https://smba.trafficmanager.net/teams/", "a"),
+            None
+        );
+        assert_eq!(channel.own_service_url("not a url", "a"), None);
+    }
 }

@@ -78,13 +78,17 @@ pub async fn log_user_message(
         .route(&conversation.bot)
         .ok_or_else(not_loaded)?;
     let version = slot.current().ok_or_else(not_loaded)?;
-    let service_url = state.turns.directline.service_url().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "NotReady",
-            "the host is starting",
-        )
-    })?;
+    let service_url = state
+        .turns
+        .directline
+        .service_url(&conversation.id)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "NotReady",
+                "the host is starting",
+            )
+        })?;
     let mut activity = json!({
         "type": "message",
         "text": request.text,

@@ -1,9 +1,9 @@
 //! This host's own Bot Connector endpoints for Direct Line conversations:
 //! what a bot sends on the built-in channel arrives here, by the same REST
 //! calls as to any channel, and goes into the conversation's log. The
-//! `serviceUrl` carries a key derived from the channel key, so only the
-//! turns of the hosts sharing the database can post, and any of them may
-//! post to any one. The member calls answer from the conversation's log
+//! `serviceUrl` carries a key derived from the channel key and the
+//! conversation, so only the turns of that conversation, on any host
+//! sharing the database, can post to it. The member calls answer from the conversation's log
 //! (`channels::directline::members`).
 
 use std::collections::HashMap;
@@ -28,10 +28,12 @@ async fn conversation(
     params: &HashMap<String, String>,
 ) -> Result<Conversation, ApiError> {
     let key = params.get("key").map(String::as_str).unwrap_or("");
-    if !state.turns.directline.connector_key_matches(key) {
+    let id = params.get("conversation").map(String::as_str).unwrap_or("");
+    // Each conversation has a key of its own: one turn's `serviceUrl`
+    // opens no other conversation.
+    if !state.turns.directline.connector_key_matches(key, id) {
         return Err(not_found());
     }
-    let id = params.get("conversation").map(String::as_str).unwrap_or("");
     state
         .turns
         .directline

@@ -58,7 +58,7 @@ impl Delivery {
         user: Option<&str>,
     ) -> Result<Delivery, ApiError> {
         let (slot, version) = bot_of(state, conversation)?;
-        let Some(service_url) = state.turns.directline.service_url() else {
+        let Some(service_url) = state.turns.directline.service_url(&conversation.id) else {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "NotReady",
