@@ -7,8 +7,9 @@
 //! logged: they go to the streams only. Conversations with nothing
 //! appended for the retention period are forgotten. No activity keeps its
 //! `serviceUrl`, in the log or on its way out: on this channel it is this
-//! host's connector endpoint with the connector key in it, which a client
-//! must never learn (with it, anyone could post as any bot).
+//! host's connector endpoint with the conversation's connector key in it,
+//! which a client must never learn (with it, anyone could post into the
+//! conversation as its bot).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -3,13 +3,13 @@
 //! the user the conversation was started for, and every other user who
 //! has posted to it (a caller with the channel's secret may post as any
 //! user), in the order they first appeared; not the senders of a history
-//! the bot sent. Read from the conversation's
-//! log, so every host sharing the database gives the same answer.
+//! the bot sent. Read from the conversation's log
+//! (`Conversations::log`), so every host sharing the database gives the
+//! same answer.
 
 use serde_json::{Value, json};
 
-use super::conversations::{Conversation, Conversations, HISTORY_MARK};
-use crate::storage::StorageError;
+use super::conversations::{Conversation, HISTORY_MARK};
 
 /// One member as the Bot Connector's `ChannelAccount`.
 fn account(id: &str, name: Option<&str>, role: &str) -> Value {
@@ -64,14 +64,6 @@ pub fn of_activity(
         members.push(known.cloned().unwrap_or_else(|| account.clone()));
     }
     Some(members)
-}
-
-/// The conversation's whole log, for the member calls.
-pub async fn log(
-    conversations: &Conversations,
-    conversation: &Conversation,
-) -> Result<Vec<Value>, StorageError> {
-    conversations.log(&conversation.id).await
 }
 
 #[cfg(test)]

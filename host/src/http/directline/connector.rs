@@ -183,7 +183,11 @@ async fn members_of(
     params: &HashMap<String, String>,
 ) -> Result<(Conversation, Vec<Value>, Vec<Value>), ApiError> {
     let conversation = conversation(state, params).await?;
-    let log = members::log(&state.turns.directline.conversations, &conversation)
+    let log = state
+        .turns
+        .directline
+        .conversations
+        .log(&conversation.id)
         .await
         .map_err(storage_failed)?;
     let all = members::from_log(&conversation, &log);
