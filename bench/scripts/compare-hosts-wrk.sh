@@ -34,16 +34,16 @@ side old "${OLD_BOT:-${BOT:-sample-echo-rs}}" "${OLD_MANIFEST:-${MANIFEST:-}}"
 side new "${NEW_BOT:-${BOT:-sample-echo-rs}}" "${NEW_MANIFEST:-${MANIFEST:-}}"
 case " ${MEASURES:-tail expect normal} " in
 *" normal "*)
-  target/release/bench-ceiling 39299 >"$work/ceiling.log" 2>&1 &
+  target/release/bench-ceiling 29299 >"$work/ceiling.log" 2>&1 &
   ceiling=$!
   sleep 0.5
   # Another run's stand-in on the port would be killed when that run ends,
   # and this run's normal-mode figures would be errors.
-  kill -0 "$ceiling" 2>/dev/null || { echo "the connector stand-in did not start (port 39299 in use by another run?):" >&2; head -n1 "$work/ceiling.log" >&2; exit 1; }
+  kill -0 "$ceiling" 2>/dev/null || { echo "the connector stand-in did not start (port 29299 in use by another run?):" >&2; head -n1 "$work/ceiling.log" >&2; exit 1; }
   ;;
 esac
 
-port=39300
+port=29300
 run() { # binary label measure
   port=$((port + 1))
   "$1" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots-$2" \
@@ -56,7 +56,7 @@ run() { # binary label measure
       grep -E "^ +(50|90|99)%|Requests/sec" | tr -s ' ' | tr '\n' ' ') ;;
     expect) out=$(wrk -t2 -c32 -d"${seconds}s" -s bench/wrk/activity.lua "$url" 2>&1 |
       grep -E "Requests/sec|Non-2xx" | tr -s ' ' | tr '\n' ' ') ;;
-    normal) out=$(BENCH_MODE=normal BENCH_SERVICE_URL=http://127.0.0.1:39299/ \
+    normal) out=$(BENCH_MODE=normal BENCH_SERVICE_URL=http://127.0.0.1:29299/ \
       wrk -t2 -c32 -d"${seconds}s" -s bench/wrk/activity.lua "$url" 2>&1 |
       grep -E "Requests/sec|Non-2xx" | tr -s ' ' | tr '\n' ' ') ;;
   esac

@@ -17,9 +17,9 @@ bot=target/guests/bots/rust-echo.wasm
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/bots" && cp "$bot" "$work/bots/bot.wasm"
-"$release/bench-ceiling" 39099 & sleep 0.5
+"$release/bench-ceiling" 29099 & sleep 0.5
 
-next_port=39100
+next_port=29100
 run() { # binary label text mode
   next_port=$((next_port + 1))
   local data="$work/data-$next_port" port=$next_port
@@ -29,7 +29,7 @@ run() { # binary label text mode
   wait_healthy "$port" "$work/host.log"
   local result
   if [ "$4" = normal ]; then
-    result=$(BENCH_TEXT=$3 "$release/bench-load" "$port" 32 "$seconds" bot http://127.0.0.1:39099/)
+    result=$(BENCH_TEXT=$3 "$release/bench-load" "$port" 32 "$seconds" bot http://127.0.0.1:29099/)
   else
     result=$(BENCH_TEXT=$3 "$release/bench-load" "$port" 32 "$seconds" bot)
   fi

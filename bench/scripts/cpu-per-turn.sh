@@ -12,7 +12,7 @@
 set -euo pipefail
 . "$(dirname "$0")/wait-healthy.sh"
 command -v wrk >/dev/null || { echo "wrk is required (apt install wrk)" >&2; exit 1; }
-rounds=${ROUNDS:-4} port=39600 hz=$(getconf CLK_TCK)
+rounds=${ROUNDS:-4} port=29600 hz=$(getconf CLK_TCK)
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/bots" && cp target/guests/bots/sample-echo-rs.wasm "$work/bots/bot.wasm"

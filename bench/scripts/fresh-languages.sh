@@ -22,7 +22,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/bots"
 samples=(sample-echo-js sample-echo-qjs sample-echo-py sample-echo-rs)
 for bot in "${samples[@]}"; do cp "target/guests/bots/$bot.wasm" "$work/bots/"; done
-port=39600
+port=29600
 start() { # binary: serves the samples on the next port; sets pid
   port=$((port + 1))
   rm -rf "$work/data"

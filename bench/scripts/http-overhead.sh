@@ -14,15 +14,15 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/bots"
 cp target/guests/bots/rust-echo.wasm "$work/bots/bot.wasm"
-printf '[http]\nallowed_hosts = ["http://127.0.0.1:39098"]\n' >"$work/bots/bot.toml"
-"$release/bench-ceiling" 39098 &
-"$release/turnbox" serve --port 39097 --bind 127.0.0.1 --bots "$work/bots" \
+printf '[http]\nallowed_hosts = ["http://127.0.0.1:29098"]\n' >"$work/bots/bot.toml"
+"$release/bench-ceiling" 29098 &
+"$release/turnbox" serve --port 29097 --bind 127.0.0.1 --bots "$work/bots" \
   --data "$work/data" >"$work/host.log" 2>&1 &
-wait_healthy 39097 "$work/host.log"
+wait_healthy 29097 "$work/host.log"
 for round in $(seq "$rounds"); do
   for connections in 1 32; do
-    for text in "hi" "fetch http://127.0.0.1:39098/x"; do
-      result=$(BENCH_TEXT=$text "$release/bench-load" 39097 "$connections" "$seconds" bot)
+    for text in "hi" "fetch http://127.0.0.1:29098/x"; do
+      result=$(BENCH_TEXT=$text "$release/bench-load" 29097 "$connections" "$seconds" bot)
       printf 'round %s  %2s conn  %-32s %s\n' "$round" "$connections" "$text" "$result"
     done
   done

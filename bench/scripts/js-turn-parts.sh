@@ -51,7 +51,7 @@ for v in $variants; do
   fi
 done
 
-port=39600
+port=29600
 declare -A results
 for round in $(seq "$rounds"); do
   for v in $variants; do

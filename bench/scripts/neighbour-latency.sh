@@ -21,7 +21,7 @@ mkdir -p "$work/bots"
 cp target/guests/bots/sample-echo-rs.wasm "$work/bots/echo.wasm"
 cp target/guests/bots/misbehave.wasm "$work/bots/bad.wasm"
 printf '[limits]\nturn_deadline_ms = 2000\nmax_concurrent_turns = %s\n' "$loops" >"$work/bots/bad.toml"
-port=39480
+port=29480
 "${TURNBOX_BIN:-target/release/turnbox}" serve --port "$port" --bind 127.0.0.1 --bots "$work/bots" \
   --data "$work/data" >"$work/host.log" 2>&1 &
 wait_healthy "$port" "$work/host.log" 100

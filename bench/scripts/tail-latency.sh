@@ -32,7 +32,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/bots" "$work/native" && cp target/guests/bots/sample-echo-rs.wasm "$work/bots/bot.wasm"
 cp "$work/bots/bot.wasm" "$work/native/bot.wasm"
 printf '[instances]\npolicy = "native-echo"\n' >"$work/native/bot.toml"
-port=39400
+port=29400
 run() { # label bots env-assignment [serve flags...]
   port=$((port + 1))
   local data=$work/data-$port

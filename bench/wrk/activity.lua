@@ -7,7 +7,7 @@
 --
 -- Environment: BENCH_TEXT (default "hi"); BENCH_MODE "expectReplies"
 -- (default: the replies come back in the response) or "normal" (replies go
--- to BENCH_SERVICE_URL, e.g. bench-ceiling's http://127.0.0.1:39099/);
+-- to BENCH_SERVICE_URL, e.g. bench-ceiling's http://127.0.0.1:29099/);
 -- BENCH_PATHS, comma-separated request paths taken in turn (default: the
 -- URL's own).
 
