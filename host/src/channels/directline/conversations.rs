@@ -83,8 +83,8 @@ fn without_service_url(activity: &mut Value) {
 
 /// The activity as clients get it: no `serviceUrl`, no log-only mark.
 fn for_clients(activity: &mut Value) {
+    without_service_url(activity);
     if let Some(object) = activity.as_object_mut() {
-        object.remove("serviceUrl");
         object.remove(HISTORY_MARK);
     }
 }

@@ -23,6 +23,15 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such conversation")
 }
 
+/// A 404 for something missing inside a conversation.
+fn missing(code: &'static str, what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        code,
+        format!("no such {what} in this conversation"),
+    )
+}
+
 async fn conversation(
     state: &AppState,
     params: &HashMap<String, String>,
@@ -177,11 +186,12 @@ pub async fn delete_activity(
     Ok(StatusCode::OK.into_response())
 }
 
-/// The conversation's members (`channels::directline::members`).
-async fn members_of(
+/// The conversation and its whole log, which its members are read from
+/// (`channels::directline::members`).
+async fn with_log(
     state: &AppState,
     params: &HashMap<String, String>,
-) -> Result<(Conversation, Vec<Value>, Vec<Value>), ApiError> {
+) -> Result<(Conversation, Vec<Value>), ApiError> {
     let conversation = conversation(state, params).await?;
     let log = state
         .turns
@@ -190,8 +200,16 @@ async fn members_of(
         .log(&conversation.id)
         .await
         .map_err(storage_failed)?;
-    let all = members::from_log(&conversation, &log);
-    Ok((conversation, log, all))
+    Ok((conversation, log))
+}
+
+/// The conversation's members.
+async fn members_of(
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<Vec<Value>, ApiError> {
+    let (conversation, log) = with_log(state, params).await?;
+    Ok(members::from_log(&conversation, &log))
 }
 
 /// `GET …/members`.
@@ -199,7 +217,7 @@ pub async fn get_members(
     State(state): State<Arc<AppState>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let (_, _, all) = members_of(&state, &params).await?;
+    let all = members_of(&state, &params).await?;
     Ok(axum::Json(all).into_response())
 }
 
@@ -219,7 +237,7 @@ pub async fn get_paged_members(
     Path(params): Path<HashMap<String, String>>,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (_, _, all) = members_of(&state, &params).await?;
+    let all = members_of(&state, &params).await?;
     let Query(query) = query.map_err(|rejection| {
         ApiError::bad_argument(format!("bad query string: {}", rejection.body_text()))
     })?;
@@ -254,15 +272,12 @@ pub async fn get_member(
     State(state): State<Arc<AppState>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let (_, _, all) = members_of(&state, &params).await?;
+    let all = members_of(&state, &params).await?;
     let id = params.get("member").map(String::as_str).unwrap_or("");
-    let member = all.into_iter().find(|m| m["id"] == id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "MemberNotFound",
-            "no such member in this conversation",
-        )
-    })?;
+    let member = all
+        .into_iter()
+        .find(|m| m["id"] == id)
+        .ok_or_else(|| missing("MemberNotFound", "member"))?;
     Ok(axum::Json(member).into_response())
 }
 
@@ -286,15 +301,10 @@ pub async fn get_activity_members(
     State(state): State<Arc<AppState>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let (conversation, log, _) = members_of(&state, &params).await?;
+    let (conversation, log) = with_log(&state, &params).await?;
     let id = params.get("activity").map(String::as_str).unwrap_or("");
-    let found = members::of_activity(&conversation, &log, id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "ActivityNotFound",
-            "no such activity in this conversation",
-        )
-    })?;
+    let found = members::of_activity(&conversation, &log, id)
+        .ok_or_else(|| missing("ActivityNotFound", "activity"))?;
     Ok(axum::Json(found).into_response())
 }
 

@@ -60,34 +60,19 @@ impl Checkpointer {
         path: &Path,
         options: super::SqliteOptions,
     ) -> Result<Checkpointer, rusqlite::Error> {
-        let conn = super::open_file(path, false, options)?;
-        Self::start_on(conn, INTERVAL, RESTART_FRAMES, RESTART_WAIT)
+        Self::start_with(path, options, INTERVAL, RESTART_FRAMES, RESTART_WAIT)
     }
 
     /// The same, every `interval`, restarting logs past `restart_frames`
     /// and waiting at most `restart_wait` for readers.
-    #[cfg(test)]
     fn start_with(
         path: &Path,
+        options: super::SqliteOptions,
         interval: Duration,
         restart_frames: i64,
         restart_wait: Duration,
     ) -> Result<Checkpointer, rusqlite::Error> {
-        Self::start_on(
-            Connection::open(path)?,
-            interval,
-            restart_frames,
-            restart_wait,
-        )
-    }
-
-    /// The same on a connection already open.
-    fn start_on(
-        conn: Connection,
-        interval: Duration,
-        restart_frames: i64,
-        restart_wait: Duration,
-    ) -> Result<Checkpointer, rusqlite::Error> {
+        let conn = super::open_file(path, false, options)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (stop, stopped) = mpsc::channel::<()>();
@@ -363,6 +348,7 @@ mod tests {
         let (dir, path, writer) = wal_database();
         let _checkpointer = Checkpointer::start_with(
             &path,
+            super::super::SqliteOptions::default(),
             Duration::from_millis(20),
             256,
             Duration::from_millis(200),
