@@ -653,6 +653,70 @@ async fn a_bot_reads_members_and_sends_history_on_direct_line() {
         "{}",
         replies[5]
     );
+    assert!(replies[6].starts_with("history id="), "{}", replies[6]);
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    let texts = texts_of(&set);
+    let n = texts.len();
+    assert_eq!(
+        texts[n - 4..],
+        ["conn history", "old one", "old two", replies[6].as_str()],
+        "{set}"
+    );
+    let history_id = replies[6].trim_start_matches("history id=");
+    assert_eq!(set["activities"][n - 2]["id"], history_id, "{set}");
+}
+
+/// The texts of a set of activities, in order.
+fn texts_of(set: &Value) -> Vec<&str> {
+    set["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap_or_default())
+        .collect()
+}
+
+/// A bot's history is logged all or none: the host dies (as `kill -9`
+/// would) after the first of its activities is written and before the
+/// next, and after a restart the log holds both or neither, never one.
+/// (Before, each was appended in a transaction of its own.)
+#[tokio::test]
+async fn a_history_cut_by_a_crash_is_logged_whole_or_not_at_all() {
+    let bots = BotsDir::with(&[("echo", "rust-echo"), ("slow", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--default-bot", "echo", "--directline-secret", SECRET];
+    let mut host = Host::start_with_env(
+        bots.path(),
+        data.path(),
+        &args,
+        &[("TURNBOX_FAULT", "between-appends")],
+    );
+    let conversation = start(&host, "/bots/slow/v3/directline", Some("ada")).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap().to_owned(),
+        conversation["token"].as_str().unwrap().to_owned(),
+    );
+    let path = format!("/bots/slow/v3/directline/conversations/{id}/activities");
+    // The turn's history call kills the host: the post gets no answer.
+    let _ = client()
+        .post(host.url(&path))
+        .bearer_auth(&token)
+        .json(&user_message("conn history"))
+        .send()
+        .await;
+    assert!(host.wait_exit().await.is_some(), "the fault did not fire");
+    assert!(host.log().contains("fault injected at `between-appends`"));
+
+    let host = Host::start_in(bots.path(), data.path(), &args);
+    let (status, set) = call(reqwest::Method::GET, &host.url(&path), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    let texts = texts_of(&set);
+    assert!(texts.contains(&"conn history"), "{set}");
+    let count = |text: &str| texts.iter().filter(|t| **t == text).count();
+    assert!(
+        count("old one") == count("old two") && count("old one") <= 1,
+        "a history logged in part: {set}"
+    );
 }
 
 /// The connector URL a bot's turn gets opens its own conversation only:

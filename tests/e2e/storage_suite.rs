@@ -479,9 +479,16 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
     );
 
     // Appends from many threads at once: every position taken once, none
-    // skipped.
+    // skipped; several appended together take adjacent positions.
     std::thread::scope(|scope| {
-        for thread in 0..4 {
+        scope.spawn(move || {
+            for n in (0..10).step_by(2) {
+                let pair = [n, n + 1].map(|n| json!({"type": "message", "text": format!("3-{n}")}));
+                let ids = store.append_activities("dl-1", pair.to_vec()).unwrap();
+                assert_eq!(ids.len(), 2);
+            }
+        });
+        for thread in 0..3 {
             scope.spawn(move || {
                 for n in 0..10 {
                     store
@@ -503,10 +510,20 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
     let expected: Vec<String> = (2..42).map(|p| format!("dl-1|{p:07}")).collect();
     ids.sort_unstable();
     assert_eq!(ids, expected);
+    for n in (0..10).step_by(2) {
+        let at = |text: String| all.iter().position(|a| a["text"] == text).unwrap();
+        assert_eq!(at(format!("3-{n}")) + 1, at(format!("3-{}", n + 1)));
+    }
     let (tail, same) = store.activities_since("dl-1", 40).unwrap();
     assert_eq!((tail.len(), same), (2, 42));
     assert_eq!(store.activities_since("dl-1", 99).unwrap(), (vec![], 42));
     assert_eq!(store.activities_since("dl-2", 0).unwrap(), (vec![], 0));
+    assert!(
+        store
+            .append_activities("dl-2", vec![json!({"type": "message"}); 2])
+            .is_err(),
+        "no log without its conversation"
+    );
 
     let key = store.channel_key().unwrap();
     assert_eq!(key.len(), 32);

@@ -49,10 +49,22 @@ pub trait DirectLineStore: Send + Sync {
     /// Marks the conversation started; true the first time.
     fn start_conversation(&self, id: &str) -> Result<bool, StorageError>;
 
-    /// Appends an activity to the log at the next position, giving it the
-    /// id `{conversation}|{position}` when it has none; returns the id.
+    /// Appends activities to the log at the next positions, in order and
+    /// all or none (one transaction), giving each the id
+    /// `{conversation}|{position}` when it has none; returns the ids.
     /// Other hosts are told.
-    fn append_activity(&self, conversation: &str, activity: Value) -> Result<String, StorageError>;
+    fn append_activities(
+        &self,
+        conversation: &str,
+        activities: Vec<Value>,
+    ) -> Result<Vec<String>, StorageError>;
+
+    /// Appends one activity (`append_activities`); returns its id.
+    fn append_activity(&self, conversation: &str, activity: Value) -> Result<String, StorageError> {
+        self.append_activities(conversation, vec![activity])?
+            .pop()
+            .ok_or_else(|| StorageError::Backend("an append gave no id".into()))
+    }
 
     /// The activities from position `watermark` on, and the next position.
     fn activities_since(

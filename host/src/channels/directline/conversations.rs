@@ -215,6 +215,29 @@ impl Conversations {
         Ok(id)
     }
 
+    /// Appends several activities in order, all or none (a store failure or
+    /// a crash part-way logs none of them), and wakes the streams once;
+    /// returns their ids. Each must be an object and not typing.
+    pub async fn append_all(
+        &self,
+        conversation: &str,
+        mut activities: Vec<Value>,
+    ) -> Result<Vec<String>, StorageError> {
+        if activities
+            .iter()
+            .any(|a| !a.is_object() || a["type"] == "typing")
+        {
+            return Err(StorageError::Backend(
+                "activities appended together must be JSON objects, not typing".into(),
+            ));
+        }
+        activities.iter_mut().for_each(without_service_url);
+        let (store, id_of) = (self.store.clone(), conversation.to_owned());
+        let ids = blocking(move || store.append_activities(&id_of, activities)).await?;
+        self.feeds.wake(conversation, Wake::Appended);
+        Ok(ids)
+    }
+
     /// The activities from `watermark` on, and the new watermark.
     pub async fn since(
         &self,

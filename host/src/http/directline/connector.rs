@@ -129,24 +129,32 @@ fn stamp(activity: &mut Value) {
 
 /// `POST …/activities/history` (`sendConversationHistory`): the
 /// transcript's activities (objects, not typing, at most `MAX_HISTORY`)
-/// are appended in order, so the user's client shows them, each marked in
-/// the log so that its sender does not count as a member; answers the
-/// last one's id. They are appended one by one: a store failure part-way
-/// leaves the first ones logged.
+/// are appended in order and all or none, so the user's client shows them,
+/// each marked in the log so that its sender does not count as a member;
+/// answers the last one's id.
 pub async fn post_history(
     State(state): State<Arc<AppState>>,
     Path(params): Path<HashMap<String, String>>,
     axum::Json(transcript): axum::Json<Value>,
 ) -> Result<Response, ApiError> {
     let conversation = conversation(&state, &params).await?;
-    let activities = history(&transcript)?;
-    let mut id = String::new();
-    for activity in activities {
-        let mut activity = activity.clone();
-        stamp(&mut activity);
-        activity[HISTORY_MARK] = Value::Bool(true);
-        id = append(&state, &conversation.id, activity).await?;
-    }
+    let activities = history(&transcript)?
+        .iter()
+        .map(|activity| {
+            let mut activity = activity.clone();
+            stamp(&mut activity);
+            activity[HISTORY_MARK] = Value::Bool(true);
+            activity
+        })
+        .collect();
+    let ids = state
+        .turns
+        .directline
+        .conversations
+        .append_all(&conversation.id, activities)
+        .await
+        .map_err(storage_failed)?;
+    let id = ids.last().cloned().unwrap_or_default();
     Ok(axum::Json(json!({ "id": id })).into_response())
 }
 

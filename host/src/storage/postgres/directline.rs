@@ -59,36 +59,46 @@ impl DirectLineStore for PgStorage {
         Ok(changed == 1)
     }
 
-    fn append_activity(
+    fn append_activities(
         &self,
         conversation: &str,
-        mut activity: Value,
-    ) -> Result<String, StorageError> {
+        activities: Vec<Value>,
+    ) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(backend)?;
+        let count = activities.len() as i64;
         // The row lock, held to the commit, orders appends: a position is
         // visible only once every lower one is.
-        let position: i64 = tx
+        let first: i64 = tx
             .query_opt(
-                "UPDATE directline_conversations SET next_position = next_position + 1, updated = $2
-                 WHERE id = $1 RETURNING next_position - 1",
-                &[&conversation, &now_millis()],
+                "UPDATE directline_conversations SET next_position = next_position + $3, updated = $2
+                 WHERE id = $1 RETURNING next_position - $3",
+                &[&conversation, &now_millis(), &count],
             )
             .map_err(backend)?
             .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?
             .get(0);
-        let id = assign_id(&mut activity, conversation, position);
-        tx.execute(
-            "INSERT INTO directline_activities (conversation, position, activity) VALUES ($1, $2, $3)",
-            &[&conversation, &position, &activity.to_string()],
-        )
-        .map_err(backend)?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO directline_activities (conversation, position, activity)
+                 VALUES ($1, $2, $3)",
+            )
+            .map_err(backend)?;
+        let mut ids = Vec::with_capacity(activities.len());
+        for (position, mut activity) in (first..).zip(activities) {
+            if position > first {
+                crate::support::faults::point("between-appends");
+            }
+            ids.push(assign_id(&mut activity, conversation, position));
+            tx.execute(&insert, &[&conversation, &position, &activity.to_string()])
+                .map_err(backend)?;
+        }
         // Delivered to the listeners at the commit.
         let notice = serde_json::json!({"o": self.origin, "c": conversation}).to_string();
         tx.execute("SELECT pg_notify($1, $2)", &[&DIRECTLINE_CHANNEL, &notice])
             .map_err(backend)?;
         tx.commit().map_err(backend)?;
-        Ok(id)
+        Ok(ids)
     }
 
     fn activities_since(

@@ -76,33 +76,50 @@ impl DirectLineStore for SqliteStorage {
         Ok(changed == 1)
     }
 
-    fn append_activity(
+    fn append_activities(
         &self,
         conversation: &str,
-        mut activity: Value,
-    ) -> Result<String, StorageError> {
+        activities: Vec<Value>,
+    ) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let position: i64 = tx
+        let count = activities.len() as i64;
+        let first: i64 = tx
             .query_row(
-                "UPDATE directline_conversations SET next_position = next_position + 1, updated = ?2
-                 WHERE id = ?1 RETURNING next_position - 1",
-                rusqlite::params![conversation, now_millis()],
+                "UPDATE directline_conversations SET next_position = next_position + ?3, updated = ?2
+                 WHERE id = ?1 RETURNING next_position - ?3",
+                rusqlite::params![conversation, now_millis(), count],
                 |row| row.get(0),
             )
             .optional()
             .map_err(backend)?
             .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?;
-        let id = assign_id(&mut activity, conversation, position);
-        tx.execute(
-            "INSERT INTO directline_activities (conversation, position, activity) VALUES (?1, ?2, ?3)",
-            rusqlite::params![conversation, position, activity.to_string()],
-        )
-        .map_err(backend)?;
+        let mut ids = Vec::with_capacity(activities.len());
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO directline_activities (conversation, position, activity)
+                     VALUES (?1, ?2, ?3)",
+                )
+                .map_err(backend)?;
+            for (position, mut activity) in (first..).zip(activities) {
+                if position > first {
+                    crate::support::faults::point("between-appends");
+                }
+                ids.push(assign_id(&mut activity, conversation, position));
+                insert
+                    .execute(rusqlite::params![
+                        conversation,
+                        position,
+                        activity.to_string()
+                    ])
+                    .map_err(backend)?;
+            }
+        }
         tx.commit().map_err(backend)?;
-        Ok(id)
+        Ok(ids)
     }
 
     fn activities_since(
