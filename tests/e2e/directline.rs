@@ -761,7 +761,10 @@ async fn a_turns_connector_url_opens_only_its_own_conversation() {
             .post(format!(
                 "{service_url}v3/conversations/{conversation}/activities"
             ))
-            .json(&json!({"type": "message", "text": format!("posted into {conversation}")}))
+            .json(
+                &json!({"type": "message", "text": format!("posted into {conversation}"),
+                          "from": {"id": "mallory", "role": "user"}}),
+            )
             .send()
     };
     let (status, body) = read(post(other_id).await.unwrap()).await;
@@ -780,4 +783,19 @@ async fn a_turns_connector_url_opens_only_its_own_conversation() {
     )
     .await;
     assert_eq!(other_set["activities"], json!([]), "{other_set}");
+
+    // What came in through the connector is the bot's, whatever its `from`
+    // says: `mallory` is no member of the conversation.
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("conn members")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    let user = set["activities"][0]["from"]["id"].as_str().unwrap();
+    let members = format!("members={user},slow");
+    assert_eq!(texts_of(&set).last(), Some(&members.as_str()), "{set}");
 }

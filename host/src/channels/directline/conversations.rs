@@ -70,9 +70,18 @@ impl Feeds {
     }
 }
 
-/// Marks, in the log only, an activity the bot sent as history
-/// (`sendConversationHistory`): its sender is not a member for that.
-pub const HISTORY_MARK: &str = "turnboxHistory";
+/// Marks, in the log only, an activity the bot sent (a reply, an update,
+/// a history's): its sender is not a member for that, whatever its `from`
+/// says.
+pub const BOT_MARK: &str = "turnboxFromBot";
+
+/// The mark an earlier build gave a history's activities alone.
+const HISTORY_MARK: &str = "turnboxHistory";
+
+/// Whether the bot sent this logged activity (`BOT_MARK`).
+pub fn sent_by_bot(activity: &Value) -> bool {
+    activity.get(BOT_MARK).is_some() || activity.get(HISTORY_MARK).is_some()
+}
 
 /// Drops the activity's `serviceUrl` (the connector key is in it).
 fn without_service_url(activity: &mut Value) {
@@ -85,6 +94,7 @@ fn without_service_url(activity: &mut Value) {
 fn for_clients(activity: &mut Value) {
     without_service_url(activity);
     if let Some(object) = activity.as_object_mut() {
+        object.remove(BOT_MARK);
         object.remove(HISTORY_MARK);
     }
 }

@@ -2,14 +2,14 @@
 //! member calls on this channel (`http/directline/connector.rs`): the bot,
 //! the user the conversation was started for, and every other user who
 //! has posted to it (a caller with the channel's secret may post as any
-//! user), in the order they first appeared; not the senders of a history
-//! the bot sent. Read from the conversation's log
+//! user), in the order they first appeared; not the senders of what the
+//! bot sent (a history's, or a reply that names a user). Read from the conversation's log
 //! (`Conversations::log`), so every host sharing the database gives the
 //! same answer.
 
 use serde_json::{Value, json};
 
-use super::conversations::{Conversation, HISTORY_MARK};
+use super::conversations::{BOT_MARK, Conversation, sent_by_bot};
 
 /// One member as the Bot Connector's `ChannelAccount`.
 fn account(id: &str, name: Option<&str>, role: &str) -> Value {
@@ -24,7 +24,7 @@ fn account(id: &str, name: Option<&str>, role: &str) -> Value {
 /// was started for leading), then the bot.
 pub fn from_log(conversation: &Conversation, log: &[Value]) -> Vec<Value> {
     let mut members = vec![account(&conversation.user, None, "user")];
-    for activity in log.iter().filter(|a| a.get(HISTORY_MARK).is_none()) {
+    for activity in log.iter().filter(|a| !sent_by_bot(a)) {
         let from = &activity["from"];
         let (Some(id), Some("user")) = (from["id"].as_str(), from["role"].as_str()) else {
             continue;
@@ -86,7 +86,7 @@ mod tests {
             json!({"id": "c1|2", "from": {"id": "grace", "name": "Grace", "role": "user"}, "recipient": {"id": "helper"}}),
             json!({"id": "c1|3", "from": {"id": "dl_ada", "name": "Ada", "role": "user"}}),
             json!({"id": "c1|4", "from": {"id": "grace", "name": "Other", "role": "user"}}),
-            json!({"id": "c1|5", "from": {"id": "linus", "role": "user"}, (HISTORY_MARK): true}),
+            json!({"id": "c1|5", "from": {"id": "linus", "role": "user"}, (BOT_MARK): true}),
         ];
         assert_eq!(
             from_log(&conversation(), &log),
@@ -122,7 +122,7 @@ mod tests {
         // A history's sender is no member, but still the activity's.
         let log = [
             json!({"id": "c1|0", "from": {"id": "linus", "role": "user"},
-                          "recipient": {"id": "helper"}, (HISTORY_MARK): true}),
+                          "recipient": {"id": "helper"}, (BOT_MARK): true}),
         ];
         let members = of_activity(&conversation(), &log, "c1|0").unwrap_or_default();
         assert_eq!(members[0], json!({"id": "linus", "role": "user"}));

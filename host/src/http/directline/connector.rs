@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::storage_failed;
-use crate::channels::directline::conversations::{Conversation, HISTORY_MARK};
+use crate::channels::directline::conversations::{BOT_MARK, Conversation};
 use crate::channels::directline::members;
 use crate::http::app::{ApiError, AppState};
 
@@ -53,8 +53,16 @@ async fn conversation(
         .ok_or_else(not_found)
 }
 
-/// Appends to the conversation's log.
-async fn append(state: &AppState, conversation: &str, activity: Value) -> Result<String, ApiError> {
+/// Appends what the bot sent to the conversation's log, marked as the
+/// bot's (`BOT_MARK`).
+async fn append(
+    state: &AppState,
+    conversation: &str,
+    mut activity: Value,
+) -> Result<String, ApiError> {
+    if let Some(object) = activity.as_object_mut() {
+        object.insert(BOT_MARK.into(), Value::Bool(true));
+    }
     state
         .turns
         .directline
@@ -143,7 +151,7 @@ pub async fn post_history(
         .map(|activity| {
             let mut activity = activity.clone();
             stamp(&mut activity);
-            activity[HISTORY_MARK] = Value::Bool(true);
+            activity[BOT_MARK] = Value::Bool(true);
             activity
         })
         .collect();
