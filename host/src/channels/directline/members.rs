@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use super::conversations::{BOT_MARK, Conversation, sent_by_bot};
+use super::conversations::{Conversation, sent_by_bot};
 
 /// One member as the Bot Connector's `ChannelAccount`.
 fn account(id: &str, name: Option<&str>, role: &str) -> Value {
@@ -69,6 +69,7 @@ pub fn of_activity(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::directline::conversations::BOT_MARK;
 
     fn conversation() -> Conversation {
         Conversation {
