@@ -7,7 +7,9 @@ bench/wrk/activity.lua sends them. The turn-per-commit rows are the 4
 connections of the tail script; variants show what a schema change would
 save. Usage: python3 bench/scripts/wal-frames.py (docs/PERFORMANCE.md,
 "Issue #23, fifth round" and "tenth round"). Since the tenth round the
-host's table has no `created` index: the "no created (now)" row."""
+host's table has no `created` index: the "no created (now)" row; "no
+created, no refs" is what the fifteenth round's reference experiment
+would save."""
 import json, os, shutil, sqlite3, tempfile
 def run(label, page=4096, without_rowid=False, created_index=True, refs=True, n=20000, per_commit=1):
     d=tempfile.mkdtemp(); p=os.path.join(d,'t.db')
@@ -47,6 +49,7 @@ for pc in (1,2,4):
     run("4k without rowid", without_rowid=True, per_commit=pc)
     run("4k without rowid no created", without_rowid=True, created_index=False, per_commit=pc)
     run("4k no refs", refs=False, per_commit=pc)
+    run("4k no created, no refs", created_index=False, refs=False, per_commit=pc)
     run("2k rowid", page=2048, per_commit=pc)
     run("2k without rowid", page=2048, without_rowid=True, per_commit=pc)
     run("1k without rowid", page=1024, without_rowid=True, per_commit=pc)

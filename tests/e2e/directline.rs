@@ -50,15 +50,16 @@ async fn start(host: &Host, base: &str, user: Option<&str>) -> Value {
     answer
 }
 
-/// A client never sees an activity's `serviceUrl`: on this channel it is
+/// A client never sees an activity's `serviceUrl` (on this channel it is
 /// the host's connector endpoint, with the key that lets anyone post as a
-/// bot.
+/// bot), nor the log's mark of what the bot sent.
 fn assert_no_connector_key(set: &Value) {
     let text = set.to_string();
     assert!(
         !text.contains("serviceUrl") && !text.contains("directline-connector"),
         "{text}"
     );
+    assert!(!text.contains("turnboxFromBot"), "{text}");
 }
 
 fn user_message(text: &str) -> Value {
@@ -607,7 +608,11 @@ async fn a_bot_reads_members_and_sends_history_on_direct_line() {
         reqwest::Method::POST,
         &activities,
         Some(SECRET),
-        Some(json!({"type": "message", "from": {"id": "grace", "name": "Grace"}, "text": "hi"})),
+        // (A mark a client writes itself is dropped: Grace stays a member.)
+        Some(
+            json!({"type": "message", "from": {"id": "grace", "name": "Grace"}, "text": "hi",
+                    "turnboxFromBot": true, "turnboxHistory": true}),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -664,6 +669,7 @@ async fn a_bot_reads_members_and_sends_history_on_direct_line() {
     );
     let history_id = replies[6].trim_start_matches("history id=");
     assert_eq!(set["activities"][n - 2]["id"], history_id, "{set}");
+    assert_no_connector_key(&set);
 }
 
 /// The texts of a set of activities, in order.

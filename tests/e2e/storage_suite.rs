@@ -485,7 +485,11 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
             for n in (0..10).step_by(2) {
                 let pair = [n, n + 1].map(|n| json!({"type": "message", "text": format!("3-{n}")}));
                 let ids = store.append_activities("dl-1", pair.to_vec()).unwrap();
-                assert_eq!(ids.len(), 2);
+                let [a, b] = ids.as_slice() else {
+                    panic!("two ids: {ids:?}")
+                };
+                let position = |id: &str| id.trim_start_matches("dl-1|").parse::<u64>().unwrap();
+                assert_eq!(position(a) + 1, position(b), "{ids:?}");
             }
         });
         for thread in 0..3 {
@@ -513,6 +517,8 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
     for n in (0..10).step_by(2) {
         let at = |text: String| all.iter().position(|a| a["text"] == text).unwrap();
         assert_eq!(at(format!("3-{n}")) + 1, at(format!("3-{}", n + 1)));
+        let logged = &all[at(format!("3-{n}"))]["id"];
+        assert_eq!(logged, &format!("dl-1|{:07}", at(format!("3-{n}"))));
     }
     let (tail, same) = store.activities_since("dl-1", 40).unwrap();
     assert_eq!((tail.len(), same), (2, 42));
@@ -523,6 +529,27 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
             .append_activities("dl-2", vec![json!({"type": "message"}); 2])
             .is_err(),
         "no log without its conversation"
+    );
+    // A given id is kept in a batch too; a non-object fails the whole batch.
+    let ids = store
+        .append_activities(
+            "dl-1",
+            vec![
+                json!({"type": "message", "id": "mine"}),
+                json!({"type": "message"}),
+            ],
+        )
+        .unwrap();
+    assert_eq!(ids, ["mine", "dl-1|0000043"]);
+    assert!(
+        store
+            .append_activities("dl-1", vec![json!({"type": "message"}), json!("text")])
+            .is_err()
+    );
+    assert_eq!(
+        store.activities_since("dl-1", 0).unwrap().1,
+        44,
+        "nothing of it logged"
     );
 
     let key = store.channel_key().unwrap();

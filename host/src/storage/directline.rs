@@ -95,16 +95,26 @@ pub trait DirectLineStore: Send + Sync {
     fn forget_idle_conversations(&self, before_ms: i64) -> Result<usize, StorageError>;
 }
 
-/// Gives `activity` its log id when it has none; returns the id.
-pub(super) fn assign_id(activity: &mut Value, conversation: &str, position: i64) -> String {
-    match activity.get("id").and_then(Value::as_str) {
+/// Gives `activity` its log id when it has none; returns the id. Not an
+/// object: refused (a log holds activities only).
+pub(super) fn assign_id(
+    activity: &mut Value,
+    conversation: &str,
+    position: i64,
+) -> Result<String, StorageError> {
+    let Some(object) = activity.as_object_mut() else {
+        return Err(StorageError::Backend(
+            "a Direct Line activity must be a JSON object".into(),
+        ));
+    };
+    Ok(match object.get("id").and_then(Value::as_str) {
         Some(id) if !id.is_empty() => id.to_owned(),
         _ => {
             let id = format!("{conversation}|{position:07}");
-            activity["id"] = Value::String(id.clone());
+            object.insert("id".into(), Value::String(id.clone()));
             id
         }
-    }
+    })
 }
 
 /// A fresh random channel key, hex-encoded as stored.

@@ -63,8 +63,12 @@ impl Feeds {
             Notice::Appended { conversation } => self.wake(&conversation, Wake::Appended),
             Notice::Typing {
                 conversation,
-                activity,
-            } => self.wake(&conversation, Wake::Typing(activity)),
+                mut activity,
+            } => {
+                // (An older host's may still carry what clients never see.)
+                for_clients(&mut activity);
+                self.wake(&conversation, Wake::Typing(activity))
+            }
             Notice::Resync => self.wake_all(),
         }
     }
@@ -72,7 +76,7 @@ impl Feeds {
 
 /// Marks, in the log only, an activity the bot sent (a reply, an update,
 /// a history's): its sender is not a member for that, whatever its `from`
-/// says.
+/// says. Set by this channel alone (`append_from_bot`, `append_history`).
 pub const BOT_MARK: &str = "turnboxFromBot";
 
 /// The mark an earlier build gave a history's activities alone.
@@ -83,17 +87,11 @@ pub fn sent_by_bot(activity: &Value) -> bool {
     activity.get(BOT_MARK).is_some() || activity.get(HISTORY_MARK).is_some()
 }
 
-/// Drops the activity's `serviceUrl` (the connector key is in it).
-fn without_service_url(activity: &mut Value) {
+/// The activity as clients get it: no `serviceUrl` (the connector key is
+/// in it), no log-only mark.
+fn for_clients(activity: &mut Value) {
     if let Some(object) = activity.as_object_mut() {
         object.remove("serviceUrl");
-    }
-}
-
-/// The activity as clients get it: no `serviceUrl`, no log-only mark.
-fn for_clients(activity: &mut Value) {
-    without_service_url(activity);
-    if let Some(object) = activity.as_object_mut() {
         object.remove(BOT_MARK);
         object.remove(HISTORY_MARK);
     }
@@ -190,28 +188,50 @@ impl Conversations {
         blocking(move || store.start_conversation(&id)).await
     }
 
-    /// Appends an activity (giving it an id when it has none) and wakes
-    /// the streams, here and on other hosts; returns the id. Typing is
-    /// pushed to streams but not logged. Not an object: refused.
+    /// Appends a client's activity (a user's, or the conversations API's)
+    /// and wakes the streams, here and on other hosts; returns its id
+    /// (given when it has none). Typing is pushed to streams but not
+    /// logged. Not an object: refused. A mark the client wrote itself is
+    /// dropped: only the bot's sends carry one.
     pub async fn append(
         &self,
         conversation: &str,
-        mut activity: Value,
+        activity: Value,
     ) -> Result<String, StorageError> {
-        if !activity.is_object() {
+        self.append_one(conversation, activity, false).await
+    }
+
+    /// Appends what the bot sent (a reply, an update, a delete), as
+    /// `append` does, marked in the log as the bot's (`BOT_MARK`): whatever
+    /// its `from` says, its sender is no member for that.
+    pub async fn append_from_bot(
+        &self,
+        conversation: &str,
+        activity: Value,
+    ) -> Result<String, StorageError> {
+        self.append_one(conversation, activity, true).await
+    }
+
+    async fn append_one(
+        &self,
+        conversation: &str,
+        mut activity: Value,
+        from_bot: bool,
+    ) -> Result<String, StorageError> {
+        for_clients(&mut activity);
+        let Some(object) = activity.as_object_mut() else {
             return Err(StorageError::Backend(
                 "a Direct Line activity must be a JSON object".into(),
             ));
-        }
-        without_service_url(&mut activity);
+        };
         let store = self.store.clone();
         let id_of = conversation.to_owned();
-        if activity.get("type").and_then(Value::as_str) == Some("typing") {
-            let id = match activity.get("id").and_then(Value::as_str) {
+        if object.get("type").and_then(Value::as_str) == Some("typing") {
+            let id = match object.get("id").and_then(Value::as_str) {
                 Some(id) if !id.is_empty() => id.to_owned(),
                 _ => {
                     let id = format!("{conversation}|typing-{}", crate::support::ids::random_id());
-                    activity["id"] = Value::String(id.clone());
+                    object.insert("id".into(), Value::String(id.clone()));
                     id
                 }
             };
@@ -220,28 +240,35 @@ impl Conversations {
             blocking(move || store.announce_typing(&id_of, &activity)).await?;
             return Ok(id);
         }
+        if from_bot {
+            object.insert(BOT_MARK.into(), Value::Bool(true));
+        }
         let id = blocking(move || store.append_activity(&id_of, activity)).await?;
         self.feeds.wake(conversation, Wake::Appended);
         Ok(id)
     }
 
-    /// Appends several activities in order, all or none (a store failure or
-    /// a crash part-way logs none of them), and wakes the streams once;
-    /// returns their ids. Each must be an object and not typing.
-    pub async fn append_all(
+    /// Appends a history the bot sent (`sendConversationHistory`): in
+    /// order, all or none (a store failure or a crash part-way logs none of
+    /// them), each marked as the bot's; wakes the streams once and returns
+    /// the ids. Each must be an object and not typing; none is nothing.
+    pub async fn append_history(
         &self,
         conversation: &str,
         mut activities: Vec<Value>,
     ) -> Result<Vec<String>, StorageError> {
-        if activities
-            .iter()
-            .any(|a| !a.is_object() || a["type"] == "typing")
-        {
-            return Err(StorageError::Backend(
-                "activities appended together must be JSON objects, not typing".into(),
-            ));
+        if activities.is_empty() {
+            return Ok(Vec::new());
         }
-        activities.iter_mut().for_each(without_service_url);
+        for activity in &mut activities {
+            for_clients(activity);
+            let Some(object) = activity.as_object_mut().filter(|o| o["type"] != "typing") else {
+                return Err(StorageError::Backend(
+                    "a history's activities must be JSON objects, not typing".into(),
+                ));
+            };
+            object.insert(BOT_MARK.into(), Value::Bool(true));
+        }
         let (store, id_of) = (self.store.clone(), conversation.to_owned());
         let ids = blocking(move || store.append_activities(&id_of, activities)).await?;
         self.feeds.wake(conversation, Wake::Appended);

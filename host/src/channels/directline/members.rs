@@ -88,6 +88,8 @@ mod tests {
             json!({"id": "c1|3", "from": {"id": "dl_ada", "name": "Ada", "role": "user"}}),
             json!({"id": "c1|4", "from": {"id": "grace", "name": "Other", "role": "user"}}),
             json!({"id": "c1|5", "from": {"id": "linus", "role": "user"}, (BOT_MARK): true}),
+            // The mark an earlier build gave a history.
+            json!({"id": "c1|6", "from": {"id": "ken", "role": "user"}, "turnboxHistory": true}),
         ];
         assert_eq!(
             from_log(&conversation(), &log),

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::storage_failed;
-use crate::channels::directline::conversations::{BOT_MARK, Conversation};
+use crate::channels::directline::conversations::Conversation;
 use crate::channels::directline::members;
 use crate::http::app::{ApiError, AppState};
 
@@ -53,21 +53,13 @@ async fn conversation(
         .ok_or_else(not_found)
 }
 
-/// Appends what the bot sent to the conversation's log, marked as the
-/// bot's (`BOT_MARK`).
-async fn append(
-    state: &AppState,
-    conversation: &str,
-    mut activity: Value,
-) -> Result<String, ApiError> {
-    if let Some(object) = activity.as_object_mut() {
-        object.insert(BOT_MARK.into(), Value::Bool(true));
-    }
+/// Appends what the bot sent to the conversation's log.
+async fn append(state: &AppState, conversation: &str, activity: Value) -> Result<String, ApiError> {
     state
         .turns
         .directline
         .conversations
-        .append(conversation, activity)
+        .append_from_bot(conversation, activity)
         .await
         .map_err(storage_failed)
 }
@@ -151,7 +143,6 @@ pub async fn post_history(
         .map(|activity| {
             let mut activity = activity.clone();
             stamp(&mut activity);
-            activity[BOT_MARK] = Value::Bool(true);
             activity
         })
         .collect();
@@ -159,7 +150,7 @@ pub async fn post_history(
         .turns
         .directline
         .conversations
-        .append_all(&conversation.id, activities)
+        .append_history(&conversation.id, activities)
         .await
         .map_err(storage_failed)?;
     let id = ids.last().cloned().unwrap_or_default();

@@ -67,6 +67,13 @@ impl DirectLineStore for PgStorage {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(backend)?;
         let count = activities.len() as i64;
+        // Prepared before the row lock is taken.
+        let insert = tx
+            .prepare(
+                "INSERT INTO directline_activities (conversation, position, activity)
+                 VALUES ($1, $2, $3)",
+            )
+            .map_err(backend)?;
         // The row lock, held to the commit, orders appends: a position is
         // visible only once every lower one is.
         let first: i64 = tx
@@ -78,18 +85,12 @@ impl DirectLineStore for PgStorage {
             .map_err(backend)?
             .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?
             .get(0);
-        let insert = tx
-            .prepare(
-                "INSERT INTO directline_activities (conversation, position, activity)
-                 VALUES ($1, $2, $3)",
-            )
-            .map_err(backend)?;
         let mut ids = Vec::with_capacity(activities.len());
         for (position, mut activity) in (first..).zip(activities) {
             if position > first {
                 crate::support::faults::point("between-appends");
             }
-            ids.push(assign_id(&mut activity, conversation, position));
+            ids.push(assign_id(&mut activity, conversation, position)?);
             tx.execute(&insert, &[&conversation, &position, &activity.to_string()])
                 .map_err(backend)?;
         }

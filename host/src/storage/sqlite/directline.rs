@@ -108,7 +108,7 @@ impl DirectLineStore for SqliteStorage {
                 if position > first {
                     crate::support::faults::point("between-appends");
                 }
-                ids.push(assign_id(&mut activity, conversation, position));
+                ids.push(assign_id(&mut activity, conversation, position)?);
                 insert
                     .execute(rusqlite::params![
                         conversation,
