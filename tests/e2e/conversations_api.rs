@@ -200,6 +200,41 @@ async fn a_conversation_goes_through_every_route() {
     host.assert_no_panic();
 }
 
+/// `complete` whose host dies right after logging the user's message
+/// (before the turn runs, as `kill -9` would): the caller's request fails,
+/// and after a restart the message is answered once. Before, it stayed in
+/// the history unanswered.
+#[tokio::test]
+async fn a_complete_cut_by_a_crash_is_answered_after_the_restart() {
+    let bots = BotsDir::with(&[("echo", "rust-echo")]);
+    let data = tempfile::tempdir().unwrap();
+    let mut host = Host::start_with_env(
+        bots.path(),
+        data.path(),
+        &[],
+        &[("TURNBOX_FAULT", "after-log")],
+    );
+    let id = create(&host, None, json!({"bot": "echo"})).await;
+    let cut = client()
+        .post(host.url(&format!("/api/v1/conversation/{id}/complete")))
+        .json(&json!({"text": "hi"}))
+        .send()
+        .await;
+    assert!(cut.is_err(), "the host died mid-request: {cut:?}");
+    assert!(host.wait_exit().await.is_some(), "the fault did not fire");
+
+    let host = Host::start_in(bots.path(), data.path(), &[]);
+    let list = format!("/{id}/message/list");
+    eventually("the kept turn's reply", || async {
+        let (_, history) = call(&host, "GET", &list, None, None).await;
+        history["items"].as_array().is_some_and(|i| i.len() >= 2)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, history) = call(&host, "GET", &list, None, None).await;
+    assert_eq!(texts(&history["items"]), ["user:hi", "bot:Echo: hi"]);
+}
+
 #[tokio::test]
 async fn receive_long_polls_until_the_bot_answers() {
     let host = Host::start(BotsDir::with(&[("echo", "rust-echo")]), &[]);

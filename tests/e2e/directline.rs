@@ -672,6 +672,57 @@ async fn a_bot_reads_members_and_sends_history_on_direct_line() {
     assert_no_connector_key(&set);
 }
 
+/// A user's message whose host dies right after logging it (before its
+/// turn runs, as `kill -9` would) is answered once after a restart: its
+/// turn was kept with the log append, and the next host runs it. Before,
+/// the message stayed logged and was never answered, and a client that
+/// posted it again logged it twice.
+#[tokio::test]
+async fn a_message_logged_before_a_crash_is_answered_after_the_restart() {
+    let bots = BotsDir::with(&[("echo", "rust-echo")]);
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--default-bot", "echo", "--directline-secret", SECRET];
+    let mut host = Host::start_with_env(
+        bots.path(),
+        data.path(),
+        &args,
+        &[("TURNBOX_FAULT", "after-log")],
+    );
+    let conversation = start(&host, "/v3/directline", None).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap().to_owned(),
+        conversation["token"].as_str().unwrap().to_owned(),
+    );
+    let path = format!("/v3/directline/conversations/{id}/activities");
+    let _ = client()
+        .post(host.url(&path))
+        .bearer_auth(&token)
+        .json(&user_message("kept"))
+        .send()
+        .await;
+    assert!(host.wait_exit().await.is_some(), "the fault did not fire");
+    assert!(host.log().contains("fault injected at `after-log`"));
+
+    let host = Host::start_in(bots.path(), data.path(), &args);
+    let url = host.url(&path);
+    eventually("the kept turn's reply", || {
+        let (url, token) = (url.clone(), token.clone());
+        async move {
+            let (_, got) = call(reqwest::Method::GET, &url, Some(&token), None).await;
+            got["activities"].as_array().is_some_and(|a| a.len() >= 2)
+        }
+    })
+    .await;
+    // Settled: nothing more arrives (the resume loop looks every second).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, set) = call(reqwest::Method::GET, &url, Some(&token), None).await;
+    let activities = set["activities"].as_array().unwrap();
+    assert_eq!(activities.len(), 2, "the message and one reply: {set}");
+    assert_eq!(activities[0]["text"], "kept");
+    assert_eq!(activities[1]["replyToId"], activities[0]["id"], "{set}");
+    assert_eq!(activities[1]["from"]["role"], "bot", "{set}");
+}
+
 /// The texts of a set of activities, in order.
 fn texts_of(set: &Value) -> Vec<&str> {
     set["activities"]

@@ -29,6 +29,52 @@ pub fn conformance(database: &dyn Database) {
     crate::api_conversations_suite::api_conversations_conformance(database);
     crate::uploads_suite::uploads_conformance(database);
     skill_conversations_conformance(database);
+    append_keeping_conformance(database);
+}
+
+/// A user's activity appended with its turn kept: the kept row carries the
+/// id the log gave it, and an append that fails keeps nothing.
+pub fn append_keeping_conformance(db: &dyn Database) {
+    use turnbox::storage::directline::KeepTurn;
+    use turnbox::storage::outbox::Route;
+    db.create_conversation(&DirectLineConversation {
+        id: "dl-kept".into(),
+        bot: "kb".into(),
+        user: "u".into(),
+    })
+    .unwrap();
+    let keep = || KeepTurn {
+        bot: "kb".into(),
+        turn: json!({"type": "message", "text": "as the turn gets it"}),
+        route: Route::Internal,
+        owner: "host-a".into(),
+        until: 0,
+    };
+    let logged = json!({"type": "message", "text": "as the log keeps it"});
+    let id = db.append_keeping("dl-kept", logged, keep()).unwrap();
+    assert_eq!(id, "dl-kept|0000000");
+    let (log, _) = db.activities_since("dl-kept", 0).unwrap();
+    assert_eq!(log[0]["text"], "as the log keeps it");
+    assert!(
+        db.append_keeping("dl-missing", json!({"type": "message"}), keep())
+            .is_err()
+    );
+    let now = turnbox::support::clock::now_millis();
+    let claimed = db
+        .claim_accepted(now, now + 60_000, "host-b", 1000)
+        .unwrap();
+    let kept: Vec<_> = claimed.iter().filter(|c| c.turn.bot == "kb").collect();
+    assert_eq!(kept.len(), 1, "one kept turn, none for the failed append");
+    let turn = &kept[0].turn;
+    assert_eq!(
+        (turn.conversation.as_str(), turn.activity_id.as_str()),
+        ("dl-kept", id.as_str())
+    );
+    assert_eq!(turn.route, Route::Internal);
+    let activity: serde_json::Value = serde_json::from_str(&turn.activity).unwrap();
+    assert_eq!(activity["id"], id.as_str());
+    assert_eq!(activity["text"], "as the turn gets it");
+    db.finish_turn("kb", "dl-kept", &id).unwrap();
 }
 
 /// The skill conversation id factory: random ids, one per bot, skill and

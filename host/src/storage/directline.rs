@@ -11,6 +11,8 @@ use std::sync::Weak;
 use serde_json::Value;
 
 use super::StorageError;
+use super::accepted::AcceptedTurn;
+use super::outbox::Route;
 
 /// One Direct Line conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +61,17 @@ pub trait DirectLineStore: Send + Sync {
         activities: Vec<Value>,
     ) -> Result<Vec<String>, StorageError>;
 
+    /// Appends a user's activity as `append_activity` does and, in the same
+    /// transaction, keeps its turn (`accepted.rs`) under the id it got: a
+    /// host that dies after the append leaves the turn to another run
+    /// (`turn::resume`), never a logged message without its turn.
+    fn append_keeping(
+        &self,
+        conversation: &str,
+        activity: Value,
+        keep: KeepTurn,
+    ) -> Result<String, StorageError>;
+
     /// Appends one activity (`append_activities`); returns its id.
     fn append_activity(&self, conversation: &str, activity: Value) -> Result<String, StorageError> {
         self.append_activities(conversation, vec![activity])?
@@ -93,6 +106,41 @@ pub trait DirectLineStore: Send + Sync {
     /// since `before_ms` (Unix ms), except the conversations API's
     /// (`api_conversations.rs`), kept until deleted; returns how many.
     fn forget_idle_conversations(&self, before_ms: i64) -> Result<usize, StorageError>;
+}
+
+/// The turn `append_keeping` keeps with its activity's append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeepTurn {
+    pub bot: String,
+    /// The activity as its turn gets it; the append gives it its id.
+    pub turn: Value,
+    pub route: Route,
+    /// The claim: held by `owner` until `until` (Unix ms).
+    pub owner: String,
+    pub until: i64,
+}
+
+impl KeepTurn {
+    /// The kept row, once the append has given the activity `id`.
+    pub(super) fn accepted(
+        mut self,
+        conversation: &str,
+        id: &str,
+    ) -> Result<AcceptedTurn, StorageError> {
+        let Some(turn) = self.turn.as_object_mut() else {
+            return Err(StorageError::Backend(
+                "a kept turn's activity must be a JSON object".into(),
+            ));
+        };
+        turn.insert("id".into(), Value::String(id.to_owned()));
+        Ok(AcceptedTurn {
+            bot: self.bot,
+            conversation: conversation.to_owned(),
+            activity_id: id.to_owned(),
+            activity: self.turn.to_string(),
+            route: self.route,
+        })
+    }
 }
 
 /// Gives `activity` its log id when it has none; returns the id. Not an

@@ -5,7 +5,11 @@
 //! first; the turn then goes on in the host's background tasks, sending
 //! through the connector as before. From that moment the turn is the
 //! host's to finish: its activity is kept (`storage/accepted.rs`) until the
-//! turn is over, and a host that dies leaves it to `resume.rs`.
+//! turn is over, and a host that dies leaves it to `resume.rs`. A delivery
+//! the host logs itself (Direct Line, the conversations API) is kept from
+//! its log append on (`keep_with_log`, `dispatch_kept`): no channel would
+//! deliver it again, so a host that dies before its turn ends must not
+//! leave a logged message without its turn.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +22,12 @@ use crate::channels::connector::Outbound;
 use crate::runtime::bot::BotVersion;
 use crate::schema::activity::Activity;
 use crate::storage::accepted::AcceptedTurn;
+use crate::storage::directline::KeepTurn;
 use crate::support::clock::now_millis;
 use crate::turn::attempts::route_of;
-use crate::turn::dispatch::{DispatchError, Dispatched, Origin, dispatch, may_answer_early};
+use crate::turn::dispatch::{
+    DispatchError, Dispatched, Origin, dispatch, may_answer_early, may_answer_early_with_an_id,
+};
 use crate::turn::services::TurnServices;
 
 /// What the request gets.
@@ -78,7 +85,6 @@ pub async fn dispatch_or_accept(
     outbound: Outbound,
     retry: Retry,
 ) -> Reply {
-    let wait = Duration::from_millis(version.limits.ack_after_ms);
     let kept =
         record(&slot, &activity, &outbound).filter(|_| may_answer_early(&version, &activity));
     let Some(kept) = kept else {
@@ -86,6 +92,83 @@ pub async fn dispatch_or_accept(
             dispatch(app, &slot, &version, activity, outbound, Origin::Channel).await,
         ));
     };
+    run_kept(app, slot, version, activity, outbound, retry, kept, false).await
+}
+
+/// What a delivery the host logs (Direct Line, the conversations API)
+/// keeps with its log append (`DirectLineStore::append_keeping`), so that
+/// a host that dies before the turn ends leaves it to `resume.rs`, never a
+/// logged message without its turn; `None` when its turn would not be kept
+/// (an `invoke` or `expectReplies`: the request waits for the answer).
+pub fn keep_with_log(
+    app: &TurnServices,
+    slot: &BotSlot,
+    version: &BotVersion,
+    activity: &Activity,
+    outbound: &Outbound,
+) -> Option<KeepTurn> {
+    if !may_answer_early_with_an_id(version, activity) {
+        return None;
+    }
+    Some(KeepTurn {
+        bot: slot.name.to_string(),
+        turn: serde_json::to_value(activity).ok()?,
+        route: route_of(outbound),
+        owner: app.owner.clone(),
+        until: lease_until(app, version),
+    })
+}
+
+/// Runs a delivery kept with its log append (`keep_with_log`), as
+/// `dispatch_or_accept` does with `Retry::ByHost`; its kept row is already
+/// there, and is forgotten when the turn is over.
+pub async fn dispatch_kept(
+    app: &Arc<TurnServices>,
+    slot: Arc<BotSlot>,
+    version: Arc<BotVersion>,
+    activity: Arc<Activity>,
+    outbound: Outbound,
+) -> Reply {
+    let Some(kept) = record(&slot, &activity, &outbound) else {
+        return Reply::Ended(Box::new(
+            dispatch(app, &slot, &version, activity, outbound, Origin::Channel).await,
+        ));
+    };
+    run_kept(
+        app,
+        slot,
+        version,
+        activity,
+        outbound,
+        Retry::ByHost,
+        kept,
+        true,
+    )
+    .await
+}
+
+/// Forgets the kept row of a delivery kept with its log append whose
+/// request waited for the turn's end (the conversations API's `complete`).
+pub async fn forget_kept(app: &TurnServices, slot: &BotSlot, activity: &Activity) {
+    if let Some(kept) = record(slot, activity, &Outbound::Internal) {
+        finish(app, &kept).await;
+    }
+}
+
+/// Runs a turn that is kept (`already`: since its log append) or will be
+/// once the request's wait runs out.
+#[allow(clippy::too_many_arguments)]
+async fn run_kept(
+    app: &Arc<TurnServices>,
+    slot: Arc<BotSlot>,
+    version: Arc<BotVersion>,
+    activity: Arc<Activity>,
+    outbound: Outbound,
+    retry: Retry,
+    kept: AcceptedTurn,
+    already: bool,
+) -> Reply {
+    let wait = Duration::from_millis(version.limits.ack_after_ms);
     let (tx, mut rx) = oneshot::channel();
     let task_app = app.clone();
     let task_version = version.clone();
@@ -116,6 +199,13 @@ pub async fn dispatch_or_accept(
             if retry == Retry::ByHost && is_busy(&result) && keep_for_retry(app, &kept).await {
                 return Reply::Accepted;
             }
+            if already {
+                if is_busy(&result) {
+                    // Tried again once its lease lapses.
+                    return Reply::Accepted;
+                }
+                finish(app, &kept).await;
+            }
             return Reply::Ended(Box::new(result));
         }
         () = tokio::time::sleep(wait) => {}
@@ -126,7 +216,7 @@ pub async fn dispatch_or_accept(
     let app = app.clone();
     let handover = tokio::spawn(
         async move {
-            if let Err(err) = keep(&app, &version, &kept).await {
+            if !already && let Err(err) = keep(&app, &version, &kept).await {
                 tracing::warn!(error = %err, "cannot keep the turn to answer early; the request waits for its end");
                 return Reply::Ended(Box::new(rx.await.unwrap_or_else(|_| Err(gone()))));
             }

@@ -74,13 +74,19 @@ pub fn turn_span(bot: &str, activity: &Activity, kind: &str) -> tracing::Span {
 /// reply), a bot whose `ack_after_ms` is inside its deadline, and an
 /// activity with the ids its kept row is found by.
 pub fn may_answer_early(version: &BotVersion, activity: &Activity) -> bool {
+    may_answer_early_with_an_id(version, activity)
+        && activity.id.as_deref().is_some_and(|id| !id.is_empty())
+}
+
+/// `may_answer_early`, but for an activity whose id is still to come (a
+/// delivery the host logs, which gives it its id).
+pub fn may_answer_early_with_an_id(version: &BotVersion, activity: &Activity) -> bool {
     let answer_is_the_reply =
         activity.expects_replies() || activity.kind() == crate::schema::activity::names::INVOKE;
     !answer_is_the_reply
         && std::time::Duration::from_millis(version.limits.ack_after_ms)
             < version.limits.turn().deadline
         && activity.conversation_id().is_some_and(|c| !c.is_empty())
-        && activity.id.as_deref().is_some_and(|id| !id.is_empty())
 }
 
 /// The middleware a bot's manifest switches on, outermost first.

@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 
 use crate::storage::Database;
 use crate::storage::StorageError;
-use crate::storage::directline::{DirectLineConversation, Notice};
+use crate::storage::directline::{DirectLineConversation, KeepTurn, Notice};
 use crate::support::clock::now_millis;
 
 pub use crate::storage::directline::DirectLineConversation as Conversation;
@@ -199,6 +199,27 @@ impl Conversations {
         activity: Value,
     ) -> Result<String, StorageError> {
         self.append_one(conversation, activity, false).await
+    }
+
+    /// Appends a client's activity as `append` does, with its turn kept
+    /// in the same transaction (`DirectLineStore::append_keeping`). Not for
+    /// typing, which is not logged.
+    pub async fn append_keeping(
+        &self,
+        conversation: &str,
+        mut activity: Value,
+        keep: KeepTurn,
+    ) -> Result<String, StorageError> {
+        if activity["type"] == "typing" {
+            return Err(StorageError::Backend(
+                "typing is not logged, so no turn is kept with it".into(),
+            ));
+        }
+        for_clients(&mut activity);
+        let (store, id_of) = (self.store.clone(), conversation.to_owned());
+        let id = blocking(move || store.append_keeping(&id_of, activity, keep)).await?;
+        self.feeds.wake(conversation, Wake::Appended);
+        Ok(id)
     }
 
     /// Appends what the bot sent (a reply, an update, a delete), as

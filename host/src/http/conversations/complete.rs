@@ -9,9 +9,10 @@
 //! log; those held back for the commit are posted on a task right after it,
 //! or by the relay: the answer waits (at most `POST_WAIT`) until the
 //! conversation has no unsent outbox rows, then reads the log for the
-//! bot's messages replying to the user's. A host that dies mid-turn loses
-//! the turn (the caller sees its request fail; the message stays logged),
-//! as a channel's turn not yet committed.
+//! bot's messages replying to the user's. The turn is kept with the
+//! user's message (`accept::keep_with_log`): a host that dies mid-turn
+//! fails the caller's request, and the turn is run again by the next host
+//! to start (`turn::resume`), its replies logged for `receive`.
 //!
 //! With `Accept: text/event-stream` the answer is server-sent events: an
 //! `update` for each interim livestream update (`{text, streamType,
@@ -42,6 +43,7 @@ use crate::channels::directline::conversations::Wake;
 use crate::http::app::ErrorBody;
 use crate::http::app::{ApiError, AppState};
 use crate::schema::activity::{Activity, streaming};
+use crate::turn::accept::forget_kept;
 use crate::turn::dispatch::{DispatchError, Origin, dispatch, turn_span};
 
 /// How long the answer waits for held-back replies to be posted.
@@ -112,19 +114,24 @@ fn start_turn(state: &AppState, logged: &Logged) -> Turn {
         logged.version.clone(),
         logged.activity.clone(),
     );
+    let kept = logged.kept;
     let span = turn_span(&slot.name, &activity, activity.kind());
     state.turns.background.spawn(
         async move {
-            dispatch(
+            let result = dispatch(
                 &turns,
                 &slot,
                 &version,
-                activity,
+                activity.clone(),
                 Outbound::Internal,
                 Origin::Channel,
             )
             .await
-            .map(|_| ())
+            .map(|_| ());
+            if kept {
+                forget_kept(&turns, &slot, &activity).await;
+            }
+            result
         }
         .instrument(span),
     )

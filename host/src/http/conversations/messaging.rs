@@ -33,7 +33,7 @@ use crate::http::app::{ApiError, AppState};
 use crate::runtime::bot::BotVersion;
 use crate::schema::activity::Activity;
 use crate::storage::api_conversations::ApiConversation;
-use crate::turn::accept::{Reply, Retry, dispatch_or_accept};
+use crate::turn::accept::{Reply, Retry, dispatch_kept, dispatch_or_accept, keep_with_log};
 use crate::turn::dispatch::turn_span;
 
 /// The longest a `receive` waits, in ms.
@@ -59,10 +59,13 @@ pub struct Logged {
     pub id: String,
     pub slot: Arc<BotSlot>,
     pub version: Arc<BotVersion>,
+    /// Its turn was kept with its log append (`accept::keep_with_log`):
+    /// whoever runs the turn forgets it when the turn is over.
+    pub kept: bool,
 }
 
-/// Logs the user's message as Direct Line's `post_activity` does; the turn
-/// is the caller's to run.
+/// Logs the user's message as Direct Line's `post_activity` does, its
+/// turn kept with it; the turn is the caller's to run.
 pub async fn log_user_message(
     state: &AppState,
     conversation: &ApiConversation,
@@ -107,19 +110,26 @@ pub async fn log_user_message(
     }
     let mut parsed: Activity = serde_json::from_value(activity.clone())
         .map_err(|e| ApiError::bad_argument(format!("the message is not valid: {e}")))?;
-    let id = state
-        .turns
-        .directline
-        .conversations
-        .append(&conversation.id, activity)
-        .await
-        .map_err(storage_failed)?;
+    let conversations = &state.turns.directline.conversations;
+    let keep = keep_with_log(&state.turns, &slot, &version, &parsed, &Outbound::Internal);
+    let kept = keep.is_some();
+    let id = match keep {
+        Some(keep) => {
+            conversations
+                .append_keeping(&conversation.id, activity, keep)
+                .await
+        }
+        None => conversations.append(&conversation.id, activity).await,
+    }
+    .map_err(storage_failed)?;
+    crate::support::faults::point("after-log");
     parsed.id = Some(id.clone());
     Ok(Logged {
         activity: Arc::new(parsed),
         id,
         slot,
         version,
+        kept,
     })
 }
 
@@ -143,16 +153,24 @@ pub async fn send(
     let request: MessageRequest = json_body(&body)?;
     let logged = log_user_message(&state, &conversation, request).await?;
     let span = turn_span(&logged.slot.name, &logged.activity, logged.activity.kind());
-    let reply = dispatch_or_accept(
-        &state.turns,
-        logged.slot,
-        logged.version,
-        logged.activity,
-        Outbound::Internal,
-        Retry::ByHost,
-    )
-    .instrument(span)
-    .await;
+    let (turns, slot, version, activity) =
+        (&state.turns, logged.slot, logged.version, logged.activity);
+    let reply = if logged.kept {
+        dispatch_kept(turns, slot, version, activity, Outbound::Internal)
+            .instrument(span)
+            .await
+    } else {
+        dispatch_or_accept(
+            turns,
+            slot,
+            version,
+            activity,
+            Outbound::Internal,
+            Retry::ByHost,
+        )
+        .instrument(span)
+        .await
+    };
     let result = match reply {
         Reply::Ended(result) => result.map(|_| ()),
         Reply::Accepted => Ok(()),

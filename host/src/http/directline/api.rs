@@ -426,7 +426,7 @@ pub async fn post_activity(
         authorized(&state, bearer(&headers), &headers, peer, &params).await?;
     let activity = Activity::from_json_bytes(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BadArgument", e.to_string()))?;
-    let delivery =
+    let mut delivery =
         super::delivery::Delivery::prepare(&state, &caller, &conversation, activity, None)?;
     let activity_id = delivery.log(&state).await.map_err(storage_failed)?;
     delivery.run(&state, activity_id).await

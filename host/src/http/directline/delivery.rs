@@ -16,8 +16,8 @@ use crate::channels::directline::CHANNEL_ID;
 use crate::channels::directline::conversations::Conversation;
 use crate::http::app::{ApiError, AppState};
 use crate::runtime::bot::BotVersion;
-use crate::schema::activity::Activity;
-use crate::turn::accept::{Reply, Retry, dispatch_or_accept};
+use crate::schema::activity::{Activity, names};
+use crate::turn::accept::{Reply, Retry, dispatch_kept, dispatch_or_accept, keep_with_log};
 use crate::turn::dispatch::turn_span;
 
 /// The conversation's bot, loaded.
@@ -44,6 +44,8 @@ pub(super) struct Delivery {
     version: Arc<BotVersion>,
     activity: Activity,
     conversation: String,
+    /// Its turn was kept with its log append (`log`).
+    kept: bool,
 }
 
 impl Delivery {
@@ -99,6 +101,7 @@ impl Delivery {
             version,
             activity,
             conversation: conversation.id.clone(),
+            kept: false,
         })
     }
 
@@ -106,21 +109,40 @@ impl Delivery {
         &mut self.activity
     }
 
-    /// Logs the user's activity in the conversation; returns its id. The
-    /// user's own message is echoed in the stream with its server id (Web
-    /// Chat waits for it, keyed by channelData.clientActivityID).
+    /// Logs the user's activity in the conversation, its turn kept with it
+    /// (`accept::keep_with_log`) unless the request waits for the answer;
+    /// returns its id. The user's own message is echoed in the stream with
+    /// its server id (Web Chat waits for it, keyed by
+    /// channelData.clientActivityID).
     pub(super) async fn log(
-        &self,
+        &mut self,
         state: &AppState,
     ) -> Result<String, crate::storage::StorageError> {
         let logged = serde_json::to_value(&self.activity)
             .map_err(|e| crate::storage::StorageError::Backend(e.to_string()))?;
-        state
-            .turns
-            .directline
-            .conversations
-            .append(&self.conversation, logged)
-            .await
+        let conversations = &state.turns.directline.conversations;
+        let keep = (self.activity.kind() != names::TYPING)
+            .then(|| {
+                keep_with_log(
+                    &state.turns,
+                    &self.slot,
+                    &self.version,
+                    &self.activity,
+                    &Outbound::Internal,
+                )
+            })
+            .flatten();
+        self.kept = keep.is_some();
+        let id = match keep {
+            Some(keep) => {
+                conversations
+                    .append_keeping(&self.conversation, logged, keep)
+                    .await?
+            }
+            None => conversations.append(&self.conversation, logged).await?,
+        };
+        crate::support::faults::point("after-log");
+        Ok(id)
     }
 
     /// Runs the logged activity's turn; answers `{id}`, or the turn's
@@ -132,16 +154,29 @@ impl Delivery {
     ) -> Result<Response, ApiError> {
         self.activity.id = Some(activity_id.clone());
         let span = turn_span(&self.slot.name, &self.activity, self.activity.kind());
-        let reply = dispatch_or_accept(
-            &state.turns,
-            self.slot.clone(),
-            self.version,
-            Arc::new(self.activity),
-            Outbound::Internal,
-            Retry::ByHost,
-        )
-        .instrument(span)
-        .await;
+        let (slot, activity) = (self.slot.clone(), Arc::new(self.activity));
+        let reply = if self.kept {
+            dispatch_kept(
+                &state.turns,
+                slot,
+                self.version,
+                activity,
+                Outbound::Internal,
+            )
+            .instrument(span)
+            .await
+        } else {
+            dispatch_or_accept(
+                &state.turns,
+                slot,
+                self.version,
+                activity,
+                Outbound::Internal,
+                Retry::ByHost,
+            )
+            .instrument(span)
+            .await
+        };
         let result = match reply {
             Reply::Ended(result) => result.map(|_| ()),
             // A long turn: its replies arrive in the conversation as it goes.

@@ -25,6 +25,37 @@ pub(super) fn finish(
     Ok(())
 }
 
+/// Keeps `turn` on `client` (alone, or with its activity's append), held
+/// by `owner` until `until`.
+pub(super) fn keep(
+    client: &mut impl postgres::GenericClient,
+    turn: &AcceptedTurn,
+    owner: &str,
+    until: i64,
+) -> Result<(), StorageError> {
+    client
+        .execute(
+            "INSERT INTO accepted
+             (bot, conversation, activity_id, activity, route, claimed_until, owner, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (bot, conversation, activity_id) DO UPDATE
+             SET activity = EXCLUDED.activity, route = EXCLUDED.route,
+                 claimed_until = EXCLUDED.claimed_until, owner = EXCLUDED.owner",
+            &[
+                &turn.bot,
+                &turn.conversation,
+                &turn.activity_id,
+                &turn.activity,
+                &turn.route.as_str(),
+                &until,
+                &owner,
+                &now_millis(),
+            ],
+        )
+        .map_err(backend)?;
+    Ok(())
+}
+
 impl AcceptedStore for PgStorage {
     fn accept_turn(
         &self,
@@ -32,27 +63,7 @@ impl AcceptedStore for PgStorage {
         owner: &str,
         until: i64,
     ) -> Result<(), StorageError> {
-        self.conn()?
-            .execute(
-                "INSERT INTO accepted
-                 (bot, conversation, activity_id, activity, route, claimed_until, owner, created)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (bot, conversation, activity_id) DO UPDATE
-                 SET activity = EXCLUDED.activity, route = EXCLUDED.route,
-                     claimed_until = EXCLUDED.claimed_until, owner = EXCLUDED.owner",
-                &[
-                    &turn.bot,
-                    &turn.conversation,
-                    &turn.activity_id,
-                    &turn.activity,
-                    &turn.route.as_str(),
-                    &until,
-                    &owner,
-                    &now_millis(),
-                ],
-            )
-            .map_err(backend)?;
-        Ok(())
+        keep(&mut *self.conn()?, turn, owner, until)
     }
 
     fn finish_turn(

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{DIRECTLINE_CHANNEL, PgStorage, backend, listen};
 use crate::storage::StorageError;
 use crate::storage::directline::{
-    DirectLineConversation, DirectLineStore, Notice, assign_id, decode_channel_key,
+    DirectLineConversation, DirectLineStore, KeepTurn, Notice, assign_id, decode_channel_key,
     new_channel_key, parse_logged,
 };
 use crate::support::clock::now_millis;
@@ -66,40 +66,26 @@ impl DirectLineStore for PgStorage {
     ) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(backend)?;
-        let count = activities.len() as i64;
-        // Prepared before the row lock is taken.
-        let insert = tx
-            .prepare(
-                "INSERT INTO directline_activities (conversation, position, activity)
-                 VALUES ($1, $2, $3)",
-            )
-            .map_err(backend)?;
-        // The row lock, held to the commit, orders appends: a position is
-        // visible only once every lower one is.
-        let first: i64 = tx
-            .query_opt(
-                "UPDATE directline_conversations SET next_position = next_position + $3, updated = $2
-                 WHERE id = $1 RETURNING next_position - $3",
-                &[&conversation, &now_millis(), &count],
-            )
-            .map_err(backend)?
-            .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?
-            .get(0);
-        let mut ids = Vec::with_capacity(activities.len());
-        for (position, mut activity) in (first..).zip(activities) {
-            if position > first {
-                crate::support::faults::point("between-appends");
-            }
-            ids.push(assign_id(&mut activity, conversation, position)?);
-            tx.execute(&insert, &[&conversation, &position, &activity.to_string()])
-                .map_err(backend)?;
-        }
-        // Delivered to the listeners at the commit.
-        let notice = serde_json::json!({"o": self.origin, "c": conversation}).to_string();
-        tx.execute("SELECT pg_notify($1, $2)", &[&DIRECTLINE_CHANNEL, &notice])
-            .map_err(backend)?;
+        let ids = append_on(&mut tx, &self.origin, conversation, activities)?;
         tx.commit().map_err(backend)?;
         Ok(ids)
+    }
+
+    fn append_keeping(
+        &self,
+        conversation: &str,
+        activity: Value,
+        keep: KeepTurn,
+    ) -> Result<String, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        let id = append_on(&mut tx, &self.origin, conversation, vec![activity])?
+            .pop()
+            .unwrap_or_default();
+        let (owner, until) = (keep.owner.clone(), keep.until);
+        super::accepted::keep(&mut tx, &keep.accepted(conversation, &id)?, &owner, until)?;
+        tx.commit().map_err(backend)?;
+        Ok(id)
     }
 
     fn activities_since(
@@ -220,4 +206,47 @@ impl DirectLineStore for PgStorage {
             .get(0);
         decode_channel_key(&text)
     }
+}
+
+/// Appends `activities` at the conversation's next positions on `tx`, in
+/// order, and tells the other hosts at the commit; returns their ids.
+fn append_on(
+    tx: &mut postgres::Transaction<'_>,
+    origin: &str,
+    conversation: &str,
+    activities: Vec<Value>,
+) -> Result<Vec<String>, StorageError> {
+    let count = activities.len() as i64;
+    // Prepared before the row lock is taken.
+    let insert = tx
+        .prepare(
+            "INSERT INTO directline_activities (conversation, position, activity)
+             VALUES ($1, $2, $3)",
+        )
+        .map_err(backend)?;
+    // The row lock, held to the commit, orders appends: a position is
+    // visible only once every lower one is.
+    let first: i64 = tx
+        .query_opt(
+            "UPDATE directline_conversations SET next_position = next_position + $3, updated = $2
+             WHERE id = $1 RETURNING next_position - $3",
+            &[&conversation, &now_millis(), &count],
+        )
+        .map_err(backend)?
+        .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?
+        .get(0);
+    let mut ids = Vec::with_capacity(activities.len());
+    for (position, mut activity) in (first..).zip(activities) {
+        if position > first {
+            crate::support::faults::point("between-appends");
+        }
+        ids.push(assign_id(&mut activity, conversation, position)?);
+        tx.execute(&insert, &[&conversation, &position, &activity.to_string()])
+            .map_err(backend)?;
+    }
+    // Delivered to the listeners at the commit.
+    let notice = serde_json::json!({"o": origin, "c": conversation}).to_string();
+    tx.execute("SELECT pg_notify($1, $2)", &[&DIRECTLINE_CHANNEL, &notice])
+        .map_err(backend)?;
+    Ok(ids)
 }

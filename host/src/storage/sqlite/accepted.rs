@@ -40,6 +40,37 @@ pub(super) fn finish(
     Ok(())
 }
 
+/// Keeps `turn` on `conn` (alone, or with its activity's append), held by
+/// `owner` until `until`.
+pub(super) fn keep(
+    conn: &rusqlite::Connection,
+    turn: &AcceptedTurn,
+    owner: &str,
+    until: i64,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "INSERT INTO accepted
+         (bot, conversation, activity_id, activity, route, claimed_until, owner, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (bot, conversation, activity_id) DO UPDATE
+         SET activity = excluded.activity, route = excluded.route,
+             claimed_until = excluded.claimed_until, owner = excluded.owner",
+    )
+    .map_err(backend)?
+    .execute(params![
+        turn.bot,
+        turn.conversation,
+        turn.activity_id,
+        turn.activity,
+        turn.route.as_str(),
+        until,
+        owner,
+        now_millis()
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
 impl AcceptedStore for SqliteStorage {
     fn accept_turn(
         &self,
@@ -47,28 +78,7 @@ impl AcceptedStore for SqliteStorage {
         owner: &str,
         until: i64,
     ) -> Result<(), StorageError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO accepted
-                 (bot, conversation, activity_id, activity, route, claimed_until, owner, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (bot, conversation, activity_id) DO UPDATE
-                 SET activity = excluded.activity, route = excluded.route,
-                     claimed_until = excluded.claimed_until, owner = excluded.owner",
-            )
-            .map_err(backend)?
-            .execute(params![
-                turn.bot,
-                turn.conversation,
-                turn.activity_id,
-                turn.activity,
-                turn.route.as_str(),
-                until,
-                owner,
-                now_millis()
-            ])
-            .map_err(backend)?;
-        Ok(())
+        keep(&self.conn(), turn, owner, until)
     }
 
     fn finish_turn(

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::{SqliteStorage, backend};
 use crate::storage::StorageError;
 use crate::storage::directline::{
-    DirectLineConversation, DirectLineStore, assign_id, decode_channel_key, new_channel_key,
-    parse_logged,
+    DirectLineConversation, DirectLineStore, KeepTurn, assign_id, decode_channel_key,
+    new_channel_key, parse_logged,
 };
 use crate::support::clock::now_millis;
 
@@ -85,41 +85,28 @@ impl DirectLineStore for SqliteStorage {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let count = activities.len() as i64;
-        let first: i64 = tx
-            .query_row(
-                "UPDATE directline_conversations SET next_position = next_position + ?3, updated = ?2
-                 WHERE id = ?1 RETURNING next_position - ?3",
-                rusqlite::params![conversation, now_millis(), count],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(backend)?
-            .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?;
-        let mut ids = Vec::with_capacity(activities.len());
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO directline_activities (conversation, position, activity)
-                     VALUES (?1, ?2, ?3)",
-                )
-                .map_err(backend)?;
-            for (position, mut activity) in (first..).zip(activities) {
-                if position > first {
-                    crate::support::faults::point("between-appends");
-                }
-                ids.push(assign_id(&mut activity, conversation, position)?);
-                insert
-                    .execute(rusqlite::params![
-                        conversation,
-                        position,
-                        activity.to_string()
-                    ])
-                    .map_err(backend)?;
-            }
-        }
+        let ids = append_on(&tx, conversation, activities)?;
         tx.commit().map_err(backend)?;
         Ok(ids)
+    }
+
+    fn append_keeping(
+        &self,
+        conversation: &str,
+        activity: Value,
+        keep: KeepTurn,
+    ) -> Result<String, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let id = append_on(&tx, conversation, vec![activity])?
+            .pop()
+            .unwrap_or_default();
+        let (owner, until) = (keep.owner.clone(), keep.until);
+        super::accepted::keep(&tx, &keep.accepted(conversation, &id)?, &owner, until)?;
+        tx.commit().map_err(backend)?;
+        Ok(id)
     }
 
     fn activities_since(
@@ -197,4 +184,45 @@ impl DirectLineStore for SqliteStorage {
             .map_err(backend)?;
         decode_channel_key(&text)
     }
+}
+
+/// Appends `activities` at the conversation's next positions on `tx`, in
+/// order; returns their ids.
+fn append_on(
+    tx: &rusqlite::Transaction<'_>,
+    conversation: &str,
+    activities: Vec<Value>,
+) -> Result<Vec<String>, StorageError> {
+    let count = activities.len() as i64;
+    let first: i64 = tx
+        .query_row(
+            "UPDATE directline_conversations SET next_position = next_position + ?3, updated = ?2
+             WHERE id = ?1 RETURNING next_position - ?3",
+            rusqlite::params![conversation, now_millis(), count],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?
+        .ok_or_else(|| StorageError::Backend("no such Direct Line conversation".into()))?;
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO directline_activities (conversation, position, activity)
+             VALUES (?1, ?2, ?3)",
+        )
+        .map_err(backend)?;
+    let mut ids = Vec::with_capacity(activities.len());
+    for (position, mut activity) in (first..).zip(activities) {
+        if position > first {
+            crate::support::faults::point("between-appends");
+        }
+        ids.push(assign_id(&mut activity, conversation, position)?);
+        insert
+            .execute(rusqlite::params![
+                conversation,
+                position,
+                activity.to_string()
+            ])
+            .map_err(backend)?;
+    }
+    Ok(ids)
 }
