@@ -7,9 +7,11 @@
 //! The points: `after-claim` (a delivery claimed, the turn not run),
 //! `after-commit` (the turn committed, its held-back sends not posted),
 //! `between-posts` (one held-back send posted, the next not),
-//! `after-posts` (all posted, not yet removed from the outbox), and
+//! `after-posts` (all posted, not yet removed from the outbox),
 //! `between-appends` (a Direct Line append of several activities, such as
-//! a bot's history: one written in its transaction, the next not).
+//! a bot's history: one written in its transaction, the next not), and
+//! `after-log` (a user's message logged by Direct Line or the
+//! conversations API, with its kept turn; the turn not run).
 
 /// Dies here if this point is the armed one (debug builds only).
 #[inline]
