@@ -198,7 +198,7 @@ async fn a_host_killed_during_an_acknowledged_turn_runs_it_again_after_restart_o
         !replies(&connector).is_empty()
     })
     .await;
-    assert!(host.wait_for_log("resuming a turn").await);
+    assert!(host.wait_for_log("resuming a kept turn").await);
     assert_eq!(upstream.started(), 2, "the turn ran again");
     // Once: a later look finds nothing kept.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -302,7 +302,11 @@ async fn a_turn_killed_after_its_commit_is_not_run_again_even_without_dedup() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(upstream.started(), 1, "the committed turn ran again");
     assert_eq!(replies(&connector), ["fetched 200: late"]);
-    assert!(!host.log().contains("resuming a turn"), "{}", host.log());
+    assert!(
+        !host.log().contains("resuming a kept turn"),
+        "{}",
+        host.log()
+    );
 }
 
 #[tokio::test]
@@ -363,6 +367,96 @@ async fn a_direct_line_message_not_admitted_now_is_run_later_not_refused() {
     })
     .await;
     assert!(host.log().contains("the host tries it again shortly"));
+}
+
+/// The conversations API's `complete` finds the bot busy (one turn at a
+/// time, taken by a Direct Line turn): the host tries again each second
+/// while the caller waits, and the caller gets the reply. Before, it got a
+/// 503 for a message already logged, and sending it again logged it twice.
+#[tokio::test]
+async fn complete_waits_for_a_busy_bot_and_gets_the_reply() {
+    let upstream = Upstream::start().await;
+    let host = Host::start(
+        bots(&upstream, "ack_after_ms = 200\nmax_concurrent_turns = 1"),
+        &["--directline-secret", "dl-secret"],
+    );
+    let (status, busy) = read(
+        client()
+            .post(host.url("/v3/directline/conversations"))
+            .bearer_auth("dl-secret")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{busy}");
+    assert_eq!(
+        post_directline(&host, &busy, &upstream.fetch(2000)).await,
+        StatusCode::OK
+    );
+    let id = crate::conversations_api::create(&host, None, json!({"bot": "bot"})).await;
+    let (status, completed) = crate::conversations_api::call(
+        &host,
+        "POST",
+        &format!("/{id}/complete"),
+        None,
+        Some(json!({"text": "hello"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{completed}");
+    assert_eq!(
+        crate::conversations_api::texts(&completed["items"]),
+        ["bot:Echo: hello"]
+    );
+    let (_, history) =
+        crate::conversations_api::call(&host, "GET", &format!("/{id}/message/list"), None, None)
+            .await;
+    assert_eq!(
+        crate::conversations_api::texts(&history["items"]),
+        ["user:hello", "bot:Echo: hello"],
+        "logged once"
+    );
+}
+
+/// A Direct Line message whose turn fails (the bot traps) leaves no kept
+/// turn behind: after a restart nothing is resumed. (Its row is kept with
+/// the message and forgotten when the turn is over.)
+#[tokio::test]
+async fn a_failed_direct_line_turn_is_not_resumed_after_a_restart() {
+    let bots = BotsDir::with(&[("slow", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--directline-secret", "dl-secret", "--default-bot", "slow"];
+    let mut host = Host::start_in(bots.path(), data.path(), &args);
+    let (status, conversation) = read(
+        client()
+            .post(host.url("/v3/directline/conversations"))
+            .bearer_auth("dl-secret")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{conversation}");
+    assert!(
+        post_directline(&host, &conversation, "trap")
+            .await
+            .is_server_error()
+    );
+    assert_eq!(
+        post_directline(&host, &conversation, "fine").await,
+        StatusCode::OK
+    );
+    assert!(host.terminate().await.is_some_and(|s| s.success()));
+    drop(host);
+    let host = Host::start_in(bots.path(), data.path(), &args);
+    // Several looks of the resume loop.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !host.log().contains("resuming a kept turn"),
+        "{}",
+        host.log()
+    );
+    assert!(!host.log().contains("a kept turn"), "{}", host.log());
 }
 
 /// Kept turns of a bot that is not loaded: one accepted two days ago is

@@ -1,6 +1,8 @@
 //! Turns accepted before they ended: a channel's request answered early
-//! (`ack_after_ms`) while its turn went on. The channel will not deliver
-//! the activity again, so the host keeps it until the turn is over; a row
+//! (`ack_after_ms`) while its turn went on, or a user's message the host
+//! logged itself (Direct Line, the conversations API), kept from its log
+//! append on. No channel will deliver the activity again, so the host
+//! keeps it until the turn is over; a row
 //! whose host died is claimed, once its lease lapses, by a host that runs
 //! the turn again (`turn::resume`). The delivery's claim and record
 //! (`dedup.rs`) keep that run from applying the turn twice.

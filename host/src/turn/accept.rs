@@ -92,82 +92,6 @@ pub async fn dispatch_or_accept(
             dispatch(app, &slot, &version, activity, outbound, Origin::Channel).await,
         ));
     };
-    run_kept(app, slot, version, activity, outbound, retry, kept, false).await
-}
-
-/// What a delivery the host logs (Direct Line, the conversations API)
-/// keeps with its log append (`DirectLineStore::append_keeping`), so that
-/// a host that dies before the turn ends leaves it to `resume.rs`, never a
-/// logged message without its turn; `None` when its turn would not be kept
-/// (an `invoke` or `expectReplies`: the request waits for the answer).
-pub fn keep_with_log(
-    app: &TurnServices,
-    slot: &BotSlot,
-    version: &BotVersion,
-    activity: &Activity,
-    outbound: &Outbound,
-) -> Option<KeepTurn> {
-    if !may_answer_early_with_an_id(version, activity) {
-        return None;
-    }
-    Some(KeepTurn {
-        bot: slot.name.to_string(),
-        turn: serde_json::to_value(activity).ok()?,
-        route: route_of(outbound),
-        owner: app.owner.clone(),
-        until: lease_until(app, version),
-    })
-}
-
-/// Runs a delivery kept with its log append (`keep_with_log`), as
-/// `dispatch_or_accept` does with `Retry::ByHost`; its kept row is already
-/// there, and is forgotten when the turn is over.
-pub async fn dispatch_kept(
-    app: &Arc<TurnServices>,
-    slot: Arc<BotSlot>,
-    version: Arc<BotVersion>,
-    activity: Arc<Activity>,
-    outbound: Outbound,
-) -> Reply {
-    let Some(kept) = record(&slot, &activity, &outbound) else {
-        return Reply::Ended(Box::new(
-            dispatch(app, &slot, &version, activity, outbound, Origin::Channel).await,
-        ));
-    };
-    run_kept(
-        app,
-        slot,
-        version,
-        activity,
-        outbound,
-        Retry::ByHost,
-        kept,
-        true,
-    )
-    .await
-}
-
-/// Forgets the kept row of a delivery kept with its log append whose
-/// request waited for the turn's end (the conversations API's `complete`).
-pub async fn forget_kept(app: &TurnServices, slot: &BotSlot, activity: &Activity) {
-    if let Some(kept) = record(slot, activity, &Outbound::Internal) {
-        finish(app, &kept).await;
-    }
-}
-
-/// Runs a turn that is kept (`already`: since its log append) or will be
-/// once the request's wait runs out.
-#[allow(clippy::too_many_arguments)]
-async fn run_kept(
-    app: &Arc<TurnServices>,
-    slot: Arc<BotSlot>,
-    version: Arc<BotVersion>,
-    activity: Arc<Activity>,
-    outbound: Outbound,
-    retry: Retry,
-    kept: AcceptedTurn,
-    already: bool,
-) -> Reply {
     let wait = Duration::from_millis(version.limits.ack_after_ms);
     let (tx, mut rx) = oneshot::channel();
     let task_app = app.clone();
@@ -199,13 +123,6 @@ async fn run_kept(
             if retry == Retry::ByHost && is_busy(&result) && keep_for_retry(app, &kept).await {
                 return Reply::Accepted;
             }
-            if already {
-                if is_busy(&result) {
-                    // Tried again once its lease lapses.
-                    return Reply::Accepted;
-                }
-                finish(app, &kept).await;
-            }
             return Reply::Ended(Box::new(result));
         }
         () = tokio::time::sleep(wait) => {}
@@ -216,7 +133,7 @@ async fn run_kept(
     let app = app.clone();
     let handover = tokio::spawn(
         async move {
-            if !already && let Err(err) = keep(&app, &version, &kept).await {
+            if let Err(err) = keep(&app, &version, &kept).await {
                 tracing::warn!(error = %err, "cannot keep the turn to answer early; the request waits for its end");
                 return Reply::Ended(Box::new(rx.await.unwrap_or_else(|_| Err(gone()))));
             }
@@ -243,6 +160,114 @@ async fn run_kept(
     handover
         .await
         .unwrap_or_else(|_| Reply::Ended(Box::new(Err(gone()))))
+}
+
+/// What a delivery the host logs (Direct Line, the conversations API)
+/// keeps with its log append (`DirectLineStore::append_keeping`), so that
+/// a host that dies before the turn ends leaves it to `resume.rs`, never a
+/// logged message without its turn; `None` when its turn would not be kept:
+/// an `invoke` or `expectReplies` (the request waits for the answer), or a
+/// bot whose `ack_after_ms` is not below its deadline (never answered
+/// early).
+pub fn keep_with_log(
+    app: &TurnServices,
+    slot: &BotSlot,
+    version: &BotVersion,
+    activity: &Activity,
+    outbound: &Outbound,
+) -> Option<KeepTurn> {
+    if !may_answer_early_with_an_id(version, activity) {
+        return None;
+    }
+    Some(KeepTurn {
+        bot: slot.name.to_string(),
+        turn: serde_json::to_value(activity).ok()?,
+        route: route_of(outbound),
+        owner: app.owner.clone(),
+        until: lease_until(app, version),
+    })
+}
+
+/// Runs a delivery kept with its log append (`keep_with_log`): answers
+/// when its turn ends or after the bot's `ack_after_ms`, and as accepted
+/// when it was not admitted (it is tried again soon). Its own task settles
+/// its kept row, whoever waits for it.
+pub async fn dispatch_kept(
+    app: &Arc<TurnServices>,
+    slot: Arc<BotSlot>,
+    version: Arc<BotVersion>,
+    activity: Arc<Activity>,
+    outbound: Outbound,
+) -> Reply {
+    let wait = Duration::from_millis(version.limits.ack_after_ms);
+    let kept = record(&slot, &activity, &outbound);
+    let bot = slot.name.to_string();
+    let (tx, rx) = oneshot::channel();
+    let task_app = app.clone();
+    let started = std::time::Instant::now();
+    app.background.spawn(
+        async move {
+            let result = dispatch(
+                &task_app,
+                &slot,
+                &version,
+                activity,
+                outbound,
+                Origin::Channel,
+            )
+            .await;
+            if let Some(kept) = &kept {
+                settle_kept(&task_app, kept, &result).await;
+            }
+            if let Err(result) = tx.send(result) {
+                log_end(&result, started);
+            }
+        }
+        .instrument(tracing::Span::current()),
+    );
+    tokio::select! {
+        result = rx => {
+            let result = result.unwrap_or_else(|_| Err(gone()));
+            if is_busy(&result) {
+                return Reply::Accepted;
+            }
+            Reply::Ended(Box::new(result))
+        }
+        () = tokio::time::sleep(wait) => {
+            app.metrics.turn(&bot, "accepted");
+            tracing::info!(
+                ack_after_ms = wait.as_millis() as u64,
+                "turn goes on after its request was answered"
+            );
+            Reply::Accepted
+        }
+    }
+}
+
+/// After the run of a turn kept with its log append: nothing when it
+/// committed (its commit removed the row), kept for another try soon when
+/// it was not admitted, else forgotten.
+async fn settle_kept(
+    app: &TurnServices,
+    kept: &AcceptedTurn,
+    result: &Result<Dispatched, DispatchError>,
+) {
+    if !matches!(result, Ok(Dispatched::Done(..))) {
+        settle(app, kept, result).await;
+    }
+}
+
+/// `settle_kept` for a turn whose caller ran it (the conversations API's
+/// `complete`).
+pub async fn settle_logged(
+    app: &TurnServices,
+    slot: &BotSlot,
+    activity: &Activity,
+    result: &Result<Dispatched, DispatchError>,
+) {
+    if let Some(kept) = record(slot, activity, &Outbound::Internal) {
+        settle_kept(app, &kept, result).await;
+    }
 }
 
 fn is_busy(result: &Result<Dispatched, DispatchError>) -> bool {

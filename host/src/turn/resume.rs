@@ -11,7 +11,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::schema::activity::Activity;
-use crate::storage::accepted::ClaimedTurn;
+use crate::storage::accepted::{AcceptedTurn, ClaimedTurn};
 use crate::support::clock::now_millis;
 use crate::turn::accept::{finish, lease_until, log_end, settle};
 use crate::turn::dispatch::{Origin, dispatch, turn_span};
@@ -19,7 +19,8 @@ use crate::turn::services::TurnServices;
 
 /// How often kept turns are looked at.
 const TICK: Duration = Duration::from_secs(1);
-/// How long a kept turn whose bot is not loaded waits for it to come back
+/// How long a kept turn whose bot is not loaded (or whose Direct Line
+/// conversation is another kind of host's) waits for it to come back
 /// (Unix ms since it was accepted); then it is dropped. A bot that is
 /// replaced is back within seconds; one removed for good would otherwise
 /// have its turns claimed, warned about and kept for ever.
@@ -91,6 +92,7 @@ pub fn start(app: Arc<TurnServices>) {
 
 /// Runs a kept turn again.
 async fn resume(app: &Arc<TurnServices>, claimed: ClaimedTurn) {
+    let accepted_at = claimed.accepted_at;
     let kept = claimed.turn;
     let mut activity = match Activity::from_json_bytes(kept.activity.as_bytes()) {
         Ok(activity) => activity,
@@ -105,24 +107,18 @@ async fn resume(app: &Arc<TurnServices>, claimed: ClaimedTurn) {
         .slot_named(&kept.bot)
         .and_then(|slot| slot.current().map(|version| (slot, version)))
     else {
-        let waited_ms = now_millis() - claimed.accepted_at;
-        if waited_ms > GIVE_UP_AFTER_MS {
-            tracing::error!(
-                bot = %kept.bot,
-                conversation = %kept.conversation,
-                activity_id = %kept.activity_id,
-                hours = waited_ms / 3_600_000,
-                "a kept turn's bot has not been loaded since the turn was accepted; the turn is dropped"
-            );
-            finish(app, &kept).await;
-        } else {
-            tracing::warn!(bot = %kept.bot, "a kept turn's bot is not loaded; it is tried again later");
-        }
+        wait_or_give_up(app, &kept, accepted_at, "bot is not loaded").await;
         return;
     };
     let loaded = || Some(version.clone());
     let Some(outbound) = app.outbound_for_route(kept.route, loaded, &mut activity) else {
-        tracing::warn!(bot = %kept.bot, "a kept turn's Direct Line conversation is not this host's kind; it is tried again later");
+        wait_or_give_up(
+            app,
+            &kept,
+            accepted_at,
+            "Direct Line conversation is not this host's kind",
+        )
+        .await;
         return;
     };
     let span = turn_span(&slot.name, &activity, activity.kind());
@@ -139,7 +135,7 @@ async fn resume(app: &Arc<TurnServices>, claimed: ClaimedTurn) {
         if !matches!(renewed, Ok(Ok(()))) {
             tracing::warn!("cannot extend the claim of a kept turn; running it anyway");
         }
-        tracing::info!("resuming a turn whose request was answered before its host stopped");
+        tracing::info!("resuming a kept turn that its host did not finish");
         let started = std::time::Instant::now();
         let result = dispatch(
             app,
@@ -155,4 +151,23 @@ async fn resume(app: &Arc<TurnServices>, claimed: ClaimedTurn) {
     }
     .instrument(span)
     .await;
+}
+
+/// A kept turn that cannot run here now (its `why`): tried again once its
+/// lease lapses, or dropped, with an error line, `GIVE_UP_AFTER_MS` after
+/// it was first kept (`accepted_at`).
+async fn wait_or_give_up(app: &TurnServices, kept: &AcceptedTurn, accepted_at: i64, why: &str) {
+    let waited_ms = now_millis() - accepted_at;
+    if waited_ms > GIVE_UP_AFTER_MS {
+        tracing::error!(
+            bot = %kept.bot,
+            conversation = %kept.conversation,
+            activity_id = %kept.activity_id,
+            hours = waited_ms / 3_600_000,
+            "a kept turn's {why} a day after it was kept; the turn is dropped"
+        );
+        finish(app, kept).await;
+    } else {
+        tracing::warn!(bot = %kept.bot, "a kept turn's {why}; it is tried again later");
+    }
 }

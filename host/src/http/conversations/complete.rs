@@ -43,7 +43,7 @@ use crate::channels::directline::conversations::Wake;
 use crate::http::app::ErrorBody;
 use crate::http::app::{ApiError, AppState};
 use crate::schema::activity::{Activity, streaming};
-use crate::turn::accept::forget_kept;
+use crate::turn::accept::settle_logged;
 use crate::turn::dispatch::{DispatchError, Origin, dispatch, turn_span};
 
 /// How long the answer waits for held-back replies to be posted.
@@ -106,6 +106,9 @@ pub async fn complete(
         .into_response())
 }
 
+/// How soon a `complete` turn that was not admitted is tried again.
+const BUSY_RETRY: Duration = Duration::from_secs(1);
+
 /// Runs the turn on a task of the host's background tracker.
 fn start_turn(state: &AppState, logged: &Logged) -> Turn {
     let turns = state.turns.clone();
@@ -118,20 +121,41 @@ fn start_turn(state: &AppState, logged: &Logged) -> Turn {
     let span = turn_span(&slot.name, &activity, activity.kind());
     state.turns.background.spawn(
         async move {
-            let result = dispatch(
-                &turns,
-                &slot,
-                &version,
-                activity.clone(),
-                Outbound::Internal,
-                Origin::Channel,
-            )
-            .await
-            .map(|_| ());
+            // Not admitted (the bot's turns, or this conversation's, are
+            // all running): the caller waits, the host tries again each
+            // second up to the bot's deadline, then leaves the kept turn to
+            // `resume.rs` (the caller's 503 says not to send it again).
+            let deadline = tokio::time::Instant::now() + version.limits.turn().deadline;
+            let result = loop {
+                let result = dispatch(
+                    &turns,
+                    &slot,
+                    &version,
+                    activity.clone(),
+                    Outbound::Internal,
+                    Origin::Channel,
+                )
+                .await;
+                let retry = kept
+                    && matches!(result, Err(DispatchError::Busy { .. }))
+                    && tokio::time::Instant::now() + BUSY_RETRY < deadline;
+                if !retry {
+                    break result;
+                }
+                tokio::time::sleep(BUSY_RETRY).await;
+            };
             if kept {
-                forget_kept(&turns, &slot, &activity).await;
+                settle_logged(&turns, &slot, &activity, &result).await;
             }
-            result
+            match result {
+                Err(DispatchError::Busy { code, message }) if kept => Err(DispatchError::Busy {
+                    code,
+                    message: format!(
+                        "{message}; the message is kept and the host runs it shortly: read its replies with `receive`, do not send it again"
+                    ),
+                }),
+                other => other.map(|_| ()),
+            }
         }
         .instrument(span),
     )

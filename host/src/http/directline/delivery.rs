@@ -132,7 +132,7 @@ impl Delivery {
                 )
             })
             .flatten();
-        self.kept = keep.is_some();
+        let kept = keep.is_some();
         let id = match keep {
             Some(keep) => {
                 conversations
@@ -141,6 +141,7 @@ impl Delivery {
             }
             None => conversations.append(&self.conversation, logged).await?,
         };
+        self.kept = kept;
         crate::support::faults::point("after-log");
         Ok(id)
     }

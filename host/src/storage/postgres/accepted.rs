@@ -25,22 +25,26 @@ pub(super) fn finish(
     Ok(())
 }
 
-/// Keeps `turn` on `client` (alone, or with its activity's append), held
-/// by `owner` until `until`.
-pub(super) fn keep(
+/// The statement that keeps a turn (`keep`).
+pub(super) const KEEP: &str = "INSERT INTO accepted
+     (bot, conversation, activity_id, activity, route, claimed_until, owner, created)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (bot, conversation, activity_id) DO UPDATE
+     SET activity = EXCLUDED.activity, route = EXCLUDED.route,
+         claimed_until = EXCLUDED.claimed_until, owner = EXCLUDED.owner";
+
+/// Keeps `turn` on `client` with `statement` (`KEEP`, or it prepared),
+/// alone or with its activity's append, held by `owner` until `until`.
+pub(super) fn keep<T: ?Sized + postgres::ToStatement>(
     client: &mut impl postgres::GenericClient,
+    statement: &T,
     turn: &AcceptedTurn,
     owner: &str,
     until: i64,
 ) -> Result<(), StorageError> {
     client
         .execute(
-            "INSERT INTO accepted
-             (bot, conversation, activity_id, activity, route, claimed_until, owner, created)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (bot, conversation, activity_id) DO UPDATE
-             SET activity = EXCLUDED.activity, route = EXCLUDED.route,
-                 claimed_until = EXCLUDED.claimed_until, owner = EXCLUDED.owner",
+            statement,
             &[
                 &turn.bot,
                 &turn.conversation,
@@ -63,7 +67,7 @@ impl AcceptedStore for PgStorage {
         owner: &str,
         until: i64,
     ) -> Result<(), StorageError> {
-        keep(&mut *self.conn()?, turn, owner, until)
+        keep(&mut *self.conn()?, KEEP, turn, owner, until)
     }
 
     fn finish_turn(

@@ -79,11 +79,14 @@ impl DirectLineStore for PgStorage {
     ) -> Result<String, StorageError> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(backend)?;
+        // Prepared before the append takes the conversation's row lock.
+        let statement = tx.prepare(super::accepted::KEEP).map_err(backend)?;
         let id = append_on(&mut tx, &self.origin, conversation, vec![activity])?
             .pop()
             .unwrap_or_default();
         let (owner, until) = (keep.owner.clone(), keep.until);
-        super::accepted::keep(&mut tx, &keep.accepted(conversation, &id)?, &owner, until)?;
+        let kept = keep.accepted(conversation, &id)?;
+        super::accepted::keep(&mut tx, &statement, &kept, &owner, until)?;
         tx.commit().map_err(backend)?;
         Ok(id)
     }
