@@ -681,29 +681,8 @@ async fn a_bot_reads_members_and_sends_history_on_direct_line() {
 async fn a_message_logged_before_a_crash_is_answered_after_the_restart() {
     let bots = BotsDir::with(&[("echo", "rust-echo")]);
     let data = tempfile::tempdir().unwrap();
-    let args = ["--default-bot", "echo", "--directline-secret", SECRET];
-    let mut host = Host::start_with_env(
-        bots.path(),
-        data.path(),
-        &args,
-        &[("TURNBOX_FAULT", "after-log")],
-    );
-    let conversation = start(&host, "/v3/directline", None).await;
-    let (id, token) = (
-        conversation["conversationId"].as_str().unwrap().to_owned(),
-        conversation["token"].as_str().unwrap().to_owned(),
-    );
-    let path = format!("/v3/directline/conversations/{id}/activities");
-    let _ = client()
-        .post(host.url(&path))
-        .bearer_auth(&token)
-        .json(&user_message("kept"))
-        .send()
-        .await;
-    assert!(host.wait_exit().await.is_some(), "the fault did not fire");
-    assert!(host.log().contains("fault injected at `after-log`"));
-
-    let host = Host::start_in(bots.path(), data.path(), &args);
+    let (host, path, token) =
+        crash_then_restart(&bots, data.path(), "/v3/directline", "kept", "after-log").await;
     let url = host.url(&path);
     eventually("the kept turn's reply", || {
         let (url, token) = (url.clone(), token.clone());
@@ -721,6 +700,36 @@ async fn a_message_logged_before_a_crash_is_answered_after_the_restart() {
     assert_eq!(activities[0]["text"], "kept");
     assert_eq!(activities[1]["replyToId"], activities[0]["id"], "{set}");
     assert_eq!(activities[1]["from"]["role"], "bot", "{set}");
+}
+
+/// Starts a host (the echo and misbehave bots) armed to die at `fault`,
+/// posts `text` into a new conversation at `base`, waits for the host to
+/// die there, and starts it again on the same data: the new host, the
+/// conversation's activities path and its token.
+async fn crash_then_restart(
+    bots: &BotsDir,
+    data: &std::path::Path,
+    base: &str,
+    text: &str,
+    fault: &str,
+) -> (Host, String, String) {
+    let args = ["--default-bot", "echo", "--directline-secret", SECRET];
+    let mut host = Host::start_with_env(bots.path(), data, &args, &[("TURNBOX_FAULT", fault)]);
+    let conversation = start(&host, base, Some("ada")).await;
+    let (id, token) = (
+        conversation["conversationId"].as_str().unwrap(),
+        conversation["token"].as_str().unwrap().to_owned(),
+    );
+    let path = format!("{base}/conversations/{id}/activities");
+    let _ = client()
+        .post(host.url(&path))
+        .bearer_auth(&token)
+        .json(&user_message(text))
+        .send()
+        .await;
+    assert!(host.wait_exit().await.is_some(), "the fault did not fire");
+    assert!(host.log().contains(&format!("fault injected at `{fault}`")));
+    (Host::start_in(bots.path(), data, &args), path, token)
 }
 
 /// The texts of a set of activities, in order.
@@ -741,30 +750,15 @@ fn texts_of(set: &Value) -> Vec<&str> {
 async fn a_history_cut_by_a_crash_is_logged_whole_or_not_at_all() {
     let bots = BotsDir::with(&[("echo", "rust-echo"), ("slow", "misbehave")]);
     let data = tempfile::tempdir().unwrap();
-    let args = ["--default-bot", "echo", "--directline-secret", SECRET];
-    let mut host = Host::start_with_env(
-        bots.path(),
-        data.path(),
-        &args,
-        &[("TURNBOX_FAULT", "between-appends")],
-    );
-    let conversation = start(&host, "/bots/slow/v3/directline", Some("ada")).await;
-    let (id, token) = (
-        conversation["conversationId"].as_str().unwrap().to_owned(),
-        conversation["token"].as_str().unwrap().to_owned(),
-    );
-    let path = format!("/bots/slow/v3/directline/conversations/{id}/activities");
     // The turn's history call kills the host: the post gets no answer.
-    let _ = client()
-        .post(host.url(&path))
-        .bearer_auth(&token)
-        .json(&user_message("conn history"))
-        .send()
-        .await;
-    assert!(host.wait_exit().await.is_some(), "the fault did not fire");
-    assert!(host.log().contains("fault injected at `between-appends`"));
-
-    let host = Host::start_in(bots.path(), data.path(), &args);
+    let (host, path, token) = crash_then_restart(
+        &bots,
+        data.path(),
+        "/bots/slow/v3/directline",
+        "conn history",
+        "between-appends",
+    )
+    .await;
     let (status, set) = call(reqwest::Method::GET, &host.url(&path), Some(&token), None).await;
     assert_eq!(status, StatusCode::OK, "{set}");
     let texts = texts_of(&set);

@@ -215,6 +215,21 @@ async fn a_host_killed_during_an_acknowledged_turn_runs_it_again_after_restart_o
 
 /// Posts to a Direct Line conversation as its user; the status and when
 /// it returned.
+/// A new Direct Line conversation, opened with the secret `dl-secret`.
+async fn open_directline(host: &Host) -> Value {
+    let (status, conversation) = read(
+        client()
+            .post(host.url("/v3/directline/conversations"))
+            .bearer_auth("dl-secret")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{conversation}");
+    conversation
+}
+
 async fn post_directline(host: &Host, conversation: &Value, text: &str) -> StatusCode {
     let id = conversation["conversationId"].as_str().unwrap();
     let token = conversation["token"].as_str().unwrap();
@@ -235,16 +250,7 @@ async fn a_direct_line_post_returns_before_a_long_turn_ends() {
         bots(&upstream, "ack_after_ms = 200"),
         &["--directline-secret", "dl-secret"],
     );
-    let (status, conversation) = read(
-        client()
-            .post(host.url("/v3/directline/conversations"))
-            .bearer_auth("dl-secret")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{conversation}");
+    let conversation = open_directline(&host).await;
     let status = post_directline(&host, &conversation, &upstream.fetch(2000)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(upstream.finished(), 0, "the post waited for the turn");
@@ -319,20 +325,7 @@ async fn a_direct_line_message_not_admitted_now_is_run_later_not_refused() {
         bots(&upstream, "ack_after_ms = 200\nmax_concurrent_turns = 1"),
         &["--directline-secret", "dl-secret"],
     );
-    let open = || async {
-        let (status, conversation) = read(
-            client()
-                .post(host.url("/v3/directline/conversations"))
-                .bearer_auth("dl-secret")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{conversation}");
-        conversation
-    };
-    let (first, second) = (open().await, open().await);
+    let (first, second) = (open_directline(&host).await, open_directline(&host).await);
     assert_eq!(
         post_directline(&host, &first, &upstream.fetch(2000)).await,
         StatusCode::OK
@@ -380,16 +373,7 @@ async fn complete_waits_for_a_busy_bot_and_gets_the_reply() {
         bots(&upstream, "ack_after_ms = 200\nmax_concurrent_turns = 1"),
         &["--directline-secret", "dl-secret"],
     );
-    let (status, busy) = read(
-        client()
-            .post(host.url("/v3/directline/conversations"))
-            .bearer_auth("dl-secret")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{busy}");
+    let busy = open_directline(&host).await;
     assert_eq!(
         post_directline(&host, &busy, &upstream.fetch(2000)).await,
         StatusCode::OK
@@ -427,16 +411,7 @@ async fn a_failed_direct_line_turn_is_not_resumed_after_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let args = ["--directline-secret", "dl-secret", "--default-bot", "slow"];
     let mut host = Host::start_in(bots.path(), data.path(), &args);
-    let (status, conversation) = read(
-        client()
-            .post(host.url("/v3/directline/conversations"))
-            .bearer_auth("dl-secret")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{conversation}");
+    let conversation = open_directline(&host).await;
     assert!(
         post_directline(&host, &conversation, "trap")
             .await

@@ -94,28 +94,21 @@ pub async fn dispatch_or_accept(
     };
     let wait = Duration::from_millis(version.limits.ack_after_ms);
     let (tx, mut rx) = oneshot::channel();
-    let task_app = app.clone();
-    let task_version = version.clone();
     let task_kept = kept.clone();
     let started = std::time::Instant::now();
-    app.background.spawn(
-        async move {
-            let result = dispatch(
-                &task_app,
-                &slot,
-                &task_version,
-                activity,
-                outbound,
-                Origin::Channel,
-            )
-            .await;
+    spawn_turn(
+        app,
+        slot,
+        version.clone(),
+        activity,
+        outbound,
+        move |app, result| async move {
             if let Err(result) = tx.send(result) {
                 // The request was answered without it: the turn ends here.
                 log_end(&result, started);
-                settle(&task_app, &task_kept, &result).await;
+                settle(&app, &task_kept, &result).await;
             }
-        }
-        .instrument(tracing::Span::current()),
+        },
     );
     tokio::select! {
         result = &mut rx => {
@@ -203,27 +196,21 @@ pub async fn dispatch_kept(
     let kept = record(&slot, &activity, &outbound);
     let bot = slot.name.to_string();
     let (tx, rx) = oneshot::channel();
-    let task_app = app.clone();
     let started = std::time::Instant::now();
-    app.background.spawn(
-        async move {
-            let result = dispatch(
-                &task_app,
-                &slot,
-                &version,
-                activity,
-                outbound,
-                Origin::Channel,
-            )
-            .await;
+    spawn_turn(
+        app,
+        slot,
+        version,
+        activity,
+        outbound,
+        move |app, result| async move {
             if let Some(kept) = &kept {
-                settle_kept(&task_app, kept, &result).await;
+                settle_kept(&app, kept, &result).await;
             }
             if let Err(result) = tx.send(result) {
                 log_end(&result, started);
             }
-        }
-        .instrument(tracing::Span::current()),
+        },
     );
     tokio::select! {
         result = rx => {
@@ -358,25 +345,44 @@ pub async fn accept_now(
         crate::storage::StorageError::Backend("the activity has no conversation or id".into())
     })?;
     keep(app, &version, &kept).await?;
-    let task_app = app.clone();
     let started = std::time::Instant::now();
-    app.background.spawn(
-        async move {
-            let result = dispatch(
-                &task_app,
-                &slot,
-                &version,
-                activity,
-                outbound,
-                Origin::Channel,
-            )
-            .await;
+    spawn_turn(
+        app,
+        slot,
+        version,
+        activity,
+        outbound,
+        move |app, result| async move {
             log_end(&result, started);
-            settle(&task_app, &kept, &result).await;
+            settle(&app, &kept, &result).await;
+        },
+    );
+    Ok(())
+}
+
+/// Runs a channel delivery's turn on a task of the host's background
+/// tracker (so a graceful shutdown waits for it), in the current span;
+/// `then` gets its result.
+fn spawn_turn<F, Fut>(
+    app: &Arc<TurnServices>,
+    slot: Arc<BotSlot>,
+    version: Arc<BotVersion>,
+    activity: Arc<Activity>,
+    outbound: Outbound,
+    then: F,
+) where
+    F: FnOnce(Arc<TurnServices>, Result<Dispatched, DispatchError>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let app = app.clone();
+    let background = app.background.clone();
+    background.spawn(
+        async move {
+            let result = dispatch(&app, &slot, &version, activity, outbound, Origin::Channel).await;
+            then(app, result).await;
         }
         .instrument(tracing::Span::current()),
     );
-    Ok(())
 }
 
 /// How soon a kept turn that was not admitted is tried again.
