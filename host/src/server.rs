@@ -169,6 +169,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         std::time::Duration::from_secs(60),
     );
 
+    let shutdown = shutdown_signal();
     tracing::info!("turnbox listening on http://{local}");
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -180,7 +181,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         config.connections,
         turns.metrics.clone(),
         async move {
-            shutdown_signal().await;
+            shutdown.await;
             // No more kept turns are taken up (`turn::resume`); those
             // running finish.
             background.close();
@@ -251,28 +252,42 @@ async fn open_database(
     Ok(opened?)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGTERM or Ctrl-C. The handlers are registered here, before
+/// the future is first polled: a signal sent as soon as "listening" is
+/// logged (as a supervisor or a test may) must not meet the default action
+/// and kill the host without its shutdown.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for a shutdown signal");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            let (terminate, interrupt) = signals;
+            tokio::select! {
+                () = wait(terminate) => {},
+                () = wait(interrupt) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+        tracing::info!("shutting down: finishing in-flight turns");
     }
-    tracing::info!("shutting down: finishing in-flight turns");
 }
 
 /// The `serviceUrl` skills reply to: `{public url}/api/skills`, or the
