@@ -97,6 +97,14 @@ fn for_clients(activity: &mut Value) {
     }
 }
 
+/// Who sent an activity being appended.
+enum Sender {
+    /// A client (a user, the conversations API); with the turn to keep.
+    Client(Option<KeepTurn>),
+    /// The bot, through the channel's connector: marked (`BOT_MARK`).
+    Bot,
+}
+
 /// All conversations of the channel.
 pub struct Conversations {
     store: Arc<dyn Database>,
@@ -198,28 +206,24 @@ impl Conversations {
         conversation: &str,
         activity: Value,
     ) -> Result<String, StorageError> {
-        self.append_one(conversation, activity, false).await
+        Ok(self
+            .append_one(conversation, activity, Sender::Client(None))
+            .await?
+            .0)
     }
 
-    /// Appends a client's activity as `append` does, with its turn kept
-    /// in the same transaction (`DirectLineStore::append_keeping`). Not for
-    /// typing, which is not logged.
-    pub async fn append_keeping(
+    /// Appends a user's activity as `append` does, its turn kept in the
+    /// same transaction (`DirectLineStore::append_keeping`) when `keep` is
+    /// given and the activity is logged (typing is not); returns its id and
+    /// whether its turn was kept.
+    pub async fn append_from_user(
         &self,
         conversation: &str,
-        mut activity: Value,
-        keep: KeepTurn,
-    ) -> Result<String, StorageError> {
-        if activity["type"] == "typing" {
-            return Err(StorageError::Backend(
-                "typing is not logged, so no turn is kept with it".into(),
-            ));
-        }
-        for_clients(&mut activity);
-        let (store, id_of) = (self.store.clone(), conversation.to_owned());
-        let id = blocking(move || store.append_keeping(&id_of, activity, keep)).await?;
-        self.feeds.wake(conversation, Wake::Appended);
-        Ok(id)
+        activity: Value,
+        keep: Option<KeepTurn>,
+    ) -> Result<(String, bool), StorageError> {
+        self.append_one(conversation, activity, Sender::Client(keep))
+            .await
     }
 
     /// Appends what the bot sent (a reply, an update, a delete), as
@@ -230,15 +234,19 @@ impl Conversations {
         conversation: &str,
         activity: Value,
     ) -> Result<String, StorageError> {
-        self.append_one(conversation, activity, true).await
+        Ok(self
+            .append_one(conversation, activity, Sender::Bot)
+            .await?
+            .0)
     }
 
+    /// The id, and whether a turn was kept with it.
     async fn append_one(
         &self,
         conversation: &str,
         mut activity: Value,
-        from_bot: bool,
-    ) -> Result<String, StorageError> {
+        sender: Sender,
+    ) -> Result<(String, bool), StorageError> {
         for_clients(&mut activity);
         let Some(object) = activity.as_object_mut() else {
             return Err(StorageError::Backend(
@@ -259,14 +267,23 @@ impl Conversations {
             self.feeds
                 .wake(conversation, Wake::Typing(activity.clone()));
             blocking(move || store.announce_typing(&id_of, &activity)).await?;
-            return Ok(id);
+            return Ok((id, false));
         }
-        if from_bot {
-            object.insert(BOT_MARK.into(), Value::Bool(true));
-        }
-        let id = blocking(move || store.append_activity(&id_of, activity)).await?;
+        let keep = match sender {
+            Sender::Bot => {
+                object.insert(BOT_MARK.into(), Value::Bool(true));
+                None
+            }
+            Sender::Client(keep) => keep,
+        };
+        let kept = keep.is_some();
+        let id = blocking(move || match keep {
+            Some(keep) => store.append_keeping(&id_of, activity, keep),
+            None => store.append_activity(&id_of, activity),
+        })
+        .await?;
         self.feeds.wake(conversation, Wake::Appended);
-        Ok(id)
+        Ok((id, kept))
     }
 
     /// Appends a history the bot sent (`sendConversationHistory`): in

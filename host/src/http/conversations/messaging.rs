@@ -110,18 +110,14 @@ pub async fn log_user_message(
     }
     let mut parsed: Activity = serde_json::from_value(activity.clone())
         .map_err(|e| ApiError::bad_argument(format!("the message is not valid: {e}")))?;
-    let conversations = &state.turns.directline.conversations;
     let keep = keep_with_log(&state.turns, &slot, &version, &parsed, &Outbound::Internal);
-    let kept = keep.is_some();
-    let id = match keep {
-        Some(keep) => {
-            conversations
-                .append_keeping(&conversation.id, activity, keep)
-                .await
-        }
-        None => conversations.append(&conversation.id, activity).await,
-    }
-    .map_err(storage_failed)?;
+    let (id, kept) = state
+        .turns
+        .directline
+        .conversations
+        .append_from_user(&conversation.id, activity, keep)
+        .await
+        .map_err(storage_failed)?;
     crate::support::faults::point("after-log");
     parsed.id = Some(id.clone());
     Ok(Logged {

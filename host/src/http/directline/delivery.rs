@@ -16,7 +16,7 @@ use crate::channels::directline::CHANNEL_ID;
 use crate::channels::directline::conversations::Conversation;
 use crate::http::app::{ApiError, AppState};
 use crate::runtime::bot::BotVersion;
-use crate::schema::activity::{Activity, names};
+use crate::schema::activity::Activity;
 use crate::turn::accept::{Reply, Retry, dispatch_kept, dispatch_or_accept, keep_with_log};
 use crate::turn::dispatch::turn_span;
 
@@ -110,9 +110,9 @@ impl Delivery {
     }
 
     /// Logs the user's activity in the conversation, its turn kept with it
-    /// (`accept::keep_with_log`) unless the request waits for the answer;
-    /// returns its id. The user's own message is echoed in the stream with
-    /// its server id (Web Chat waits for it, keyed by
+    /// (`accept::keep_with_log`) unless it is typing or the request waits
+    /// for the answer; returns its id. The user's own message is echoed in
+    /// the stream with its server id (Web Chat waits for it, keyed by
     /// channelData.clientActivityID).
     pub(super) async fn log(
         &mut self,
@@ -120,27 +120,19 @@ impl Delivery {
     ) -> Result<String, crate::storage::StorageError> {
         let logged = serde_json::to_value(&self.activity)
             .map_err(|e| crate::storage::StorageError::Backend(e.to_string()))?;
-        let conversations = &state.turns.directline.conversations;
-        let keep = (self.activity.kind() != names::TYPING)
-            .then(|| {
-                keep_with_log(
-                    &state.turns,
-                    &self.slot,
-                    &self.version,
-                    &self.activity,
-                    &Outbound::Internal,
-                )
-            })
-            .flatten();
-        let kept = keep.is_some();
-        let id = match keep {
-            Some(keep) => {
-                conversations
-                    .append_keeping(&self.conversation, logged, keep)
-                    .await?
-            }
-            None => conversations.append(&self.conversation, logged).await?,
-        };
+        let keep = keep_with_log(
+            &state.turns,
+            &self.slot,
+            &self.version,
+            &self.activity,
+            &Outbound::Internal,
+        );
+        let (id, kept) = state
+            .turns
+            .directline
+            .conversations
+            .append_from_user(&self.conversation, logged, keep)
+            .await?;
         self.kept = kept;
         crate::support::faults::point("after-log");
         Ok(id)

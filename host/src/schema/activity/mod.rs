@@ -149,7 +149,6 @@ pub mod names {
     pub const INVOKE: &str = "invoke";
     pub const TRACE: &str = "trace";
     pub const EVENT: &str = "event";
-    pub const TYPING: &str = "typing";
     pub const END_OF_CONVERSATION: &str = "endOfConversation";
     pub const EXPECT_REPLIES: &str = "expectReplies";
     pub const EMULATOR_CHANNEL: &str = "emulator";
