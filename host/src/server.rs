@@ -210,13 +210,20 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "turns still running when the shutdown grace ran out; exiting");
         }
     }
-    crate::turn::resume::release_own_claims(&turns).await;
-    // The records submitted without waiting (outbox rows posted).
-    if tokio::time::timeout(std::time::Duration::from_secs(5), turns.records.drain())
+    // The records submitted without waiting (outbox rows posted) are
+    // committed, and the committer stops: a turn still running commits
+    // nothing more. Only then are this host's claims handed on, so that a
+    // turn another host takes up is not also committed here.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), turns.records.close())
         .await
-        .is_err()
+        .is_ok()
     {
-        tracing::warn!("the last turn records were not committed in time");
+        crate::support::faults::pause("after-close").await;
+        crate::turn::resume::release_own_claims(&turns).await;
+    } else {
+        tracing::warn!(
+            "the last turn records were not committed in time; this host's claims lapse with their lease"
+        );
     }
     Ok(())
 }

@@ -168,6 +168,64 @@ async fn a_graceful_shutdown_lets_an_acknowledged_turn_finish() {
     assert_eq!(replies(&connector), ["fetched 200: late"], "{}", host.log());
 }
 
+/// A turn still running when the shutdown grace runs out commits nothing
+/// once the host has closed its committer, and its kept activity stays for
+/// the next start (or another host), which runs it. The host is held
+/// (`after-close~3000`) after the close and before it hands its claims on,
+/// so the turn ends meanwhile and tries to commit: refused, and its row is
+/// left, not forgotten as a failed turn's would be.
+#[tokio::test]
+async fn a_turn_that_outlives_the_shutdown_grace_is_run_again_by_the_next_start() {
+    let upstream = Upstream::start().await;
+    let connector = Connector::start().await;
+    let bots = bots(&upstream, "ack_after_ms = 200");
+    let data = tempfile::tempdir().unwrap();
+    let mut host = Host::start_with_env(
+        bots.path(),
+        data.path(),
+        &["--shutdown-grace-ms", "300"],
+        &[("TURNBOX_FAULT", "after-close~3000")],
+    );
+    let activity = message(&connector.service_url(), &upstream.fetch(1000));
+    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    within(
+        Duration::from_secs(10),
+        "the turn reaches the upstream",
+        || upstream.started() == 1,
+    )
+    .await;
+    let exit = host.terminate().await.expect("the host exits");
+    assert!(exit.success(), "{exit:?}\n{}", host.log());
+    assert_eq!(upstream.finished(), 1, "the turn ended before the host did");
+    assert!(
+        host.log()
+            .contains("the host stopped before this kept turn's commit"),
+        "{}",
+        host.log()
+    );
+    drop(host);
+
+    let host = Host::start_in(bots.path(), data.path(), &[]);
+    assert!(
+        host.wait_for_log("resuming a kept turn").await,
+        "{}",
+        host.log()
+    );
+    within(Duration::from_secs(30), "the resumed turn ends", || {
+        upstream.finished() == 2
+    })
+    .await;
+    within(Duration::from_secs(10), "the resumed turn replies", || {
+        !replies(&connector).is_empty()
+    })
+    .await;
+    // Once: the first run's reply was held back for its refused commit.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(replies(&connector), ["fetched 200: late"]);
+    host.assert_no_panic();
+}
+
 #[tokio::test]
 async fn a_host_killed_during_an_acknowledged_turn_runs_it_again_after_restart_once() {
     let upstream = Upstream::start().await;

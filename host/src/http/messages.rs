@@ -253,7 +253,9 @@ fn busy(code: &'static str, message: String) -> ApiError {
 fn turn_failed(err: &TurnError) -> ApiError {
     match err {
         // A re-delivery now holds the claim: it answers the channel.
-        TurnError::Busy | TurnError::ClaimLost => busy(err.code(), err.to_string()),
+        TurnError::Busy | TurnError::ClaimLost | TurnError::Stopping => {
+            busy(err.code(), err.to_string())
+        }
         _ => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             err.code(),

@@ -105,6 +105,8 @@ pub enum TurnError {
     ReplyFailed(String),
     #[error("another attempt took this delivery over; nothing was saved")]
     ClaimLost,
+    #[error("the host is stopping; nothing was saved, and the turn is left to run again")]
+    Stopping,
 }
 
 impl TurnError {
@@ -122,6 +124,7 @@ impl TurnError {
             TurnError::StateSave(_) => "StateSaveFailed",
             TurnError::ReplyFailed(_) => "ReplyFailed",
             TurnError::ClaimLost => "DeliveryTakenOver",
+            TurnError::Stopping => "HostStopping",
         }
     }
 }

@@ -36,6 +36,8 @@ struct Job {
     record: Option<TurnRecord>,
     /// Told the outcome once the batch is committed.
     done: Option<tokio::sync::oneshot::Sender<Outcome>>,
+    /// The last job the committer takes (`GroupCommit::close`).
+    last: bool,
 }
 
 /// The committers; their threads end when it is dropped.
@@ -80,6 +82,7 @@ impl GroupCommit {
             .send(Job {
                 record: Some(record),
                 done: Some(done),
+                last: false,
             })
             .map_err(|_| CommitError::Stopped)?;
         committed.await.map_err(|_| CommitError::Stopped)?
@@ -90,22 +93,26 @@ impl GroupCommit {
         let _ = self.shard(Some(&record)).send(Job {
             record: Some(record),
             done: None,
+            last: false,
         });
     }
 
-    /// Returns once everything submitted before has been committed (at
-    /// shutdown).
-    pub async fn drain(&self) {
+    /// Commits everything submitted before, then stops (at shutdown): a
+    /// record sent after is refused (`Stopped`) and a submitted one is
+    /// dropped, so nothing a turn still running does is committed once this
+    /// returns, and the host may hand its claims to other hosts.
+    pub async fn close(&self) {
         for shard in &self.shards {
-            let (done, drained) = tokio::sync::oneshot::channel();
+            let (done, closed) = tokio::sync::oneshot::channel();
             if shard
                 .send(Job {
                     record: None,
                     done: Some(done),
+                    last: true,
                 })
                 .is_ok()
             {
-                let _ = drained.await;
+                let _ = closed.await;
             }
         }
     }
@@ -114,10 +121,14 @@ impl GroupCommit {
 /// One committer: batches of waiting jobs, one transaction each.
 fn commit_loop(store: &dyn Database, waiting: &mpsc::Receiver<Job>) {
     while let Ok(first) = waiting.recv() {
+        let mut last = first.last;
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < MAX_BATCH && !last {
             match waiting.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    last = job.last;
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
@@ -132,13 +143,23 @@ fn commit_loop(store: &dyn Database, waiting: &mpsc::Receiver<Job>) {
             Ok(outcomes) => outcomes.into_iter(),
             Err(err) => {
                 tracing::warn!(error = %err, records = records.len(), "cannot commit turns");
-                for done in batch.into_iter().filter_map(|job| job.done) {
-                    let _ = done.send(Err(CommitError::Storage(err.clone())));
+                for (job, has_record) in batch.into_iter().zip(&has_record) {
+                    let outcome = if *has_record {
+                        Err(CommitError::Storage(err.clone()))
+                    } else {
+                        Ok(Committed::default())
+                    };
+                    if let Some(done) = job.done {
+                        let _ = done.send(outcome);
+                    }
+                }
+                if last {
+                    return;
                 }
                 continue;
             }
         };
-        // Jobs with a record get its outcome, in order; a drain marker
+        // Jobs with a record get its outcome, in order; the closing marker
         // (no record) is told it is done.
         for (job, has_record) in batch.into_iter().zip(has_record) {
             let outcome = if has_record {
@@ -152,6 +173,11 @@ fn commit_loop(store: &dyn Database, waiting: &mpsc::Receiver<Job>) {
             if let Some(done) = job.done {
                 let _ = done.send(outcome);
             }
+        }
+        if last {
+            // Jobs sent after the marker are dropped with the receiver:
+            // their callers are told `Stopped`.
+            return;
         }
     }
 }
@@ -269,7 +295,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn submitted_records_are_committed_by_the_drain() {
+    async fn submitted_records_are_committed_by_the_close_and_later_ones_refused() {
         let store = Arc::new(SqliteStorage::in_memory().unwrap());
         let committer = GroupCommit::start(store.clone()).unwrap();
         for n in 0..50 {
@@ -283,7 +309,21 @@ mod tests {
                 },
             });
         }
-        committer.drain().await;
+        committer.close().await;
+        // After the close, nothing more is committed.
+        let late = committer.commit(turn(1, Condition::Any)).await;
+        assert!(matches!(late, Err(CommitError::Stopped)), "{late:?}");
+        committer.submit(TurnRecord::Answer {
+            bot: "b".into(),
+            conversation: "c".into(),
+            activity_id: "late".into(),
+            answer: Answer {
+                status: 200,
+                body: None,
+            },
+        });
+        assert_eq!(store.answered("b", "c", "a1", 0).unwrap(), None);
+        assert_eq!(store.answered("b", "c", "late", 0).unwrap(), None);
         assert_eq!(
             store.answered("b", "c", "a", 0).unwrap().unwrap().body,
             Some("49".into()),

@@ -12,12 +12,27 @@
 //! a bot's history: one written in its transaction, the next not), and
 //! `after-log` (a user's message logged by Direct Line or the
 //! conversations API, with its kept turn; the turn not run).
+//!
+//! A point reached with `pause` waits instead (`point~MS`: MS
+//! milliseconds), so a test can act between two steps: `after-close` (a
+//! stopping host's committer closed, its claims not yet handed on).
 
 /// Dies here if this point is the armed one (debug builds only).
 #[inline]
 pub fn point(name: &str) {
     #[cfg(debug_assertions)]
     armed::check(name);
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}
+
+/// Waits here if this point is armed as `name~MS` (debug builds only).
+pub async fn pause(name: &str) {
+    #[cfg(debug_assertions)]
+    if let Some(wait) = armed::pause(name) {
+        eprintln!("turnbox: fault injected at `{name}`: pausing {wait:?}");
+        tokio::time::sleep(wait).await;
+    }
     #[cfg(not(debug_assertions))]
     let _ = name;
 }
@@ -40,6 +55,13 @@ mod armed {
                 Some((name.to_owned(), nth))
             })
             .as_ref()
+    }
+
+    /// The pause armed at `name`, if any.
+    pub fn pause(name: &str) -> Option<std::time::Duration> {
+        let spec = std::env::var("TURNBOX_FAULT").ok()?;
+        let (armed, ms) = spec.split_once('~')?;
+        (armed == name).then_some(std::time::Duration::from_millis(ms.parse().ok()?))
     }
 
     pub fn check(name: &str) {

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::bots::registry::BotSlot;
 use crate::channels::connector::Outbound;
 use crate::runtime::bot::BotVersion;
+use crate::runtime::turn::TurnError;
 use crate::schema::activity::Activity;
 use crate::storage::accepted::AcceptedTurn;
 use crate::storage::directline::KeepTurn;
@@ -313,12 +314,17 @@ async fn keep(
 
 /// After a kept turn's run: forgotten when it is over (done, answered
 /// before, or failed: the bot's error is not retried), kept for another
-/// try soon when it was not admitted.
+/// try soon when it was not admitted, and left as it is when the host
+/// stopped before the turn's commit (its claim is handed on).
 pub async fn settle(
     app: &TurnServices,
     kept: &AcceptedTurn,
     result: &Result<Dispatched, DispatchError>,
 ) {
+    if matches!(result, Err(DispatchError::Turn(TurnError::Stopping))) {
+        tracing::info!("the host stopped before this kept turn's commit; it is left to run again");
+        return;
+    }
     if is_busy(result) {
         if !keep_for_retry(app, kept).await {
             tracing::warn!(

@@ -179,6 +179,9 @@ pub async fn run_to_commit(
             Err(CommitError::Storage(StorageError::ClaimLost)) => {
                 return Err(TurnError::ClaimLost);
             }
+            // The host is stopping (`GroupCommit::close`): whatever keeps
+            // this turn (its kept row, its timer) is left as it is.
+            Err(CommitError::Stopped) => return Err(TurnError::Stopping),
             Err(err) => return Err(TurnError::StateSave(err.to_string())),
         }
     }

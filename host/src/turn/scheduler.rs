@@ -101,6 +101,9 @@ async fn fire(app: &TurnServices, timer: Timer) {
         Err(DispatchError::Turn(TurnError::ClaimLost)) => {
             tracing::warn!(parent: &span, name = %timer.name, "another host fired this timer after this host's claim lapsed; nothing saved")
         }
+        Err(DispatchError::Turn(TurnError::Stopping)) => {
+            tracing::warn!(parent: &span, name = %timer.name, "the host stopped during this timer's turn; nothing saved, it fires again")
+        }
         Err(err) => {
             tracing::error!(parent: &span, name = %timer.name, error = %err, "a timer's turn failed; the timer is spent");
             let removed = tokio::task::spawn_blocking(move || store.complete(&id)).await;
