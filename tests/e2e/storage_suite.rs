@@ -597,6 +597,30 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
         44,
         "nothing of it logged"
     );
+    // A batch again (a history a connector sent twice): an activity whose
+    // own id the log holds is not logged again; one without an id always is.
+    let again = store
+        .append_activities(
+            "dl-1",
+            vec![
+                json!({"type": "message", "id": "mine", "text": "again"}),
+                json!({"type": "message", "id": "theirs"}),
+                json!({"type": "message"}),
+            ],
+        )
+        .unwrap();
+    assert_eq!(again, ["mine", "theirs", "dl-1|0000045"]);
+    let (all, next) = store.activities_since("dl-1", 0).unwrap();
+    assert_eq!(next, 46);
+    let mine: Vec<&serde_json::Value> = all.iter().filter(|a| a["id"] == "mine").collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].get("text"), None, "the first one logged stays");
+    assert_eq!(all[44]["id"], "theirs");
+    let known = store
+        .append_activities("dl-1", vec![json!({"type": "message", "id": "theirs"})])
+        .unwrap();
+    assert_eq!(known, ["theirs"]);
+    assert_eq!(store.activities_since("dl-1", 0).unwrap().1, 46, "nothing new");
 
     let key = store.channel_key().unwrap();
     assert_eq!(key.len(), 32);

@@ -54,7 +54,10 @@ pub trait DirectLineStore: Send + Sync {
     /// Appends activities to the log at the next positions, in order and
     /// all or none (one transaction), giving each the id
     /// `{conversation}|{position}` when it has none; returns the ids.
-    /// Other hosts are told.
+    /// An activity whose own id the log holds already is not appended
+    /// again (a bot's history sent twice, as by a connector that retried
+    /// after losing the answer): its id is returned in its place. Other
+    /// hosts are told of what was appended.
     fn append_activities(
         &self,
         conversation: &str,
@@ -163,6 +166,37 @@ pub(super) fn assign_id(
             id
         }
     })
+}
+
+/// `append_activities`' activities, those whose own id `known` finds in
+/// the log set aside: each one's id where it was known (`None` where it is
+/// to be appended), and the activities to append, in order.
+pub(super) fn set_known_aside(
+    activities: Vec<Value>,
+    mut known: impl FnMut(&str) -> Result<bool, StorageError>,
+) -> Result<(Vec<Option<String>>, Vec<Value>), StorageError> {
+    let mut places = Vec::with_capacity(activities.len());
+    let mut fresh = Vec::with_capacity(activities.len());
+    for activity in activities {
+        match activity.get("id").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() && known(id)? => places.push(Some(id.to_owned())),
+            _ => {
+                places.push(None);
+                fresh.push(activity);
+            }
+        }
+    }
+    Ok((places, fresh))
+}
+
+/// The ids of `set_known_aside`'s activities, in order: the known ones in
+/// their places, the `appended` ones' in the others.
+pub(super) fn all_ids(places: Vec<Option<String>>, appended: Vec<String>) -> Vec<String> {
+    let mut appended = appended.into_iter();
+    places
+        .into_iter()
+        .map(|place| place.or_else(|| appended.next()).unwrap_or_default())
+        .collect()
 }
 
 /// A fresh random channel key, hex-encoded as stored.

@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::{DIRECTLINE_CHANNEL, PgStorage, backend, listen};
 use crate::storage::StorageError;
 use crate::storage::directline::{
-    DirectLineConversation, DirectLineStore, KeepTurn, Notice, assign_id, decode_channel_key,
-    new_channel_key, parse_logged,
+    DirectLineConversation, DirectLineStore, KeepTurn, Notice, all_ids, assign_id,
+    decode_channel_key, new_channel_key, parse_logged, set_known_aside,
 };
 use crate::support::clock::now_millis;
 
@@ -66,9 +66,23 @@ impl DirectLineStore for PgStorage {
     ) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(backend)?;
-        let ids = append_on(&mut tx, &self.origin, conversation, activities)?;
+        // The conversation's row lock first, so that a history sent twice
+        // at once is appended once.
+        if activities.iter().any(|a| a.get("id").is_some()) {
+            tx.execute(
+                "SELECT 1 FROM directline_conversations WHERE id = $1 FOR UPDATE",
+                &[&conversation],
+            )
+            .map_err(backend)?;
+        }
+        let (places, fresh) = set_known_aside(activities, |id| logged(&mut tx, conversation, id))?;
+        let appended = if fresh.is_empty() {
+            Vec::new()
+        } else {
+            append_on(&mut tx, &self.origin, conversation, fresh)?
+        };
         tx.commit().map_err(backend)?;
-        Ok(ids)
+        Ok(all_ids(places, appended))
     }
 
     fn append_keeping(
@@ -213,6 +227,22 @@ impl DirectLineStore for PgStorage {
 
 /// Appends `activities` at the conversation's next positions on `tx`, in
 /// order, and tells the other hosts at the commit; returns their ids.
+/// Whether the conversation's log holds an activity whose id is `id` (a
+/// scan of its log: only activities that bring their own id ask).
+fn logged(
+    tx: &mut postgres::Transaction<'_>,
+    conversation: &str,
+    id: &str,
+) -> Result<bool, StorageError> {
+    tx.query_one(
+        "SELECT EXISTS (SELECT 1 FROM directline_activities
+                        WHERE conversation = $1 AND activity::jsonb ->> 'id' = $2)",
+        &[&conversation, &id],
+    )
+    .map(|row| row.get(0))
+    .map_err(backend)
+}
+
 fn append_on(
     tx: &mut postgres::Transaction<'_>,
     origin: &str,

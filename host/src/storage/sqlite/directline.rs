@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::{SqliteStorage, backend};
 use crate::storage::StorageError;
 use crate::storage::directline::{
-    DirectLineConversation, DirectLineStore, KeepTurn, assign_id, decode_channel_key,
-    new_channel_key, parse_logged,
+    DirectLineConversation, DirectLineStore, KeepTurn, all_ids, assign_id, decode_channel_key,
+    new_channel_key, parse_logged, set_known_aside,
 };
 use crate::support::clock::now_millis;
 
@@ -85,9 +85,14 @@ impl DirectLineStore for SqliteStorage {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let ids = append_on(&tx, conversation, activities)?;
+        let (places, fresh) = set_known_aside(activities, |id| logged(&tx, conversation, id))?;
+        let appended = if fresh.is_empty() {
+            Vec::new()
+        } else {
+            append_on(&tx, conversation, fresh)?
+        };
         tx.commit().map_err(backend)?;
-        Ok(ids)
+        Ok(all_ids(places, appended))
     }
 
     fn append_keeping(
@@ -188,6 +193,22 @@ impl DirectLineStore for SqliteStorage {
 
 /// Appends `activities` at the conversation's next positions on `tx`, in
 /// order; returns their ids.
+/// Whether the conversation's log holds an activity whose id is `id` (a
+/// scan of its log: only activities that bring their own id ask).
+fn logged(
+    tx: &rusqlite::Transaction<'_>,
+    conversation: &str,
+    id: &str,
+) -> Result<bool, StorageError> {
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM directline_activities
+                        WHERE conversation = ?1 AND json_extract(activity, '$.id') = ?2)",
+    )
+    .map_err(backend)?
+    .query_row(rusqlite::params![conversation, id], |row| row.get(0))
+    .map_err(backend)
+}
+
 fn append_on(
     tx: &rusqlite::Transaction<'_>,
     conversation: &str,
