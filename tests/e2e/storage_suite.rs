@@ -597,10 +597,10 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
         44,
         "nothing of it logged"
     );
-    // A batch again (a history a connector sent twice): an activity whose
+    // A history again (one a connector sent twice): an activity whose
     // own id the log holds is not logged again; one without an id always is.
     let again = store
-        .append_activities(
+        .append_history(
             "dl-1",
             vec![
                 json!({"type": "message", "id": "mine", "text": "again"}),
@@ -617,10 +617,20 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
     assert_eq!(mine[0].get("text"), None, "the first one logged stays");
     assert_eq!(all[44]["id"], "theirs");
     let known = store
-        .append_activities("dl-1", vec![json!({"type": "message", "id": "theirs"})])
+        .append_history("dl-1", vec![json!({"type": "message", "id": "theirs"})])
         .unwrap();
     assert_eq!(known, ["theirs"]);
-    assert_eq!(store.activities_since("dl-1", 0).unwrap().1, 46, "nothing new");
+    assert_eq!(
+        store.activities_since("dl-1", 0).unwrap().1,
+        46,
+        "nothing new"
+    );
+    // Any other append keeps a given id as it is (an update logged again).
+    let update = store
+        .append_activities("dl-1", vec![json!({"type": "message", "id": "theirs"})])
+        .unwrap();
+    assert_eq!(update, ["theirs"]);
+    assert_eq!(store.activities_since("dl-1", 0).unwrap().1, 47);
 
     let key = store.channel_key().unwrap();
     assert_eq!(key.len(), 32);

@@ -54,11 +54,19 @@ pub trait DirectLineStore: Send + Sync {
     /// Appends activities to the log at the next positions, in order and
     /// all or none (one transaction), giving each the id
     /// `{conversation}|{position}` when it has none; returns the ids.
-    /// An activity whose own id the log holds already is not appended
-    /// again (a bot's history sent twice, as by a connector that retried
-    /// after losing the answer): its id is returned in its place. Other
-    /// hosts are told of what was appended.
+    /// Other hosts are told.
     fn append_activities(
+        &self,
+        conversation: &str,
+        activities: Vec<Value>,
+    ) -> Result<Vec<String>, StorageError>;
+
+    /// Appends a bot's history as `append_activities` does, except that an
+    /// activity whose own id the log holds already is not appended again
+    /// (a history sent twice, as by a connector that retried after losing
+    /// the answer): its id is returned in its place. (Other appends keep
+    /// a given id as it is: an update is logged again under its id.)
+    fn append_history(
         &self,
         conversation: &str,
         activities: Vec<Value>,
@@ -168,7 +176,7 @@ pub(super) fn assign_id(
     })
 }
 
-/// `append_activities`' activities, those whose own id `known` finds in
+/// `append_history`'s activities, those whose own id `known` finds in
 /// the log set aside: each one's id where it was known (`None` where it is
 /// to be appended), and the activities to append, in order.
 pub(super) fn set_known_aside(

@@ -308,7 +308,7 @@ impl Conversations {
             object.insert(BOT_MARK.into(), Value::Bool(true));
         }
         let (store, id_of) = (self.store.clone(), conversation.to_owned());
-        let ids = blocking(move || store.append_activities(&id_of, activities)).await?;
+        let ids = blocking(move || store.append_history(&id_of, activities)).await?;
         self.feeds.wake(conversation, Wake::Appended);
         Ok(ids)
     }

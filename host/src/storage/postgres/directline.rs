@@ -66,6 +66,18 @@ impl DirectLineStore for PgStorage {
     ) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(backend)?;
+        let ids = append_on(&mut tx, &self.origin, conversation, activities)?;
+        tx.commit().map_err(backend)?;
+        Ok(ids)
+    }
+
+    fn append_history(
+        &self,
+        conversation: &str,
+        activities: Vec<Value>,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
         // The conversation's row lock first, so that a history sent twice
         // at once is appended once.
         if activities.iter().any(|a| a.get("id").is_some()) {

@@ -85,6 +85,20 @@ impl DirectLineStore for SqliteStorage {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
+        let ids = append_on(&tx, conversation, activities)?;
+        tx.commit().map_err(backend)?;
+        Ok(ids)
+    }
+
+    fn append_history(
+        &self,
+        conversation: &str,
+        activities: Vec<Value>,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
         let (places, fresh) = set_known_aside(activities, |id| logged(&tx, conversation, id))?;
         let appended = if fresh.is_empty() {
             Vec::new()
