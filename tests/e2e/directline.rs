@@ -668,8 +668,33 @@ async fn a_bot_reads_members_and_sends_history_on_direct_line() {
         "{set}"
     );
     let history_id = replies[6].trim_start_matches("history id=");
+    assert_eq!(history_id, "history-old-two", "its own id kept");
     assert_eq!(set["activities"][n - 2]["id"], history_id, "{set}");
     assert_no_connector_key(&set);
+
+    // The same history again (as a connector that lost the answer would
+    // send it): its activities are known by their ids, and not logged again.
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &activities,
+        Some(token),
+        Some(user_message("conn history")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, set) = call(reqwest::Method::GET, &activities, Some(token), None).await;
+    let texts = texts_of(&set);
+    let n = texts.len();
+    assert_eq!(
+        texts[n - 2..],
+        ["conn history", "history id=history-old-two"],
+        "{set}"
+    );
+    assert_eq!(
+        texts.iter().filter(|t| **t == "old one").count(),
+        1,
+        "{set}"
+    );
 }
 
 /// A user's message whose host dies right after logging it (before its

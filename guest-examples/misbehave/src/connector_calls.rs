@@ -37,8 +37,11 @@ pub fn run(words: &[&str], incoming: &Activity) -> String {
             connector::delete_conversation_member(id).map(|()| format!("deleted {id}"))
         }
         ["history"] => {
+            // Each with an id of its own, as a transcript's are: the same
+            // history sent again is not logged twice.
             let past = |text: &str| {
                 let mut a = incoming.clone();
+                a.id = Some(format!("history-{}", text.replace(' ', "-")));
                 a.type_ = "message".into();
                 a.text = Some(text.into());
                 a.extra = "{}".into();

@@ -118,6 +118,13 @@ fn history(transcript: &Value) -> Result<&Vec<Value>, ApiError> {
 fn stamp(activity: &mut Value) {
     if let Some(object) = activity.as_object_mut() {
         object.remove("id");
+    }
+    stamp_time(activity);
+}
+
+/// The time is now unless the bot gave one.
+fn stamp_time(activity: &mut Value) {
+    if let Some(object) = activity.as_object_mut() {
         if !object.contains_key("timestamp") {
             object.insert(
                 "timestamp".into(),
@@ -131,7 +138,10 @@ fn stamp(activity: &mut Value) {
 /// transcript's activities (objects, not typing, at most `MAX_HISTORY`)
 /// are appended in order and all or none, so the user's client shows them,
 /// each marked in the log so that its sender does not count as a member;
-/// answers the last one's id.
+/// answers the last one's id. The activities keep their own ids, which the
+/// Bot Framework has clients use to drop duplicates: one whose id the log
+/// holds already is not logged again (a history sent twice, as by a
+/// connector retry after a lost answer); one without an id gets the log's.
 pub async fn post_history(
     State(state): State<Arc<AppState>>,
     Path(params): Path<HashMap<String, String>>,
@@ -142,7 +152,7 @@ pub async fn post_history(
         .iter()
         .map(|activity| {
             let mut activity = activity.clone();
-            stamp(&mut activity);
+            stamp_time(&mut activity);
             activity
         })
         .collect();
