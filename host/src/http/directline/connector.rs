@@ -124,13 +124,13 @@ fn stamp(activity: &mut Value) {
 
 /// The time is now unless the bot gave one.
 fn stamp_time(activity: &mut Value) {
-    if let Some(object) = activity.as_object_mut() {
-        if !object.contains_key("timestamp") {
-            object.insert(
-                "timestamp".into(),
-                Value::String(crate::support::clock::now_rfc3339()),
-            );
-        }
+    if let Some(object) = activity.as_object_mut()
+        && !object.contains_key("timestamp")
+    {
+        object.insert(
+            "timestamp".into(),
+            Value::String(crate::support::clock::now_rfc3339()),
+        );
     }
 }
 
