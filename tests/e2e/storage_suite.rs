@@ -625,12 +625,37 @@ pub fn directline_conformance(store: &dyn DirectLineStore) {
         46,
         "nothing new"
     );
+    // One id twice in a history is logged once; an id in the log's own
+    // namespace that it does not hold is replaced by the log's (it would
+    // collide with an id the log gives later).
+    let ids = store
+        .append_history(
+            "dl-1",
+            vec![
+                json!({"type": "message", "id": "twice"}),
+                json!({"type": "message", "id": "twice"}),
+                json!({"type": "message", "id": "dl-1|0000099"}),
+            ],
+        )
+        .unwrap();
+    assert_eq!(ids, ["twice", "twice", "dl-1|0000047"]);
+    assert_eq!(store.activities_since("dl-1", 0).unwrap().1, 48);
     // Any other append keeps a given id as it is (an update logged again).
     let update = store
         .append_activities("dl-1", vec![json!({"type": "message", "id": "theirs"})])
         .unwrap();
     assert_eq!(update, ["theirs"]);
-    assert_eq!(store.activities_since("dl-1", 0).unwrap().1, 47);
+    assert_eq!(store.activities_since("dl-1", 0).unwrap().1, 49);
+    // A logged NUL (`\u0000` in the JSON) does not stop a later history's
+    // look at the log's ids (PostgreSQL's `jsonb` refuses it).
+    store
+        .append_activity("dl-1", json!({"type": "message", "text": "nul \u{0}"}))
+        .unwrap();
+    let ids = store
+        .append_history("dl-1", vec![json!({"type": "message", "id": "after-nul"})])
+        .unwrap();
+    assert_eq!(ids, ["after-nul"]);
+    assert_eq!(store.activities_since("dl-1", 0).unwrap().1, 51);
 
     let key = store.channel_key().unwrap();
     assert_eq!(key.len(), 32);

@@ -61,7 +61,8 @@ pub struct ApiError {
 
 impl ApiError {
     /// A turn that a client's post started and that did not end well: 503
-    /// with `Retry-After` when it was not admitted, 502 when the bot failed
+    /// with `Retry-After` when it was not admitted or the host stopped
+    /// before its commit (the message is kept), 502 when the bot failed
     /// (Direct Line's and the conversations API's answer; the Bot Framework
     /// endpoints answer as botbuilder does, `http/messages.rs`).
     pub fn turn_failed(err: crate::turn::dispatch::DispatchError) -> ApiError {
@@ -70,6 +71,15 @@ impl ApiError {
             DispatchError::Busy { code, message } => ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            },
+            DispatchError::Turn(err @ crate::runtime::turn::TurnError::Stopping) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    err.code(),
+                    "the host is stopping; the message is kept and its turn runs again \
+                     (sending it again would log it twice)",
+                )
             },
             DispatchError::Turn(err) => {
                 tracing::error!(code = err.code(), error = %err, "a client's turn failed");

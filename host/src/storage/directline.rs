@@ -176,19 +176,44 @@ pub(super) fn assign_id(
     })
 }
 
-/// `append_history`'s activities, those whose own id `known` finds in
-/// the log set aside: each one's id where it was known (`None` where it is
-/// to be appended), and the activities to append, in order.
+/// `append_history`'s activities with what the log holds set aside: each
+/// one's id where it is known (`None` where it is to be appended), and the
+/// activities to append, in order. Known: an id in the log (`logged`, read
+/// only when some activity brings an id) or earlier in the same history.
+/// An id in the log's own namespace (`{conversation}|…`) that the log does
+/// not hold is dropped, and the log gives one: it would collide with an
+/// id the log gives later.
 pub(super) fn set_known_aside(
+    conversation: &str,
     activities: Vec<Value>,
-    mut known: impl FnMut(&str) -> Result<bool, StorageError>,
+    logged: impl FnOnce() -> Result<std::collections::HashSet<String>, StorageError>,
 ) -> Result<(Vec<Option<String>>, Vec<Value>), StorageError> {
+    let given = |a: &Value| {
+        a.get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+    };
+    let mut known = if activities.iter().any(|a| given(a).is_some()) {
+        logged()?
+    } else {
+        Default::default()
+    };
+    let namespace = format!("{conversation}|");
     let mut places = Vec::with_capacity(activities.len());
     let mut fresh = Vec::with_capacity(activities.len());
-    for activity in activities {
-        match activity.get("id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() && known(id)? => places.push(Some(id.to_owned())),
-            _ => {
+    for mut activity in activities {
+        match given(&activity) {
+            Some(id) if known.contains(&id) => places.push(Some(id)),
+            Some(id) if id.starts_with(&namespace) => {
+                if let Some(object) = activity.as_object_mut() {
+                    object.remove("id");
+                }
+                places.push(None);
+                fresh.push(activity);
+            }
+            given => {
+                known.extend(given);
                 places.push(None);
                 fresh.push(activity);
             }

@@ -26,6 +26,10 @@ const MAX_BATCH: usize = 64;
 pub enum CommitError {
     #[error("the record committer has stopped")]
     Stopped,
+    /// The host is stopping (`GroupCommit::close`): nothing more is
+    /// committed.
+    #[error("the host is stopping; nothing more is committed")]
+    Closed,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -43,6 +47,9 @@ struct Job {
 /// The committers; their threads end when it is dropped.
 pub struct GroupCommit {
     shards: Vec<mpsc::Sender<Job>>,
+    /// Set by `close`: a refused record is told `Closed`, not `Stopped`
+    /// (a committer that died while the host runs).
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl GroupCommit {
@@ -58,7 +65,10 @@ impl GroupCommit {
                 .spawn(move || commit_loop(&*store, &waiting))?;
             shards.push(jobs);
         }
-        Ok(GroupCommit { shards })
+        Ok(GroupCommit {
+            shards,
+            closing: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// The committer of `record`'s conversation.
@@ -84,8 +94,17 @@ impl GroupCommit {
                 done: Some(done),
                 last: false,
             })
-            .map_err(|_| CommitError::Stopped)?;
-        committed.await.map_err(|_| CommitError::Stopped)?
+            .map_err(|_| self.refused())?;
+        committed.await.map_err(|_| self.refused())?
+    }
+
+    /// Why a record was refused.
+    fn refused(&self) -> CommitError {
+        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+            CommitError::Closed
+        } else {
+            CommitError::Stopped
+        }
     }
 
     /// Commits `record` with the next batch, without waiting for it.
@@ -98,22 +117,26 @@ impl GroupCommit {
     }
 
     /// Commits everything submitted before, then stops (at shutdown): a
-    /// record sent after is refused (`Stopped`) and a submitted one is
+    /// record sent after is refused (`Closed`) and a submitted one is
     /// dropped, so nothing a turn still running does is committed once this
     /// returns, and the host may hand its claims to other hosts.
     pub async fn close(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut closed = Vec::with_capacity(self.shards.len());
         for shard in &self.shards {
-            let (done, closed) = tokio::sync::oneshot::channel();
-            if shard
-                .send(Job {
-                    record: None,
-                    done: Some(done),
-                    last: true,
-                })
-                .is_ok()
-            {
-                let _ = closed.await;
+            let (done, shard_closed) = tokio::sync::oneshot::channel();
+            let marker = Job {
+                record: None,
+                done: Some(done),
+                last: true,
+            };
+            if shard.send(marker).is_ok() {
+                closed.push(shard_closed);
             }
+        }
+        for shard_closed in closed {
+            let _ = shard_closed.await;
         }
     }
 }
@@ -312,7 +335,7 @@ mod tests {
         committer.close().await;
         // After the close, nothing more is committed.
         let late = committer.commit(turn(1, Condition::Any)).await;
-        assert!(matches!(late, Err(CommitError::Stopped)), "{late:?}");
+        assert!(matches!(late, Err(CommitError::Closed)), "{late:?}");
         committer.submit(TurnRecord::Answer {
             bot: "b".into(),
             conversation: "c".into(),

@@ -138,6 +138,10 @@ pub async fn dispatch_or_accept(
                     settle(&app, &kept, &result).await;
                     return Reply::Accepted;
                 }
+                if is_stopping(&result) {
+                    // Left kept: the next start (or another host) runs it.
+                    return Reply::Ended(Box::new(result));
+                }
                 // Over, or not run and the caller retries: forgotten.
                 finish(&app, &kept).await;
                 return Reply::Ended(Box::new(result));
@@ -258,6 +262,11 @@ pub async fn settle_logged(
     }
 }
 
+/// Whether the host stopped before the turn's commit.
+fn is_stopping(result: &Result<Dispatched, DispatchError>) -> bool {
+    matches!(result, Err(DispatchError::Turn(TurnError::Stopping)))
+}
+
 fn is_busy(result: &Result<Dispatched, DispatchError>) -> bool {
     matches!(result, Err(DispatchError::Busy { .. }))
 }
@@ -290,6 +299,12 @@ pub fn log_end(result: &Result<Dispatched, DispatchError>, started: std::time::I
         Err(DispatchError::Busy { message, .. }) => {
             tracing::warn!(ms, reason = %message, "turn not run (its request was answered before); it is kept for a later try")
         }
+        Err(DispatchError::Turn(TurnError::Stopping)) => {
+            tracing::warn!(
+                ms,
+                "turn cut by the host's shutdown before its commit; it is kept to run again"
+            )
+        }
         Err(DispatchError::Turn(err)) => {
             tracing::error!(ms, code = err.code(), error = %err, "turn failed (its request was answered before)")
         }
@@ -321,7 +336,7 @@ pub async fn settle(
     kept: &AcceptedTurn,
     result: &Result<Dispatched, DispatchError>,
 ) {
-    if matches!(result, Err(DispatchError::Turn(TurnError::Stopping))) {
+    if is_stopping(result) {
         tracing::info!("the host stopped before this kept turn's commit; it is left to run again");
         return;
     }

@@ -181,7 +181,7 @@ pub async fn run_to_commit(
             }
             // The host is stopping (`GroupCommit::close`): whatever keeps
             // this turn (its kept row, its timer) is left as it is.
-            Err(CommitError::Stopped) => return Err(TurnError::Stopping),
+            Err(CommitError::Closed) => return Err(TurnError::Stopping),
             Err(err) => return Err(TurnError::StateSave(err.to_string())),
         }
     }

@@ -15,6 +15,7 @@ use crate::runtime::turn::{TurnError, TurnOutcome};
 use crate::schema::activity::Activity;
 use crate::schema::activity::conversation_reference;
 use crate::storage::dedup::Answer;
+use crate::storage::group_commit::CommitError;
 use crate::storage::{TurnCommit, TurnRecord};
 use crate::turn::answer::turn_answer;
 use crate::turn::attempts::{Attempts, Commitment, run_to_commit};
@@ -215,11 +216,13 @@ pub async fn dispatch(
             status: answer.status,
             body: answer.body.as_ref().map(|body| body.to_string()),
         };
-        if !commit_short_circuit(app, &version.name, commitment, recorded).await
+        let committed = commit_short_circuit(app, &version.name, commitment, recorded).await;
+        if !matches!(committed, Ok(true))
             && let (Some(dedup), Some(d)) = (dedup, &delivery)
         {
             dedup.release(&slot.name, d).await;
         }
+        committed.map_err(DispatchError::Turn)?;
         return Ok(Dispatched::ShortCircuited(answer));
     }
 
@@ -308,7 +311,7 @@ async fn commit_short_circuit(
     bot: &str,
     commitment: Commitment,
     answer: Answer,
-) -> bool {
+) -> Result<bool, TurnError> {
     let commit = TurnCommit {
         bot: bot.to_owned(),
         fired_timer: commitment.fired_timer,
@@ -318,13 +321,15 @@ async fn commit_short_circuit(
         ..Default::default()
     };
     if commit.is_empty() {
-        return true;
+        return Ok(true);
     }
     match app.records.commit(TurnRecord::Turn(Box::new(commit))).await {
-        Ok(_) => true,
+        Ok(_) => Ok(true),
+        // The host is stopping: what keeps the turn is left as it is.
+        Err(CommitError::Closed) => Err(TurnError::Stopping),
         Err(err) => {
             tracing::warn!(error = %err, "cannot record the answer of a turn answered by middleware");
-            false
+            Ok(false)
         }
     }
 }

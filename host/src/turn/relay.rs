@@ -44,6 +44,12 @@ pub fn start(app: Arc<TurnServices>) {
                 _ = tick.tick() => {}
                 () = app.relay.notified() => {}
             }
+            if app.background.is_closed() {
+                // Stopping: its rows' posts could no longer be recorded
+                // (the committer closes); the next start or another host
+                // posts them.
+                return;
+            }
             let store = app.outbox.clone();
             let owner = crate::support::ids::random_id();
             let until = now_millis() + app.lease.as_millis() as i64;

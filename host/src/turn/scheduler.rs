@@ -39,6 +39,11 @@ pub fn start(app: Arc<TurnServices>) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if app.background.is_closed() {
+                // Stopping: a timer's turn could no longer commit; the next
+                // start or another host fires it.
+                return;
+            }
             let claim = {
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || store.claim_due(now_millis(), BATCH)).await

@@ -87,7 +87,9 @@ impl DirectLineStore for PgStorage {
             )
             .map_err(backend)?;
         }
-        let (places, fresh) = set_known_aside(activities, |id| logged(&mut tx, conversation, id))?;
+        let (places, fresh) = set_known_aside(conversation, activities, || {
+            logged_ids(&mut tx, conversation)
+        })?;
         let appended = if fresh.is_empty() {
             Vec::new()
         } else {
@@ -237,24 +239,37 @@ impl DirectLineStore for PgStorage {
     }
 }
 
-/// Appends `activities` at the conversation's next positions on `tx`, in
-/// order, and tells the other hosts at the commit; returns their ids.
-/// Whether the conversation's log holds an activity whose id is `id` (a
-/// scan of its log: only activities that bring their own id ask).
-fn logged(
+/// The ids of the conversation's log (one pass over it; asked only by a
+/// history that brings ids of its own). Read here, not with `->> 'id'`:
+/// PostgreSQL refuses a logged `\u0000` anywhere in the activity with
+/// either `json` or `jsonb`.
+fn logged_ids(
     tx: &mut postgres::Transaction<'_>,
     conversation: &str,
-    id: &str,
-) -> Result<bool, StorageError> {
-    tx.query_one(
-        "SELECT EXISTS (SELECT 1 FROM directline_activities
-                        WHERE conversation = $1 AND activity::jsonb ->> 'id' = $2)",
-        &[&conversation, &id],
-    )
-    .map(|row| row.get(0))
-    .map_err(backend)
+) -> Result<std::collections::HashSet<String>, StorageError> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    let rows = tx
+        .query(
+            "SELECT activity FROM directline_activities WHERE conversation = $1",
+            &[&conversation],
+        )
+        .map_err(backend)?;
+    let mut all = std::collections::HashSet::with_capacity(rows.len());
+    for row in rows {
+        let text: String = row.get(0);
+        let logged: Id = serde_json::from_str(&text).map_err(|e| {
+            StorageError::Backend(format!("a logged Direct Line activity is damaged: {e}"))
+        })?;
+        all.extend(logged.id);
+    }
+    Ok(all)
 }
 
+/// Appends `activities` at the conversation's next positions on `tx`, in
+/// order, and tells the other hosts at the commit; returns their ids.
 fn append_on(
     tx: &mut postgres::Transaction<'_>,
     origin: &str,

@@ -83,8 +83,19 @@ impl Drop for PgStorage {
     }
 }
 
-fn backend(err: impl std::fmt::Display) -> StorageError {
-    StorageError::Backend(err.to_string())
+/// A backend error with its reason: a server error's own message, code and
+/// detail (`postgres::Error` shows only "db error" for one).
+fn backend<E: std::fmt::Display + 'static>(err: E) -> StorageError {
+    let server = (&err as &dyn std::any::Any)
+        .downcast_ref::<postgres::Error>()
+        .and_then(postgres::Error::as_db_error);
+    StorageError::Backend(match server {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{}: {} ({}; {detail})", err, db.message(), db.code().code()),
+            None => format!("{}: {} ({})", err, db.message(), db.code().code()),
+        },
+        None => err.to_string(),
+    })
 }
 
 impl PgStorage {

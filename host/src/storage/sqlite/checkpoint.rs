@@ -408,7 +408,7 @@ mod tests {
         }
         let restarts = wal_restarts(dir.path());
         assert!(
-            restarts >= 2,
+            restarts >= 3,
             "the WAL started over {restarts} times in {n} writes: it is not restarted"
         );
     }

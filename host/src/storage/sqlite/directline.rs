@@ -99,7 +99,8 @@ impl DirectLineStore for SqliteStorage {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let (places, fresh) = set_known_aside(activities, |id| logged(&tx, conversation, id))?;
+        let (places, fresh) =
+            set_known_aside(conversation, activities, || logged_ids(&tx, conversation))?;
         let appended = if fresh.is_empty() {
             Vec::new()
         } else {
@@ -205,24 +206,30 @@ impl DirectLineStore for SqliteStorage {
     }
 }
 
-/// Appends `activities` at the conversation's next positions on `tx`, in
-/// order; returns their ids.
-/// Whether the conversation's log holds an activity whose id is `id` (a
-/// scan of its log: only activities that bring their own id ask).
-fn logged(
+/// The ids of the conversation's log (one pass over it; asked only by a
+/// history that brings ids of its own).
+fn logged_ids(
     tx: &rusqlite::Transaction<'_>,
     conversation: &str,
-    id: &str,
-) -> Result<bool, StorageError> {
-    tx.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM directline_activities
-                        WHERE conversation = ?1 AND json_extract(activity, '$.id') = ?2)",
-    )
-    .map_err(backend)?
-    .query_row(rusqlite::params![conversation, id], |row| row.get(0))
-    .map_err(backend)
+) -> Result<std::collections::HashSet<String>, StorageError> {
+    let mut statement = tx
+        .prepare_cached(
+            "SELECT json_extract(activity, '$.id') FROM directline_activities
+             WHERE conversation = ?1",
+        )
+        .map_err(backend)?;
+    let ids = statement
+        .query_map([conversation], |row| row.get::<_, Option<String>>(0))
+        .map_err(backend)?;
+    let mut all = std::collections::HashSet::new();
+    for id in ids {
+        all.extend(id.map_err(backend)?);
+    }
+    Ok(all)
 }
 
+/// Appends `activities` at the conversation's next positions on `tx`, in
+/// order; returns their ids.
 fn append_on(
     tx: &rusqlite::Transaction<'_>,
     conversation: &str,
