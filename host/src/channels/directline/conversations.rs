@@ -198,24 +198,11 @@ impl Conversations {
 
     /// Appends a client's activity (a user's, or the conversations API's)
     /// and wakes the streams, here and on other hosts; returns its id
-    /// (given when it has none). Typing is pushed to streams but not
+    /// (given when it has none) and whether its turn was kept: in the same
+    /// transaction (`DirectLineStore::append_keeping`) when `keep` is given
+    /// and the activity is logged. Typing is pushed to streams but not
     /// logged. Not an object: refused. A mark the client wrote itself is
     /// dropped: only the bot's sends carry one.
-    pub async fn append(
-        &self,
-        conversation: &str,
-        activity: Value,
-    ) -> Result<String, StorageError> {
-        Ok(self
-            .append_one(conversation, activity, Sender::Client(None))
-            .await?
-            .0)
-    }
-
-    /// Appends a user's activity as `append` does, its turn kept in the
-    /// same transaction (`DirectLineStore::append_keeping`) when `keep` is
-    /// given and the activity is logged (typing is not); returns its id and
-    /// whether its turn was kept.
     pub async fn append_from_user(
         &self,
         conversation: &str,
@@ -227,7 +214,7 @@ impl Conversations {
     }
 
     /// Appends what the bot sent (a reply, an update, a delete), as
-    /// `append` does, marked in the log as the bot's (`BOT_MARK`): whatever
+    /// `append_from_user` does, marked in the log as the bot's (`BOT_MARK`): whatever
     /// its `from` says, its sender is no member for that.
     pub async fn append_from_bot(
         &self,
@@ -366,14 +353,18 @@ mod tests {
         let c = all.create("echo", "u").await.unwrap();
         let mut feed = all.subscribe(&c.id);
         let first = all
-            .append(&c.id, json!({"type": "message", "text": "a"}))
+            .append_from_user(&c.id, json!({"type": "message", "text": "a"}), None)
+            .await
+            .unwrap()
+            .0;
+        assert_eq!(first, format!("{}|0000000", c.id));
+        all.append_from_user(&c.id, json!({"type": "typing"}), None)
             .await
             .unwrap();
-        assert_eq!(first, format!("{}|0000000", c.id));
-        all.append(&c.id, json!({"type": "typing"})).await.unwrap();
-        all.append(
+        all.append_from_user(
             &c.id,
             json!({"type": "message", "text": "b", "id": "given"}),
+            None,
         )
         .await
         .unwrap();
