@@ -106,6 +106,44 @@ async fn within(limit: Duration, what: &str, check: impl Fn() -> bool) {
     panic!("not within {limit:?}: {what}");
 }
 
+/// A long turn answered early (`ack_after_ms = 200`), the bot fetching the
+/// upstream for `fetch_ms`, on a host started with `args` and `env` over
+/// folders kept for a restart; its activity was answered 202.
+struct KeptTurn {
+    upstream: Upstream,
+    connector: Connector,
+    bots: BotsDir,
+    data: tempfile::TempDir,
+    host: Host,
+    activity: Value,
+}
+
+impl KeptTurn {
+    async fn start(fetch_ms: u64, args: &[&str], env: &[(&str, &str)]) -> KeptTurn {
+        let upstream = Upstream::start().await;
+        let connector = Connector::start().await;
+        let bots = bots(&upstream, "ack_after_ms = 200");
+        let data = tempfile::tempdir().unwrap();
+        let host = Host::start_with_env(bots.path(), data.path(), args, env);
+        let activity = message(&connector.service_url(), &upstream.fetch(fetch_ms));
+        let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        KeptTurn {
+            upstream,
+            connector,
+            bots,
+            data,
+            host,
+            activity,
+        }
+    }
+
+    /// Another host on the same folders, with `args`.
+    fn restart(&self, args: &[&str]) -> Host {
+        Host::start_in(self.bots.path(), self.data.path(), args)
+    }
+}
+
 #[tokio::test]
 async fn a_thirty_second_turn_is_acknowledged_early_and_its_reply_still_arrives() {
     let upstream = Upstream::start().await;
@@ -176,98 +214,87 @@ async fn a_graceful_shutdown_lets_an_acknowledged_turn_finish() {
 /// left, not forgotten as a failed turn's would be.
 #[tokio::test]
 async fn a_turn_that_outlives_the_shutdown_grace_is_run_again_by_the_next_start() {
-    let upstream = Upstream::start().await;
-    let connector = Connector::start().await;
-    let bots = bots(&upstream, "ack_after_ms = 200");
-    let data = tempfile::tempdir().unwrap();
-    let mut host = Host::start_with_env(
-        bots.path(),
-        data.path(),
+    let mut kept = KeptTurn::start(
+        1000,
         &["--shutdown-grace-ms", "300"],
         &[("TURNBOX_FAULT", "after-close~3000")],
-    );
-    let activity = message(&connector.service_url(), &upstream.fetch(1000));
-    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    )
+    .await;
     within(
         Duration::from_secs(10),
         "the turn reaches the upstream",
-        || upstream.started() == 1,
+        || kept.upstream.started() == 1,
     )
     .await;
-    let exit = host.terminate().await.expect("the host exits");
-    assert!(exit.success(), "{exit:?}\n{}", host.log());
-    assert_eq!(upstream.finished(), 1, "the turn ended before the host did");
+    let exit = kept.host.terminate().await.expect("the host exits");
+    assert!(exit.success(), "{exit:?}\n{}", kept.host.log());
+    assert_eq!(
+        kept.upstream.finished(),
+        1,
+        "the turn ended before the host did"
+    );
     assert!(
-        host.log()
+        kept.host
+            .log()
             .contains("the host stopped before this kept turn's commit"),
         "{}",
-        host.log()
+        kept.host.log()
     );
-    drop(host);
-
-    let host = Host::start_in(bots.path(), data.path(), &[]);
+    let host = kept.restart(&[]);
     assert!(
         host.wait_for_log("resuming a kept turn").await,
         "{}",
         host.log()
     );
     within(Duration::from_secs(30), "the resumed turn ends", || {
-        upstream.finished() == 2
+        kept.upstream.finished() == 2
     })
     .await;
     within(Duration::from_secs(10), "the resumed turn replies", || {
-        !replies(&connector).is_empty()
+        !replies(&kept.connector).is_empty()
     })
     .await;
     // Once: the first run's reply was held back for its refused commit.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(replies(&connector), ["fetched 200: late"]);
+    assert_eq!(replies(&kept.connector), ["fetched 200: late"]);
     host.assert_no_panic();
 }
 
 #[tokio::test]
 async fn a_host_killed_during_an_acknowledged_turn_runs_it_again_after_restart_once() {
-    let upstream = Upstream::start().await;
-    let connector = Connector::start().await;
-    let bots = bots(&upstream, "ack_after_ms = 200");
-    let data = tempfile::tempdir().unwrap();
-    let host = Host::start_in(bots.path(), data.path(), &[]);
-    let activity = message(&connector.service_url(), &upstream.fetch(3000));
-    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    let kept = KeptTurn::start(3000, &[], &[]).await;
     within(
         Duration::from_secs(10),
         "the turn reaches the upstream",
-        || upstream.started() == 1,
+        || kept.upstream.started() == 1,
     )
     .await;
     let killed = std::process::Command::new("kill")
-        .args(["-KILL", &host.pid().to_string()])
+        .args(["-KILL", &kept.host.pid().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    drop(host);
-    assert!(replies(&connector).is_empty());
+    assert!(replies(&kept.connector).is_empty());
 
     // The channel will not deliver it again: the restarted host runs it.
-    let host = Host::start_in(bots.path(), data.path(), &[]);
+    let host = kept.restart(&[]);
     within(Duration::from_secs(30), "the resumed turn replies", || {
-        !replies(&connector).is_empty()
+        !replies(&kept.connector).is_empty()
     })
     .await;
     assert!(host.wait_for_log("resuming a kept turn").await);
-    assert_eq!(upstream.started(), 2, "the turn ran again");
+    assert_eq!(kept.upstream.started(), 2, "the turn ran again");
     // Once: a later look finds nothing kept.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(replies(&connector), ["fetched 200: late"]);
-    assert_eq!(upstream.started(), 2);
-    let reply = connector
+    assert_eq!(replies(&kept.connector), ["fetched 200: late"]);
+    assert_eq!(kept.upstream.started(), 2);
+    let reply = kept
+        .connector
         .received()
         .into_iter()
         .find(|r| r.body["type"] == "message")
         .unwrap();
-    assert_eq!(reply.body["replyToId"], activity["id"]);
+    assert_eq!(reply.body["replyToId"], kept.activity["id"]);
     host.assert_no_panic();
 }
 
@@ -342,30 +369,23 @@ async fn a_direct_line_post_returns_before_a_long_turn_ends() {
 async fn a_turn_killed_after_its_commit_is_not_run_again_even_without_dedup() {
     // The kept activity is removed in the turn's own commit: with
     // de-duplication off nothing else would stop a second run.
-    let upstream = Upstream::start().await;
-    let connector = Connector::start().await;
-    let bots = bots(&upstream, "ack_after_ms = 200");
-    let data = tempfile::tempdir().unwrap();
-    let mut host = Host::start_with_env(
-        bots.path(),
-        data.path(),
+    let mut kept = KeptTurn::start(
+        1000,
         &["--dedup-window-secs", "0"],
         &[("TURNBOX_FAULT", "after-commit")],
-    );
-    let activity = message(&connector.service_url(), &upstream.fetch(1000));
-    let (status, _) = post_activity(&host.url("/api/bots/bot/messages"), &activity).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    )
+    .await;
     assert!(
-        host.wait_exit().await.is_some(),
+        kept.host.wait_exit().await.is_some(),
         "the host dies after the commit"
     );
-    assert_eq!(upstream.started(), 1);
+    assert_eq!(kept.upstream.started(), 1);
 
-    let host = Host::start_in(bots.path(), data.path(), &["--dedup-window-secs", "0"]);
+    let host = kept.restart(&["--dedup-window-secs", "0"]);
     // Several looks of the resume loop.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(upstream.started(), 1, "the committed turn ran again");
-    assert_eq!(replies(&connector), ["fetched 200: late"]);
+    assert_eq!(kept.upstream.started(), 1, "the committed turn ran again");
+    assert_eq!(replies(&kept.connector), ["fetched 200: late"]);
     assert!(
         !host.log().contains("resuming a kept turn"),
         "{}",

@@ -163,25 +163,13 @@ fn commit_loop(store: &dyn Database, waiting: &mpsc::Receiver<Job>) {
             store.commit_records(&records)
         };
         let mut outcomes = match outcomes {
-            Ok(outcomes) => outcomes.into_iter(),
+            Ok(outcomes) => outcomes,
             Err(err) => {
                 tracing::warn!(error = %err, records = records.len(), "cannot commit turns");
-                for (job, has_record) in batch.into_iter().zip(&has_record) {
-                    let outcome = if *has_record {
-                        Err(CommitError::Storage(err.clone()))
-                    } else {
-                        Ok(Committed::default())
-                    };
-                    if let Some(done) = job.done {
-                        let _ = done.send(outcome);
-                    }
-                }
-                if last {
-                    return;
-                }
-                continue;
+                vec![Err(err); records.len()]
             }
-        };
+        }
+        .into_iter();
         // Jobs with a record get its outcome, in order; the closing marker
         // (no record) is told it is done.
         for (job, has_record) in batch.into_iter().zip(has_record) {
@@ -199,7 +187,7 @@ fn commit_loop(store: &dyn Database, waiting: &mpsc::Receiver<Job>) {
         }
         if last {
             // Jobs sent after the marker are dropped with the receiver:
-            // their callers are told `Stopped`.
+            // their callers are told `Closed`.
             return;
         }
     }
