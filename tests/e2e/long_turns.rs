@@ -262,7 +262,7 @@ async fn a_turn_that_outlives_the_shutdown_grace_is_run_again_by_the_next_start(
 
 #[tokio::test]
 async fn a_host_killed_during_an_acknowledged_turn_runs_it_again_after_restart_once() {
-    let kept = KeptTurn::start(3000, &[], &[]).await;
+    let mut kept = KeptTurn::start(3000, &[], &[]).await;
     within(
         Duration::from_secs(10),
         "the turn reaches the upstream",
@@ -274,6 +274,7 @@ async fn a_host_killed_during_an_acknowledged_turn_runs_it_again_after_restart_o
         .status()
         .unwrap();
     assert!(killed.success());
+    assert!(kept.host.wait_exit().await.is_some(), "the host is gone");
     assert!(replies(&kept.connector).is_empty());
 
     // The channel will not deliver it again: the restarted host runs it.
@@ -316,16 +317,85 @@ async fn open_directline(host: &Host) -> Value {
 }
 
 async fn post_directline(host: &Host, conversation: &Value, text: &str) -> StatusCode {
+    post_directline_to(&host.url(""), conversation, text).await
+}
+
+/// `post_directline` to the host at `base`.
+async fn post_directline_to(base: &str, conversation: &Value, text: &str) -> StatusCode {
     let id = conversation["conversationId"].as_str().unwrap();
     let token = conversation["token"].as_str().unwrap();
     client()
-        .post(host.url(&format!("/v3/directline/conversations/{id}/activities")))
+        .post(format!(
+            "{base}/v3/directline/conversations/{id}/activities"
+        ))
         .bearer_auth(token)
         .json(&json!({"type": "message", "from": {"id": "user"}, "text": text}))
         .send()
         .await
         .unwrap()
         .status()
+}
+
+/// A Direct Line message whose turn the shutdown cuts (the grace ran out,
+/// the committer closed, then the turn tried to commit) is kept: its post
+/// is answered as accepted, not as a failure the client would send again,
+/// and the next start runs it, its reply logged once.
+#[tokio::test]
+async fn a_direct_line_message_cut_by_the_shutdown_is_accepted_and_run_after_the_restart() {
+    let upstream = Upstream::start().await;
+    let bots = bots(&upstream, "ack_after_ms = 20000");
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--directline-secret", "dl-secret"];
+    let mut host = Host::start_with_env(
+        bots.path(),
+        data.path(),
+        &[&args[..], &["--shutdown-grace-ms", "300"]].concat(),
+        &[("TURNBOX_FAULT", "after-close~3000")],
+    );
+    let conversation = open_directline(&host).await;
+    let posting = tokio::spawn({
+        let (url, conversation, text) = (host.url(""), conversation.clone(), upstream.fetch(1000));
+        async move { post_directline_to(&url, &conversation, &text).await }
+    });
+    within(
+        Duration::from_secs(10),
+        "the turn reaches the upstream",
+        || upstream.started() == 1,
+    )
+    .await;
+    let exit = host.terminate().await.expect("the host exits");
+    assert!(exit.success(), "{exit:?}\n{}", host.log());
+    assert_eq!(posting.await.unwrap(), StatusCode::OK, "{}", host.log());
+    assert_eq!(upstream.finished(), 1, "the turn ended before the host did");
+
+    let host = Host::start_in(bots.path(), data.path(), &args);
+    within(Duration::from_secs(30), "the resumed turn ends", || {
+        upstream.finished() == 2
+    })
+    .await;
+    let id = conversation["conversationId"].as_str().unwrap();
+    let token = conversation["token"].as_str().unwrap();
+    let mut texts: Vec<String> = Vec::new();
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until && !texts.iter().any(|t| t == "fetched 200: late") {
+        let (_, set) = read(
+            client()
+                .get(host.url(&format!("/v3/directline/conversations/{id}/activities")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        texts = set["activities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["text"].as_str().map(str::to_owned))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(texts, [upstream.fetch(1000), "fetched 200: late".into()]);
 }
 
 #[tokio::test]

@@ -62,7 +62,8 @@ pub struct ApiError {
 impl ApiError {
     /// A turn that a client's post started and that did not end well: 503
     /// with `Retry-After` when it was not admitted or the host stopped
-    /// before its commit (the message is kept), 502 when the bot failed
+    /// before its commit (a kept message is answered as accepted before
+    /// this, `accept::dispatch_kept`), 502 when the bot failed
     /// (Direct Line's and the conversations API's answer; the Bot Framework
     /// endpoints answer as botbuilder does, `http/messages.rs`).
     pub fn turn_failed(err: crate::turn::dispatch::DispatchError) -> ApiError {
@@ -77,8 +78,7 @@ impl ApiError {
                 ..ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     err.code(),
-                    "the host is stopping; the message is kept and its turn runs again \
-                     (sending it again would log it twice)",
+                    "the host is stopping; the turn did not finish",
                 )
             },
             DispatchError::Turn(err) => {

@@ -209,6 +209,14 @@ async fn take_turn(
             tracing::warn!(reason = %message, "turn rejected");
             return busy(code, message).into_response();
         }
+        Err(DispatchError::Turn(err @ TurnError::Stopping)) => {
+            tracing::warn!(
+                ms,
+                version = version.version(),
+                "turn cut by the host's shutdown; nothing saved"
+            );
+            return turn_failed(&err).into_response();
+        }
         Err(DispatchError::Turn(err)) => {
             tracing::error!(code = err.code(), ms, version = version.version(), error = %err, "turn failed");
             return turn_failed(&err).into_response();

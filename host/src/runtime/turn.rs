@@ -105,7 +105,7 @@ pub enum TurnError {
     ReplyFailed(String),
     #[error("another attempt took this delivery over; nothing was saved")]
     ClaimLost,
-    #[error("the host is stopping; nothing was saved, and the turn is left to run again")]
+    #[error("the host is stopping; nothing was saved (a kept turn runs again after the restart)")]
     Stopping,
 }
 

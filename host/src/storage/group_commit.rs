@@ -62,7 +62,17 @@ impl GroupCommit {
             let store = store.clone();
             std::thread::Builder::new()
                 .name(format!("turnbox-commit-{n}"))
-                .spawn(move || commit_loop(&*store, &waiting))?;
+                .spawn(move || {
+                    let run = std::panic::AssertUnwindSafe(|| commit_loop(&*store, &waiting));
+                    if std::panic::catch_unwind(run).is_err() {
+                        // A host that can commit nothing must not go on
+                        // claiming work: its failed turns would forget kept
+                        // rows and timers. It dies as after `kill -9`, which
+                        // loses nothing; the next start takes over.
+                        tracing::error!("a record committer panicked; the host stops");
+                        std::process::abort();
+                    }
+                })?;
             shards.push(jobs);
         }
         Ok(GroupCommit {
@@ -98,9 +108,14 @@ impl GroupCommit {
         committed.await.map_err(|_| self.refused())?
     }
 
+    /// Whether `close` has begun: nothing submitted now is committed.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Why a record was refused.
     fn refused(&self) -> CommitError {
-        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.is_closing() {
             CommitError::Closed
         } else {
             CommitError::Stopped

@@ -140,7 +140,7 @@ pub async fn dispatch_or_accept(
                 }
                 if is_stopping(&result) {
                     // Left kept: the next start (or another host) runs it.
-                    return Reply::Ended(Box::new(result));
+                    return Reply::Accepted;
                 }
                 // Over, or not run and the caller retries: forgotten.
                 finish(&app, &kept).await;
@@ -188,7 +188,8 @@ pub fn keep_with_log(
 
 /// Runs a delivery kept with its log append (`keep_with_log`): answers
 /// when its turn ends or after the bot's `ack_after_ms`, and as accepted
-/// when it was not admitted (it is tried again soon). Its own task settles
+/// when it was not admitted (it is tried again soon) or the host stopped
+/// before its commit (the next start runs it). Its own task settles
 /// its kept row, whoever waits for it.
 pub async fn dispatch_kept(
     app: &Arc<TurnServices>,
@@ -220,7 +221,9 @@ pub async fn dispatch_kept(
     tokio::select! {
         result = rx => {
             let result = result.unwrap_or_else(|_| Err(gone()));
-            if is_busy(&result) {
+            // Kept: not admitted, it is tried again soon; cut by the
+            // host's shutdown, the next start (or another host) runs it.
+            if is_busy(&result) || is_stopping(&result) {
                 return Reply::Accepted;
             }
             Reply::Ended(Box::new(result))

@@ -323,10 +323,12 @@ async fn commit_short_circuit(
     if commit.is_empty() {
         return Ok(true);
     }
+    let keeps = commit.accepted.is_some() || commit.fired_timer.is_some();
     match app.records.commit(TurnRecord::Turn(Box::new(commit))).await {
         Ok(_) => Ok(true),
-        // The host is stopping: what keeps the turn is left as it is.
-        Err(CommitError::Closed) => Err(TurnError::Stopping),
+        // The host is stopping: a kept turn's row or a timer is left as it
+        // is, to run again (any other answer stands).
+        Err(CommitError::Closed) if keeps => Err(TurnError::Stopping),
         Err(err) => {
             tracing::warn!(error = %err, "cannot record the answer of a turn answered by middleware");
             Ok(false)

@@ -44,10 +44,11 @@ pub fn start(app: Arc<TurnServices>) {
                 _ = tick.tick() => {}
                 () = app.relay.notified() => {}
             }
-            if app.background.is_closed() {
-                // Stopping: its rows' posts could no longer be recorded
-                // (the committer closes); the next start or another host
-                // posts them.
+            if app.records.is_closing() {
+                // Stopped: its rows' posts could no longer be recorded;
+                // the next start or another host posts them. (Until the
+                // committer closes, at the grace's end, it still posts the
+                // rows of turns that finish in the grace.)
                 return;
             }
             let store = app.outbox.clone();

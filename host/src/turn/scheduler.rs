@@ -40,8 +40,9 @@ pub fn start(app: Arc<TurnServices>) {
         loop {
             tick.tick().await;
             if app.background.is_closed() {
-                // Stopping: a timer's turn could no longer commit; the next
-                // start or another host fires it.
+                // Stopping: no new turns start (a timer's might not commit
+                // before the grace runs out); the next start or another
+                // host fires it.
                 return;
             }
             let claim = {

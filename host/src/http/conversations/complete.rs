@@ -42,6 +42,7 @@ use crate::channels::connector::Outbound;
 use crate::channels::directline::conversations::Wake;
 use crate::http::app::ErrorBody;
 use crate::http::app::{ApiError, AppState};
+use crate::runtime::turn::TurnError;
 use crate::schema::activity::{Activity, streaming};
 use crate::turn::accept::settle_logged;
 use crate::turn::dispatch::{DispatchError, Origin, dispatch, turn_span};
@@ -138,6 +139,7 @@ fn start_turn(state: &AppState, logged: &Logged) -> Turn {
                 .await;
                 let retry = kept
                     && matches!(result, Err(DispatchError::Busy { .. }))
+                    && !turns.background.is_closed()
                     && tokio::time::Instant::now() + BUSY_RETRY < deadline;
                 if !retry {
                     break result;
@@ -153,6 +155,10 @@ fn start_turn(state: &AppState, logged: &Logged) -> Turn {
                     message: format!(
                         "{message}; the message is kept and the host runs it shortly: read its replies with `receive`, do not send it again"
                     ),
+                }),
+                Err(DispatchError::Turn(TurnError::Stopping)) if kept => Err(DispatchError::Busy {
+                    code: "HostStopping",
+                    message: "the host is stopping; the message is kept and its turn runs after the restart (or on another host): read its replies with `receive`, do not send it again".into(),
                 }),
                 other => other.map(|_| ()),
             }

@@ -83,18 +83,18 @@ impl Drop for PgStorage {
     }
 }
 
-/// A backend error with its reason: a server error's own message, code and
-/// detail (`postgres::Error` shows only "db error" for one).
+/// A backend error with its reason: a server error's own message and code
+/// (`postgres::Error` shows only "db error" for one; its detail, which may
+/// hold row values, is left out, as the message may reach a client), or
+/// the cause of a client-side one.
 fn backend<E: std::fmt::Display + 'static>(err: E) -> StorageError {
-    let server = (&err as &dyn std::any::Any)
-        .downcast_ref::<postgres::Error>()
-        .and_then(postgres::Error::as_db_error);
-    StorageError::Backend(match server {
-        Some(db) => match db.detail() {
-            Some(detail) => format!("{}: {} ({}; {detail})", err, db.message(), db.code().code()),
-            None => format!("{}: {} ({})", err, db.message(), db.code().code()),
-        },
-        None => err.to_string(),
+    let Some(pg) = (&err as &dyn std::any::Any).downcast_ref::<postgres::Error>() else {
+        return StorageError::Backend(err.to_string());
+    };
+    StorageError::Backend(match (pg.as_db_error(), std::error::Error::source(pg)) {
+        (Some(db), _) => format!("{err}: {} ({})", db.message(), db.code().code()),
+        (None, Some(cause)) => format!("{err}: {cause}"),
+        (None, None) => err.to_string(),
     })
 }
 
