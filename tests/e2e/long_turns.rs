@@ -316,6 +316,41 @@ async fn open_directline(host: &Host) -> Value {
     conversation
 }
 
+/// The texts of the Direct Line conversation's activities that `keep`
+/// keeps, read each 100 ms until the bot's "fetched 200: late" is among
+/// them (or `limit` has passed).
+async fn texts_once_replied(
+    host: &Host,
+    conversation: &Value,
+    limit: Duration,
+    keep: impl Fn(&Value) -> bool,
+) -> Vec<String> {
+    let id = conversation["conversationId"].as_str().unwrap();
+    let token = conversation["token"].as_str().unwrap();
+    let mut texts: Vec<String> = Vec::new();
+    let until = Instant::now() + limit;
+    while Instant::now() < until && !texts.iter().any(|t| t == "fetched 200: late") {
+        let (_, set) = read(
+            client()
+                .get(host.url(&format!("/v3/directline/conversations/{id}/activities")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        texts = set["activities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| keep(a))
+            .filter_map(|a| a["text"].as_str().map(str::to_owned))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    texts
+}
+
 async fn post_directline(host: &Host, conversation: &Value, text: &str) -> StatusCode {
     post_directline_to(&host.url(""), conversation, text).await
 }
@@ -373,28 +408,7 @@ async fn a_direct_line_message_cut_by_the_shutdown_is_accepted_and_run_after_the
         upstream.finished() == 2
     })
     .await;
-    let id = conversation["conversationId"].as_str().unwrap();
-    let token = conversation["token"].as_str().unwrap();
-    let mut texts: Vec<String> = Vec::new();
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until && !texts.iter().any(|t| t == "fetched 200: late") {
-        let (_, set) = read(
-            client()
-                .get(host.url(&format!("/v3/directline/conversations/{id}/activities")))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        texts = set["activities"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a["text"].as_str().map(str::to_owned))
-            .collect();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let texts = texts_once_replied(&host, &conversation, Duration::from_secs(10), |_| true).await;
     assert_eq!(texts, [upstream.fetch(1000), "fetched 200: late".into()]);
 }
 
@@ -409,29 +423,10 @@ async fn a_direct_line_post_returns_before_a_long_turn_ends() {
     let status = post_directline(&host, &conversation, &upstream.fetch(2000)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(upstream.finished(), 0, "the post waited for the turn");
-    let id = conversation["conversationId"].as_str().unwrap().to_owned();
-    let token = conversation["token"].as_str().unwrap().to_owned();
-    let mut texts = Vec::new();
-    let until = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < until && !texts.iter().any(|t| t == "fetched 200: late") {
-        let (_, set) = read(
-            client()
-                .get(host.url(&format!("/v3/directline/conversations/{id}/activities")))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        texts = set["activities"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|a| a["from"]["role"] == "bot")
-            .filter_map(|a| a["text"].as_str().map(str::to_owned))
-            .collect();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let texts = texts_once_replied(&host, &conversation, Duration::from_secs(20), |a| {
+        a["from"]["role"] == "bot"
+    })
+    .await;
     assert_eq!(texts, ["fetched 200: late"]);
 }
 
