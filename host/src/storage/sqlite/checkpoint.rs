@@ -356,7 +356,10 @@ mod tests {
     /// over only when the writer finds it wholly copied back and no reader
     /// on it, which readers that never stop rarely allow: three restarts
     /// took 14,000-221,000 writes here (most 20,000-47,000), against
-    /// 400-3,600 with it (7,100 beside four busy loops on the two cores).
+    /// 400-3,600 with it (7,100 beside four busy loops on the two cores):
+    /// this test with its `128` set to `i64::MAX`, its loop limit lifted
+    /// and `n` printed, run a few times (`cargo test -p turnbox --lib
+    /// the_log_stays_bounded -- --nocapture`).
     /// Restarts are counted in the WAL header, not bounded by the file's
     /// size: a size bound failed a fresh-clone run when the checkpointer
     /// lost rounds to the writer beside other tests.
