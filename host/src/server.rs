@@ -134,6 +134,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         outbox: database.clone(),
         accepted: database.clone(),
         background: tokio_util::task::TaskTracker::new(),
+        posts: tokio_util::task::TaskTracker::new(),
         owner: crate::support::ids::random_id(),
         relay: Arc::default(),
         lease: config.timer_lease,
@@ -210,22 +211,47 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "turns still running when the shutdown grace ran out; exiting");
         }
     }
-    // The records submitted without waiting (outbox rows posted) are
-    // committed, and the committer stops: a turn still running commits
-    // nothing more. Only then are this host's claims handed on, so that a
-    // turn another host takes up is not also committed here.
-    if tokio::time::timeout(std::time::Duration::from_secs(5), turns.records.close())
+    close_committer(&turns).await;
+    Ok(())
+}
+
+/// The end of a graceful shutdown. A turn still running commits nothing
+/// more; the replies of turns committed before are posted (for at most
+/// `WAIT`) and recorded as posted, so the next start does not post them
+/// again; then the committer stops. Only then are this host's claims
+/// handed on, so that a turn another host takes up is not also committed
+/// here.
+async fn close_committer(turns: &TurnServices) {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+    if tokio::time::timeout(WAIT, turns.records.close_turns())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the last turn records were not committed in time; this host's claims lapse with their lease"
+        );
+        return;
+    }
+    turns.posts.close();
+    if tokio::time::timeout(WAIT, turns.posts.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "replies were still being posted when the shutdown ended; the next start posts them again, with the same ids"
+        );
+    }
+    if tokio::time::timeout(WAIT, turns.records.close())
         .await
         .is_ok()
     {
         crate::support::faults::pause("after-close").await;
-        crate::turn::resume::release_own_claims(&turns).await;
+        crate::turn::resume::release_own_claims(turns).await;
     } else {
         tracing::warn!(
             "the last turn records were not committed in time; this host's claims lapse with their lease"
         );
     }
-    Ok(())
 }
 
 /// The embedded SQLite database in the data folder, or PostgreSQL.

@@ -190,6 +190,48 @@ async fn a_reply_the_channel_refuses_for_now_is_retried_before_later_replies() {
     host.assert_no_panic();
 }
 
+/// A graceful shutdown that comes while a committed turn's replies are
+/// being posted waits for the posts past its grace and records them as
+/// posted: the next start posts none of them again.
+#[tokio::test]
+async fn replies_being_posted_at_shutdown_are_recorded_and_not_posted_again() {
+    let bots = BotsDir::with(&[("bot", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    let connector = Connector::start().await;
+    let service_url = connector.service_url();
+    // The first reply's post is answered 1.5 s late, past the grace.
+    connector.fail_next_with(vec![Failure::Late(Duration::from_millis(1500))]);
+    let grace = ["--shutdown-grace-ms", "200"];
+    let mut host = Host::start_in(bots.path(), data.path(), &grace);
+    let url = host.url("/api/bots/bot/messages");
+    let turn = delivery(&service_url, "stopping", "s1", "tally n 2");
+    let asked = tokio::spawn(async move { client().post(&url).json(&turn).send().await });
+    eventually("the first reply is being posted", || async {
+        !posted(&connector, "stopping").is_empty()
+    })
+    .await;
+    let status = host.terminate().await.expect("the host stops");
+    assert!(status.success(), "{}", host.log());
+    let _ = asked.await;
+    drop(host);
+
+    let host = Host::start_in(bots.path(), data.path(), &grace);
+    // The relay looks at the outbox at start and every 500 ms.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let posted = posted(&connector, "stopping");
+    assert_eq!(
+        posted
+            .iter()
+            .map(|(_, text)| text.as_str())
+            .collect::<Vec<_>>(),
+        ["n=1 part 1/2", "n=1 part 2/2"],
+        "each reply posted once: {posted:?}\n{}",
+        host.log()
+    );
+    assert_eq!(counter(&host, &service_url, "stopping").await, 1);
+    host.assert_no_panic();
+}
+
 #[tokio::test]
 async fn a_second_host_cannot_open_the_same_sqlite_data() {
     let bots = BotsDir::with(&[("bot", "misbehave")]);

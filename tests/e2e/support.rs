@@ -330,6 +330,8 @@ pub enum Failure {
     Reset,
     /// No answer at all (until the client gives up).
     Hang,
+    /// Not a failure: answered as usual, only this late (a slow channel).
+    Late(Duration),
 }
 
 #[derive(Default)]
@@ -428,6 +430,7 @@ async fn record(
         Some(Failure::Hang) => {
             std::future::pending::<()>().await;
         }
+        Some(Failure::Late(after)) => tokio::time::sleep(after).await,
     }
     let state = state.lock().unwrap();
     let id = format!("sent-{}", state.received.len());

@@ -103,6 +103,7 @@ impl OfflineBot {
             outbox: self.database.clone(),
             lease: std::time::Duration::from_secs(60),
             relay: Arc::default(),
+            posts: tokio_util::task::TaskTracker::new(),
             skills: None,
             // Offline: no Token Service; user-token calls answer NotSupported.
             user_tokens: None,

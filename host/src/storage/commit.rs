@@ -105,6 +105,13 @@ pub enum TurnRecord {
 }
 
 impl TurnRecord {
+    /// Whether it follows up a turn committed before (its outbox rows
+    /// posted, its answer replaced) rather than commit a turn: committed
+    /// until the committer stops, after turns' commits are refused.
+    pub fn is_follow_up(&self) -> bool {
+        !matches!(self, TurnRecord::Turn(_))
+    }
+
     /// The (bot, conversation) the record belongs to, if any: records of
     /// one conversation commit in the order they were submitted.
     pub fn conversation(&self) -> Option<(&str, &str)> {

@@ -10,6 +10,11 @@
 //! A database that takes concurrent transactions (PostgreSQL) gets several
 //! committers; a conversation's records always go to the same one, so they
 //! commit in the order they were submitted.
+//!
+//! At shutdown it closes in two steps: `close_turns` refuses turns' commits
+//! but still records their follow-ups (outbox rows posted, answers
+//! replaced), so the replies of turns committed before can be posted and
+//! recorded as posted; `close` then commits what was submitted and stops.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -40,15 +45,24 @@ struct Job {
     record: Option<TurnRecord>,
     /// Told the outcome once the batch is committed.
     done: Option<tokio::sync::oneshot::Sender<Outcome>>,
+    mark: Mark,
+}
+
+/// What a job is: a record, or one of the shutdown's two markers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mark {
+    Record,
+    /// From here on a turn's record is refused (`GroupCommit::close_turns`).
+    CloseTurns,
     /// The last job the committer takes (`GroupCommit::close`).
-    last: bool,
+    Last,
 }
 
 /// The committers; their threads end when it is dropped.
 pub struct GroupCommit {
     shards: Vec<mpsc::Sender<Job>>,
-    /// Set by `close`: a refused record is told `Closed`, not `Stopped`
-    /// (a committer that died while the host runs).
+    /// Set by `close_turns` (and `close`): a refused record is told
+    /// `Closed`, not `Stopped` (a committer that died while the host runs).
     closing: std::sync::atomic::AtomicBool,
 }
 
@@ -102,7 +116,7 @@ impl GroupCommit {
             .send(Job {
                 record: Some(record),
                 done: Some(done),
-                last: false,
+                mark: Mark::Record,
             })
             .map_err(|_| self.refused())?;
         committed.await.map_err(|_| self.refused())?
@@ -127,8 +141,18 @@ impl GroupCommit {
         let _ = self.shard(Some(&record)).send(Job {
             record: Some(record),
             done: None,
-            last: false,
+            mark: Mark::Record,
         });
+    }
+
+    /// The shutdown's first step: returns once every record submitted
+    /// before is committed; from then on a turn's record is refused
+    /// (`Closed`), while the follow-ups of turns committed before (outbox
+    /// rows posted, an answer replaced) are still committed.
+    pub async fn close_turns(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.mark_all(Mark::CloseTurns).await;
     }
 
     /// Commits everything submitted before, then stops (at shutdown): a
@@ -138,40 +162,72 @@ impl GroupCommit {
     pub async fn close(&self) {
         self.closing
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut closed = Vec::with_capacity(self.shards.len());
+        self.mark_all(Mark::Last).await;
+    }
+
+    /// Sends every shard `mark` and waits until each has taken it.
+    async fn mark_all(&self, mark: Mark) {
+        let mut taken = Vec::with_capacity(self.shards.len());
         for shard in &self.shards {
-            let (done, shard_closed) = tokio::sync::oneshot::channel();
+            let (done, shard_took) = tokio::sync::oneshot::channel();
             let marker = Job {
                 record: None,
                 done: Some(done),
-                last: true,
+                mark,
             };
             if shard.send(marker).is_ok() {
-                closed.push(shard_closed);
+                taken.push(shard_took);
             }
         }
-        for shard_closed in closed {
-            let _ = shard_closed.await;
+        for shard_took in taken {
+            let _ = shard_took.await;
         }
     }
 }
 
+/// What the committer does with one job of a batch.
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    Commit,
+    /// A turn's record after `CloseTurns`: told `Closed`.
+    Refuse,
+    /// A marker: told it was taken.
+    Marker,
+}
+
 /// One committer: batches of waiting jobs, one transaction each.
 fn commit_loop(store: &dyn Database, waiting: &mpsc::Receiver<Job>) {
+    let mut turns_closed = false;
     while let Ok(first) = waiting.recv() {
-        let mut last = first.last;
+        let mut last = first.mark == Mark::Last;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH && !last {
             match waiting.try_recv() {
                 Ok(job) => {
-                    last = job.last;
+                    last = job.mark == Mark::Last;
                     batch.push(job);
                 }
                 Err(_) => break,
             }
         }
-        let has_record: Vec<bool> = batch.iter().map(|job| job.record.is_some()).collect();
-        let records: Vec<TurnRecord> = batch.iter_mut().filter_map(|j| j.record.take()).collect();
+        let mut slots = Vec::with_capacity(batch.len());
+        let mut records = Vec::with_capacity(batch.len());
+        for job in &mut batch {
+            let slot = match (job.mark, job.record.take()) {
+                (Mark::Record, Some(record)) if turns_closed && !record.is_follow_up() => {
+                    Slot::Refuse
+                }
+                (Mark::Record, Some(record)) => {
+                    records.push(record);
+                    Slot::Commit
+                }
+                (mark, _) => {
+                    turns_closed |= mark == Mark::CloseTurns;
+                    Slot::Marker
+                }
+            };
+            slots.push(slot);
+        }
         let outcomes = if records.is_empty() {
             Ok(Vec::new())
         } else {
@@ -185,16 +241,16 @@ fn commit_loop(store: &dyn Database, waiting: &mpsc::Receiver<Job>) {
             }
         }
         .into_iter();
-        // Jobs with a record get its outcome, in order; the closing marker
-        // (no record) is told it is done.
-        for (job, has_record) in batch.into_iter().zip(has_record) {
-            let outcome = if has_record {
-                outcomes
+        // Jobs with a record get its outcome, in order; a marker is told
+        // it was taken.
+        for (job, slot) in batch.into_iter().zip(slots) {
+            let outcome = match slot {
+                Slot::Commit => outcomes
                     .next()
                     .unwrap_or_else(|| Err(StorageError::Backend("no outcome".into())))
-                    .map_err(CommitError::from)
-            } else {
-                Ok(Committed::default())
+                    .map_err(CommitError::from),
+                Slot::Refuse => Err(CommitError::Closed),
+                Slot::Marker => Ok(Committed::default()),
             };
             if let Some(done) = job.done {
                 let _ = done.send(outcome);
@@ -318,6 +374,42 @@ mod tests {
             "{outcome:?}"
         );
         assert!(store.read("b", &["fired".to_string()]).unwrap().is_empty());
+    }
+
+    fn answer(activity_id: &str, body: &str) -> TurnRecord {
+        TurnRecord::Answer {
+            bot: "b".into(),
+            conversation: "c".into(),
+            activity_id: activity_id.into(),
+            answer: Answer {
+                status: 200,
+                body: Some(body.into()),
+            },
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_closing_turns_a_turn_is_refused_and_follow_ups_still_commit() {
+        let store = Arc::new(SqliteStorage::in_memory().unwrap());
+        let committer = GroupCommit::start(store.clone()).unwrap();
+        committer.commit(turn(1, Condition::Any)).await.unwrap();
+        committer.submit(turn(2, Condition::Any));
+        committer.close_turns().await;
+        assert!(committer.is_closing());
+        // Submitted before the first step: committed.
+        assert!(store.answered("b", "c", "a2", 0).unwrap().is_some());
+        let late = committer.commit(turn(3, Condition::Any)).await;
+        assert!(matches!(late, Err(CommitError::Closed)), "{late:?}");
+        assert_eq!(store.answered("b", "c", "a3", 0).unwrap(), None);
+        // A committed turn's follow-up still commits.
+        committer.commit(answer("a1", "replaced")).await.unwrap();
+        assert_eq!(
+            store.answered("b", "c", "a1", 0).unwrap().unwrap().body,
+            Some("replaced".into())
+        );
+        committer.close().await;
+        let after = committer.commit(answer("a1", "too late")).await;
+        assert!(matches!(after, Err(CommitError::Closed)), "{after:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

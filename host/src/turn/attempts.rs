@@ -57,6 +57,8 @@ pub struct Attempts {
     pub lease: Duration,
     /// Woken when the relay has rows to post (`relay.rs`).
     pub relay: Arc<tokio::sync::Notify>,
+    /// Where the posting tasks are tracked (`TurnServices::posts`).
+    pub posts: tokio_util::task::TaskTracker,
     /// Calling skills; `None` where there is no server (`turnbox test`).
     pub skills: Option<Arc<crate::runtime::SkillCalls>>,
     /// The bot's Token Service (user sign-in), if any.
@@ -158,6 +160,7 @@ pub async fn run_to_commit(
                     records: with.records.clone(),
                     outbox: with.outbox.clone(),
                     relay: with.relay.clone(),
+                    posts: with.posts.clone(),
                     lease: with.lease,
                 };
                 // Boxed: only turns that held sends back take this path (its

@@ -236,6 +236,7 @@ pub async fn dispatch(
         outbox: app.outbox.clone(),
         lease: app.lease,
         relay: app.relay.clone(),
+        posts: app.posts.clone(),
         skills: Some(app.skills.clone()),
         user_tokens: Some(app.token_service_for(version)),
     };

@@ -35,6 +35,8 @@ pub struct Poster {
     pub records: Arc<GroupCommit>,
     pub outbox: Arc<dyn OutboxStore>,
     pub relay: Arc<tokio::sync::Notify>,
+    /// Where the posting task is tracked (`TurnServices::posts`).
+    pub posts: tokio_util::task::TaskTracker,
     /// How long a claim on rows holds unless renewed.
     pub lease: Duration,
 }
@@ -141,15 +143,17 @@ impl Drop for LeaseKeeper {
 
 /// Posts a committed turn's held-back sends in order, unless earlier rows
 /// of the conversation wait (then the relay posts them after those). On a
-/// task of its own: a channel that hangs up (it waits 15 s) and so drops
-/// the turn does not cut the posts short.
+/// task of its own, tracked in `posts`: a channel that hangs up (it waits
+/// 15 s) and so drops the turn does not cut the posts short, and a
+/// graceful shutdown waits for them.
 pub async fn post_held_back(with: Poster, bot: &str, held: HeldBack, committed: Committed) {
     if held.activities.is_empty() {
         return;
     }
     let bot = bot.to_owned();
+    let posts = with.posts.clone();
     let posting =
-        tokio::spawn(async move { post(&with, &bot, held, committed).await }.in_current_span());
+        posts.spawn(async move { post(&with, &bot, held, committed).await }.in_current_span());
     if let Err(err) = posting.await {
         tracing::error!(error = %err, "posting the replies failed; the relay posts them once their lease lapses");
     }

@@ -45,10 +45,9 @@ pub fn start(app: Arc<TurnServices>) {
                 () = app.relay.notified() => {}
             }
             if app.records.is_closing() {
-                // Stopped: its rows' posts could no longer be recorded;
-                // the next start or another host posts them. (Until the
-                // committer closes, at the grace's end, it still posts the
-                // rows of turns that finish in the grace.)
+                // Stopped at the shutdown's grace: it claims no more rows
+                // (the next start or another host posts them); the posts
+                // it began are waited for and recorded (`server.rs`).
                 return;
             }
             let store = app.outbox.clone();
@@ -74,7 +73,8 @@ pub fn start(app: Arc<TurnServices>) {
                 let Some(first) = rows.first() else { continue };
                 let span = tracing::info_span!("relay", bot = %first.bot, conversation = %first.conversation);
                 let (app, owner) = (app.clone(), owner.clone());
-                tokio::spawn(
+                let posts = app.posts.clone();
+                posts.spawn(
                     async move { post_conversation(&app, rows, &owner).await }.instrument(span),
                 );
             }

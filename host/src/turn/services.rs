@@ -53,6 +53,10 @@ pub struct TurnServices {
     /// The turns running without a request waiting (accepted, resumed):
     /// a graceful shutdown waits for them.
     pub background: tokio_util::task::TaskTracker,
+    /// The posts of committed turns' replies (a turn's own, the relay's):
+    /// a graceful shutdown waits for them before the committer stops, so
+    /// that they are recorded as posted and not posted again.
+    pub posts: tokio_util::task::TaskTracker,
     /// This host's random name in the claims it holds.
     pub owner: String,
     /// How long a host's claim (of a delivery, past the turn's deadline;
