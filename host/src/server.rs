@@ -215,25 +215,27 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// The end of a graceful shutdown. A turn still running commits nothing
-/// more; the replies of turns committed before are posted (for at most
-/// `WAIT`) and recorded as posted, so the next start does not post them
-/// again; then the committer stops. Only then are this host's claims
-/// handed on, so that a turn another host takes up is not also committed
-/// here.
+/// The end of a graceful shutdown, within `WAIT`. A turn still running
+/// commits nothing more; the replies of turns committed before are posted
+/// and recorded as posted, so the next start does not post them again;
+/// then the committer stops. Only then are this host's claims handed on,
+/// so that a turn another host takes up is not also committed here.
 async fn close_committer(turns: &TurnServices) {
     const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-    if tokio::time::timeout(WAIT, turns.records.close_turns())
+    let until = tokio::time::Instant::now() + WAIT;
+    let late = || {
+        tracing::warn!(
+            "the last turn records were not committed in time; this host's claims lapse with their lease"
+        )
+    };
+    if tokio::time::timeout_at(until, turns.records.close_turns())
         .await
         .is_err()
     {
-        tracing::warn!(
-            "the last turn records were not committed in time; this host's claims lapse with their lease"
-        );
-        return;
+        return late();
     }
     turns.posts.close();
-    if tokio::time::timeout(WAIT, turns.posts.wait())
+    if tokio::time::timeout_at(until, turns.posts.wait())
         .await
         .is_err()
     {
@@ -241,16 +243,17 @@ async fn close_committer(turns: &TurnServices) {
             "replies were still being posted when the shutdown ended; the next start posts them again, with the same ids"
         );
     }
-    if tokio::time::timeout(WAIT, turns.records.close())
+    // The posts' records, submitted before, commit; then it stops (given
+    // a second of its own if the posts took the rest).
+    let stop = until.max(tokio::time::Instant::now() + std::time::Duration::from_secs(1));
+    if tokio::time::timeout_at(stop, turns.records.close())
         .await
         .is_ok()
     {
         crate::support::faults::pause("after-close").await;
         crate::turn::resume::release_own_claims(turns).await;
     } else {
-        tracing::warn!(
-            "the last turn records were not committed in time; this host's claims lapse with their lease"
-        );
+        late();
     }
 }
 

@@ -232,6 +232,52 @@ async fn replies_being_posted_at_shutdown_are_recorded_and_not_posted_again() {
     host.assert_no_panic();
 }
 
+/// A turn whose commit lands as the shutdown begins (held after it here)
+/// has its replies posted by the stopping host, which waits for them,
+/// and not again by the next start.
+#[tokio::test]
+async fn a_turn_committed_as_the_shutdown_begins_has_its_replies_posted_before_the_exit() {
+    let bots = BotsDir::with(&[("bot", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    let connector = Connector::start().await;
+    let service_url = connector.service_url();
+    let grace = ["--shutdown-grace-ms", "200"];
+    let mut host = Host::start_with_env(
+        bots.path(),
+        data.path(),
+        &grace,
+        &[("TURNBOX_FAULT", "after-commit~1500")],
+    );
+    let url = host.url("/api/bots/bot/messages");
+    let turn = delivery(&service_url, "committed", "c1", "tally n 2");
+    let asked = tokio::spawn(async move { client().post(&url).json(&turn).send().await });
+    assert!(host.wait_for_log("fault injected at `after-commit`").await);
+    let status = host.terminate().await.expect("the host stops");
+    assert!(status.success(), "{}", host.log());
+    let _ = asked.await;
+    let before_restart = posted(&connector, "committed");
+    drop(host);
+
+    let host = Host::start_in(bots.path(), data.path(), &grace);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let texts = |posted: &[(String, String)]| -> Vec<String> {
+        posted.iter().map(|(_, text)| text.clone()).collect()
+    };
+    assert_eq!(
+        texts(&before_restart),
+        ["n=1 part 1/2", "n=1 part 2/2"],
+        "posted by the stopping host\n{}",
+        host.log()
+    );
+    assert_eq!(
+        texts(&posted(&connector, "committed")),
+        ["n=1 part 1/2", "n=1 part 2/2"],
+        "and not again"
+    );
+    assert_eq!(counter(&host, &service_url, "committed").await, 1);
+    host.assert_no_panic();
+}
+
 #[tokio::test]
 async fn a_second_host_cannot_open_the_same_sqlite_data() {
     let bots = BotsDir::with(&[("bot", "misbehave")]);

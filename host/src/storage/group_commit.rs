@@ -31,8 +31,8 @@ const MAX_BATCH: usize = 64;
 pub enum CommitError {
     #[error("the record committer has stopped")]
     Stopped,
-    /// The host is stopping (`GroupCommit::close`): nothing more is
-    /// committed.
+    /// The host is stopping (`GroupCommit::close_turns`, `close`): the
+    /// record is not committed.
     #[error("the host is stopping; nothing more is committed")]
     Closed,
     #[error(transparent)]
@@ -122,7 +122,8 @@ impl GroupCommit {
         committed.await.map_err(|_| self.refused())?
     }
 
-    /// Whether `close` has begun: nothing submitted now is committed.
+    /// Whether the shutdown's close has begun (`close_turns` or `close`):
+    /// a turn's record submitted now is refused (follow-ups until `close`).
     pub fn is_closing(&self) -> bool {
         self.closing.load(std::sync::atomic::Ordering::SeqCst)
     }

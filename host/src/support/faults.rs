@@ -15,7 +15,8 @@
 //!
 //! A point reached with `pause` waits instead (`point~MS`: MS
 //! milliseconds), so a test can act between two steps: `after-close` (a
-//! stopping host's committer closed, its claims not yet handed on).
+//! stopping host's committer closed, its claims not yet handed on) and
+//! `after-commit`.
 
 /// Dies here if this point is the armed one (debug builds only).
 #[inline]

@@ -143,6 +143,10 @@ pub async fn run_to_commit(
         if commit.is_empty() {
             return Ok((outcome, answer));
         }
+        // Held from before the commit until the posts are spawned: a
+        // shutdown that closes the committer to turns while this commit
+        // lands waits for its posts too.
+        let _posting = (!held_back.activities.is_empty()).then(|| with.posts.token());
         match with
             .records
             .commit(TurnRecord::Turn(Box::new(commit)))
@@ -150,6 +154,7 @@ pub async fn run_to_commit(
         {
             Ok(committed) => {
                 crate::support::faults::point("after-commit");
+                crate::support::faults::pause("after-commit").await;
                 if held_back.activities.is_empty() {
                     return Ok((outcome, answer));
                 }
@@ -182,7 +187,7 @@ pub async fn run_to_commit(
             Err(CommitError::Storage(StorageError::ClaimLost)) => {
                 return Err(TurnError::ClaimLost);
             }
-            // The host is stopping (`GroupCommit::close`): whatever keeps
+            // The host is stopping (`GroupCommit::close_turns`): whatever keeps
             // this turn (its kept row, its timer) is left as it is.
             Err(CommitError::Closed) => return Err(TurnError::Stopping),
             Err(err) => return Err(TurnError::StateSave(err.to_string())),

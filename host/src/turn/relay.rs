@@ -44,6 +44,9 @@ pub fn start(app: Arc<TurnServices>) {
                 _ = tick.tick() => {}
                 () = app.relay.notified() => {}
             }
+            // Held until this look's posts are spawned: a shutdown that
+            // begins meanwhile waits for them.
+            let _looking = app.posts.token();
             if app.records.is_closing() {
                 // Stopped at the shutdown's grace: it claims no more rows
                 // (the next start or another host posts them); the posts
