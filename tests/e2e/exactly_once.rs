@@ -190,46 +190,85 @@ async fn a_reply_the_channel_refuses_for_now_is_retried_before_later_replies() {
     host.assert_no_panic();
 }
 
+/// When to stop the host in `stop_during_a_turn`.
+enum StopWhen {
+    /// The connector has the first reply.
+    Posting,
+    /// The host logged this.
+    Logged(&'static str),
+}
+
+/// What `stop_during_a_turn` saw: reply texts in `conversation`.
+struct Stopped {
+    /// Posted by the stopped host.
+    before_restart: Vec<String>,
+    /// Posted by both hosts, 2 s after the restart (the relay looks at the
+    /// outbox at start and every 500 ms).
+    in_all: Vec<String>,
+    /// The conversation's counter on the restarted host.
+    counter: u64,
+}
+
+/// Sends `tally n 2` in `conversation`, stops the host (a 200 ms grace)
+/// at `when`, restarts it on the same data.
+async fn stop_during_a_turn(
+    connector: &Connector,
+    conversation: &str,
+    env: &[(&str, &str)],
+    when: StopWhen,
+) -> Stopped {
+    let bots = BotsDir::with(&[("bot", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    let service_url = connector.service_url();
+    let grace = ["--shutdown-grace-ms", "200"];
+    let mut host = Host::start_with_env(bots.path(), data.path(), &grace, env);
+    let url = host.url("/api/bots/bot/messages");
+    let turn = delivery(&service_url, conversation, "t1", "tally n 2");
+    let asked = tokio::spawn(async move { client().post(&url).json(&turn).send().await });
+    match when {
+        StopWhen::Posting => {
+            eventually("the first reply is being posted", || async {
+                !posted(connector, conversation).is_empty()
+            })
+            .await
+        }
+        StopWhen::Logged(line) => assert!(host.wait_for_log(line).await, "{}", host.log()),
+    }
+    let status = host.terminate().await.expect("the host stops");
+    assert!(status.success(), "{}", host.log());
+    let _ = asked.await;
+    let texts = |posted: Vec<(String, String)>| -> Vec<String> {
+        posted.into_iter().map(|(_, text)| text).collect()
+    };
+    let before_restart = texts(posted(connector, conversation));
+    drop(host);
+
+    let host = Host::start_in(bots.path(), data.path(), &grace);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let stopped = Stopped {
+        before_restart,
+        in_all: texts(posted(connector, conversation)),
+        counter: counter(&host, &service_url, conversation).await,
+    };
+    host.assert_no_panic();
+    stopped
+}
+
 /// A graceful shutdown that comes while a committed turn's replies are
 /// being posted waits for the posts past its grace and records them as
 /// posted: the next start posts none of them again.
 #[tokio::test]
 async fn replies_being_posted_at_shutdown_are_recorded_and_not_posted_again() {
-    let bots = BotsDir::with(&[("bot", "misbehave")]);
-    let data = tempfile::tempdir().unwrap();
     let connector = Connector::start().await;
-    let service_url = connector.service_url();
     // The first reply's post is answered 1.5 s late, past the grace.
     connector.fail_next_with(vec![Failure::Late(Duration::from_millis(1500))]);
-    let grace = ["--shutdown-grace-ms", "200"];
-    let mut host = Host::start_in(bots.path(), data.path(), &grace);
-    let url = host.url("/api/bots/bot/messages");
-    let turn = delivery(&service_url, "stopping", "s1", "tally n 2");
-    let asked = tokio::spawn(async move { client().post(&url).json(&turn).send().await });
-    eventually("the first reply is being posted", || async {
-        !posted(&connector, "stopping").is_empty()
-    })
-    .await;
-    let status = host.terminate().await.expect("the host stops");
-    assert!(status.success(), "{}", host.log());
-    let _ = asked.await;
-    drop(host);
-
-    let host = Host::start_in(bots.path(), data.path(), &grace);
-    // The relay looks at the outbox at start and every 500 ms.
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    let posted = posted(&connector, "stopping");
+    let stopped = stop_during_a_turn(&connector, "stopping", &[], StopWhen::Posting).await;
     assert_eq!(
-        posted
-            .iter()
-            .map(|(_, text)| text.as_str())
-            .collect::<Vec<_>>(),
+        stopped.in_all,
         ["n=1 part 1/2", "n=1 part 2/2"],
-        "each reply posted once: {posted:?}\n{}",
-        host.log()
+        "each reply posted once"
     );
-    assert_eq!(counter(&host, &service_url, "stopping").await, 1);
-    host.assert_no_panic();
+    assert_eq!(stopped.counter, 1);
 }
 
 /// A turn whose commit lands as the shutdown begins (held after it here)
@@ -237,45 +276,18 @@ async fn replies_being_posted_at_shutdown_are_recorded_and_not_posted_again() {
 /// and not again by the next start.
 #[tokio::test]
 async fn a_turn_committed_as_the_shutdown_begins_has_its_replies_posted_before_the_exit() {
-    let bots = BotsDir::with(&[("bot", "misbehave")]);
-    let data = tempfile::tempdir().unwrap();
     let connector = Connector::start().await;
-    let service_url = connector.service_url();
-    let grace = ["--shutdown-grace-ms", "200"];
-    let mut host = Host::start_with_env(
-        bots.path(),
-        data.path(),
-        &grace,
+    let stopped = stop_during_a_turn(
+        &connector,
+        "committed",
         &[("TURNBOX_FAULT", "after-commit~1500")],
-    );
-    let url = host.url("/api/bots/bot/messages");
-    let turn = delivery(&service_url, "committed", "c1", "tally n 2");
-    let asked = tokio::spawn(async move { client().post(&url).json(&turn).send().await });
-    assert!(host.wait_for_log("fault injected at `after-commit`").await);
-    let status = host.terminate().await.expect("the host stops");
-    assert!(status.success(), "{}", host.log());
-    let _ = asked.await;
-    let before_restart = posted(&connector, "committed");
-    drop(host);
-
-    let host = Host::start_in(bots.path(), data.path(), &grace);
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    let texts = |posted: &[(String, String)]| -> Vec<String> {
-        posted.iter().map(|(_, text)| text.clone()).collect()
-    };
-    assert_eq!(
-        texts(&before_restart),
-        ["n=1 part 1/2", "n=1 part 2/2"],
-        "posted by the stopping host\n{}",
-        host.log()
-    );
-    assert_eq!(
-        texts(&posted(&connector, "committed")),
-        ["n=1 part 1/2", "n=1 part 2/2"],
-        "and not again"
-    );
-    assert_eq!(counter(&host, &service_url, "committed").await, 1);
-    host.assert_no_panic();
+        StopWhen::Logged("fault injected at `after-commit`"),
+    )
+    .await;
+    let tally = ["n=1 part 1/2", "n=1 part 2/2"];
+    assert_eq!(stopped.before_restart, tally, "posted by the stopping host");
+    assert_eq!(stopped.in_all, tally, "and not again");
+    assert_eq!(stopped.counter, 1);
 }
 
 #[tokio::test]
