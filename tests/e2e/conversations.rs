@@ -196,6 +196,49 @@ async fn a_proactive_message_reaches_the_conversation() {
     assert_error(&body, "ConversationNotFound");
 }
 
+/// A graceful shutdown waits, within its grace, for a timer's turn under
+/// way: the turn finishes and commits, and the timer does not fire again at
+/// the next start.
+#[tokio::test]
+async fn a_timer_turn_under_way_at_shutdown_finishes_and_does_not_fire_again() {
+    let bots = BotsDir::with(&[("bot", "misbehave")]);
+    let data = tempfile::tempdir().unwrap();
+    let connector = Connector::start().await;
+    let mut host = Host::start_in(bots.path(), data.path(), &[]);
+    // The bot naps a second in the `nap` timer's turn.
+    let (status, body) = post_activity(
+        &host.url("/api/bots/bot/messages"),
+        &message(&connector.service_url(), "timer nap 100"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        host.wait_for_log("activity_type=\"timer\"").await,
+        "{}",
+        host.log()
+    );
+    let status = host.terminate().await.expect("the host stops");
+    assert!(status.success(), "{}", host.log());
+    let naps = |connector: &Connector| {
+        connector
+            .received()
+            .iter()
+            .filter(|r| r.body["text"] == "event nap value=\"nap\"")
+            .count()
+    };
+    assert_eq!(
+        naps(&connector),
+        1,
+        "the timer's turn finished before the exit"
+    );
+    drop(host);
+
+    let host = Host::start_in(bots.path(), data.path(), &[]);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(naps(&connector), 1, "and did not fire again");
+    host.assert_no_panic();
+}
+
 #[tokio::test]
 async fn a_timer_fires_once_after_a_restart() {
     let connector = Connector::start().await;

@@ -82,6 +82,10 @@ impl Guest for Misbehave {
         if incoming.type_ == "event" {
             let name = incoming.name.clone().unwrap_or_default();
             let value = incoming.value.clone().unwrap_or_else(|| "-".to_string());
+            if name == "nap" {
+                // A timer's turn that takes a while.
+                std::thread::sleep(std::time::Duration::from_millis(1000));
+            }
             return reply(ctx, &mut incoming, format!("event {name} value={value}"));
         }
         let text = incoming.text.clone().unwrap_or_default();

@@ -60,9 +60,11 @@ pub fn start(app: Arc<TurnServices>) {
                     continue;
                 }
             };
+            // Tracked: a graceful shutdown waits for them within its grace.
             for timer in timers {
                 let app = app.clone();
-                tokio::spawn(async move { fire(&app, timer).await });
+                let background = app.background.clone();
+                background.spawn(async move { fire(&app, timer).await });
             }
         }
     });

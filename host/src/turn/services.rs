@@ -50,8 +50,8 @@ pub struct TurnServices {
     pub relay: Arc<tokio::sync::Notify>,
     /// Turns whose request was answered before they ended (`accept.rs`).
     pub accepted: Arc<dyn AcceptedStore>,
-    /// The turns running without a request waiting (accepted, resumed):
-    /// a graceful shutdown waits for them.
+    /// The turns running without a request waiting (accepted, resumed,
+    /// timers'): a graceful shutdown waits for them.
     pub background: tokio_util::task::TaskTracker,
     /// The posts of committed turns' replies (a turn's own, the relay's):
     /// a graceful shutdown waits for them before the committer stops, so
