@@ -207,6 +207,8 @@ struct Stopped {
     in_all: Vec<String>,
     /// The conversation's counter on the restarted host.
     counter: u64,
+    /// Both hosts' logs, for the assertions' messages.
+    logs: String,
 }
 
 /// Sends `tally n 2` in `conversation`, stops the host (a 200 ms grace)
@@ -241,6 +243,7 @@ async fn stop_during_a_turn(
         posted.into_iter().map(|(_, text)| text).collect()
     };
     let before_restart = texts(posted(connector, conversation));
+    let first_log = host.log();
     drop(host);
 
     let host = Host::start_in(bots.path(), data.path(), &grace);
@@ -249,6 +252,7 @@ async fn stop_during_a_turn(
         before_restart,
         in_all: texts(posted(connector, conversation)),
         counter: counter(&host, &service_url, conversation).await,
+        logs: format!("{first_log}\n--- restarted ---\n{}", host.log()),
     };
     host.assert_no_panic();
     stopped
@@ -266,7 +270,8 @@ async fn replies_being_posted_at_shutdown_are_recorded_and_not_posted_again() {
     assert_eq!(
         stopped.in_all,
         ["n=1 part 1/2", "n=1 part 2/2"],
-        "each reply posted once"
+        "each reply posted once\n{}",
+        stopped.logs
     );
     assert_eq!(stopped.counter, 1);
 }
@@ -285,8 +290,12 @@ async fn a_turn_committed_as_the_shutdown_begins_has_its_replies_posted_before_t
     )
     .await;
     let tally = ["n=1 part 1/2", "n=1 part 2/2"];
-    assert_eq!(stopped.before_restart, tally, "posted by the stopping host");
-    assert_eq!(stopped.in_all, tally, "and not again");
+    assert_eq!(
+        stopped.before_restart, tally,
+        "posted by the stopping host\n{}",
+        stopped.logs
+    );
+    assert_eq!(stopped.in_all, tally, "and not again\n{}", stopped.logs);
     assert_eq!(stopped.counter, 1);
 }
 

@@ -143,10 +143,10 @@ pub async fn run_to_commit(
         if commit.is_empty() {
             return Ok((outcome, answer));
         }
-        // Held from before the commit until the posts are spawned: a
-        // shutdown that closes the committer to turns while this commit
-        // lands waits for its posts too.
-        let _posting = (!held_back.activities.is_empty()).then(|| with.posts.token());
+        // Held from before the commit until the posts are done (or the
+        // commit fails): a shutdown that closes the committer to turns
+        // while this commit lands waits for its posts too.
+        let posting = (!held_back.activities.is_empty()).then(|| with.posts.token());
         match with
             .records
             .commit(TurnRecord::Turn(Box::new(commit)))
@@ -178,6 +178,7 @@ pub async fn run_to_commit(
                 if attempt >= MAX_ATTEMPTS || started.elapsed() >= deadline {
                     return Err(TurnError::StateConflict(attempt));
                 }
+                drop(posting);
                 let pause = pauses.next().unwrap_or(FIRST_BACKOFF);
                 tracing::info!(attempt, %key, pause_ms = pause.as_millis() as u64, "state conflict; running the turn again on fresh state");
                 tokio::time::sleep(pause).await;

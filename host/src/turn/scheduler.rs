@@ -39,6 +39,9 @@ pub fn start(app: Arc<TurnServices>) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            // Held until this look's timers are spawned: a shutdown that
+            // begins meanwhile waits for their turns within its grace.
+            let _looking = app.background.token();
             if app.background.is_closed() {
                 // Stopping: no new turns start (a timer's might not commit
                 // before the grace runs out); the next start or another
@@ -60,7 +63,8 @@ pub fn start(app: Arc<TurnServices>) {
                     continue;
                 }
             };
-            // Tracked: a graceful shutdown waits for them within its grace.
+            // Background turns: a graceful shutdown waits for them within
+            // its grace.
             for timer in timers {
                 let app = app.clone();
                 let background = app.background.clone();
