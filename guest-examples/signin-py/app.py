@@ -3,7 +3,8 @@ users in through the Bot Framework Token Service (`[oauth] connections =
 ["graph"]` in its manifest): "login" signs the user in (at once when signed
 in already, else with an OAuthCard whose magic code, verifyState or SSO
 token exchange comes back on a later turn), "logout" signs out, "status"
-lists the connections, "token <connection>" asks for any connection (the
+lists the connections, "aad URL" asks for a Microsoft Entra ID token for a
+resource, "token <connection>" asks for any connection (the
 manifest decides). It shows only a token's last four characters.
 "profile" signs in from a waterfall with the dialog form of the prompt
 instead (profile_dialog.py); while that dialog runs, every turn goes to it.
@@ -54,6 +55,10 @@ class SignInBot(turnbox.ActivityHandler):
             listed = [f"{s.connection_name}={'true' if s.has_token else 'false'}"
                       for s in UserTokenClient.get_token_status()]
             ctx.send_activity(f"status: {', '.join(listed)}")
+        elif text.startswith("aad "):
+            tokens = UserTokenClient.get_aad_tokens("graph", [text[len("aad "):].strip()])
+            listed = [f"{url} ends in {t.token[-4:]}" for url, t in tokens.items()]
+            ctx.send_activity(f"aad: {', '.join(listed) if listed else 'none'}")
         elif text.startswith("token "):
             try:
                 token = UserTokenClient.get_user_token(text[len("token "):].strip())

@@ -212,6 +212,76 @@ async fn token_exchange_answers(bot: &str) {
 }
 
 #[tokio::test]
+async fn entra_id_tokens_come_for_a_signed_in_user_through_the_bots_token() {
+    for bot in BOTS {
+        entra_id_tokens(bot).await;
+    }
+}
+
+async fn entra_id_tokens(bot: &str) {
+    const GRAPH: &str = "https://graph.microsoft.com";
+    let s = setup(bot).await;
+    // Not signed in: the service has no token to give.
+    let (status, body) = s.say(&format!("aad {GRAPH}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(s.last_text(), "aad: none");
+
+    s.say("login").await;
+    s.say("my code is 123456").await;
+    let (status, body) = s.say(&format!("aad {GRAPH}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(s.last_text(), format!("aad: {GRAPH} ends in EF56"));
+
+    // Both calls were POSTs the stand-in admitted (the bot's own token),
+    // for the turn's user, the manifest's connection and the resource.
+    let calls = s.tokens.calls();
+    let aad: Vec<_> = calls.iter().filter(|(p, _)| p == "GetAadTokens").collect();
+    assert_eq!(aad.len(), 2, "{calls:?}");
+    let query = &aad[1].1;
+    assert_eq!(query["userId"], "user-1");
+    assert_eq!(query["connectionName"], "graph");
+    assert_eq!(query["channelId"], "test");
+    let bodies = s.tokens.state.lock().unwrap().aad_requests.clone();
+    assert_eq!(bodies, vec![json!({"resourceUrls": [GRAPH]}); 2]);
+    assert!(!s.host.log().contains(AAD_TOKEN));
+    s.assert_no_secret_logged();
+}
+
+#[tokio::test]
+async fn a_signin_failure_is_acknowledged_and_logged_and_the_prompt_keeps_waiting() {
+    for bot in BOTS {
+        signin_failure(bot).await;
+    }
+}
+
+async fn signin_failure(bot: &str) {
+    let s = setup(bot).await;
+    s.say("login").await;
+    let failure =
+        json!({"code": "resourcematchfailed", "message": "The app registration does not match"});
+    let (status, body) = s.invoke("signin/failure", failure).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        s.host.wait_for_log("signin/failure from the channel").await,
+        "{}",
+        s.host.log()
+    );
+    let log = s.host.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("signin/failure from the channel"));
+    assert!(
+        line.is_some_and(|l| l.contains("resourcematchfailed") && l.contains("WARN")),
+        "{log}"
+    );
+
+    // The prompt still takes the magic code.
+    s.say("my code is 123456").await;
+    assert_eq!(s.last_text(), "You are signed in; your token ends in AB12");
+    s.host.assert_no_panic();
+}
+
+#[tokio::test]
 async fn a_token_service_that_is_down_is_a_call_error_and_the_host_keeps_serving() {
     let s = setup("signin-rs").await;
     s.tokens.state.lock().unwrap().down = true;

@@ -37,6 +37,8 @@ pub(crate) const GOOD_SSO: &str = "sso-from-teams";
 pub(crate) const CODE_TOKEN: &str = "graph-user-token-from-code-AB12";
 pub(crate) const SSO_TOKEN: &str = "graph-user-token-from-sso-CD34";
 pub(crate) const LINK: &str = "https://signin.example/sign?s=1";
+/// The Entra ID token GetAadTokens gives a signed-in user, per resource.
+pub(crate) const AAD_TOKEN: &str = "aad-token-for-a-resource-EF56";
 
 /// The sign-in bot on every SDK: the prompt's flows run against each.
 pub(crate) const BOTS: [&str; 3] = ["signin-rs", "signin-js", "signin-py"];
@@ -49,6 +51,8 @@ pub(crate) struct TokenServiceState {
     pub(crate) calls: Vec<(String, HashMap<String, String>)>,
     /// The decoded `state` of each GetSignInResource.
     pub(crate) states: Vec<Value>,
+    /// The body of each GetAadTokens.
+    pub(crate) aad_requests: Vec<Value>,
     /// Answer everything 503.
     pub(crate) down: bool,
 }
@@ -68,6 +72,7 @@ impl TokenService {
         let app = Router::new()
             .route("/api/usertoken/GetToken", get(get_token))
             .route("/api/usertoken/exchange", post(exchange))
+            .route("/api/usertoken/GetAadTokens", post(aad_tokens))
             .route("/api/usertoken/SignOut", any(sign_out))
             .route("/api/usertoken/GetTokenStatus", get(token_status))
             .route("/api/botsignin/GetSignInResource", get(sign_in_resource))
@@ -151,6 +156,34 @@ async fn get_token(
         Some(token) => token_response(&key, token),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// Entra ID tokens for the resources asked, for a user with a token for
+/// the connection; none for others.
+async fn aad_tokens(
+    State(shared): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Some(refused) = admit(&shared, "GetAadTokens", &q, &headers) {
+        return refused;
+    }
+    let key = user_key(&q);
+    let mut s = shared.0.lock().unwrap();
+    s.aad_requests.push(body.clone());
+    let mut tokens = serde_json::Map::new();
+    if s.tokens.contains_key(&key) {
+        for url in body["resourceUrls"].as_array().into_iter().flatten() {
+            let url = url.as_str().unwrap_or_default().to_owned();
+            tokens.insert(
+                url,
+                json!({"channelId": key.2, "connectionName": key.1, "token": AAD_TOKEN,
+                       "expiration": "2030-01-01T00:00:00Z"}),
+            );
+        }
+    }
+    axum::Json(Value::Object(tokens)).into_response()
 }
 
 async fn exchange(

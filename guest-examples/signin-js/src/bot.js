@@ -3,7 +3,8 @@
 // ["graph"]` in its manifest): "login" signs the user in (at once when
 // signed in already, else with an OAuthCard whose magic code, verifyState or
 // SSO token exchange comes back on a later turn), "logout" signs out,
-// "status" lists the connections, "token <connection>" asks for any
+// "status" lists the connections, "aad URL" asks for a Microsoft Entra ID
+// token for a resource, "token <connection>" asks for any
 // connection (the manifest decides). It shows only a token's last four
 // characters. "profile" signs in from a waterfall with the dialog form of the
 // prompt instead (profile.js); while that dialog runs, every turn goes to
@@ -40,6 +41,10 @@ function commands(ctx) {
   } else if (text === 'status') {
     const listed = UserTokenClient.getTokenStatus().map((s) => `${s.connectionName}=${s.hasToken}`);
     ctx.sendActivity(`status: ${listed.join(', ')}`);
+  } else if (text.startsWith('aad ')) {
+    const tokens = UserTokenClient.getAadTokens('graph', [text.slice('aad '.length).trim()]);
+    const listed = Object.entries(tokens).map(([url, t]) => `${url} ends in ${t.token.slice(-4)}`);
+    ctx.sendActivity(`aad: ${listed.length ? listed.join(', ') : 'none'}`);
   } else if (text.startsWith('token ')) {
     try {
       const token = UserTokenClient.getUserToken(text.slice('token '.length).trim());

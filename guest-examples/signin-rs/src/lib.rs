@@ -2,7 +2,8 @@
 //! (`[oauth] connections = ["graph"]` in its manifest): "login" signs the
 //! user in (at once when signed in already, else with an OAuthCard whose
 //! magic code, verifyState or SSO token exchange comes back on a later
-//! turn), "logout" signs out, "status" lists the connections. It shows
+//! turn), "logout" signs out, "status" lists the connections, "aad URL"
+//! asks for a Microsoft Entra ID token for a resource. It shows
 //! only a token's last four characters. "profile" signs in from a waterfall
 //! with the dialog form of the prompt instead (`profile.rs`); while that
 //! dialog runs, every turn goes to it.
@@ -76,6 +77,21 @@ impl ActivityHandler for SignInBot {
                     .map(|s| format!("{}={}", s.connection_name, s.has_token))
                     .collect();
                 ctx.send_text(format!("status: {}", listed.join(", ")))?;
+                Ok(())
+            }
+            other if other.starts_with("aad ") => {
+                let url = other.trim_start_matches("aad ").trim().to_owned();
+                let tokens = UserTokenClient::get_aad_tokens("graph", &[url])?;
+                let listed: Vec<String> = tokens
+                    .iter()
+                    .map(|(url, t)| format!("{url} ends in {}", tail(&t.token)))
+                    .collect();
+                let listed = if listed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    listed.join(", ")
+                };
+                ctx.send_text(format!("aad: {listed}"))?;
                 Ok(())
             }
             other if other.starts_with("token ") => {

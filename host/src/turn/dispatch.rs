@@ -107,7 +107,8 @@ fn middleware_for(app: &TurnServices, version: &BotVersion) -> Vec<Arc<dyn Middl
     if switches.typing {
         list.push(Arc::new(ShowTyping::default()));
     }
-    // Always on: it touches only signin/tokenExchange invokes.
+    // Always on: it touches only signin/tokenExchange and signin/failure
+    // invokes.
     list.push(Arc::new(SsoTokenExchange {
         service: app.token_service_for(version),
         storage: app.storage.clone(),

@@ -8,7 +8,8 @@
 //! device): the first runs the bot, whose prompt gets the token; a
 //! duplicate is answered 200 without a body and does not run the bot, as
 //! botbuilder answers it. Exchanged ids are kept for a day in a namespace
-//! beside the bot's state, not in it. Tokens are never logged.
+//! beside the bot's state, not in it. A `signin/failure` is logged with
+//! the channel's reason. Tokens are never logged.
 
 use std::sync::Arc;
 
@@ -23,6 +24,10 @@ use crate::support::errors::BoxFuture;
 
 /// The invoke this middleware handles.
 pub const TOKEN_EXCHANGE: &str = "signin/tokenExchange";
+
+/// The invoke a channel sends when its sign-in window failed (Teams: the
+/// SSO app registration does not match, `resourcematchfailed`).
+pub const SIGNIN_FAILURE: &str = "signin/failure";
 
 /// What the channel is told when the token cannot be exchanged (botbuilder's
 /// wording).
@@ -74,11 +79,17 @@ impl TurnHook for SsoTokenExchangeHook {
     fn before<'a>(&'a mut self, turn: &'a TurnInfo) -> BoxFuture<'a, Option<ShortCircuit>> {
         Box::pin(async move {
             let incoming = &turn.incoming;
-            if incoming.kind() != names::INVOKE || incoming.name.as_deref() != Some(TOKEN_EXCHANGE)
-            {
+            if incoming.kind() != names::INVOKE {
                 return None;
             }
-            self.exchange(incoming).await
+            match incoming.name.as_deref() {
+                Some(TOKEN_EXCHANGE) => self.exchange(incoming).await,
+                Some(SIGNIN_FAILURE) => {
+                    log_signin_failure(incoming.value.as_ref());
+                    None
+                }
+                _ => None,
+            }
         })
     }
 }
@@ -231,6 +242,22 @@ fn storage_failed(message: &str) -> ShortCircuit {
     }
 }
 
+/// Logs a channel's `signin/failure` with its `code` and `message` (cut
+/// to 200 characters: they come from outside), so an operator sees why the
+/// sign-in window closed; the bot still runs, and its prompt keeps waiting
+/// for a magic code, as botbuilder's does.
+fn log_signin_failure(value: Option<&Value>) {
+    let field = |name: &str| -> String {
+        let text = value.and_then(|v| v.get(name)).and_then(Value::as_str);
+        text.unwrap_or("").chars().take(200).collect()
+    };
+    tracing::warn!(
+        code = %field("code"),
+        message = %field("message"),
+        "signin/failure from the channel: the user's sign-in window failed"
+    );
+}
+
 /// The host's answer to a sign-in invoke the bot left unanswered, or `None`
 /// for other invokes: a `signin/tokenExchange` that reached the bot was
 /// exchanged by the host, so 200 `{id, connectionName}`; `signin/verifyState`
@@ -251,7 +278,7 @@ pub fn unanswered_signin(activity: &Activity) -> Option<(u16, Option<Value>)> {
                 Some(json!({"id": field("id"), "connectionName": field("connectionName")})),
             ))
         }
-        "signin/verifyState" | "signin/failure" => Some((200, None)),
+        "signin/verifyState" | SIGNIN_FAILURE => Some((200, None)),
         _ => None,
     }
 }
