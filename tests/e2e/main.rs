@@ -47,6 +47,7 @@ mod postgres;
 mod scaffold;
 mod signin;
 mod skills;
+mod skills_botbuilder;
 mod slow_clients;
 mod state;
 mod storage_suite;

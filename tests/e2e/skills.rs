@@ -601,3 +601,44 @@ async fn a_skills_timer_answers_through_the_root_with_the_callers_audience() {
         s.host.assert_no_panic();
     }
 }
+
+/// A caller whose token is Azure AD v2 (the caller in `azp`, not `appid`)
+/// is identified as well: the skill's turn carries its `callerId`, and the
+/// reply goes with a token for the caller's app id.
+#[tokio::test]
+async fn a_caller_with_a_v2_token_gets_the_skills_reply_with_its_own_audience() {
+    let s = setup().await;
+    let mut claims = emulator_v2_claims(APP_ID);
+    claims["aud"] = json!(FRIEND_APP);
+    let mut activity = message(&s.probe.service_url(), "callerid");
+    activity["recipient"]["role"] = json!("skill");
+    let (status, body) = read(
+        client()
+            .post(s.host.url("/api/bots/skill/messages"))
+            .bearer_auth(keys().emulator.sign(&claims))
+            .json(&activity)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}\n{}", s.host.log());
+    let reply = wait_for_text(
+        &s.probe,
+        &format!("skill callerId=urn:botframework:aadappid:{APP_ID}"),
+    )
+    .await;
+    let auth = reply.authorization.clone().unwrap_or_default();
+    let token = auth.strip_prefix("Bearer ").unwrap_or_default();
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
+        .unwrap_or_else(|e| panic!("{e}: {auth}"))
+        .claims;
+    assert_eq!(claims["aud"], APP_ID, "a token for the caller's app id");
+    assert_eq!(claims["appid"], FRIEND_APP);
+    let requests = token_requests(&s.idp);
+    assert!(
+        requests.contains(&(FRIEND_APP.into(), format!("{APP_ID}/.default"))),
+        "{requests:?}"
+    );
+    s.host.assert_no_panic();
+}

@@ -1,0 +1,172 @@
+//! A botbuilder-js root calling a turnbox bot as its skill: the SDK's own
+//! simple root (`tests/botbuilder-js/root.js`: CloudAdapter,
+//! SkillConversationIdFactory, the bot-to-bot client, CloudSkillHandler on
+//! ChannelServiceRoutes) forwards the user's messages to `skill-root-rs`
+//! (`[config] role = "skill"`) on the real host; the skill's replies come
+//! back through botbuilder's skill host and reach the user's conversation
+//! at the stand-in connector, and its endOfConversation reaches the root.
+//! Both run without app ids: botbuilder-js takes its tokens through MSAL,
+//! which needs an https authority and Microsoft's instance discovery, so
+//! the tokens between two turnbox bots are tested in `skills.rs` instead.
+//! `tests/botbuilder-js/setup.sh` installs the npm packages when missing.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The botbuilder-js root, stopped on drop.
+struct Root {
+    child: Child,
+    port: u16,
+    stderr: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Root {
+    async fn start(skill_endpoint: String) -> Root {
+        let dir = root().join("tests/botbuilder-js");
+        let setup = tokio::task::spawn_blocking({
+            let script = dir.join("setup.sh");
+            move || Command::new("bash").arg(script).status()
+        })
+        .await
+        .unwrap()
+        .expect("bash runs");
+        assert!(setup.success(), "tests/botbuilder-js/setup.sh failed");
+        let logs = tempfile::tempdir().unwrap();
+        let stderr = logs.path().join("root.stderr");
+        let mut child = Command::new("node")
+            .arg(dir.join("root.js"))
+            .env("SKILL_ENDPOINT", skill_endpoint)
+            .env("PORT", "0")
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .unwrap()
+        .unwrap_or_default();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|p| p.parse().ok());
+        let Some(port) = port else {
+            let err = std::fs::read_to_string(&stderr).unwrap_or_default();
+            panic!("the botbuilder-js root did not start: {line:?}\n{err}");
+        };
+        Root {
+            child,
+            port,
+            stderr,
+            _dir: logs,
+        }
+    }
+
+    fn messages_url(&self) -> String {
+        format!("http://127.0.0.1:{}/api/messages", self.port)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+/// The texts that reached the user's conversation, and where.
+fn texts(connector: &Connector) -> Vec<(String, Value)> {
+    connector
+        .received()
+        .iter()
+        .filter_map(|r| Some((r.body["text"].as_str()?.to_owned(), r.body.clone())))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_botbuilder_js_root_calls_a_turnbox_bot_as_its_skill() {
+    let connector = Connector::start().await;
+    let bots = BotsDir::with_manifest("skill", "skill-root-rs", "[config]\nrole = \"skill\"\n");
+    let host = Host::start(bots, &[]);
+    let root = Root::start(host.url("/api/bots/skill/messages")).await;
+    let user = message(&connector.service_url(), "hello");
+    let conversation = user["conversation"]["id"].clone();
+
+    let (status, body) = post_activity(&root.messages_url(), &user).await;
+    assert!(status.is_success(), "{status} {body}\n{}", root.stderr());
+    eventually(
+        "the skill's answer reaches the user's conversation",
+        || async {
+            texts(&connector)
+                .iter()
+                .any(|(t, _)| t == "skill heard: hello")
+        },
+    )
+    .await;
+    let (_, reply) = texts(&connector)
+        .into_iter()
+        .find(|(t, _)| t == "skill heard: hello")
+        .unwrap();
+    // botbuilder's skill host mapped the skill's conversation back to the
+    // user's, and the reply answers the user's message.
+    assert_eq!(reply["conversation"]["id"], conversation, "{reply}");
+    assert_eq!(reply["replyToId"], user["id"], "{reply}");
+
+    // A reply the skill holds back for its commit, posted from its outbox.
+    let (status, _) = post_activity(
+        &root.messages_url(),
+        &message(&connector.service_url(), "count"),
+    )
+    .await;
+    assert!(status.is_success(), "{}", root.stderr());
+    eventually("the held-back answer arrives", || async {
+        texts(&connector).iter().any(|(t, _)| t == "skill count: 1")
+    })
+    .await;
+
+    // "bye": the skill's goodbye, then its endOfConversation reaches the
+    // root, which says so in the user's conversation.
+    let (status, _) = post_activity(
+        &root.messages_url(),
+        &message(&connector.service_url(), "bye"),
+    )
+    .await;
+    assert!(status.is_success(), "{}", root.stderr());
+    eventually("the root sees the skill's end", || async {
+        texts(&connector)
+            .iter()
+            .any(|(t, _)| t == "root: the skill ended (completedSuccessfully)")
+    })
+    .await;
+    let order: Vec<String> = texts(&connector).into_iter().map(|(t, _)| t).collect();
+    let goodbye = order.iter().position(|t| t == "skill: goodbye");
+    let ended = order
+        .iter()
+        .position(|t| t.starts_with("root: the skill ended"));
+    assert!(goodbye.is_some() && goodbye < ended, "{order:?}");
+    assert!(
+        texts(&connector)
+            .iter()
+            .all(|(_, body)| body["conversation"]["id"] == conversation),
+        "{order:?}"
+    );
+    assert!(
+        !root.stderr().contains("root turn failed"),
+        "{}",
+        root.stderr()
+    );
+    host.assert_no_panic();
+}
