@@ -15,17 +15,7 @@ use crate::support::*;
 #[tokio::test]
 async fn web_chat_and_the_chat_page_work_in_chromium() {
     let browser_dir = root().join("tests/browser");
-    let setup = tokio::task::spawn_blocking({
-        let script = browser_dir.join("setup.sh");
-        move || Command::new("bash").arg(script).status()
-    })
-    .await
-    .unwrap()
-    .expect("bash runs");
-    assert!(
-        setup.success(),
-        "tests/browser/setup.sh could not install Chromium and the npm packages"
-    );
+    run_setup_script("tests/browser/setup.sh").await;
 
     let model = ModelStandIn::start().await;
     let bots = BotsDir::with(&[

@@ -35,14 +35,7 @@ impl Drop for Root {
 impl Root {
     async fn start(skill_endpoint: String) -> Root {
         let dir = root().join("tests/botbuilder-js");
-        let setup = tokio::task::spawn_blocking({
-            let script = dir.join("setup.sh");
-            move || Command::new("bash").arg(script).status()
-        })
-        .await
-        .unwrap()
-        .expect("bash runs");
-        assert!(setup.success(), "tests/botbuilder-js/setup.sh failed");
+        run_setup_script("tests/botbuilder-js/setup.sh").await;
         let logs = tempfile::tempdir().unwrap();
         let stderr = logs.path().join("root.stderr");
         let mut child = Command::new("node")
@@ -96,61 +89,46 @@ fn texts(connector: &Connector) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The user says `text` to the root through the channel; the message.
+async fn say(root: &Root, connector: &Connector, text: &str) -> Value {
+    let user = message(&connector.service_url(), text);
+    let (status, body) = post_activity(&root.messages_url(), &user).await;
+    assert!(status.is_success(), "{status} {body}\n{}", root.stderr());
+    user
+}
+
+/// Waits for `text` in the user's conversation; that activity.
+async fn wait_for(connector: &Connector, text: &str) -> Value {
+    eventually(&format!("`{text}` in the user's conversation"), || async {
+        texts(connector).iter().any(|(t, _)| t == text)
+    })
+    .await;
+    let found = texts(connector).into_iter().find(|(t, _)| t == text);
+    found.map(|(_, body)| body).unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_botbuilder_js_root_calls_a_turnbox_bot_as_its_skill() {
     let connector = Connector::start().await;
     let bots = BotsDir::with_manifest("skill", "skill-root-rs", "[config]\nrole = \"skill\"\n");
     let host = Host::start(bots, &[]);
     let root = Root::start(host.url("/api/bots/skill/messages")).await;
-    let user = message(&connector.service_url(), "hello");
-    let conversation = user["conversation"]["id"].clone();
-
-    let (status, body) = post_activity(&root.messages_url(), &user).await;
-    assert!(status.is_success(), "{status} {body}\n{}", root.stderr());
-    eventually(
-        "the skill's answer reaches the user's conversation",
-        || async {
-            texts(&connector)
-                .iter()
-                .any(|(t, _)| t == "skill heard: hello")
-        },
-    )
-    .await;
-    let (_, reply) = texts(&connector)
-        .into_iter()
-        .find(|(t, _)| t == "skill heard: hello")
-        .unwrap();
+    let user = say(&root, &connector, "hello").await;
+    let reply = wait_for(&connector, "skill heard: hello").await;
     // botbuilder's skill host mapped the skill's conversation back to the
     // user's, and the reply answers the user's message.
+    let conversation = user["conversation"]["id"].clone();
     assert_eq!(reply["conversation"]["id"], conversation, "{reply}");
     assert_eq!(reply["replyToId"], user["id"], "{reply}");
 
     // A reply the skill holds back for its commit, posted from its outbox.
-    let (status, _) = post_activity(
-        &root.messages_url(),
-        &message(&connector.service_url(), "count"),
-    )
-    .await;
-    assert!(status.is_success(), "{}", root.stderr());
-    eventually("the held-back answer arrives", || async {
-        texts(&connector).iter().any(|(t, _)| t == "skill count: 1")
-    })
-    .await;
+    say(&root, &connector, "count").await;
+    wait_for(&connector, "skill count: 1").await;
 
     // "bye": the skill's goodbye, then its endOfConversation reaches the
     // root, which says so in the user's conversation.
-    let (status, _) = post_activity(
-        &root.messages_url(),
-        &message(&connector.service_url(), "bye"),
-    )
-    .await;
-    assert!(status.is_success(), "{}", root.stderr());
-    eventually("the root sees the skill's end", || async {
-        texts(&connector)
-            .iter()
-            .any(|(t, _)| t == "root: the skill ended (completedSuccessfully)")
-    })
-    .await;
+    say(&root, &connector, "bye").await;
+    wait_for(&connector, "root: the skill ended (completedSuccessfully)").await;
     let order: Vec<String> = texts(&connector).into_iter().map(|(t, _)| t).collect();
     let goodbye = order.iter().position(|t| t == "skill: goodbye");
     let ended = order

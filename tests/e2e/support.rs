@@ -437,6 +437,22 @@ async fn record(
     axum::Json(json!({ "id": id })).into_response()
 }
 
+/// Runs a test's set-up script (`path` from the repository root), which
+/// installs what the test needs when it is missing; panics if it fails.
+pub async fn run_setup_script(path: &str) {
+    let script = root().join(path);
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash").arg(script).status()
+    })
+    .await
+    .unwrap()
+    .expect("bash runs");
+    assert!(
+        status.success(),
+        "{path} could not install what the test needs"
+    );
+}
+
 /// Polls `check` every 50 ms until it holds; panics after 30 s.
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
