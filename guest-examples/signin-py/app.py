@@ -56,7 +56,9 @@ class SignInBot(turnbox.ActivityHandler):
                       for s in UserTokenClient.get_token_status()]
             ctx.send_activity(f"status: {', '.join(listed)}")
         elif text.startswith("aad "):
-            tokens = UserTokenClient.get_aad_tokens("graph", [text[len("aad "):].strip()])
+            # The URL as written: only the command is lower-cased.
+            url = (ctx.activity.text or "").strip()[len("aad "):].strip()
+            tokens = UserTokenClient.get_aad_tokens("graph", [url])
             listed = [f"{url} ends in {t.token[-4:]}" for url, t in tokens.items()]
             ctx.send_activity(f"aad: {', '.join(listed) if listed else 'none'}")
         elif text.startswith("token "):

@@ -219,7 +219,8 @@ async fn entra_id_tokens_come_for_a_signed_in_user_through_the_bots_token() {
 }
 
 async fn entra_id_tokens(bot: &str) {
-    const GRAPH: &str = "https://graph.microsoft.com";
+    // Mixed case: the bot passes the URL as written.
+    const GRAPH: &str = "https://Graph.microsoft.com/Scope";
     let s = setup(bot).await;
     // Not signed in: the service has no token to give.
     let (status, body) = s.say(&format!("aad {GRAPH}")).await;
@@ -257,8 +258,14 @@ async fn a_signin_failure_is_acknowledged_and_logged_and_the_prompt_keeps_waitin
 async fn signin_failure(bot: &str) {
     let s = setup(bot).await;
     s.say("login").await;
-    let failure =
-        json!({"code": "resourcematchfailed", "message": "The app registration does not match"});
+    let turns_before = s.host.log().matches("turn done").count();
+    // A message with a line of its own in it, longer than the 200
+    // characters logged.
+    let forged = format!(
+        "no match\n2026-12-02T00:00:00Z  INFO forged line {}",
+        "x".repeat(300)
+    );
+    let failure = json!({"code": "resourcematchfailed", "message": forged});
     let (status, body) = s.invoke("signin/failure", failure).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(
@@ -269,11 +276,21 @@ async fn signin_failure(bot: &str) {
     let log = s.host.log();
     let line = log
         .lines()
-        .find(|l| l.contains("signin/failure from the channel"));
+        .find(|l| l.contains("signin/failure from the channel"))
+        .unwrap_or_default();
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("code=\"resourcematchfailed\""), "{line}");
+    // The reason, escaped on the same line and cut to 200 characters.
+    let cut: String = forged.chars().take(200).collect();
+    assert!(line.contains(&format!("reason={cut:?}")), "{line}");
+    assert!(!line.contains(&"x".repeat(200)), "{line}");
     assert!(
-        line.is_some_and(|l| l.contains("resourcematchfailed") && l.contains("WARN")),
+        !log.lines().any(|l| l.starts_with("2026-12-02T00:00:00Z")),
         "{log}"
     );
+    // The bot's turn ran: the middleware did not answer in its place.
+    assert!(!log.contains("turn answered by middleware"), "{log}");
+    assert_eq!(log.matches("turn done").count(), turns_before + 1, "{log}");
 
     // The prompt still takes the magic code.
     s.say("my code is 123456").await;

@@ -42,7 +42,9 @@ function commands(ctx) {
     const listed = UserTokenClient.getTokenStatus().map((s) => `${s.connectionName}=${s.hasToken}`);
     ctx.sendActivity(`status: ${listed.join(', ')}`);
   } else if (text.startsWith('aad ')) {
-    const tokens = UserTokenClient.getAadTokens('graph', [text.slice('aad '.length).trim()]);
+    // The URL as written: only the command is lower-cased.
+    const url = (ctx.activity.text ?? '').trim().slice('aad '.length).trim();
+    const tokens = UserTokenClient.getAadTokens('graph', [url]);
     const listed = Object.entries(tokens).map(([url, t]) => `${url} ends in ${t.token.slice(-4)}`);
     ctx.sendActivity(`aad: ${listed.length ? listed.join(', ') : 'none'}`);
   } else if (text.startsWith('token ')) {

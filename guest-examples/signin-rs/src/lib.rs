@@ -80,7 +80,8 @@ impl ActivityHandler for SignInBot {
                 Ok(())
             }
             other if other.starts_with("aad ") => {
-                let url = other.trim_start_matches("aad ").trim().to_owned();
+                // The URL as written: only the command is lower-cased.
+                let url = ctx.text().trim().get(4..).unwrap_or("").trim().to_owned();
                 let tokens = UserTokenClient::get_aad_tokens("graph", &[url])?;
                 let listed: Vec<String> = tokens
                     .iter()

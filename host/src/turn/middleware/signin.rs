@@ -242,8 +242,10 @@ fn storage_failed(message: &str) -> ShortCircuit {
     }
 }
 
-/// Logs a channel's `signin/failure` with its `code` and `message` (cut
-/// to 200 characters: they come from outside), so an operator sees why the
+/// Logs a channel's `signin/failure` with its `code` and `message` as the
+/// fields `code` and `reason` (cut to 200 characters and logged with
+/// `Debug`, quoted and escaped: they come from outside, and a newline in
+/// them must not start a line of its own), so an operator sees why the
 /// sign-in window closed; the bot still runs, and its prompt keeps waiting
 /// for a magic code, as botbuilder's does.
 fn log_signin_failure(value: Option<&Value>) {
@@ -252,8 +254,8 @@ fn log_signin_failure(value: Option<&Value>) {
         text.unwrap_or("").chars().take(200).collect()
     };
     tracing::warn!(
-        code = %field("code"),
-        message = %field("message"),
+        code = ?field("code"),
+        reason = ?field("message"),
         "signin/failure from the channel: the user's sign-in window failed"
     );
 }
