@@ -10,8 +10,7 @@
 //! the tokens between two turnbox bots are tested in `skills.rs` instead.
 //! `tests/botbuilder-js/setup.sh` installs the npm packages when missing.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use serde_json::Value;
 
@@ -21,7 +20,8 @@ use crate::support::*;
 struct Root {
     child: Child,
     port: u16,
-    stderr: std::path::PathBuf,
+    /// Its standard output and error.
+    log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -37,46 +37,54 @@ impl Root {
         let dir = root().join("tests/botbuilder-js");
         run_setup_script("tests/botbuilder-js/setup.sh").await;
         let logs = tempfile::tempdir().unwrap();
-        let stderr = logs.path().join("root.stderr");
-        let mut child = Command::new("node")
+        let log = logs.path().join("root.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new("node")
             .arg(dir.join("root.js"))
             .env("SKILL_ENDPOINT", skill_endpoint)
             .env("PORT", "0")
+            // Only loopback here: no proxy a CI machine may set.
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
             .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
             .expect("node runs");
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
-        })
-        .await
-        .unwrap()
-        .unwrap_or_default();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|p| p.parse().ok());
-        let Some(port) = port else {
-            let err = std::fs::read_to_string(&stderr).unwrap_or_default();
-            panic!("the botbuilder-js root did not start: {line:?}\n{err}");
-        };
-        Root {
+        // Killed on drop from here on, whatever happens next.
+        let mut root = Root {
             child,
-            port,
-            stderr,
+            port: 0,
+            log,
             _dir: logs,
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while root.port == 0 {
+            let port = root.output().lines().find_map(|l| {
+                l.strip_prefix("listening on ")
+                    .and_then(|p| p.trim().parse().ok())
+            });
+            match port {
+                Some(port) => root.port = port,
+                None if std::time::Instant::now() > until
+                    || root.child.try_wait().ok().flatten().is_some() =>
+                {
+                    panic!("the botbuilder-js root did not start:\n{}", root.output())
+                }
+                None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
         }
+        root
     }
 
     fn messages_url(&self) -> String {
         format!("http://127.0.0.1:{}/api/messages", self.port)
     }
 
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    /// What it printed.
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
@@ -93,7 +101,7 @@ fn texts(connector: &Connector) -> Vec<(String, Value)> {
 async fn say(root: &Root, connector: &Connector, text: &str) -> Value {
     let user = message(&connector.service_url(), text);
     let (status, body) = post_activity(&root.messages_url(), &user).await;
-    assert!(status.is_success(), "{status} {body}\n{}", root.stderr());
+    assert!(status.is_success(), "{status} {body}\n{}", root.output());
     user
 }
 
@@ -142,9 +150,9 @@ async fn a_botbuilder_js_root_calls_a_turnbox_bot_as_its_skill() {
         "{order:?}"
     );
     assert!(
-        !root.stderr().contains("root turn failed"),
+        !root.output().contains("root turn failed"),
         "{}",
-        root.stderr()
+        root.output()
     );
     host.assert_no_panic();
 }

@@ -184,6 +184,13 @@ fn main() -> Result<()> {
                 c.arg(root.join("tests/postgres-setup.sh"));
                 c
             })?;
+            // The botbuilder-js root's npm packages, installed before the
+            // tests rather than beside them (the test runs it again: a no-op).
+            run({
+                let mut c = Command::new("bash");
+                c.arg(root.join("tests/botbuilder-js/setup.sh"));
+                c
+            })?;
             run({
                 let mut c = cargo(&root);
                 c.args(["test", "--workspace"]).args(&args[1..]);
