@@ -18,7 +18,6 @@
 const restify = require('restify');
 const {
     ActivityHandler,
-    ActivityTypes,
     ChannelServiceRoutes,
     CloudAdapter,
     CloudSkillHandler,
