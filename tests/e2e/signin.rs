@@ -258,7 +258,10 @@ async fn a_signin_failure_is_acknowledged_and_logged_and_the_prompt_keeps_waitin
 async fn signin_failure(bot: &str) {
     let s = setup(bot).await;
     s.say("login").await;
-    let turns_before = s.host.log().matches("turn done").count();
+    // The log is read from the host's output as it comes: wait for the
+    // login turn's line before counting.
+    let turns_before = s.host.wait_for_count("turn done", 1).await;
+    assert_eq!(turns_before, 1, "{}", s.host.log());
     // A message with a line of its own in it, longer than the 200
     // characters logged.
     let forged = format!(
@@ -290,7 +293,8 @@ async fn signin_failure(bot: &str) {
     );
     // The bot's turn ran: the middleware did not answer in its place.
     assert!(!log.contains("turn answered by middleware"), "{log}");
-    assert_eq!(log.matches("turn done").count(), turns_before + 1, "{log}");
+    let turns = s.host.wait_for_count("turn done", turns_before + 1).await;
+    assert_eq!(turns, turns_before + 1, "{}", s.host.log());
 
     // The prompt still takes the magic code.
     s.say("my code is 123456").await;

@@ -203,6 +203,19 @@ impl Host {
         false
     }
 
+    /// Waits (bounded) until `needle` occurs at least `count` times in
+    /// the log, and answers how many times it occurs then.
+    pub async fn wait_for_count(&self, needle: &str, count: usize) -> usize {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen = self.log().matches(needle).count();
+            if seen >= count || Instant::now() >= until {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
