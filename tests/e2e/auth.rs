@@ -289,11 +289,11 @@ async fn forged_and_bad_tokens_get_401_and_never_reach_the_bot() {
         0,
         "no turn ran, so no token was needed"
     );
-    let log = s.host.log();
     assert!(
-        log.contains("request unauthorized"),
+        s.host.wait_for_log("request unauthorized").await,
         "rejections are logged"
     );
+    let log = s.host.log();
     let token = keys().channel.sign(&good);
     let (_, signature) = token.rsplit_once('.').unwrap();
     assert!(

@@ -353,7 +353,7 @@ async fn a_redelivery_to_another_host_waits_for_the_running_attempt_and_gets_its
     assert_eq!(first["activities"][0]["text"], "n=1", "{first}");
     assert_eq!(again, first, "the re-delivery got the first answer");
     assert!(
-        b.log().contains("claimed by a running attempt"),
+        b.wait_for_log("claimed by a running attempt").await,
         "{}",
         b.log()
     );

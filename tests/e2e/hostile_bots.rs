@@ -122,7 +122,13 @@ async fn hostile_bots_are_contained_and_a_good_bot_keeps_answering() {
     }
 
     // The log flood was cut at the manifest's 32 KiB: at most 32 of its
-    // 1 KiB lines, and one warning saying so.
+    // 1 KiB lines, and one warning saying so. (The log is read as it
+    // comes: wait for the attacks' last lines before counting.)
+    assert!(host.wait_for_log("logged more than its limit").await);
+    assert!(
+        host.wait_for_log("further refusals in this turn are counted")
+            .await
+    );
     let log = host.log();
     let flood = log
         .lines()

@@ -79,6 +79,8 @@ async fn only_turns_that_compute_become_long_turns() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_error(&body, "TurnTimeout");
 
+    // The long turn's line comes before its `turn failed` line.
+    assert!(host.wait_for_log("turn failed").await, "{}", host.log());
     let log = host.log();
     assert!(
         logged_long_turn(&log, "spinner"),
@@ -112,7 +114,9 @@ async fn memory_bombs_and_stack_overflows_fail_alone() {
         );
     }
     // Rust guests keep their frames on a stack in linear memory: overflowing
-    // it traps out of bounds, or exhausts the wasm call stack.
+    // it traps out of bounds, or exhausts the wasm call stack. The four
+    // turns after the trap were logged after its reason.
+    host.wait_for_count("turn done", 4).await;
     let log = host.log();
     assert!(
         log.contains("out of bounds memory access") || log.contains("call stack exhausted"),

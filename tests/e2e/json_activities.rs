@@ -94,10 +94,10 @@ async fn text_that_is_not_an_activity_is_refused_and_the_turn_goes_on() {
             texts[0]
         );
     }
-    let log = host.log();
     assert!(
-        log.contains("the activity JSON"),
-        "the refusal is not logged: {log}"
+        host.wait_for_log("the activity JSON").await,
+        "the refusal is not logged: {}",
+        host.log()
     );
 
     // Text over twice the largest send a turn allows (4 MiB by default)

@@ -271,7 +271,7 @@ async fn every_language_fetches_from_an_allowed_upstream() {
         assert!(reply.starts_with("fetch failed"), "{bot}: {reply}");
     }
     assert!(
-        host.log().contains("outbound HTTP denied"),
+        host.wait_for_log("outbound HTTP denied").await,
         "{}",
         host.log()
     );

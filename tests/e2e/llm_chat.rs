@@ -288,7 +288,7 @@ async fn model_failures_get_a_polite_reply_and_are_not_kept() {
         assert!(reply.starts_with("Sorry"), "{text}: {reply}");
         assert!(started.elapsed() < Duration::from_secs(9), "{text}");
     }
-    assert!(host.log().contains("the model gave no answer"));
+    assert!(host.wait_for_log("the model gave no answer").await);
 
     // None of the failed exchanges was kept.
     only_reply(&host, "c1", "fine").await;

@@ -331,7 +331,11 @@ async fn model_failures_become_a_polite_reply_and_are_not_remembered() {
     answer(&host, "fine").await;
     let last = model.requests().len() - 1;
     assert_eq!(sent_messages(&model, last)[1..], pairs(&[("user", "fine")]));
-    assert!(host.log().contains("the model failed"), "{}", host.log());
+    assert!(
+        host.wait_for_log("the model failed").await,
+        "{}",
+        host.log()
+    );
     host.assert_no_panic();
 }
 

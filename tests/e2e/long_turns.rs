@@ -502,7 +502,7 @@ async fn a_direct_line_message_not_admitted_now_is_run_later_not_refused() {
         }
     })
     .await;
-    assert!(host.log().contains("the host tries it again shortly"));
+    assert!(host.wait_for_log("the host tries it again shortly").await);
 }
 
 /// The conversations API's `complete` finds the bot busy (one turn at a

@@ -120,7 +120,7 @@ async fn a_bot_reaches_an_allowed_upstream_and_nothing_else() {
         );
     }
     assert!(
-        host.log().contains("outbound HTTP denied"),
+        host.wait_for_log("outbound HTTP denied").await,
         "{}",
         host.log()
     );
@@ -137,7 +137,7 @@ async fn a_bot_reaches_an_allowed_upstream_and_nothing_else() {
         );
     }
     assert!(
-        host.log().contains("resolves only to addresses"),
+        host.wait_for_log("resolves only to addresses").await,
         "{}",
         host.log()
     );
@@ -278,7 +278,7 @@ async fn a_javascript_bot_fetches_in_an_async_handler() {
     let reply = say(&host, &format!("fetch http://127.0.0.1:{}/hello", port + 1)).await;
     assert!(reply.starts_with("fetch failed"), "{reply}");
     assert!(
-        host.log().contains("outbound HTTP denied"),
+        host.wait_for_log("outbound HTTP denied").await,
         "{}",
         host.log()
     );

@@ -208,8 +208,8 @@ async fn concurrent_increments_lose_no_update() {
     let expected: Vec<String> = (1..=succeeded).map(|n| format!("counter={n}")).collect();
     assert_eq!(replies, expected);
     assert!(
-        host.log()
-            .contains("state conflict; running the turn again"),
+        host.wait_for_log("state conflict; running the turn again")
+            .await,
         "conflicts happened and were retried"
     );
 }

@@ -150,7 +150,7 @@ async fn a_refused_update_is_logged_and_the_stream_goes_on() {
         "{sent:#?}"
     );
     assert!(
-        host.log().contains("refused, the stream goes on"),
+        host.wait_for_log("refused, the stream goes on").await,
         "{}",
         host.log()
     );

@@ -84,6 +84,8 @@ pub struct Host {
     child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
+    /// The threads reading its stdout and stderr into `log`.
+    readers: Vec<std::thread::JoinHandle<()>>,
     _bots: Option<BotsDir>,
     _data: Option<tempfile::TempDir>,
 }
@@ -147,20 +149,21 @@ impl Host {
             .expect("start turnbox");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let mut readers = Vec::new();
         for stream in [
             Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
             Box::new(child.stderr.take().expect("stderr")),
         ] {
             let log = log.clone();
             let addr_tx = addr_tx.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if let Some(rest) = line.split("turnbox listening on http://").nth(1) {
                         let _ = addr_tx.send(rest.trim().to_string());
                     }
                     log.lock().unwrap().push(line);
                 }
-            });
+            }));
         }
         let addr = match addr_rx.recv_timeout(Duration::from_secs(180)) {
             Ok(addr) => addr.parse().expect("listen address"),
@@ -176,6 +179,7 @@ impl Host {
             child,
             addr,
             log,
+            readers,
             _bots: None,
             _data: None,
         }
@@ -228,6 +232,7 @@ impl Host {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {
+                self.drain_log().await;
                 return Some(status);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -241,11 +246,21 @@ impl Host {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {
+                self.drain_log().await;
                 return Some(status);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         None
+    }
+
+    /// Waits (bounded) until the log readers reached the end of the exited
+    /// process's output, so its last lines are in the log.
+    async fn drain_log(&self) {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !self.readers.iter().all(|r| r.is_finished()) && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// `GET path`: the body as text.
