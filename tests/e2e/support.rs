@@ -197,14 +197,7 @@ impl Host {
     /// Waits (bounded) until the log contains `needle`; logs arrive
     /// asynchronously.
     pub async fn wait_for_log(&self, needle: &str) -> bool {
-        let until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until {
-            if self.log().contains(needle) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
+        self.wait_for_count(needle, 1).await >= 1
     }
 
     /// Waits (bounded) until `needle` occurs at least `count` times in
